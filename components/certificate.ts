@@ -1,0 +1,39 @@
+// One certbot certificate for the hostname and every domain's mail name. The deploy hook is stored by certbot as
+// renew hook too, so renewals reload postfix and dovecot without mailstack.
+
+import * as pulumi from "@pulumi/pulumi";
+import { CertificateConfig } from "./config";
+import { CTL, Connection, quote, step } from "./remote";
+
+export const CERT_NAME = "mailstack";
+export const CERT_FILE = `/etc/letsencrypt/live/${CERT_NAME}/fullchain.pem`;
+export const KEY_FILE = `/etc/letsencrypt/live/${CERT_NAME}/privkey.pem`;
+
+/** The certbot command line. Names are part of it, so a changed name set re-runs it and re-issues. */
+export function certbotCommand(c: CertificateConfig): string {
+    const env = c.caBundle ? `REQUESTS_CA_BUNDLE=${quote(c.caBundle)} ` : "";
+    return env + [
+        "certbot certonly --standalone --non-interactive --agree-tos",
+        `-m ${quote(c.email)}`,
+        `--server ${quote(c.directory)}`,
+        `--cert-name ${CERT_NAME}`,
+        ...c.names.map((n) => `-d ${quote(n)}`),
+        `--deploy-hook ${quote(`${CTL} reload postfix dovecot`)}`,
+    ].join(" ");
+}
+
+export interface CertificateArgs {
+    connection: pulumi.Input<Connection>;
+    config: CertificateConfig;
+}
+
+export class Certificate extends pulumi.ComponentResource {
+    readonly certFile = CERT_FILE;
+    readonly keyFile = KEY_FILE;
+
+    constructor(name: string, args: CertificateArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("mailstack:index:Certificate", name, {}, opts);
+        step(name, { connection: args.connection, create: certbotCommand(args.config) }, { parent: this });
+        this.registerOutputs({ names: args.config.names });
+    }
+}

@@ -1,0 +1,403 @@
+// Stack configuration: the typed shape of the `mailstack:*` keys and their validation.
+// Everything here is pure so that a bad value is refused before any resource exists.
+
+export type AcmeMode = "letsencrypt" | "staging" | "custom";
+
+export interface HetznerHost {
+    kind: "hetzner";
+    serverType: string;
+    location: string;
+    image: string;
+    sshPublicKey: string;
+    adminCidrs: string[];
+}
+
+export interface ExistingHost {
+    kind: "existing";
+    address: string;
+    port: number;
+    user: string;
+}
+
+/** The throwaway Debian server of `npm run local`, created and destroyed by the stack itself. */
+export interface TestbedHost {
+    kind: "testbed";
+    suite: string;
+}
+
+export type HostConfig = HetznerHost | ExistingHost | TestbedHost;
+
+export interface CertificateConfig {
+    email: string;
+    acme: AcmeMode;
+    /** ACME directory URL; set for `custom`, derived for the Let's Encrypt modes. */
+    directory: string;
+    /** Path ON THE SERVER of a CA bundle that certbot must trust (custom ACME servers such as Pebble). */
+    caBundle?: string;
+    /** Every name the certificate covers: the hostname first, then `mail.DOMAIN` for each domain. */
+    names: string[];
+}
+
+export interface MailConfig {
+    hostname: string;
+    baseDomain: string;
+    virtualDomains: string[];
+    /** Full addresses of passwd-file users, lower case. */
+    virtualUsers: string[];
+    /** Bare names of PAM accounts the stack creates. Accounts already on the server need no entry. */
+    systemUsers: string[];
+    /** Alias address -> target addresses (or bare system user names). */
+    aliases: Record<string, string[]>;
+    host: HostConfig;
+    certificate: CertificateConfig;
+    /** Optional extra listeners beyond 143/587. */
+    imaps: boolean;
+    smtps: boolean;
+}
+
+export class ConfigError extends Error {
+    constructor(readonly key: string, message: string) {
+        super(`mailstack:${key}: ${message}`);
+        this.name = "ConfigError";
+    }
+}
+
+export const LETSENCRYPT = "https://acme-v02.api.letsencrypt.org/directory";
+export const LETSENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory";
+
+/** Names that belong to the system or to the mail software and must never become mail accounts. */
+export const RESERVED_USERS = new Set([
+    "root", "daemon", "bin", "sys", "sync", "games", "man", "lp", "mail", "news", "uucp", "proxy",
+    "www-data", "backup", "list", "irc", "nobody", "systemd-network", "systemd-resolve", "messagebus",
+    "sshd", "_apt", "vmail", "postfix", "dovecot", "dovenull", "postdrop",
+]);
+
+const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
+const LOCAL_PART = /^[a-z0-9](?:[a-z0-9._+-]{0,62}[a-z0-9])?$/;
+const SYSTEM_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
+
+export function isDomain(value: string): boolean {
+    const labels = value.split(".");
+    return value.length <= 253 && labels.length >= 2 && labels.every((l) => LABEL.test(l)) &&
+        !/^[0-9]+$/.test(labels[labels.length - 1]);
+}
+
+export function isCidr(value: string): boolean {
+    const [ip, bits, ...rest] = value.split("/");
+    if (rest.length > 0 || bits === undefined || !/^[0-9]{1,3}$/.test(bits)) {
+        return false;
+    }
+    const prefix = Number(bits);
+    if (ip.includes(":")) {
+        return prefix <= 128 && /^[0-9a-f:]+$/i.test(ip) && ip.split("::").length <= 2;
+    }
+    const octets = ip.split(".");
+    return prefix <= 32 && octets.length === 4 &&
+        octets.every((o) => /^[0-9]{1,3}$/.test(o) && Number(o) <= 255);
+}
+
+export function splitAddress(address: string): { local: string; domain: string } {
+    const at = address.lastIndexOf("@");
+    return { local: address.slice(0, at), domain: address.slice(at + 1) };
+}
+
+/** Raw config as read from Pulumi: every key optional, every value unchecked. */
+export interface RawConfig {
+    hostname?: unknown;
+    baseDomain?: unknown;
+    virtualDomains?: unknown;
+    virtualUsers?: unknown;
+    systemUsers?: unknown;
+    aliases?: unknown;
+    host?: unknown;
+    certificate?: unknown;
+    imaps?: unknown;
+    smtps?: unknown;
+}
+
+function str(key: string, value: unknown): string {
+    if (typeof value !== "string" || value.trim() === "") {
+        throw new ConfigError(key, `expected a non-empty string, got ${JSON.stringify(value)}`);
+    }
+    return value.trim();
+}
+
+function strList(key: string, value: unknown, required: boolean): string[] {
+    if (value === undefined || value === null) {
+        if (required) {
+            throw new ConfigError(key, "is required and must be a non-empty list");
+        }
+        return [];
+    }
+    if (!Array.isArray(value)) {
+        throw new ConfigError(key, `expected a list, got ${JSON.stringify(value)}`);
+    }
+    return value.map((v, i) => str(`${key}[${i}]`, v));
+}
+
+function bool(key: string, value: unknown, fallback: boolean): boolean {
+    if (value === undefined) {
+        return fallback;
+    }
+    if (typeof value !== "boolean") {
+        throw new ConfigError(key, `expected true or false, got ${JSON.stringify(value)}`);
+    }
+    return value;
+}
+
+function record(key: string, value: unknown): Record<string, unknown> {
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+        throw new ConfigError(key, `expected an object, got ${JSON.stringify(value)}`);
+    }
+    return value as Record<string, unknown>;
+}
+
+function noDuplicates(key: string, values: string[]): void {
+    const seen = new Map<string, string>();
+    for (const v of values) {
+        const folded = v.toLowerCase();
+        const first = seen.get(folded);
+        if (first !== undefined) {
+            throw new ConfigError(key, first === v
+                ? `"${v}" is listed twice`
+                : `"${first}" and "${v}" differ only by case: mail addresses are case-insensitive`);
+        }
+        seen.set(folded, v);
+    }
+}
+
+function domain(key: string, value: unknown): string {
+    const d = str(key, value);
+    if (!isDomain(d.toLowerCase())) {
+        throw new ConfigError(key, `"${d}" is not a valid domain name`);
+    }
+    return d.toLowerCase();
+}
+
+function parseHost(value: unknown): HostConfig {
+    const raw = record("host", value);
+    const kind = raw.kind ?? "hetzner";
+    switch (kind) {
+        case "hetzner": {
+            const adminCidrs = strList("host.adminCidrs", raw.adminCidrs, true);
+            if (adminCidrs.length === 0) {
+                throw new ConfigError("host.adminCidrs", "must list at least one CIDR, or nobody can reach SSH");
+            }
+            adminCidrs.forEach((c, i) => {
+                if (!isCidr(c)) {
+                    throw new ConfigError(`host.adminCidrs[${i}]`, `"${c}" is not a CIDR such as 203.0.113.7/32`);
+                }
+            });
+            const sshPublicKey = str("host.sshPublicKey", raw.sshPublicKey);
+            if (!/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$/.test(sshPublicKey)) {
+                throw new ConfigError("host.sshPublicKey", "is not an OpenSSH public key (ssh-ed25519 AAAA...)");
+            }
+            return {
+                kind: "hetzner",
+                serverType: str("host.serverType", raw.serverType ?? "cx22"),
+                location: str("host.location", raw.location ?? "nbg1"),
+                image: str("host.image", raw.image ?? "debian-12"),
+                sshPublicKey,
+                adminCidrs,
+            };
+        }
+        case "existing": {
+            const port = raw.port ?? 22;
+            if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) {
+                throw new ConfigError("host.port", `expected a TCP port number, got ${JSON.stringify(port)}`);
+            }
+            return { kind: "existing", address: str("host.address", raw.address), port, user: str("host.user", raw.user ?? "root") };
+        }
+        case "testbed": {
+            const suite = str("host.suite", raw.suite ?? "bookworm");
+            if (!["bookworm", "trixie"].includes(suite)) {
+                throw new ConfigError("host.suite", `"${suite}" is not a supported Debian suite (bookworm, trixie)`);
+            }
+            return { kind: "testbed", suite };
+        }
+        default:
+            throw new ConfigError("host.kind", `unknown host kind ${JSON.stringify(kind)} (hetzner, existing, testbed)`);
+    }
+}
+
+function parseCertificate(value: unknown, names: string[]): CertificateConfig {
+    const raw = record("certificate", value);
+    const email = str("certificate.email", raw.email);
+    if (!/^[^@\s]+@[^@\s]+$/.test(email) || !isDomain(splitAddress(email).domain.toLowerCase())) {
+        throw new ConfigError("certificate.email", `"${email}" is not an email address`);
+    }
+    const acme = raw.acme ?? "staging";
+    let directory: string;
+    switch (acme) {
+        case "letsencrypt":
+            directory = LETSENCRYPT;
+            break;
+        case "staging":
+            directory = LETSENCRYPT_STAGING;
+            break;
+        case "custom":
+            directory = str("certificate.directory", raw.directory);
+            if (!/^https:\/\/\S+$/.test(directory)) {
+                throw new ConfigError("certificate.directory", `"${directory}" is not an https:// ACME directory URL`);
+            }
+            break;
+        default:
+            throw new ConfigError("certificate.acme",
+                `unknown ACME mode ${JSON.stringify(acme)} (letsencrypt, staging, custom)`);
+    }
+    const caBundle = raw.caBundle === undefined ? undefined : str("certificate.caBundle", raw.caBundle);
+    if (caBundle !== undefined && !caBundle.startsWith("/")) {
+        throw new ConfigError("certificate.caBundle", `"${caBundle}" must be an absolute path on the server`);
+    }
+    return { email, acme: acme as AcmeMode, directory, caBundle, names };
+}
+
+/** Validates the raw stack config and returns it normalised (lower case, defaults filled in). */
+export function parseConfig(raw: RawConfig): MailConfig {
+    const hostname = str("hostname", raw.hostname).toLowerCase();
+    if (!isDomain(hostname) || hostname.split(".").length < 3) {
+        throw new ConfigError("hostname", `"${hostname}" is not a fully qualified host name such as mail.example.org`);
+    }
+    const baseDomain = domain("baseDomain", raw.baseDomain);
+    const virtualDomains = strList("virtualDomains", raw.virtualDomains, true)
+        .map((d, i) => domain(`virtualDomains[${i}]`, d));
+    if (virtualDomains.length === 0) {
+        throw new ConfigError("virtualDomains", "must list at least one domain (a single-domain server needs no mailstack)");
+    }
+    noDuplicates("virtualDomains", virtualDomains);
+    if (virtualDomains.includes(baseDomain)) {
+        throw new ConfigError("virtualDomains",
+            `"${baseDomain}" is the base domain; its users are system users and it must not be a virtual domain too`);
+    }
+    if (virtualDomains.includes(hostname)) {
+        throw new ConfigError("virtualDomains", `"${hostname}" is the server's hostname, which postfix treats as local`);
+    }
+
+    const rawUsers = strList("virtualUsers", raw.virtualUsers, false);
+    noDuplicates("virtualUsers", rawUsers);
+    const virtualUsers = rawUsers.map((u, i) => {
+        const key = `virtualUsers[${i}]`;
+        const address = u.toLowerCase();
+        if (!/^[^@]+@[^@]+$/.test(address)) {
+            throw new ConfigError(key, `"${u}" is not an address of the form user@domain`);
+        }
+        const { local, domain: d } = splitAddress(address);
+        if (!LOCAL_PART.test(local)) {
+            throw new ConfigError(key, `"${u}" has an invalid user part "${local}"`);
+        }
+        if (d === baseDomain) {
+            throw new ConfigError(key, `"${u}" is in the base domain; base-domain users are systemUsers (PAM), not virtual`);
+        }
+        if (!virtualDomains.includes(d)) {
+            throw new ConfigError(key, `"${u}" is in "${d}", which is not in virtualDomains`);
+        }
+        if (RESERVED_USERS.has(local)) {
+            throw new ConfigError(key, `"${u}" uses the reserved name "${local}"`);
+        }
+        return address;
+    });
+
+    const systemUsers = strList("systemUsers", raw.systemUsers, false).map((n, i) => {
+        const key = `systemUsers[${i}]`;
+        if (!SYSTEM_NAME.test(n)) {
+            throw new ConfigError(key, `"${n}" is not a valid Unix user name (lower case, no @)`);
+        }
+        if (RESERVED_USERS.has(n)) {
+            throw new ConfigError(key, `"${n}" is a reserved system account`);
+        }
+        return n;
+    });
+    noDuplicates("systemUsers", systemUsers);
+
+    const domains = [baseDomain, ...virtualDomains];
+    const aliases = parseAliases(raw.aliases, { baseDomain, domains, virtualUsers, systemUsers });
+
+    const names = [hostname, ...domains.map((d) => `mail.${d}`)].filter((n, i, all) => all.indexOf(n) === i);
+    return {
+        hostname,
+        baseDomain,
+        virtualDomains,
+        virtualUsers,
+        systemUsers,
+        aliases,
+        host: parseHost(raw.host),
+        certificate: parseCertificate(raw.certificate, names),
+        imaps: bool("imaps", raw.imaps, false),
+        smtps: bool("smtps", raw.smtps, false),
+    };
+}
+
+interface Known {
+    baseDomain: string;
+    domains: string[];
+    virtualUsers: string[];
+    systemUsers: string[];
+}
+
+function parseAliases(value: unknown, known: Known): Record<string, string[]> {
+    if (value === undefined || value === null) {
+        return {};
+    }
+    const raw = record("aliases", value);
+    noDuplicates("aliases", Object.keys(raw));
+    const sources = Object.keys(raw).map((s) => s.toLowerCase());
+    const aliases: Record<string, string[]> = {};
+    for (const [source, target] of Object.entries(raw)) {
+        const key = `aliases["${source}"]`;
+        const address = source.toLowerCase();
+        if (!/^[^@]+@[^@]+$/.test(address) || !LOCAL_PART.test(splitAddress(address).local)) {
+            throw new ConfigError(key, `"${source}" is not an address of the form user@domain`);
+        }
+        if (!known.domains.includes(splitAddress(address).domain)) {
+            throw new ConfigError(key, `"${source}" is not in the base domain or a virtual domain`);
+        }
+        if (known.virtualUsers.includes(address)) {
+            throw new ConfigError(key, `"${source}" is a virtual user's own address and cannot also be an alias`);
+        }
+        const targets = (Array.isArray(target) ? target : [target]).map((t, i) => str(`${key}[${i}]`, t).toLowerCase());
+        if (targets.length === 0) {
+            throw new ConfigError(key, "has no target");
+        }
+        for (const t of targets) {
+            checkAliasTarget(key, t, known, sources);
+        }
+        aliases[address] = targets;
+    }
+    checkAliasLoops(aliases);
+    return aliases;
+}
+
+function checkAliasTarget(key: string, target: string, known: Known, sources: string[]): void {
+    if (!target.includes("@")) {
+        if (!SYSTEM_NAME.test(target)) {
+            throw new ConfigError(key, `target "${target}" is neither an address nor a system user name`);
+        }
+        return; // A bare name is a system account; pre-existing ones are not declared, so it cannot be checked here.
+    }
+    if (!/^[^@\s]+@[^@\s]+$/.test(target) || !isDomain(splitAddress(target).domain)) {
+        throw new ConfigError(key, `target "${target}" is not a valid address`);
+    }
+    const { local, domain: d } = splitAddress(target);
+    if (known.domains.includes(d) && d !== known.baseDomain && !known.virtualUsers.includes(target) &&
+        !sources.includes(target)) {
+        // An unknown local target would bounce every message sent to the alias.
+        throw new ConfigError(key, `target "${target}" is in a virtual domain but is neither a virtual user nor an alias`);
+    }
+    if (d === known.baseDomain && RESERVED_USERS.has(local) && local !== "root") {
+        throw new ConfigError(key, `target "${target}" is a reserved system account`);
+    }
+}
+
+function checkAliasLoops(aliases: Record<string, string[]>): void {
+    const visit = (address: string, path: string[]): void => {
+        const next = aliases[address];
+        if (next === undefined) {
+            return;
+        }
+        if (path.includes(address)) {
+            throw new ConfigError(`aliases["${path[0]}"]`, `alias loop: ${[...path, address].join(" -> ")}`);
+        }
+        next.forEach((t) => visit(t, [...path, address]));
+    };
+    Object.keys(aliases).forEach((a) => visit(a, []));
+}

@@ -1,0 +1,131 @@
+// Where the mail server runs: a new Hetzner Cloud server, a host that already exists, or the local test server.
+// Each gives the rest of the stack the same two things: an SSH connection and a public address.
+
+import * as command from "@pulumi/command";
+import * as hcloud from "@pulumi/hcloud";
+import * as pulumi from "@pulumi/pulumi";
+import * as path from "path";
+import { ExistingHost, HetznerHost, TestbedHost } from "./config";
+import { Connection, step } from "./remote";
+
+export interface Host {
+    connection: pulumi.Output<Connection>;
+    address: pulumi.Output<string>;
+    /** The Hetzner server id, for the firewall attachment. */
+    serverId?: pulumi.Output<number>;
+    /** Resources that must exist before the first remote step. */
+    ready: pulumi.Resource[];
+}
+
+export interface HetznerArgs {
+    config: HetznerHost;
+    hostname: string;
+    sshPrivateKey: pulumi.Input<string>;
+}
+
+export class HetznerServer extends pulumi.ComponentResource implements Host {
+    readonly connection: pulumi.Output<Connection>;
+    readonly address: pulumi.Output<string>;
+    readonly serverId: pulumi.Output<number>;
+    readonly ready: pulumi.Resource[];
+
+    constructor(name: string, args: HetznerArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("mailstack:index:HetznerServer", name, {}, opts);
+        const { config, hostname } = args;
+        const labels = { "managed-by": "mailstack" };
+        const key = new hcloud.SshKey(`${name}-key`, { name: hostname, publicKey: config.sshPublicKey, labels },
+            { parent: this });
+        // The address outlives the server (autoDelete: false), so a replaced server keeps its IP, PTR and reputation.
+        const ip = new hcloud.PrimaryIp(`${name}-ipv4`, {
+            name: `${hostname}-ipv4`,
+            type: "ipv4",
+            assigneeType: "server",
+            location: config.location,
+            autoDelete: false,
+            labels,
+        }, { parent: this });
+        const server = new hcloud.Server(name, {
+            name: hostname,
+            serverType: config.serverType,
+            image: config.image,
+            location: config.location,
+            sshKeys: [key.id],
+            publicNets: [{ ipv4Enabled: true, ipv4: ip.id.apply(Number), ipv6Enabled: true }],
+            labels,
+        }, { parent: this });
+        const rdns = new hcloud.Rdns(`${name}-ptr`, {
+            primaryIpId: ip.id.apply(Number),
+            ipAddress: ip.ipAddress,
+            dnsPtr: hostname,
+        }, { parent: this, dependsOn: [server] });
+        this.address = ip.ipAddress;
+        this.serverId = server.id.apply(Number);
+        this.connection = pulumi.secret(pulumi.all([ip.ipAddress, args.sshPrivateKey]).apply(([host, privateKey]) => ({
+            host, port: 22, user: "root", privateKey,
+        })));
+        // A new server takes a while to answer SSH: keep dialing until it does.
+        const booted = step(`${name}-ssh`, {
+            connection: this.connection.apply((c) => ({ ...c, dialErrorLimit: -1 })),
+            create: "echo up",
+        }, { parent: this, dependsOn: [server] });
+        this.ready = [booted, rdns];
+        this.registerOutputs({ address: this.address, serverId: this.serverId });
+    }
+}
+
+export interface ExistingArgs {
+    config: ExistingHost;
+    sshPrivateKey: pulumi.Input<string>;
+}
+
+export class ExistingServer extends pulumi.ComponentResource implements Host {
+    readonly connection: pulumi.Output<Connection>;
+    readonly address: pulumi.Output<string>;
+    readonly ready: pulumi.Resource[] = [];
+
+    constructor(name: string, args: ExistingArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("mailstack:index:ExistingServer", name, {}, opts);
+        const { address, port, user } = args.config;
+        this.address = pulumi.output(address);
+        this.connection = pulumi.secret(pulumi.output(args.sshPrivateKey).apply((privateKey) => ({
+            host: address, port, user, privateKey,
+        })));
+        this.registerOutputs({ address: this.address });
+    }
+}
+
+interface TestbedInfo {
+    address: string;
+    port: number;
+    user: string;
+    privateKey: string;
+}
+
+/**
+ * The throwaway Debian server of `npm run local`: created by `up` and removed by `destroy`, like any other server.
+ * scripts/testbed prints its connection as JSON on the last line of stdout (the private key among it: secret).
+ */
+export class TestbedServer extends pulumi.ComponentResource implements Host {
+    readonly connection: pulumi.Output<Connection>;
+    readonly address: pulumi.Output<string>;
+    readonly ready: pulumi.Resource[];
+
+    constructor(name: string, args: { config: TestbedHost }, opts?: pulumi.ComponentResourceOptions) {
+        super("mailstack:index:TestbedServer", name, {}, opts);
+        const root = path.join(__dirname, "..");
+        const server = new command.local.Command(name, {
+            create: `bash scripts/testbed server-up --json --suite ${args.config.suite}`,
+            delete: "bash scripts/testbed server-down",
+            dir: root,
+            logging: "none",
+            addPreviousOutputInEnv: false,
+        }, { parent: this, additionalSecretOutputs: ["stdout"] });
+        const info = server.stdout.apply((out): TestbedInfo => JSON.parse(out.trim().split("\n").pop() ?? "{}"));
+        this.address = pulumi.unsecret(info.apply((i) => i.address));
+        this.connection = pulumi.secret(info.apply((i) => ({
+            host: i.address, port: i.port, user: i.user, privateKey: i.privateKey,
+        })));
+        this.ready = [server];
+        this.registerOutputs({ address: this.address });
+    }
+}

@@ -1,0 +1,94 @@
+// The whole mail server: host, firewall, packages, vmail, certificate, users, postfix and dovecot, in the order
+// the blog post had to discover by hand.
+
+import * as pulumi from "@pulumi/pulumi";
+import { Certificate } from "./certificate";
+import { MailConfig } from "./config";
+import { Dovecot } from "./dovecot";
+import { Firewall } from "./firewall";
+import { ExistingServer, HetznerServer, Host, TestbedServer } from "./host";
+import { Packages } from "./packages";
+import { Postfix } from "./postfix";
+import { Users, PASSWD_FILE } from "./users";
+import { Vmail } from "./vmail";
+import { ClientSettings, clientSettings, DnsRecord, dnsRecords } from "./render/records";
+
+export interface MailServerArgs {
+    config: MailConfig;
+    /** Required for hetzner and existing hosts; the testbed makes its own key. */
+    sshPrivateKey?: pulumi.Input<string>;
+}
+
+export class MailServer extends pulumi.ComponentResource {
+    readonly serverIp: pulumi.Output<string>;
+    readonly clientSettings: ClientSettings;
+    readonly dnsRecords: pulumi.Output<DnsRecord[]>;
+    readonly virtualUserPasswords: pulumi.Output<Record<string, string>>;
+    readonly systemUserPasswords: pulumi.Output<Record<string, string>>;
+
+    constructor(name: string, args: MailServerArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("mailstack:index:MailServer", name, {}, opts);
+        const c = args.config;
+        const host = this.host(name, args);
+        const conn = host.connection;
+        if (host instanceof HetznerServer && c.host.kind === "hetzner") {
+            new Firewall(`${name}-firewall`, {
+                hostname: c.hostname, serverId: host.serverId, adminCidrs: c.host.adminCidrs, imaps: c.imaps, smtps: c.smtps,
+            }, { parent: this });
+        }
+        const packages = new Packages(`${name}-packages`, { connection: conn }, { parent: this, dependsOn: host.ready });
+        const vmail = new Vmail(`${name}-vmail`, { connection: conn, virtualDomains: c.virtualDomains },
+            { parent: this, dependsOn: [packages] });
+        const cert = new Certificate(`${name}-certificate`, { connection: conn, config: c.certificate },
+            { parent: this, dependsOn: [vmail] });
+        const users = new Users(`${name}-users`, { connection: conn, config: c }, { parent: this, dependsOn: [cert] });
+        new Postfix(`${name}-postfix`, {
+            connection: conn,
+            input: {
+                hostname: c.hostname, baseDomain: c.baseDomain, virtualDomains: c.virtualDomains,
+                certFile: cert.certFile, keyFile: cert.keyFile, smtps: c.smtps,
+            },
+        }, { parent: this, dependsOn: [users] });
+        new Dovecot(`${name}-dovecot`, {
+            connection: conn,
+            version: packages.dovecotVersion,
+            input: {
+                baseDomain: c.baseDomain, certFile: cert.certFile, keyFile: cert.keyFile, passwdFile: PASSWD_FILE,
+                postmaster: `postmaster@${c.baseDomain}`, imaps: c.imaps,
+            },
+        }, { parent: this, dependsOn: [users] });
+
+        this.serverIp = host.address;
+        this.clientSettings = clientSettings(c);
+        this.dnsRecords = host.address.apply((ip) => dnsRecords(c, ip));
+        this.virtualUserPasswords = users.virtualUserPasswords;
+        this.systemUserPasswords = users.systemUserPasswords;
+        this.registerOutputs({
+            serverIp: this.serverIp,
+            clientSettings: this.clientSettings,
+            dnsRecords: this.dnsRecords,
+            virtualUserPasswords: this.virtualUserPasswords,
+            systemUserPasswords: this.systemUserPasswords,
+        });
+    }
+
+    private host(name: string, args: MailServerArgs): Host {
+        const c = args.config;
+        const needKey = (): pulumi.Input<string> => {
+            if (args.sshPrivateKey === undefined) {
+                throw new Error("mailstack:sshPrivateKey: required for this host kind " +
+                    "(pulumi config set --secret mailstack:sshPrivateKey < KEYFILE)");
+            }
+            return args.sshPrivateKey;
+        };
+        switch (c.host.kind) {
+            case "hetzner":
+                return new HetznerServer(`${name}-server`, { config: c.host, hostname: c.hostname, sshPrivateKey: needKey() },
+                    { parent: this });
+            case "existing":
+                return new ExistingServer(`${name}-server`, { config: c.host, sshPrivateKey: needKey() }, { parent: this });
+            case "testbed":
+                return new TestbedServer(`${name}-server`, { config: c.host }, { parent: this });
+        }
+    }
+}

@@ -1,0 +1,30 @@
+// Debian packages and the server-side helper script. Everything after this step may assume postfix, dovecot,
+// certbot and mailstack-ctl are installed.
+
+import * as pulumi from "@pulumi/pulumi";
+import { CTL, Connection, staticFile, step } from "./remote";
+
+export interface PackagesArgs {
+    connection: pulumi.Input<Connection>;
+}
+
+export class Packages extends pulumi.ComponentResource {
+    /** `dovecot --version` as found on the server, e.g. "2.3.19.1 (9b53102964)". */
+    readonly dovecotVersion: pulumi.Output<string>;
+
+    constructor(name: string, args: PackagesArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("mailstack:index:Packages", name, {}, opts);
+        const apt = step(`${name}-apt`, {
+            connection: args.connection,
+            create: "sh -s",
+            stdin: staticFile("install-packages.sh"),
+        }, { parent: this });
+        step(`${name}-ctl`, {
+            connection: args.connection,
+            create: `mkdir -p /usr/local/sbin && cat > ${CTL}.new && chmod 0755 ${CTL}.new && mv -f ${CTL}.new ${CTL}`,
+            stdin: staticFile("mailstack-ctl"),
+        }, { parent: this, dependsOn: [apt] });
+        this.dovecotVersion = apt.stdout.apply((out) => out.trim().split("\n").pop() ?? "");
+        this.registerOutputs({ dovecotVersion: this.dovecotVersion });
+    }
+}

@@ -1,0 +1,58 @@
+// The few shapes every remote step shares: a connection, a command that reads its payload on stdin, and the
+// server-side helper script (files/mailstack-ctl) that turns "put this file there" into one atomic rename.
+
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { createHash } from "crypto";
+import { readFileSync } from "fs";
+import * as path from "path";
+
+export type Connection = command.types.input.remote.ConnectionArgs;
+
+export const CTL = "/usr/local/sbin/mailstack-ctl";
+
+export function staticFile(name: string): string {
+    return readFileSync(path.join(__dirname, "..", "files", name), "utf8");
+}
+
+export function sha256(text: string): string {
+    return createHash("sha256").update(text).digest("hex");
+}
+
+/** Shell-quotes one word. Only for names and paths: payloads go through stdin, never argv. */
+export function quote(word: string): string {
+    return /^[A-Za-z0-9_./:@=+-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+export interface StepArgs {
+    connection: pulumi.Input<Connection>;
+    /** The command line: names and paths only. */
+    create: pulumi.Input<string>;
+    stdin?: pulumi.Input<string>;
+    triggers?: pulumi.Input<unknown>[];
+    /** Output that may contain secrets is never logged. */
+    quiet?: boolean;
+}
+
+/** One remote command. Updates re-run `create`: every verb of mailstack-ctl is idempotent. */
+export function step(name: string, args: StepArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
+    return new command.remote.Command(name, {
+        connection: args.connection,
+        create: args.create,
+        stdin: args.stdin,
+        triggers: args.triggers,
+        addPreviousOutputInEnv: false,
+        logging: args.quiet ? "none" : "stdoutAndStderr",
+    }, opts);
+}
+
+/** Writes a file through mailstack-ctl, content on stdin (secret content stays a secret input). */
+export function putFile(name: string, file: { path: string; mode: string; owner: string; content: pulumi.Input<string> },
+    connection: pulumi.Input<Connection>, opts: pulumi.CustomResourceOptions): command.remote.Command {
+    return step(name, {
+        connection,
+        create: `${CTL} put ${quote(file.path)} ${quote(file.mode)} ${quote(file.owner)}`,
+        stdin: file.content,
+        quiet: true,
+    }, opts);
+}

@@ -1,0 +1,84 @@
+// The user tables: dovecot's passwd-file and postfix's lookup maps. Pure text, one line per entry, sorted
+// so that the same config always renders the same bytes (and so triggers nothing on a no-op `up`).
+
+import { splitAddress } from "../config";
+
+export interface VirtualLogin {
+    address: string;
+    /** A crypt(3) hash; dovecot's BLF-CRYPT accepts bcrypt's $2a$/$2b$/$2y$. */
+    hash: string;
+}
+
+const sorted = (rows: string[]): string => (rows.length === 0 ? "" : [...rows].sort().join("\n") + "\n");
+
+/** dovecot passwd-file: user:password:uid:gid:gecos:home:shell:extra. uid/gid/home come from default_fields. */
+export function passwdFile(logins: VirtualLogin[]): string {
+    return sorted(logins.map((l) => {
+        if (/[:\n]/.test(l.hash)) {
+            throw new Error(`hash for ${l.address} contains a ':' or newline`);
+        }
+        return `${l.address}:{BLF-CRYPT}${l.hash}::::::`;
+    }));
+}
+
+/** postfix virtual_mailbox_maps: a trailing slash means Maildir (informational: LMTP does the delivery). */
+export function vmailbox(addresses: string[]): string {
+    return sorted(addresses.map((a) => {
+        const { local, domain } = splitAddress(a);
+        return `${a} ${domain}/${local}/`;
+    }));
+}
+
+export function virtualAliases(aliases: Record<string, string[]>): string {
+    return sorted(Object.entries(aliases).map(([source, targets]) => `${source} ${targets.join(", ")}`));
+}
+
+export interface SenderInput {
+    baseDomain: string;
+    virtualUsers: string[];
+    /** Known system users (created by the stack); others may still exist on the server. */
+    systemUsers: string[];
+    aliases: Record<string, string[]>;
+}
+
+/**
+ * smtpd_sender_login_maps: which SASL logins may use a MAIL FROM address. A system user logs in as a bare name
+ * (dovecot reduces alice@BASE to alice), so both forms are listed as owners of alice@BASE. An alias may be sent
+ * from by every login it delivers to.
+ */
+export function senderLogins(input: SenderInput): string {
+    const owners = new Map<string, Set<string>>();
+    const own = (address: string, login: string): void => {
+        const set = owners.get(address) ?? new Set<string>();
+        set.add(login);
+        owners.set(address, set);
+    };
+    const loginsOf = (target: string): string[] => {
+        if (!target.includes("@")) {
+            return [target];
+        }
+        if (splitAddress(target).domain === input.baseDomain) {
+            return [splitAddress(target).local];
+        }
+        return input.virtualUsers.includes(target) ? [target] : [];
+    };
+    input.virtualUsers.forEach((u) => own(u, u));
+    input.systemUsers.forEach((u) => own(`${u}@${input.baseDomain}`, u));
+    const resolve = (target: string, seen: string[]): string[] =>
+        input.aliases[target] === undefined || seen.includes(target)
+            ? loginsOf(target)
+            : input.aliases[target].flatMap((t) => resolve(t, [...seen, target]));
+    for (const source of Object.keys(input.aliases)) {
+        resolve(source, []).forEach((login) => own(source, login));
+    }
+    return sorted([...owners].map(([address, logins]) => `${address} ${[...logins].sort().join(", ")}`));
+}
+
+/**
+ * The base domain's own fallback for sender logins: a system user that the stack does not know (an account that
+ * was on the server before) owns USER@BASE. A regexp table, tried after the hash table of declared owners.
+ */
+export function baseSenderLogins(baseDomain: string): string {
+    const escaped = baseDomain.replace(/\./g, "\\.");
+    return `/^([a-z_][a-z0-9_-]*)@${escaped}$/ \${1}, \${1}@${baseDomain}\n`;
+}

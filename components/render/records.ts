@@ -1,0 +1,51 @@
+// What the admin publishes in DNS and types into a mail client: derived from the config, never stored.
+
+import { MailConfig } from "../config";
+
+export interface DnsRecord {
+    name: string;
+    type: "A" | "MX" | "TXT" | "PTR";
+    value: string;
+}
+
+export function dnsRecords(c: Pick<MailConfig, "hostname" | "baseDomain" | "virtualDomains" | "certificate">,
+    ip: string): DnsRecord[] {
+    const records: DnsRecord[] = [
+        { name: c.hostname, type: "A", value: ip },
+        { name: ip, type: "PTR", value: c.hostname },
+    ];
+    for (const domain of [c.baseDomain, ...c.virtualDomains]) {
+        const mailName = `mail.${domain}`;
+        if (c.certificate.names.includes(mailName) && mailName !== c.hostname) {
+            records.push({ name: mailName, type: "A", value: ip });
+        }
+        records.push(
+            { name: domain, type: "MX", value: `10 ${c.hostname}.` },
+            { name: domain, type: "TXT", value: "v=spf1 mx -all" },
+            { name: `_dmarc.${domain}`, type: "TXT", value: `v=DMARC1; p=quarantine; rua=mailto:postmaster@${domain}` },
+        );
+    }
+    return records;
+}
+
+export interface ClientSettings {
+    imap: { host: string; port: number; security: "STARTTLS" };
+    smtp: { host: string; port: number; security: "STARTTLS"; authentication: "normal password" };
+    imaps?: { host: string; port: number; security: "SSL/TLS" };
+    smtps?: { host: string; port: number; security: "SSL/TLS" };
+    login: { systemUsers: string; virtualUsers: string };
+}
+
+export function clientSettings(c: Pick<MailConfig, "hostname" | "baseDomain" | "imaps" | "smtps">): ClientSettings {
+    const host = c.hostname;
+    return {
+        imap: { host, port: 143, security: "STARTTLS" },
+        smtp: { host, port: 587, security: "STARTTLS", authentication: "normal password" },
+        ...(c.imaps ? { imaps: { host, port: 993, security: "SSL/TLS" as const } } : {}),
+        ...(c.smtps ? { smtps: { host, port: 465, security: "SSL/TLS" as const } } : {}),
+        login: {
+            systemUsers: `the bare account name (alice) or alice@${c.baseDomain}, with the system password`,
+            virtualUsers: "the full address (bob@example.net), with the password from virtualUserPasswords",
+        },
+    };
+}

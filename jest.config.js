@@ -1,0 +1,10 @@
+/** @type {import('jest').Config} */
+module.exports = {
+    preset: "ts-jest",
+    testEnvironment: "node",
+    roots: ["<rootDir>/tests"],
+    testMatch: ["**/*.test.ts"],
+    // End-to-end suites drive real servers one after another; unit suites are quick either way.
+    maxWorkers: 2,
+    transform: { "^.+\\.ts$": ["ts-jest", { diagnostics: { warnOnly: false }, isolatedModules: true }] },
+};

@@ -1,0 +1,33 @@
+# Sourced by every script in scripts/: where things live and which versions we pin.
+# The cache lives outside the checkout, keyed by version, so a fresh clone reuses it and a second setup is quick.
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CACHE=${MAILSTACK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mailstack}
+SUITE=${MAILSTACK_SUITE:-bookworm}
+
+# package.json is the one place versions are pinned; plain sed so that this works before any usable Node exists.
+pin() { sed -n "s/^ *\"$1\": *\"\([^\"]*\)\".*/\1/p" "$ROOT/package.json" | head -n 1; }
+NODE_VERSION=$(pin nodeVersion)
+PULUMI_VERSION=$(pin pulumiCli)
+
+NODE_HOME=$CACHE/node/$NODE_VERSION
+TOOLCHAIN=$CACHE/pulumi/$PULUMI_VERSION
+export PULUMI_HOME=$CACHE/pulumi-home
+export PULUMI_BACKEND_URL=${PULUMI_BACKEND_URL:-file://$ROOT}
+export PULUMI_SKIP_UPDATE_CHECK=true
+export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+export PATH=$NODE_HOME/bin:$TOOLCHAIN/bin:$PATH
+
+log() { printf '[mailstack] %s\n' "$*" >&2; }
+die() { printf '[mailstack] error: %s\n' "$*" >&2; exit 1; }
+
+# apt-get install only what is missing; `apt-get update` once per run at most.
+apt_ready=
+need_debs() {
+    local missing=()
+    for p in "$@"; do dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    log "installing Debian packages: ${missing[*]}"
+    if [ -z "$apt_ready" ]; then apt-get update -q >/dev/null || log "apt-get update reported errors; trying anyway"; apt_ready=1; fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+}

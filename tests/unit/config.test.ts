@@ -1,0 +1,101 @@
+import { ConfigError, parseConfig, RawConfig } from "../../components/config";
+
+export const valid: RawConfig = {
+    hostname: "mail.example.org",
+    baseDomain: "example.org",
+    virtualDomains: ["example.net", "example.com"],
+    virtualUsers: ["bob@example.net", "carol@example.net", "dave@example.com", "erin@example.com"],
+    systemUsers: ["frank"],
+    aliases: { "info@example.net": "bob@example.net", "postmaster@example.com": ["dave@example.com", "alice"] },
+    host: { kind: "existing", address: "192.0.2.10" },
+    certificate: { email: "admin@example.org", acme: "staging" },
+};
+
+function rejects(change: Partial<RawConfig>, key: string, message: RegExp): void {
+    let error: unknown;
+    try {
+        parseConfig({ ...valid, ...change });
+    } catch (e) {
+        error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).message).toContain(`mailstack:${key}`);
+    expect((error as ConfigError).message).toMatch(message);
+}
+
+describe("parseConfig", () => {
+    test("accepts a valid config and fills in defaults", () => {
+        const c = parseConfig(valid);
+        expect(c.virtualUsers).toEqual(valid.virtualUsers);
+        expect(c.aliases["postmaster@example.com"]).toEqual(["dave@example.com", "alice"]);
+        expect(c.host).toEqual({ kind: "existing", address: "192.0.2.10", port: 22, user: "root" });
+        expect(c.certificate.directory).toBe("https://acme-staging-v02.api.letsencrypt.org/directory");
+        expect(c.certificate.names).toEqual(["mail.example.org", "mail.example.net", "mail.example.com"]);
+        expect(c.imaps).toBe(false);
+    });
+
+    test("normalises case", () => {
+        const c = parseConfig({ ...valid, hostname: "Mail.Example.ORG", virtualUsers: ["Bob@Example.net"] });
+        expect(c.hostname).toBe("mail.example.org");
+        expect(c.virtualUsers).toEqual(["bob@example.net"]);
+    });
+
+    test("hetzner defaults", () => {
+        const c = parseConfig({
+            ...valid,
+            host: { kind: "hetzner", sshPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB admin", adminCidrs: ["203.0.113.7/32"] },
+        });
+        expect(c.host).toMatchObject({ kind: "hetzner", serverType: "cx22", location: "nbg1", image: "debian-12" });
+    });
+
+    // One test per way to get it wrong; each names the key and the value.
+    test.each<[string, Partial<RawConfig>, string, RegExp]>([
+        ["hostname not an FQDN", { hostname: "mail" }, "hostname", /"mail" is not a fully qualified/],
+        ["hostname a bare domain", { hostname: "example.org" }, "hostname", /fully qualified/],
+        ["bad base domain", { baseDomain: "exa_mple.org" }, "baseDomain", /"exa_mple.org" is not a valid domain/],
+        ["missing virtual domains", { virtualDomains: undefined }, "virtualDomains", /required/],
+        ["empty virtual domains", { virtualDomains: [] }, "virtualDomains", /at least one domain/],
+        ["base domain repeated", { virtualDomains: ["example.net", "example.org"] }, "virtualDomains",
+            /"example.org" is the base domain/],
+        ["duplicate domain", { virtualDomains: ["example.net", "Example.NET"] }, "virtualDomains", /differ only by case/],
+        ["invalid address", { virtualUsers: ["bob-at-example.net"] }, "virtualUsers[0]", /"bob-at-example.net" is not an address/],
+        ["user in undeclared domain", { virtualUsers: ["bob@example.info"] }, "virtualUsers[0]",
+            /"example.info", which is not in virtualDomains/],
+        ["virtual user in base domain", { virtualUsers: ["bob@example.org"] }, "virtualUsers[0]", /base domain/],
+        ["users differ only by case", { virtualUsers: ["bob@example.net", "BOB@example.net"] }, "virtualUsers",
+            /differ only by case/],
+        ["duplicate user", { virtualUsers: ["bob@example.net", "bob@example.net"] }, "virtualUsers", /listed twice/],
+        ["reserved virtual name", { virtualUsers: ["postfix@example.net"] }, "virtualUsers[0]", /reserved name "postfix"/],
+        ["reserved system user root", { systemUsers: ["root"] }, "systemUsers[0]", /"root" is a reserved/],
+        ["reserved system user vmail", { systemUsers: ["vmail"] }, "systemUsers[0]", /"vmail" is a reserved/],
+        ["reserved system user dovecot", { systemUsers: ["dovecot"] }, "systemUsers[0]", /"dovecot" is a reserved/],
+        ["system user with a domain", { systemUsers: ["frank@example.org"] }, "systemUsers[0]", /not a valid Unix user name/],
+        ["alias loop", { aliases: { "a@example.net": "b@example.net", "b@example.net": "a@example.net" } },
+            'aliases["a@example.net"]', /alias loop: a@example.net -> b@example.net -> a@example.net/],
+        ["alias to unknown local address", { aliases: { "info@example.net": "nobody-here@example.net" } },
+            'aliases["info@example.net"]', /"nobody-here@example.net" is in a virtual domain but is neither/],
+        ["alias in foreign domain", { aliases: { "info@example.info": "bob@example.net" } },
+            'aliases["info@example.info"]', /not in the base domain or a virtual domain/],
+        ["alias shadows a user", { aliases: { "bob@example.net": "carol@example.net" } },
+            'aliases["bob@example.net"]', /virtual user's own address/],
+        ["bad admin CIDR", { host: { kind: "hetzner", sshPublicKey: "ssh-ed25519 AAAA", adminCidrs: ["10.0.0.300/8"] } },
+            "host.adminCidrs[0]", /"10.0.0.300\/8" is not a CIDR/],
+        ["no admin CIDR", { host: { kind: "hetzner", sshPublicKey: "ssh-ed25519 AAAA", adminCidrs: [] } },
+            "host.adminCidrs", /at least one CIDR/],
+        ["bad ssh key", { host: { kind: "hetzner", sshPublicKey: "not a key", adminCidrs: ["203.0.113.0/24"] } },
+            "host.sshPublicKey", /not an OpenSSH public key/],
+        ["unknown host kind", { host: { kind: "aws" } }, "host.kind", /unknown host kind "aws"/],
+        ["bad port", { host: { kind: "existing", address: "192.0.2.10", port: 70000 } }, "host.port", /70000/],
+        ["unknown ACME mode", { certificate: { email: "admin@example.org", acme: "zerossl" } }, "certificate.acme",
+            /unknown ACME mode "zerossl"/],
+        ["custom ACME without URL", { certificate: { email: "admin@example.org", acme: "custom" } },
+            "certificate.directory", /non-empty string/],
+        ["bad contact email", { certificate: { email: "admin", acme: "staging" } }, "certificate.email",
+            /"admin" is not an email address/],
+        ["relative CA bundle", { certificate: { email: "a@example.org", acme: "custom", directory: "https://ca/dir", caBundle: "ca.pem" } },
+            "certificate.caBundle", /absolute path/],
+        ["hostname as virtual domain", { hostname: "mail.example.net", virtualDomains: ["mail.example.net"], virtualUsers: [] },
+            "virtualDomains", /server's hostname/],
+        ["non-boolean imaps", { imaps: "yes" }, "imaps", /true or false/],
+    ])("rejects %s", (_what, change, key, message) => rejects(change, key, message));
+});

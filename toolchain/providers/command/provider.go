@@ -1,0 +1,313 @@
+// Package command is mailstack's own implementation of the subset of the pulumi-command provider (v1.2.1) that
+// mailstack uses: command:remote:Command, command:local:Command and command:remote:CopyToRemote (single files).
+package command
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/diag"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/provider"
+	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
+	"google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"mailstack/toolchain/providers/internal/base"
+)
+
+// Version is the npm SDK version we stand in for: the engine asks for exactly this plugin version.
+const Version = "1.2.1"
+
+// Provider serves the command resources.
+type Provider struct {
+	base.Base
+}
+
+// New is the factory for provider.Main.
+func New(host *provider.HostClient) *Provider {
+	p := &Provider{}
+	p.Init("command", Version, host)
+	return p
+}
+
+// outputKeys are what Create adds to the inputs; they are dropped again when old outputs stand in for old inputs.
+var outputKeys = []resource.PropertyKey{"stdout", "stderr"}
+
+func resourceType(urn string) string { return string(resource.URN(urn).Type()) }
+
+// Check validates the inputs and applies the schema defaults the real provider applies, so that state and
+// diffs look the same. connection is made secret here already: it holds credentials.
+func (p *Provider) Check(_ context.Context, req *pulumirpc.CheckRequest) (*pulumirpc.CheckResponse, error) {
+	typ := resourceType(req.GetUrn())
+	spec, ok := specs[typ]
+	if !ok {
+		return nil, fmt.Errorf("unknown resource type %q", typ)
+	}
+	news, err := base.Unmarshal(req.GetNews())
+	if err != nil {
+		return nil, err
+	}
+	failures := base.Validate(spec, news, "")
+	if typ != copyToRemoteType {
+		base.SetDefault(news, "addPreviousOutputInEnv", resource.NewBoolProperty(true))
+	}
+	if c, ok := news["connection"]; ok && !c.IsNull() {
+		news["connection"] = resource.MakeSecret(connectionDefaults(c))
+	}
+	inputs, err := base.Marshal(news)
+	if err != nil {
+		return nil, err
+	}
+	return &pulumirpc.CheckResponse{Inputs: inputs, Failures: failures}, nil
+}
+
+// connectionDefaults fills in the defaults the npm SDK also fills in (port 22, user root, 10 dial attempts of 15
+// seconds), for programs in other languages. The value is returned untouched when it is not a known object.
+func connectionDefaults(v resource.PropertyValue) resource.PropertyValue {
+	if v.IsSecret() {
+		v = v.SecretValue().Element
+	}
+	if !v.IsObject() {
+		return v
+	}
+	m := v.ObjectValue().Copy()
+	base.SetDefault(m, "port", resource.NewNumberProperty(22))
+	base.SetDefault(m, "user", resource.NewStringProperty("root"))
+	base.SetDefault(m, "dialErrorLimit", resource.NewNumberProperty(10))
+	base.SetDefault(m, "perDialTimeout", resource.NewNumberProperty(15))
+	return resource.NewObjectProperty(m)
+}
+
+// Diff: a change of triggers replaces the resource (the new one is created, then the old one deleted); any other
+// input change is an update, which re-runs `update` (or `create`). No change: nothing runs.
+func (p *Provider) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*pulumirpc.DiffResponse, error) {
+	olds, err := oldInputs(req.GetOldInputs(), req.GetOlds())
+	if err != nil {
+		return nil, err
+	}
+	news, err := base.Unmarshal(req.GetNews())
+	if err != nil {
+		return nil, err
+	}
+	return base.DiffInputs(olds, news, func(k string) bool { return k == "triggers" }, req.GetIgnoreChanges()), nil
+}
+
+// oldInputs prefers the old inputs the engine sends; without them, the old outputs minus stdout and stderr are
+// the inputs.
+func oldInputs(inputs, outputs *structpb.Struct) (resource.PropertyMap, error) {
+	if inputs != nil {
+		return base.Unmarshal(inputs)
+	}
+	olds, err := base.Unmarshal(outputs)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range outputKeys {
+		delete(olds, k)
+	}
+	return olds, nil
+}
+
+// Create runs `create` (nothing during a preview, when stdout and stderr are not known yet).
+func (p *Provider) Create(ctx context.Context, req *pulumirpc.CreateRequest) (*pulumirpc.CreateResponse, error) {
+	ctx, cancel := p.OpContext(ctx, req.GetTimeout())
+	defer cancel()
+	urn := resource.URN(req.GetUrn())
+	inputs, err := base.Unmarshal(req.GetProperties())
+	if err != nil {
+		return nil, err
+	}
+	id := ""
+	if !req.GetPreview() {
+		if id, err = resource.NewUniqueHex(urn.Name()+"-", 8, 0); err != nil {
+			return nil, err
+		}
+	}
+	outs, err := p.apply(ctx, urn, "create", inputs, nil, req.GetPreview())
+	if err != nil {
+		return nil, err
+	}
+	props, err := base.Marshal(outs)
+	if err != nil {
+		return nil, err
+	}
+	return &pulumirpc.CreateResponse{Id: id, Properties: props}, nil
+}
+
+// Update runs `update`, or `create` when there is no `update`.
+func (p *Provider) Update(ctx context.Context, req *pulumirpc.UpdateRequest) (*pulumirpc.UpdateResponse, error) {
+	ctx, cancel := p.OpContext(ctx, req.GetTimeout())
+	defer cancel()
+	news, err := base.Unmarshal(req.GetNews())
+	if err != nil {
+		return nil, err
+	}
+	olds, err := base.Unmarshal(req.GetOlds())
+	if err != nil {
+		return nil, err
+	}
+	outs, err := p.apply(ctx, resource.URN(req.GetUrn()), "update", news, previousOutput(olds), req.GetPreview())
+	if err != nil {
+		return nil, err
+	}
+	props, err := base.Marshal(outs)
+	if err != nil {
+		return nil, err
+	}
+	return &pulumirpc.UpdateResponse{Properties: props}, nil
+}
+
+// Delete runs `delete`, if any, with the inputs and output of the last run (from the state).
+func (p *Provider) Delete(ctx context.Context, req *pulumirpc.DeleteRequest) (*emptypb.Empty, error) {
+	ctx, cancel := p.OpContext(ctx, req.GetTimeout())
+	defer cancel()
+	urn := resource.URN(req.GetUrn())
+	if urn.Type() == copyToRemoteType {
+		return &emptypb.Empty{}, nil // the real provider leaves copied files in place, too
+	}
+	state, err := base.Unmarshal(req.GetProperties())
+	if err != nil {
+		return nil, err
+	}
+	in, err := parseInputs(state)
+	if err != nil {
+		return nil, err
+	}
+	if in.delete != "" {
+		if _, _, err := p.run(ctx, urn, "delete", in.delete, in, previousOutput(state)); err != nil {
+			return nil, err
+		}
+	}
+	return &emptypb.Empty{}, nil
+}
+
+// Read (refresh, import) returns the state as it is: what a command did cannot be read back.
+func (p *Provider) Read(_ context.Context, req *pulumirpc.ReadRequest) (*pulumirpc.ReadResponse, error) {
+	inputs := req.GetInputs()
+	if inputs == nil {
+		olds, err := oldInputs(nil, req.GetProperties())
+		if err != nil {
+			return nil, err
+		}
+		if inputs, err = base.Marshal(olds); err != nil {
+			return nil, err
+		}
+	}
+	return &pulumirpc.ReadResponse{Id: req.GetId(), Properties: req.GetProperties(), Inputs: inputs}, nil
+}
+
+// apply is the part of Create and Update that runs the command (or, in a preview, does not) and builds the
+// outputs: the inputs, with secrets kept, plus stdout and stderr.
+func (p *Provider) apply(ctx context.Context, urn resource.URN, phase string, inputs resource.PropertyMap,
+	prev *[2]string, preview bool,
+) (resource.PropertyMap, error) {
+	outs := inputs.Copy()
+	if c, ok := outs["connection"]; ok && !c.IsNull() && !c.IsSecret() {
+		outs["connection"] = resource.MakeSecret(c)
+	}
+	if urn.Type() == copyToRemoteType {
+		if preview || inputs.ContainsUnknowns() {
+			return outs, nil
+		}
+		return outs, p.copyToRemote(ctx, urn, inputs)
+	}
+
+	secret := outputSecret(inputs)
+	wrap := func(v resource.PropertyValue) resource.PropertyValue {
+		if secret {
+			return resource.MakeSecret(v)
+		}
+		return v
+	}
+	if preview || inputs.ContainsUnknowns() {
+		unknown := resource.MakeComputed(resource.NewStringProperty(""))
+		outs["stdout"], outs["stderr"] = wrap(unknown), wrap(unknown)
+		return outs, nil
+	}
+
+	in, err := parseInputs(inputs)
+	if err != nil {
+		return nil, err
+	}
+	cmd := in.create
+	if phase == "update" && in.update != "" {
+		cmd = in.update
+	}
+	stdout, stderr := "", ""
+	if cmd != "" {
+		if stdout, stderr, err = p.run(ctx, urn, phase, cmd, in, prev); err != nil {
+			return nil, err
+		}
+	}
+	outs["stdout"], outs["stderr"] = wrap(resource.NewStringProperty(stdout)), wrap(resource.NewStringProperty(stderr))
+	return outs, nil
+}
+
+// previousOutput reads stdout and stderr of the last run from a state, for PULUMI_COMMAND_STDOUT/STDERR.
+func previousOutput(state resource.PropertyMap) *[2]string {
+	stdout, _ := base.GetString(state, "stdout")
+	stderr, _ := base.GetString(state, "stderr")
+	return &[2]string{stdout, stderr}
+}
+
+// run executes one command line of the resource, locally or over SSH depending on its type, streaming its output
+// to the engine as log messages on the resource.
+func (p *Provider) run(ctx context.Context, urn resource.URN, phase, cmd string, in *commandInputs,
+	prev *[2]string,
+) (string, string, error) {
+	status := func(msg string) { p.Log(ctx, diag.Info, urn, msg, true) }
+	var r runner
+	if urn.Type() == localCommandType {
+		r = localRunner(in.interpreter, in.dir)
+	} else {
+		if in.conn == nil {
+			return "", "", fmt.Errorf("%s: no connection", phase)
+		}
+		r = remoteRunner(in.conn, status)
+	}
+	return execute(ctx, execution{
+		phase:   phase,
+		command: cmd,
+		in:      in,
+		prev:    prev,
+		log:     func(line string) { p.Log(ctx, diag.Info, urn, line, false) },
+		warn:    func(msg string) { p.Log(ctx, diag.Warning, urn, msg, false) },
+	}, r)
+}
+
+// copyToRemote writes a single file asset to remotePath with `cat` over SSH (no SFTP needed). When remotePath is
+// an existing directory, the file goes into it under the asset's own name, as with the real provider.
+func (p *Provider) copyToRemote(ctx context.Context, urn resource.URN, inputs resource.PropertyMap) error {
+	src := base.Plain(inputs["source"])
+	if !src.IsAsset() {
+		return fmt.Errorf("copy: only a single file asset is supported as source, not %s", src.TypeString())
+	}
+	a := src.AssetValue()
+	data, err := a.Bytes()
+	if err != nil {
+		return fmt.Errorf("copy: reading the source asset: %w", err)
+	}
+	remotePath, _ := base.GetString(inputs, "remotePath")
+	script := "p=" + shellQuote(remotePath) + "; "
+	if a.IsPath() {
+		script += `if [ -d "$p" ]; then p="$p"/` + shellQuote(filepath.Base(a.Path)) + "; fi; "
+	}
+	script += `cat > "$p"`
+	// `cat` prints nothing but errors, so stderr may appear in an error message; the content never does.
+	in := &commandInputs{logging: "none"}
+	if c := base.Plain(inputs["connection"]); c.IsObject() {
+		in.conn = parseConnection(c.ObjectValue())
+	}
+	content := string(data)
+	in.stdin = &content
+	_, _, err = p.run(ctx, urn, "copy", script, in, nil)
+	return err
+}
+
+// shellQuote quotes one word for a POSIX shell.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

@@ -1,0 +1,368 @@
+package command
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/diag"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"mailstack/toolchain/providers/internal/base"
+)
+
+const (
+	localURN  = "urn:pulumi:dev::proj::command:local:Command::step"
+	remoteURN = "urn:pulumi:dev::proj::command:remote:Command::step"
+)
+
+// logged is what a test provider sent to the engine.
+type logged struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *logged) all() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.lines, "\n")
+}
+
+func newTestProvider() (*Provider, *logged) {
+	p := New(nil)
+	l := &logged{}
+	p.Logger = func(_ context.Context, sev diag.Severity, _ resource.URN, msg string, ephemeral bool) {
+		if ephemeral {
+			return // status messages (dial retries) are not part of the output
+		}
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.lines = append(l.lines, string(sev)+": "+msg)
+	}
+	return p, l
+}
+
+func props(t *testing.T, m map[string]any) resource.PropertyMap {
+	t.Helper()
+	return resource.NewPropertyMapFromMap(m)
+}
+
+func marshal(t *testing.T, pm resource.PropertyMap) *structpb.Struct {
+	t.Helper()
+	s, err := base.Marshal(pm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func unmarshal(t *testing.T, s *structpb.Struct) resource.PropertyMap {
+	t.Helper()
+	pm, err := base.Unmarshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pm
+}
+
+// check runs Check and fails the test on check failures.
+func check(t *testing.T, p *Provider, urn string, news resource.PropertyMap) resource.PropertyMap {
+	t.Helper()
+	resp, err := p.Check(context.Background(), &pulumirpc.CheckRequest{Urn: urn, News: marshal(t, news)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Failures) > 0 {
+		t.Fatalf("check failures: %v", resp.Failures)
+	}
+	return unmarshal(t, resp.Inputs)
+}
+
+func create(t *testing.T, p *Provider, urn string, inputs resource.PropertyMap) (resource.PropertyMap, error) {
+	t.Helper()
+	resp, err := p.Create(context.Background(), &pulumirpc.CreateRequest{Urn: urn, Properties: marshal(t, inputs)})
+	if err != nil {
+		return nil, err
+	}
+	if resp.Id == "" {
+		t.Fatal("no ID")
+	}
+	return unmarshal(t, resp.Properties), nil
+}
+
+func diff(t *testing.T, p *Provider, urn string, olds, news resource.PropertyMap) *pulumirpc.DiffResponse {
+	t.Helper()
+	resp, err := p.Diff(context.Background(), &pulumirpc.DiffRequest{
+		Urn: urn, OldInputs: marshal(t, olds), Olds: marshal(t, olds), News: marshal(t, news),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+func str(t *testing.T, pm resource.PropertyMap, key string) string {
+	t.Helper()
+	s, ok := base.GetString(pm, key)
+	if !ok {
+		t.Fatalf("%s is not a known string: %v", key, pm[resource.PropertyKey(key)])
+	}
+	return s
+}
+
+func TestDiffSemantics(t *testing.T) {
+	p, _ := newTestProvider()
+	conn := map[string]any{"host": "h", "privateKey": "k"}
+	old := check(t, p, remoteURN, props(t, map[string]any{
+		"connection": conn, "create": "echo a", "stdin": "x", "triggers": []any{"1"},
+	}))
+	same := check(t, p, remoteURN, props(t, map[string]any{
+		"connection": conn, "create": "echo a", "stdin": "x", "triggers": []any{"1"},
+	}))
+	if d := diff(t, p, remoteURN, old, same); d.Changes != pulumirpc.DiffResponse_DIFF_NONE {
+		t.Fatalf("no change: got %v", d)
+	}
+
+	// Secretness alone is no change.
+	secretStdin := same.Copy()
+	secretStdin["stdin"] = resource.MakeSecret(secretStdin["stdin"])
+	if d := diff(t, p, remoteURN, old, secretStdin); d.Changes != pulumirpc.DiffResponse_DIFF_NONE {
+		t.Fatalf("secretness only: got %v", d)
+	}
+
+	for _, tc := range []struct {
+		name    string
+		key     string
+		value   any
+		replace bool
+	}{
+		{"stdin", "stdin", "y", false},
+		{"create", "create", "echo b", false},
+		{"delete added", "delete", "rm x", false},
+		{"logging", "logging", "none", false},
+		{"connection", "connection", map[string]any{"host": "other", "privateKey": "k"}, false},
+		{"environment", "environment", map[string]any{"A": "1"}, false},
+		{"triggers", "triggers", []any{"2"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			news := same.Copy()
+			news[resource.PropertyKey(tc.key)] = resource.NewPropertyValue(tc.value)
+			news = check(t, p, remoteURN, news)
+			d := diff(t, p, remoteURN, old, news)
+			if d.Changes != pulumirpc.DiffResponse_DIFF_SOME || len(d.Diffs) != 1 || d.Diffs[0] != tc.key {
+				t.Fatalf("want a change of %s, got %v", tc.key, d)
+			}
+			if got := len(d.Replaces) > 0; got != tc.replace {
+				t.Fatalf("replace: want %v, got %v", tc.replace, d.Replaces)
+			}
+		})
+	}
+
+	// An unknown value may change: an update during preview.
+	unknown := same.Copy()
+	unknown["stdin"] = resource.MakeComputed(resource.NewStringProperty(""))
+	if d := diff(t, p, remoteURN, old, unknown); d.Changes != pulumirpc.DiffResponse_DIFF_SOME || len(d.Replaces) != 0 {
+		t.Fatalf("unknown stdin: got %v", d)
+	}
+
+	// Without old inputs, old outputs (inputs + stdout/stderr) stand in for them.
+	oldOuts := old.Copy()
+	oldOuts["stdout"] = resource.NewStringProperty("a")
+	oldOuts["stderr"] = resource.NewStringProperty("")
+	resp, err := p.Diff(context.Background(), &pulumirpc.DiffRequest{
+		Urn: remoteURN, Olds: marshal(t, oldOuts), News: marshal(t, same),
+	})
+	if err != nil || resp.Changes != pulumirpc.DiffResponse_DIFF_NONE {
+		t.Fatalf("outputs as old inputs: %v %v", resp, err)
+	}
+}
+
+func TestCheck(t *testing.T) {
+	p, _ := newTestProvider()
+	in := check(t, p, remoteURN, props(t, map[string]any{"connection": map[string]any{"host": "h"}, "create": "true"}))
+	if !in["connection"].IsSecret() {
+		t.Fatal("connection must be secret")
+	}
+	c := base.Plain(in["connection"]).ObjectValue()
+	if base.GetInt(c, "port", 0) != 22 || str(t, c, "user") != "root" || base.GetInt(c, "dialErrorLimit", 0) != 10 ||
+		base.GetInt(c, "perDialTimeout", 0) != 15 {
+		t.Fatalf("connection defaults: %v", c)
+	}
+	if !base.GetBool(in, "addPreviousOutputInEnv", false) {
+		t.Fatal("addPreviousOutputInEnv defaults to true")
+	}
+
+	for _, tc := range []struct {
+		urn    string
+		news   map[string]any
+		failOn string
+	}{
+		{remoteURN, map[string]any{"create": "true"}, "connection"},
+		{remoteURN, map[string]any{"connection": map[string]any{"port": 22}}, "connection.host"},
+		{remoteURN, map[string]any{"connection": map[string]any{"host": "h", "port": "22"}}, "connection.port"},
+		{remoteURN, map[string]any{"connection": map[string]any{"host": "h"}, "logging": "all"}, "logging"},
+		{localURN, map[string]any{"create": 3}, "create"},
+		{localURN, map[string]any{"environment": map[string]any{"A": 1}}, "environment.A"},
+		{localURN, map[string]any{"interpreter": "sh"}, "interpreter"},
+		{localURN, map[string]any{"crate": "typo"}, "crate"},
+	} {
+		resp, err := p.Check(context.Background(), &pulumirpc.CheckRequest{Urn: tc.urn, News: marshal(t, props(t, tc.news))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(resp.Failures) != 1 || resp.Failures[0].Property != tc.failOn {
+			t.Errorf("%v: want one failure on %s, got %v", tc.news, tc.failOn, resp.Failures)
+		}
+	}
+}
+
+func TestLocalCommand(t *testing.T) {
+	p, logs := newTestProvider()
+	dir := t.TempDir()
+	in := check(t, p, localURN, props(t, map[string]any{
+		"create":      `cat; echo " $GREETING in $(pwd)"; echo warn >&2`,
+		"update":      `echo "was: $PULUMI_COMMAND_STDOUT"`,
+		"delete":      `echo "deleting after: $PULUMI_COMMAND_STDOUT" > deleted`,
+		"stdin":       "hello",
+		"environment": map[string]any{"GREETING": "hi"},
+		"dir":         dir,
+	}))
+	outs, err := create(t, p, localURN, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := str(t, outs, "stdout"), "hello hi in "+dir; got != want {
+		t.Fatalf("stdout: got %q, want %q", got, want)
+	}
+	if got := str(t, outs, "stderr"); got != "warn" {
+		t.Fatalf("stderr: %q", got)
+	}
+	if str(t, outs, "create") != str(t, in, "create") {
+		t.Fatal("outputs must include the inputs")
+	}
+	if l := logs.all(); !strings.Contains(l, "hello hi in") || !strings.Contains(l, "warn") {
+		t.Fatalf("stdout and stderr should be logged: %q", l)
+	}
+
+	// Update runs `update`, with the previous stdout in the environment.
+	news := in.Copy()
+	news["stdin"] = resource.NewStringProperty("changed")
+	resp, err := p.Update(context.Background(), &pulumirpc.UpdateRequest{
+		Urn: localURN, Olds: marshal(t, outs), News: marshal(t, news), OldInputs: marshal(t, in),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	updated := unmarshal(t, resp.Properties)
+	if got := str(t, updated, "stdout"); got != "was: hello hi in "+dir {
+		t.Fatalf("update stdout: %q", got)
+	}
+
+	// Delete runs `delete` with the last stdout.
+	if _, err := p.Delete(context.Background(), &pulumirpc.DeleteRequest{Urn: localURN, Properties: marshal(t, updated)}); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := readFile(dir + "/deleted"); err != nil || b != "deleting after: was: hello hi in "+dir+"\n" {
+		t.Fatalf("delete: %q %v", b, err)
+	}
+}
+
+func TestUpdateFallsBackToCreate(t *testing.T) {
+	p, _ := newTestProvider()
+	in := check(t, p, localURN, props(t, map[string]any{"create": "echo create", "addPreviousOutputInEnv": false}))
+	outs, err := create(t, p, localURN, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := p.Update(context.Background(), &pulumirpc.UpdateRequest{Urn: localURN, Olds: marshal(t, outs), News: marshal(t, in)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := str(t, unmarshal(t, resp.Properties), "stdout"); got != "create" {
+		t.Fatalf("update without `update` runs create: %q", got)
+	}
+}
+
+func TestPreviewRunsNothing(t *testing.T) {
+	p, _ := newTestProvider()
+	marker := t.TempDir() + "/ran"
+	in := check(t, p, localURN, props(t, map[string]any{"create": "touch " + marker}))
+	for _, preview := range []bool{true} {
+		resp, err := p.Create(context.Background(), &pulumirpc.CreateRequest{Urn: localURN, Properties: marshal(t, in), Preview: preview})
+		if err != nil {
+			t.Fatal(err)
+		}
+		outs := unmarshal(t, resp.Properties)
+		if !outs["stdout"].IsComputed() || !outs["stderr"].IsComputed() {
+			t.Fatalf("preview outputs must be unknown: %v", outs)
+		}
+	}
+	// Unknown inputs during an update preview, too.
+	news := in.Copy()
+	news["stdin"] = resource.MakeComputed(resource.NewStringProperty(""))
+	resp, err := p.Update(context.Background(), &pulumirpc.UpdateRequest{Urn: localURN, Olds: marshal(t, in), News: marshal(t, news), Preview: true})
+	if err != nil || !unmarshal(t, resp.Properties)["stdout"].IsComputed() {
+		t.Fatalf("update preview: %v %v", resp, err)
+	}
+	if _, err := readFile(marker); err == nil {
+		t.Fatal("a preview ran the command")
+	}
+}
+
+func TestSecrets(t *testing.T) {
+	p, logs := newTestProvider()
+	// The command echoes its secret stdin to stderr, then fails: the error must not carry it.
+	news := props(t, map[string]any{"create": "cat >&2; exit 3"})
+	news["stdin"] = resource.MakeSecret(resource.NewStringProperty("s3cret-stdin"))
+	in := check(t, p, localURN, news)
+	if !in["stdin"].IsSecret() {
+		t.Fatal("Check must keep stdin secret")
+	}
+	_, err := create(t, p, localURN, in)
+	if err == nil || !strings.Contains(err.Error(), "exit status 3") {
+		t.Fatalf("want an exit status error, got %v", err)
+	}
+	if strings.Contains(err.Error(), "s3cret") || strings.Contains(logs.all(), "s3cret") {
+		t.Fatalf("secret leaked: err=%q logs=%q", err, logs.all())
+	}
+
+	// Success: stdout and stderr are secret because stdin is, and are not logged.
+	news["create"] = resource.NewStringProperty("cat")
+	in = check(t, p, localURN, news)
+	outs, err := create(t, p, localURN, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !outs["stdout"].IsSecret() || !outs["stderr"].IsSecret() || !outs["stdin"].IsSecret() {
+		t.Fatalf("outputs must stay secret: %v", outs)
+	}
+	if str(t, outs, "stdout") != "s3cret-stdin" || strings.Contains(logs.all(), "s3cret") {
+		t.Fatalf("stdout %q, logs %q", str(t, outs, "stdout"), logs.all())
+	}
+
+	// Not secret: the error carries the exit status and stderr.
+	in = check(t, p, localURN, props(t, map[string]any{"create": "echo failing-because >&2; exit 4"}))
+	if _, err := create(t, p, localURN, in); err == nil || !strings.Contains(err.Error(), "exit status 4") ||
+		!strings.Contains(err.Error(), "failing-because") {
+		t.Fatalf("want status and stderr in %v", err)
+	}
+}
+
+func TestLoggingModes(t *testing.T) {
+	for mode, want := range map[string][2]bool{
+		"stdout": {true, false}, "stderr": {false, true}, "stdoutAndStderr": {true, true}, "none": {false, false},
+	} {
+		p, logs := newTestProvider()
+		in := check(t, p, localURN, props(t, map[string]any{"create": "echo OUT; echo ERR >&2", "logging": mode}))
+		if _, err := create(t, p, localURN, in); err != nil {
+			t.Fatal(err)
+		}
+		l := logs.all()
+		if strings.Contains(l, "OUT") != want[0] || strings.Contains(l, "ERR") != want[1] {
+			t.Errorf("logging %s: logs %q", mode, l)
+		}
+	}
+}

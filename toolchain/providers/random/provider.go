@@ -1,0 +1,258 @@
+// Package random is mailstack's own implementation of the subset of the pulumi-random provider (v4.21.2) that
+// mailstack uses: random:index/randomPassword:RandomPassword, and RandomString alongside since it is the same
+// generator with a public result.
+package random
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/provider"
+	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
+	"golang.org/x/crypto/bcrypt"
+	"google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"mailstack/toolchain/providers/internal/base"
+)
+
+// Version is the npm SDK version we stand in for: the engine asks for exactly this plugin version.
+const Version = "4.21.2"
+
+const (
+	passwordType = "random:index/randomPassword:RandomPassword"
+	stringType   = "random:index/randomString:RandomString"
+)
+
+var spec = base.Spec{
+	"length":          {Kind: base.Int, Required: true, Min: base.Int64Ptr(1)},
+	"upper":           {Kind: base.Bool},
+	"lower":           {Kind: base.Bool},
+	"numeric":         {Kind: base.Bool},
+	"number":          {Kind: base.Bool}, // deprecated alias of numeric
+	"special":         {Kind: base.Bool},
+	"minUpper":        {Kind: base.Int, Min: base.Int64Ptr(0)},
+	"minLower":        {Kind: base.Int, Min: base.Int64Ptr(0)},
+	"minNumeric":      {Kind: base.Int, Min: base.Int64Ptr(0)},
+	"minSpecial":      {Kind: base.Int, Min: base.Int64Ptr(0)},
+	"overrideSpecial": {Kind: base.String},
+	"keepers":         {Kind: base.Map},
+}
+
+// outputKeys are what Create adds to the inputs.
+var outputKeys = []resource.PropertyKey{"result", "bcryptHash"}
+
+// Provider serves the random resources.
+type Provider struct {
+	base.Base
+}
+
+// New is the factory for provider.Main.
+func New(host *provider.HostClient) *Provider {
+	p := &Provider{}
+	p.Init("random", Version, host)
+	return p
+}
+
+func resourceType(urn string) (string, error) {
+	t := string(resource.URN(urn).Type())
+	if t != passwordType && t != stringType {
+		return "", fmt.Errorf("unknown resource type %q", t)
+	}
+	return t, nil
+}
+
+// Check validates the inputs and makes the defaults explicit, as the real (bridged) provider does: every class
+// on, every minimum 0, and number/numeric kept equal when only one of them is set.
+func (p *Provider) Check(_ context.Context, req *pulumirpc.CheckRequest) (*pulumirpc.CheckResponse, error) {
+	if _, err := resourceType(req.GetUrn()); err != nil {
+		return nil, err
+	}
+	news, err := base.Unmarshal(req.GetNews())
+	if err != nil {
+		return nil, err
+	}
+	failures := base.Validate(spec, news, "")
+
+	_, hasNumeric := news["numeric"]
+	_, hasNumber := news["number"]
+	switch {
+	case hasNumeric && !hasNumber:
+		news["number"] = news["numeric"]
+	case hasNumber && !hasNumeric:
+		news["numeric"] = news["number"]
+	}
+	for _, k := range []string{"upper", "lower", "numeric", "number", "special"} {
+		base.SetDefault(news, k, resource.NewBoolProperty(true))
+	}
+	for _, k := range []string{"minUpper", "minLower", "minNumeric", "minSpecial"} {
+		base.SetDefault(news, k, resource.NewNumberProperty(0))
+	}
+
+	if len(failures) == 0 && !news.ContainsUnknowns() {
+		prm := readParams(news)
+		if sum := prm.minUpper + prm.minLower + prm.minNumeric + prm.minSpecial; sum > prm.length {
+			failures = append(failures, base.Failure("length",
+				"'length' (%d) must be at least the sum of the minimums (%d)", prm.length, sum))
+		}
+	}
+	inputs, err := base.Marshal(news)
+	if err != nil {
+		return nil, err
+	}
+	return &pulumirpc.CheckResponse{Inputs: inputs, Failures: failures}, nil
+}
+
+func readParams(pm resource.PropertyMap) params {
+	p := params{
+		length:     int(base.GetInt(pm, "length", 0)),
+		upper:      base.GetBool(pm, "upper", true),
+		lower:      base.GetBool(pm, "lower", true),
+		numeric:    base.GetBool(pm, "numeric", true) && base.GetBool(pm, "number", true),
+		special:    base.GetBool(pm, "special", true),
+		minUpper:   int(base.GetInt(pm, "minUpper", 0)),
+		minLower:   int(base.GetInt(pm, "minLower", 0)),
+		minNumeric: int(base.GetInt(pm, "minNumeric", 0)),
+		minSpecial: int(base.GetInt(pm, "minSpecial", 0)),
+	}
+	p.overrideSpecial, _ = base.GetString(pm, "overrideSpecial")
+	return p
+}
+
+// Diff: every input change replaces the resource (a new value is generated); no change, no diff.
+func (p *Provider) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*pulumirpc.DiffResponse, error) {
+	olds, err := oldInputs(req.GetOldInputs(), req.GetOlds())
+	if err != nil {
+		return nil, err
+	}
+	news, err := base.Unmarshal(req.GetNews())
+	if err != nil {
+		return nil, err
+	}
+	return base.DiffInputs(olds, news, func(string) bool { return true }, req.GetIgnoreChanges()), nil
+}
+
+func oldInputs(inputs, outputs *structpb.Struct) (resource.PropertyMap, error) {
+	if inputs != nil {
+		return base.Unmarshal(inputs)
+	}
+	olds, err := base.Unmarshal(outputs)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range outputKeys {
+		delete(olds, k)
+	}
+	return olds, nil
+}
+
+// Create generates the value, once: it is kept in the state and never regenerated except by a replacement.
+// RandomPassword's result and bcryptHash are secrets; RandomString's result is not (and is also its ID).
+func (p *Provider) Create(_ context.Context, req *pulumirpc.CreateRequest) (*pulumirpc.CreateResponse, error) {
+	typ, err := resourceType(req.GetUrn())
+	if err != nil {
+		return nil, err
+	}
+	inputs, err := base.Unmarshal(req.GetProperties())
+	if err != nil {
+		return nil, err
+	}
+	outs := inputs.Copy()
+	wrap := func(v resource.PropertyValue) resource.PropertyValue {
+		if typ == passwordType {
+			return resource.MakeSecret(v)
+		}
+		return v
+	}
+
+	id := ""
+	if req.GetPreview() || inputs.ContainsUnknowns() {
+		outs["result"] = wrap(resource.MakeComputed(resource.NewStringProperty("")))
+		if typ == passwordType {
+			outs["bcryptHash"] = wrap(resource.MakeComputed(resource.NewStringProperty("")))
+		}
+	} else {
+		result, err := generate(readParams(inputs))
+		if err != nil {
+			return nil, err
+		}
+		outs["result"] = wrap(resource.NewStringProperty(result))
+		id = result
+		if typ == passwordType {
+			hash, err := bcryptHash(result)
+			if err != nil {
+				return nil, err
+			}
+			outs["bcryptHash"] = wrap(resource.NewStringProperty(hash))
+			id = "none" // as the real provider: the ID of a password must not be the password
+		}
+	}
+	props, err := base.Marshal(outs)
+	if err != nil {
+		return nil, err
+	}
+	return &pulumirpc.CreateResponse{Id: id, Properties: props}, nil
+}
+
+// bcryptHash hashes with the default cost. bcrypt only uses the first 72 bytes and the library refuses longer
+// input, so longer passwords are hashed on their first 72 bytes (which is what any bcrypt check compares).
+func bcryptHash(password string) (string, error) {
+	b := []byte(password)
+	if len(b) > 72 {
+		b = b[:72]
+	}
+	h, err := bcrypt.GenerateFromPassword(b, bcrypt.DefaultCost)
+	if err != nil {
+		return "", err
+	}
+	return string(h), nil
+}
+
+// Update cannot change the value (every input change is a replacement), so it keeps the generated outputs. The
+// engine only calls it when Diff reported no replacement, which does not happen; it is here for completeness.
+func (p *Provider) Update(_ context.Context, req *pulumirpc.UpdateRequest) (*pulumirpc.UpdateResponse, error) {
+	news, err := base.Unmarshal(req.GetNews())
+	if err != nil {
+		return nil, err
+	}
+	olds, err := base.Unmarshal(req.GetOlds())
+	if err != nil {
+		return nil, err
+	}
+	outs := news.Copy()
+	for _, k := range outputKeys {
+		if v, ok := olds[k]; ok {
+			outs[k] = v
+		}
+	}
+	props, err := base.Marshal(outs)
+	if err != nil {
+		return nil, err
+	}
+	return &pulumirpc.UpdateResponse{Properties: props}, nil
+}
+
+// Read returns the state unchanged: the value lives only there.
+func (p *Provider) Read(_ context.Context, req *pulumirpc.ReadRequest) (*pulumirpc.ReadResponse, error) {
+	if len(req.GetProperties().GetFields()) == 0 {
+		return nil, errors.New("importing a random value is not supported by mailstack's random provider")
+	}
+	inputs := req.GetInputs()
+	if inputs == nil {
+		olds, err := oldInputs(nil, req.GetProperties())
+		if err != nil {
+			return nil, err
+		}
+		if inputs, err = base.Marshal(olds); err != nil {
+			return nil, err
+		}
+	}
+	return &pulumirpc.ReadResponse{Id: req.GetId(), Properties: req.GetProperties(), Inputs: inputs}, nil
+}
+
+// Delete has nothing to do: the value only exists in the state.
+func (p *Provider) Delete(context.Context, *pulumirpc.DeleteRequest) (*emptypb.Empty, error) {
+	return &emptypb.Empty{}, nil
+}
