@@ -113,13 +113,23 @@ export class TestbedServer extends pulumi.ComponentResource implements Host {
     constructor(name: string, args: { config: TestbedHost }, opts?: pulumi.ComponentResourceOptions) {
         super("mailstack:index:TestbedServer", name, {}, opts);
         const root = path.join(__dirname, "..");
+        // MAILSTACK_SUITE=trixie npm run local tries Debian 13 without editing Pulumi.local.yaml.
+        const suite = process.env.MAILSTACK_SUITE || args.config.suite;
+        if (!["bookworm", "trixie"].includes(suite)) {
+            throw new Error(`MAILSTACK_SUITE: "${suite}" is not a supported Debian suite (bookworm, trixie)`);
+        }
         const server = new command.local.Command(name, {
-            create: `bash scripts/testbed server-up --json --suite ${args.config.suite}`,
+            create: `bash scripts/testbed server-up --json --suite ${suite}`,
             delete: "bash scripts/testbed server-down",
             dir: root,
             logging: "none",
             addPreviousOutputInEnv: false,
-        }, { parent: this, additionalSecretOutputs: ["stdout"] });
+        }, {
+            parent: this,
+            additionalSecretOutputs: ["stdout"],
+            // There is one test server slot: the old server must go before its replacement comes up.
+            deleteBeforeReplace: true,
+        });
         const info = server.stdout.apply((out): TestbedInfo => JSON.parse(out.trim().split("\n").pop() ?? "{}"));
         this.address = pulumi.unsecret(info.apply((i) => i.address));
         this.connection = pulumi.secret(info.apply((i) => ({
