@@ -1,0 +1,118 @@
+// The whole stack on the local test server, after `npm run local` (scripts/test brings it up first): real
+// IMAP/SMTP clients in the client namespace, the real Pulumi engine for the no-op and add-user updates, and
+// finally `pulumi destroy`. The tests run in file order; later ones rely on the mail sent by earlier ones.
+
+import { copyFileSync, existsSync, readFileSync } from "fs";
+import * as path from "path";
+import { mail, onServer, output, pebbleRoot, pulumi, ROOT, sshSessions, testbed } from "./testbed";
+
+jest.setTimeout(300_000);
+
+const t = testbed();
+const host = t.serverAddress;
+const virtual = output<Record<string, string>>("virtualUserPasswords");
+const system = output<Record<string, string>>("systemUserPasswords");
+const alice = t.systemUser;
+const run = `${Date.now()}`; // subjects unique to this run, so an old message never passes a test
+const pw = (user: string): string =>
+    [alice.name, alice.address].includes(user) ? alice.password : virtual[user] ?? system[user] ?? system[`${user}@example.org`];
+
+describe("IMAP 143 with STARTTLS", () => {
+    test.each([alice.name, alice.address, "frank", "frank@example.org", ...Object.keys(virtual)])("%s logs in", (user) => {
+        expect(mail("login", host, user, pw(user))).toMatchObject({ ok: true });
+    });
+
+    test("alice still has the message she had before mailstack", () => {
+        expect(mail("login", host, alice.name, alice.password).subjects).toContain("old mail that must survive");
+    });
+
+    test("a wrong password is refused", () => {
+        expect(mail("login", host, "bob@example.net", "not-the-password")).toMatchObject({ ok: false });
+        expect(mail("login", host, alice.name, "not-the-password")).toMatchObject({ ok: false });
+    });
+});
+
+describe("submission 587 with STARTTLS and AUTH, read back over IMAP", () => {
+    test.each([
+        ["alice", "alice@example.org", "bob@example.net", "bob@example.net"],
+        ["bob@example.net", "bob@example.net", "alice@example.org", "alice"],
+        ["bob@example.net", "bob@example.net", "dave@example.com", "dave@example.com"],
+        ["carol@example.net", "carol@example.net", "erin@example.com", "erin@example.com"],
+    ])("%s sends as %s to %s", (login, from, to, reader) => {
+        const subject = `submission ${from} to ${to} ${run}`;
+        expect(mail("send", host, "587", from, to, subject, login, pw(login))).toMatchObject({ ok: true });
+        expect(mail("wait", host, reader, pw(reader), subject)).toMatchObject({ ok: true });
+    });
+});
+
+describe("inbound mail on port 25", () => {
+    test.each([
+        ["erin@example.com", ["erin@example.com"]],
+        ["info@example.net", ["bob@example.net"]],
+        ["sales@example.com", ["dave@example.com", "carol@example.net"]],
+        ["postmaster@example.com", ["alice"]],
+    ])("to %s reaches %j", (to, readers) => {
+        const subject = `inbound to ${to} ${run}`;
+        expect(mail("send", host, "25", "someone@client.example", to, subject)).toMatchObject({ ok: true });
+        for (const reader of readers) {
+            expect(mail("wait", host, reader, pw(reader), subject)).toMatchObject({ ok: true });
+        }
+    });
+});
+
+describe("certificate", () => {
+    const root = pebbleRoot(path.join(ROOT, ".local", "pebble-root.pem"));
+    test.each([["143", "imap"], ["587", "smtp"]])("on %s: issued by Pebble for every name", (port, proto) => {
+        const c = mail("cert", host, port, proto, root); // verified against Pebble's root, or it throws
+        expect(c.issuer).toMatch(/^Pebble Intermediate CA/);
+        expect([...(c.names ?? [])].sort()).toEqual([...t.names].sort());
+    });
+});
+
+describe("updates", () => {
+    test("a second up changes nothing and runs no remote command", () => {
+        const before = sshSessions();
+        const r = pulumi("up", "--yes", "--skip-preview", "--expect-no-changes");
+        expect(r.stderr).toBe("");
+        expect(r.status).toBe(0);
+        expect(sshSessions()).toBe(before);
+    });
+
+    test("adding a virtual user runs only the user steps, and the user can log in", () => {
+        const config = path.join(ROOT, ".local", "Pulumi.local.adduser.yaml");
+        copyFileSync(path.join(ROOT, "Pulumi.local.yaml"), config);
+        const set = pulumi("config", "set", "--path", "mailstack:virtualUsers[4]", "frida@example.com",
+            "--config-file", config);
+        expect(set.status).toBe(0);
+        const preview = pulumi("preview", "--json", "--config-file", config);
+        expect(preview.status).toBe(0);
+        const steps = (JSON.parse(preview.stdout) as { steps: { op: string; urn: string }[] }).steps
+            .filter((s) => s.op !== "same");
+        expect(steps.length).toBeGreaterThan(0);
+        for (const s of steps) {
+            expect(s.urn).toMatch(/mailstack:index:Users|pulumi:pulumi:Stack/);
+        }
+        const before = sshSessions();
+        expect(pulumi("up", "--yes", "--skip-preview", "--config-file", config).status).toBe(0);
+        const ran = sshSessions() - before;
+        expect(ran).toBe(steps.filter((s) => s.urn.includes("command:remote:Command")).length);
+        const frida = output<Record<string, string>>("virtualUserPasswords")["frida@example.com"];
+        expect(mail("login", host, "frida@example.com", frida)).toMatchObject({ ok: true });
+        expect(onServer("test -d /var/mail/vhosts/example.com && grep -c '^frida@example.com:' /etc/dovecot/users"))
+            .toBe("1\n");
+    });
+
+    test("removing the user again restores the committed config", () => {
+        expect(pulumi("up", "--yes", "--skip-preview").status).toBe(0);
+        expect(mail("login", host, "frida@example.com", "anything")).toMatchObject({ ok: false });
+        expect(readFileSync(path.join(ROOT, "Pulumi.local.yaml"), "utf8")).not.toContain("frida");
+    });
+});
+
+describe("destroy", () => {
+    test("pulumi destroy removes the test server", () => {
+        expect(pulumi("destroy", "--yes", "--skip-preview").status).toBe(0);
+        expect(existsSync(path.join(ROOT, ".local", "server"))).toBe(false);
+        expect(existsSync("/run/netns/mailstack-server")).toBe(false);
+    });
+});

@@ -1,0 +1,88 @@
+// The local test server as the end-to-end tests see it: everything runs in the client network namespace, the
+// only place that reaches the server (see scripts/testbed).
+
+import { execFileSync, spawnSync } from "child_process";
+import { readFileSync, writeFileSync } from "fs";
+import * as path from "path";
+
+export const ROOT = path.join(__dirname, "..", "..");
+
+export interface Testbed {
+    serverAddress: string;
+    clientNetns: string;
+    sshPrivateKeyFile: string;
+    sshKnownHostsFile: string;
+    systemUser: { name: string; password: string; address: string };
+    acmeListenerCaFile: string;
+    names: string[];
+}
+
+export function testbed(): Testbed {
+    return JSON.parse(readFileSync(path.join(ROOT, ".local", "testbed.json"), "utf8")) as Testbed;
+}
+
+function inClient(cmd: string[], input?: string): { status: number; stdout: string; stderr: string } {
+    const r = spawnSync("ip", ["netns", "exec", "mailstack-client", ...cmd], {
+        cwd: ROOT, input, encoding: "utf8", maxBuffer: 64 * 1024 * 1024,
+    });
+    return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+export interface ClientResult {
+    ok: boolean;
+    subjects?: string[];
+    code?: number;
+    error?: string;
+    issuer?: string;
+    names?: string[];
+    serial?: string;
+    version?: string;
+}
+
+/** One call of tests/e2e/mailclient.py (Python's imaplib/smtplib) from the client namespace. */
+export function mail(...args: string[]): ClientResult {
+    const r = inClient(["/usr/bin/python3", path.join(__dirname, "mailclient.py"), ...args]);
+    if (r.status !== 0) {
+        throw new Error(`mailclient ${args[0]} failed (${r.status}): ${r.stderr}`);
+    }
+    return JSON.parse(r.stdout) as ClientResult;
+}
+
+/** `pulumi ARGS --stack local` through scripts/run, from the client namespace. */
+export function pulumi(...args: string[]): { status: number; stdout: string; stderr: string } {
+    return inClient(["bash", "scripts/run", "pulumi", ...args, "--stack", "local", "--non-interactive"]);
+}
+
+export function output<T>(name: string): T {
+    const r = pulumi("stack", "output", name, "--show-secrets", "--json");
+    if (r.status !== 0) {
+        throw new Error(`stack output ${name}: ${r.stderr}`);
+    }
+    return JSON.parse(r.stdout) as T;
+}
+
+/** ssh sessions the test server has accepted so far: every remote command of the stack opens one. */
+export function sshSessions(): number {
+    const log = readFileSync(path.join(ROOT, ".local", "log", "sshd.log"), "utf8");
+    return log.split("\n").filter((l) => l.startsWith("Accepted publickey")).length;
+}
+
+/** A command on the test server, as root over ssh. */
+export function onServer(script: string): string {
+    const t = testbed();
+    const r = inClient(["ssh", "-i", t.sshPrivateKeyFile, "-o", `UserKnownHostsFile=${t.sshKnownHostsFile}`,
+        "-o", "BatchMode=yes", `root@${t.serverAddress}`, "sh", "-s"], script);
+    if (r.status !== 0) {
+        throw new Error(`on server: ${script}: ${r.stderr}`);
+    }
+    return r.stdout;
+}
+
+/** Pebble's current root, which its issued certificates chain to (it makes a new one at every start). */
+export function pebbleRoot(file: string): string {
+    const t = testbed();
+    const pem = execFileSync("ip", ["netns", "exec", "mailstack-client", "curl", "-fsS", "--cacert", t.acmeListenerCaFile,
+        "https://192.0.2.1:15000/roots/0"], { encoding: "utf8" });
+    writeFileSync(file, pem);
+    return file;
+}
