@@ -1,6 +1,8 @@
 // Stack configuration: the typed shape of the `mailstack:*` keys and their validation.
 // Everything here is pure so that a bad value is refused before any resource exists.
 
+import { isIP, isIPv4 } from "net";
+
 export type AcmeMode = "letsencrypt" | "staging" | "custom";
 
 export interface HetznerHost {
@@ -75,6 +77,8 @@ export const RESERVED_USERS = new Set([
 const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 const LOCAL_PART = /^[a-z0-9](?:[a-z0-9._+-]{0,62}[a-z0-9])?$/;
 const SYSTEM_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
+/** RFC 5322 dot-atom (lower case): no comma, space or quote that would split a postfix table entry. */
+const DOT_ATOM = /^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/;
 
 export function isDomain(value: string): boolean {
     const labels = value.split(".");
@@ -88,12 +92,26 @@ export function isCidr(value: string): boolean {
         return false;
     }
     const prefix = Number(bits);
-    if (ip.includes(":")) {
-        return prefix <= 128 && /^[0-9a-f:]+$/i.test(ip) && ip.split("::").length <= 2;
+    // net.isIP: a real IPv4 (no leading zeros) or IPv6 address (at most eight groups, one "::").
+    switch (isIP(ip)) {
+        case 4:
+            return prefix <= 32;
+        case 6:
+            return prefix <= 128 && !ip.includes("%");
+        default:
+            return false;
     }
-    const octets = ip.split(".");
-    return prefix <= 32 && octets.length === 4 &&
-        octets.every((o) => /^[0-9]{1,3}$/.test(o) && Number(o) <= 255);
+}
+
+/** One OpenSSH public key line: its base64 blob must start with the same key type as the line (RFC 4253 6.6). */
+export function isSshPublicKey(value: string): boolean {
+    const m = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)) ([A-Za-z0-9+/]+={0,2})(?: [^\n]*)?$/.exec(value);
+    if (m === null) {
+        return false;
+    }
+    const blob = Buffer.from(m[2], "base64");
+    return blob.length > 4 + m[1].length && blob.readUInt32BE(0) === m[1].length &&
+        blob.subarray(4, 4 + m[1].length).toString("latin1") === m[1];
 }
 
 export function splitAddress(address: string): { local: string; domain: string } {
@@ -125,7 +143,7 @@ function str(key: string, value: unknown): string {
 function strList(key: string, value: unknown, required: boolean): string[] {
     if (value === undefined || value === null) {
         if (required) {
-            throw new ConfigError(key, "is required and must be a non-empty list");
+            throw new ConfigError(key, `is required and must be a non-empty list, got ${String(value)}`);
         }
         return [];
     }
@@ -150,6 +168,16 @@ function record(key: string, value: unknown): Record<string, unknown> {
         throw new ConfigError(key, `expected an object, got ${JSON.stringify(value)}`);
     }
     return value as Record<string, unknown>;
+}
+
+/** Refuses keys the object does not know: a typo of an optional key would otherwise silently become its default. */
+function onlyKeys(key: string, raw: Record<string, unknown>, known: string[]): void {
+    for (const k of Object.keys(raw)) {
+        if (!known.includes(k)) {
+            throw new ConfigError(`${key}.${k}`, `unknown key ${JSON.stringify(k)} (set ${JSON.stringify(raw[k])}); ` +
+                `expected one of ${known.join(", ")}`);
+        }
+    }
 }
 
 function noDuplicates(key: string, values: string[]): void {
@@ -179,9 +207,10 @@ function parseHost(value: unknown): HostConfig {
     const kind = raw.kind ?? "hetzner";
     switch (kind) {
         case "hetzner": {
+            onlyKeys("host", raw, ["kind", "serverType", "location", "image", "sshPublicKey", "adminCidrs"]);
             const adminCidrs = strList("host.adminCidrs", raw.adminCidrs, true);
             if (adminCidrs.length === 0) {
-                throw new ConfigError("host.adminCidrs", "must list at least one CIDR, or nobody can reach SSH");
+                throw new ConfigError("host.adminCidrs", "must list at least one CIDR, or nobody can reach SSH (got [])");
             }
             adminCidrs.forEach((c, i) => {
                 if (!isCidr(c)) {
@@ -189,8 +218,9 @@ function parseHost(value: unknown): HostConfig {
                 }
             });
             const sshPublicKey = str("host.sshPublicKey", raw.sshPublicKey);
-            if (!/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$/.test(sshPublicKey)) {
-                throw new ConfigError("host.sshPublicKey", "is not an OpenSSH public key (ssh-ed25519 AAAA...)");
+            if (!isSshPublicKey(sshPublicKey)) {
+                throw new ConfigError("host.sshPublicKey",
+                    `${JSON.stringify(sshPublicKey)} is not an OpenSSH public key (ssh-ed25519 AAAA...)`);
             }
             return {
                 kind: "hetzner",
@@ -202,13 +232,25 @@ function parseHost(value: unknown): HostConfig {
             };
         }
         case "existing": {
+            onlyKeys("host", raw, ["kind", "address", "port", "user"]);
             const port = raw.port ?? 22;
             if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) {
                 throw new ConfigError("host.port", `expected a TCP port number, got ${JSON.stringify(port)}`);
             }
-            return { kind: "existing", address: str("host.address", raw.address), port, user: str("host.user", raw.user ?? "root") };
+            // The address is the serverIp output and the value of the A and PTR records: an IPv4 address.
+            const address = str("host.address", raw.address);
+            if (!isIPv4(address)) {
+                throw new ConfigError("host.address",
+                    `"${address}" is not an IPv4 address (it becomes the A record and PTR of the hostname)`);
+            }
+            const user = str("host.user", raw.user ?? "root");
+            if (!SYSTEM_NAME.test(user)) {
+                throw new ConfigError("host.user", `"${user}" is not a valid Unix user name`);
+            }
+            return { kind: "existing", address, port, user };
         }
         case "testbed": {
+            onlyKeys("host", raw, ["kind", "suite"]);
             const suite = str("host.suite", raw.suite ?? "bookworm");
             if (!["bookworm", "trixie"].includes(suite)) {
                 throw new ConfigError("host.suite", `"${suite}" is not a supported Debian suite (bookworm, trixie)`);
@@ -222,6 +264,7 @@ function parseHost(value: unknown): HostConfig {
 
 function parseCertificate(value: unknown, names: string[]): CertificateConfig {
     const raw = record("certificate", value);
+    onlyKeys("certificate", raw, ["email", "acme", "directory", "caBundle"]);
     const email = str("certificate.email", raw.email);
     if (!/^[^@\s]+@[^@\s]+$/.test(email) || !isDomain(splitAddress(email).domain.toLowerCase())) {
         throw new ConfigError("certificate.email", `"${email}" is not an email address`);
@@ -245,6 +288,13 @@ function parseCertificate(value: unknown, names: string[]): CertificateConfig {
             throw new ConfigError("certificate.acme",
                 `unknown ACME mode ${JSON.stringify(acme)} (letsencrypt, staging, custom)`);
     }
+    // Both would be silently ignored (directory) or break trust in Let's Encrypt (caBundle) outside custom mode.
+    for (const k of ["directory", "caBundle"] as const) {
+        if (acme !== "custom" && raw[k] !== undefined) {
+            throw new ConfigError(`certificate.${k}`,
+                `${JSON.stringify(raw[k])} is only used with acme: custom (acme is ${JSON.stringify(acme)})`);
+        }
+    }
     const caBundle = raw.caBundle === undefined ? undefined : str("certificate.caBundle", raw.caBundle);
     if (caBundle !== undefined && !caBundle.startsWith("/")) {
         throw new ConfigError("certificate.caBundle", `"${caBundle}" must be an absolute path on the server`);
@@ -254,17 +304,20 @@ function parseCertificate(value: unknown, names: string[]): CertificateConfig {
 
 /** Validates the raw stack config and returns it normalised (lower case, defaults filled in). */
 export function parseConfig(raw: RawConfig): MailConfig {
-    const hostname = str("hostname", raw.hostname).toLowerCase();
+    const rawHostname = str("hostname", raw.hostname);
+    const hostname = rawHostname.toLowerCase();
     if (!isDomain(hostname) || hostname.split(".").length < 3) {
-        throw new ConfigError("hostname", `"${hostname}" is not a fully qualified host name such as mail.example.org`);
+        throw new ConfigError("hostname", `"${rawHostname}" is not a fully qualified host name such as mail.example.org`);
     }
     const baseDomain = domain("baseDomain", raw.baseDomain);
-    const virtualDomains = strList("virtualDomains", raw.virtualDomains, true)
-        .map((d, i) => domain(`virtualDomains[${i}]`, d));
+    const rawDomains = strList("virtualDomains", raw.virtualDomains, true);
+    const virtualDomains = rawDomains.map((d, i) => domain(`virtualDomains[${i}]`, d));
     if (virtualDomains.length === 0) {
-        throw new ConfigError("virtualDomains", "must list at least one domain (a single-domain server needs no mailstack)");
+        throw new ConfigError("virtualDomains",
+            "must list at least one domain, got [] (a single-domain server needs no mailstack)");
     }
-    noDuplicates("virtualDomains", virtualDomains);
+    // On the values as written, so that the message shows both spellings.
+    noDuplicates("virtualDomains", rawDomains);
     if (virtualDomains.includes(baseDomain)) {
         throw new ConfigError("virtualDomains",
             `"${baseDomain}" is the base domain; its users are system users and it must not be a virtual domain too`);
@@ -356,14 +409,14 @@ function parseAliases(value: unknown, known: Known): Record<string, string[]> {
         }
         const targets = (Array.isArray(target) ? target : [target]).map((t, i) => str(`${key}[${i}]`, t).toLowerCase());
         if (targets.length === 0) {
-            throw new ConfigError(key, "has no target");
+            throw new ConfigError(key, `has no target (got ${JSON.stringify(target)})`);
         }
         for (const t of targets) {
             checkAliasTarget(key, t, known, sources);
         }
         aliases[address] = targets;
     }
-    checkAliasLoops(aliases);
+    checkAliasLoops(aliases, known.baseDomain);
     return aliases;
 }
 
@@ -372,9 +425,14 @@ function checkAliasTarget(key: string, target: string, known: Known, sources: st
         if (!SYSTEM_NAME.test(target)) {
             throw new ConfigError(key, `target "${target}" is neither an address nor a system user name`);
         }
+        if (RESERVED_USERS.has(target) && target !== "root") {
+            throw new ConfigError(key, `target "${target}" is a reserved system account`);
+        }
         return; // A bare name is a system account; pre-existing ones are not declared, so it cannot be checked here.
     }
-    if (!/^[^@\s]+@[^@\s]+$/.test(target) || !isDomain(splitAddress(target).domain)) {
+    // The local part goes into a postfix table as is: a comma or space in it would make it several targets.
+    if (!/^[^@\s]+@[^@\s]+$/.test(target) || !DOT_ATOM.test(splitAddress(target).local) ||
+        !isDomain(splitAddress(target).domain)) {
         throw new ConfigError(key, `target "${target}" is not a valid address`);
     }
     const { local, domain: d } = splitAddress(target);
@@ -388,7 +446,11 @@ function checkAliasTarget(key: string, target: string, known: Known, sources: st
     }
 }
 
-function checkAliasLoops(aliases: Record<string, string[]>): void {
+function checkAliasLoops(aliases: Record<string, string[]>, baseDomain: string): void {
+    // postfix qualifies a bare target with $myorigin (the base domain) and looks the result up again, so
+    // a@BASE -> b, b@BASE -> a is a loop. A base-domain address that maps to itself (alice@BASE -> alice, keep a copy
+    // and forward) is not expanded again by postfix: it is delivered locally.
+    const qualify = (t: string): string => (t.includes("@") ? t : `${t}@${baseDomain}`);
     const visit = (address: string, path: string[]): void => {
         const next = aliases[address];
         if (next === undefined) {
@@ -397,7 +459,9 @@ function checkAliasLoops(aliases: Record<string, string[]>): void {
         if (path.includes(address)) {
             throw new ConfigError(`aliases["${path[0]}"]`, `alias loop: ${[...path, address].join(" -> ")}`);
         }
-        next.forEach((t) => visit(t, [...path, address]));
+        next.map(qualify)
+            .filter((t) => !(t === address && splitAddress(address).domain === baseDomain))
+            .forEach((t) => visit(t, [...path, address]));
     };
     Object.keys(aliases).forEach((a) => visit(a, []));
 }

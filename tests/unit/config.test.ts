@@ -35,9 +35,14 @@ describe("parseConfig", () => {
     });
 
     test("normalises case", () => {
-        const c = parseConfig({ ...valid, hostname: "Mail.Example.ORG", virtualUsers: ["Bob@Example.net"] });
+        // Every user the aliases of `valid` point at must stay declared, only the spelling changes.
+        const c = parseConfig({
+            ...valid,
+            hostname: "Mail.Example.ORG",
+            virtualUsers: ["Bob@Example.net", "carol@example.net", "DAVE@example.com", "erin@example.com"],
+        });
         expect(c.hostname).toBe("mail.example.org");
-        expect(c.virtualUsers).toEqual(["bob@example.net"]);
+        expect(c.virtualUsers).toEqual(["bob@example.net", "carol@example.net", "dave@example.com", "erin@example.com"]);
     });
 
     test("hetzner defaults", () => {

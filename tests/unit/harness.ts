@@ -1,0 +1,299 @@
+// Pulumi mocks for the unit tests: every registration is recorded with its inputs and with what MockResourceArgs
+// does not carry (parent, dependencies, property dependencies, additionalSecretOutputs), taken from the
+// RegisterResourceRequest itself by wrapping MockMonitor.registerResource.
+// Not a test file (jest only runs *.test.ts).
+
+import * as pulumi from "@pulumi/pulumi";
+import { MockMonitor, MockResourceArgs, MockResourceResult } from "@pulumi/pulumi/runtime/mocks";
+import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
+import { createHash } from "crypto";
+
+export const TYPES = {
+    sshKey: "hcloud:index/sshKey:SshKey",
+    primaryIp: "hcloud:index/primaryIp:PrimaryIp",
+    server: "hcloud:index/server:Server",
+    rdns: "hcloud:index/rdns:Rdns",
+    firewall: "hcloud:index/firewall:Firewall",
+    firewallAttachment: "hcloud:index/firewallAttachment:FirewallAttachment",
+    password: "random:index/randomPassword:RandomPassword",
+    remote: "command:remote:Command",
+    local: "command:local:Command",
+} as const;
+
+export const PRIMARY_IP = "203.0.113.10";
+export const DOVECOT_VERSION = "2.3.19.1 (9b53102964)";
+
+export interface Registered {
+    type: string;
+    name: string;
+    urn: string;
+    /** The id the mock gave a custom resource. */
+    id?: string;
+    custom: boolean;
+    /** As the mock monitor received them: secrets still wrapped (see isSecretValue / reveal). */
+    inputs: Record<string, unknown>;
+    parent?: string;
+    /** Every dependency URN the SDK sent: explicit dependsOn (components expanded to their custom resources) and
+     * the resources behind input Outputs. */
+    dependencies: string[];
+    propertyDependencies: Record<string, string[]>;
+    additionalSecretOutputs: string[];
+    /** What the mock returned. */
+    state: Record<string, unknown>;
+}
+
+const hash = (text: string): string => createHash("sha256").update(text).digest("hex");
+const ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+const BCRYPT = "./" + ALNUM;
+const pick = (alphabet: string, seed: string, length: number): string => {
+    const bytes = createHash("sha512").update(seed).digest();
+    return Array.from({ length }, (_, i) => alphabet[bytes[i] % alphabet.length]).join("");
+};
+
+/** Deterministic per logical name, so that two renders of the same stack can be compared byte for byte. */
+export const mockPassword = (name: string): string => pick(ALNUM, `pw:${name}`, 24);
+export const mockBcrypt = (name: string): string => `$2b$10$${pick(BCRYPT, `bcrypt:${name}`, 53)}`;
+const numericId = (type: string, name: string): string => String(parseInt(hash(`${type}|${name}`).slice(0, 7), 16) + 1);
+
+export function isSecretValue(v: unknown): v is { value: unknown } {
+    return typeof v === "object" && v !== null && (v as Record<string, unknown>)[specialSigKey] === specialSecretSig;
+}
+
+/** The plain value, secret wrappers removed at any depth. */
+export function reveal(v: unknown): unknown {
+    if (isSecretValue(v)) {
+        return reveal(v.value);
+    }
+    if (Array.isArray(v)) {
+        return v.map(reveal);
+    }
+    if (typeof v === "object" && v !== null) {
+        return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, reveal(x)]));
+    }
+    return v;
+}
+
+export class Recorder {
+    readonly resources: Registered[] = [];
+    newResourceCalls = 0;
+    /** Mark the outputs a resource lists in additionalSecretOutputs as secret, as the engine does. */
+    constructor(readonly engineSecrets = true) {}
+
+    byType(type: string): Registered[] {
+        return this.resources.filter((r) => r.type === type);
+    }
+
+    one(type: string, name?: string): Registered {
+        const found = this.byType(type).filter((r) => name === undefined || r.name === name);
+        if (found.length !== 1) {
+            throw new Error(`expected exactly one ${type}${name ? ` named ${name}` : ""}, found ` +
+                `${found.map((r) => r.name).join(", ") || "none"}`);
+        }
+        return found[0];
+    }
+
+    named(name: string): Registered {
+        const found = this.resources.filter((r) => r.name === name);
+        if (found.length !== 1) {
+            throw new Error(`expected exactly one resource named ${name}, found ${found.length}`);
+        }
+        return found[0];
+    }
+
+    byUrn(urn: string): Registered {
+        const r = this.resources.find((x) => x.urn === urn);
+        if (r === undefined) {
+            throw new Error(`no resource ${urn}`);
+        }
+        return r;
+    }
+
+    /** The resource and everything below it, by parent links. */
+    subtree(root: Registered): Registered[] {
+        const out = [root];
+        for (let i = 0; i < out.length; i++) {
+            out.push(...this.resources.filter((r) => r.parent === out[i].urn));
+        }
+        return out;
+    }
+
+    customsOf(root: Registered): Registered[] {
+        return this.subtree(root).filter((r) => r.custom);
+    }
+
+    /** Dependencies a resource waits for before it is registered: its own and every ancestor's (a child waits for
+     * its parent's URN, which the SDK resolves only after the parent's dependencies are done). */
+    waitsFor(r: Registered): Set<string> {
+        const out = new Set<string>();
+        for (let cur: Registered | undefined = r; cur !== undefined; cur = cur.parent ? this.byUrn(cur.parent) : undefined) {
+            cur.dependencies.forEach((d) => out.add(d));
+        }
+        return out;
+    }
+
+    /** Everything `r` waits for, directly or through what it waits for. */
+    transitivelyWaitsFor(r: Registered): Set<string> {
+        const out = new Set<string>();
+        const queue = [...this.waitsFor(r)];
+        while (queue.length > 0) {
+            const urn = queue.pop() as string;
+            if (!out.has(urn)) {
+                out.add(urn);
+                queue.push(...this.waitsFor(this.byUrn(urn)));
+            }
+        }
+        return out;
+    }
+
+    /** Explicit dependsOn: all dependencies minus those that come from input values. */
+    explicitDependencies(r: Registered): string[] {
+        const implicit = new Set(Object.values(r.propertyDependencies).flat());
+        return r.dependencies.filter((d) => !implicit.has(d));
+    }
+}
+
+let current: Recorder | undefined;
+let pending: Registered | undefined;
+
+function newResource(args: MockResourceArgs): MockResourceResult {
+    const rec = current;
+    const entry = pending;
+    if (rec === undefined || entry === undefined) {
+        throw new Error("newResource outside of a recorded render");
+    }
+    rec.newResourceCalls++;
+    const state: Record<string, unknown> = { ...args.inputs };
+    switch (args.type) {
+        case TYPES.primaryIp:
+            state.ipAddress = PRIMARY_IP;
+            break;
+        case TYPES.password:
+            state.result = mockPassword(args.name);
+            state.bcryptHash = mockBcrypt(args.name);
+            break;
+        case TYPES.remote:
+        case TYPES.local:
+            state.stdout = args.name.endsWith("-packages-apt") ? `Setting up dovecot-core ...\n${DOVECOT_VERSION}\n` : "";
+            state.stderr = "";
+            break;
+    }
+    if (rec.engineSecrets) {
+        for (const k of entry.additionalSecretOutputs) {
+            if (k in state && !isSecretValue(state[k])) {
+                state[k] = { [specialSigKey]: specialSecretSig, value: state[k] };
+            }
+        }
+    }
+    const id = args.custom ? (args.type.startsWith("hcloud:") ? numericId(args.type, args.name) : `${args.name}-id`) : undefined;
+    entry.inputs = args.inputs;
+    entry.state = state;
+    entry.id = id;
+    return { id, state };
+}
+
+export const mocks: pulumi.runtime.Mocks = {
+    newResource,
+    call: (args) => {
+        throw new Error(`unexpected invoke ${args.token}`);
+    },
+};
+
+type Callback = (err: unknown, response: { getUrn(): string } | undefined) => void;
+interface Request {
+    getType(): string;
+    getName(): string;
+    getCustom(): boolean;
+    getParent(): string;
+    getDependenciesList(): string[];
+    getPropertydependenciesMap(): { forEach(f: (v: { getUrnsList(): string[] }, k: string) => void): void };
+    getAdditionalsecretoutputsList(): string[];
+}
+
+const WRAPPED = Symbol.for("mailstack.tests.recording");
+const proto = MockMonitor.prototype as unknown as Record<string | symbol, unknown>;
+if (!proto[WRAPPED]) {
+    const original = MockMonitor.prototype.registerResource;
+    MockMonitor.prototype.registerResource = function (this: MockMonitor, req: Request, callback: Callback) {
+        const propertyDependencies: Record<string, string[]> = {};
+        req.getPropertydependenciesMap().forEach((v, k) => {
+            propertyDependencies[k] = v.getUrnsList();
+        });
+        const entry: Registered = {
+            type: req.getType(),
+            name: req.getName(),
+            urn: "",
+            custom: req.getCustom(),
+            inputs: {},
+            parent: req.getParent() || undefined,
+            dependencies: req.getDependenciesList(),
+            propertyDependencies,
+            additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+            state: {},
+        };
+        const rec = current;
+        // MockMonitor calls mocks.newResource synchronously, before its first await: `pending` reaches it.
+        pending = entry;
+        try {
+            return original.call(this, req, (err: unknown, response: { getUrn(): string } | undefined) => {
+                if (!err && response !== undefined) {
+                    entry.urn = response.getUrn();
+                    rec?.resources.push(entry);
+                }
+                callback(err, response);
+            });
+        } finally {
+            pending = undefined;
+        }
+    } as typeof original;
+    proto[WRAPPED] = true;
+}
+
+/** Installs the mocks once (call from beforeAll). */
+export async function installMocks(): Promise<void> {
+    await pulumi.runtime.setMocks(mocks, "mailstack", "unit", false);
+}
+
+export interface Recording<T> {
+    rec: Recorder;
+    result?: T;
+    /** What `program` threw, if it did. */
+    error?: unknown;
+}
+
+/** Records everything registered while `program` runs, until no RPC is outstanding. */
+export async function record<T>(program: () => T, engineSecrets = true): Promise<Recording<T>> {
+    if (current !== undefined) {
+        throw new Error("renders must not overlap");
+    }
+    const rec = new Recorder(engineSecrets);
+    current = rec;
+    try {
+        let result: T | undefined;
+        let error: unknown;
+        try {
+            result = program();
+        } catch (e) {
+            error = e;
+        }
+        await waitForRegistrations();
+        return error === undefined ? { rec, result } : { rec, error };
+    } finally {
+        current = undefined;
+    }
+}
+
+async function waitForRegistrations(): Promise<void> {
+    const wait = (pulumi.runtime as unknown as { waitForRPCs?: () => Promise<void> }).waitForRPCs;
+    if (wait === undefined) {
+        throw new Error("@pulumi/pulumi no longer exports runtime.waitForRPCs");
+    }
+    await wait();
+}
+
+/** An Output's value (mocks run as `up`, so it is known). */
+export function valueOf<T>(o: pulumi.Output<T>): Promise<T> {
+    return new Promise((resolve) => o.apply((v) => {
+        resolve(v);
+        return v;
+    }));
+}

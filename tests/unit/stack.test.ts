@@ -1,0 +1,445 @@
+// The whole MailServer under Pulumi mocks: which resources exist, with which inputs, in which order, and where the
+// secrets go. Nothing here talks to a cloud or a server.
+
+import * as pulumi from "@pulumi/pulumi";
+import { MailConfig, parseConfig, RawConfig } from "../../components/config";
+import { openPorts } from "../../components/firewall";
+import { MailServer } from "../../components/mailServer";
+import {
+    DOVECOT_VERSION, installMocks, isSecretValue, mockBcrypt, mockPassword, PRIMARY_IP, record, Recorder, Registered,
+    reveal, TYPES, valueOf,
+} from "./harness";
+
+const SSH_PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nbW9jayBrZXk=\n-----END OPENSSH PRIVATE KEY-----\n";
+const ANYWHERE = ["0.0.0.0/0", "::/0"];
+
+const common: RawConfig = {
+    hostname: "mail.example.org",
+    baseDomain: "example.org",
+    virtualDomains: ["example.net", "example.com"],
+    virtualUsers: ["bob@example.net", "carol@example.net", "dave@example.com"],
+    systemUsers: ["frank", "grace"],
+    aliases: { "info@example.net": "bob@example.net", "postmaster@example.com": ["dave@example.com", "alice"] },
+    certificate: { email: "admin@example.org", acme: "staging" },
+};
+
+const hetznerHost = {
+    kind: "hetzner",
+    serverType: "cx32",
+    location: "fsn1",
+    image: "debian-12",
+    sshPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMockMockMockMockMockMockMockMockMockMock admin@example",
+    adminCidrs: ["198.51.100.0/24", "2001:db8::/48"],
+};
+const existingHost = { kind: "existing", address: "192.0.2.25", port: 2222, user: "admin" };
+
+const hetznerRaw: RawConfig = { ...common, host: hetznerHost };
+const existingRaw: RawConfig = { ...common, host: existingHost };
+
+interface Rendered {
+    rec: Recorder;
+    server: MailServer;
+    config: MailConfig;
+}
+
+async function render(raw: RawConfig, engineSecrets = true): Promise<Rendered> {
+    const config = parseConfig(raw);
+    const { rec, result, error } = await record(
+        () => new MailServer("mail", { config, sshPrivateKey: pulumi.secret(SSH_PRIVATE_KEY) }), engineSecrets);
+    if (error !== undefined || result === undefined) {
+        throw error;
+    }
+    return { rec, server: result, config };
+}
+
+/** The component of a given type (exactly one). */
+const component = (rec: Recorder, type: string): Registered => rec.one(`mailstack:index:${type}`);
+
+const tcpPorts = (rules: { protocol: string; port?: string }[]): number[] =>
+    rules.filter((r) => r.protocol === "tcp").map((r) => Number(r.port)).sort((a, b) => a - b);
+
+beforeAll(async () => {
+    await installMocks();
+});
+
+describe("firewall ports (openPorts)", () => {
+    test.each([
+        [false, false, [22, 25, 80, 143, 587]],
+        [true, false, [22, 25, 80, 143, 587, 993]],
+        [false, true, [22, 25, 80, 143, 465, 587]],
+        [true, true, [22, 25, 80, 143, 465, 587, 993]],
+    ])("imaps=%s smtps=%s opens exactly %j", (imaps, smtps, expected) => {
+        const adminCidrs = ["198.51.100.0/24"];
+        const ports = openPorts({ adminCidrs, imaps, smtps });
+        expect(ports.map((p) => p.port).sort((a, b) => a - b)).toEqual(expected);
+        expect(new Set(ports.map((p) => p.port)).size).toBe(ports.length);
+        for (const p of ports) {
+            expect({ port: p.port, sources: p.sources }).toEqual({ port: p.port, sources: p.port === 22 ? adminCidrs : ANYWHERE });
+        }
+    });
+});
+
+describe("MailServer on a new Hetzner server", () => {
+    let r: Rendered;
+    beforeAll(async () => {
+        r = await render(hetznerRaw);
+    });
+
+    test("one of each hcloud resource", () => {
+        const hcloud = r.rec.resources.filter((x) => x.type.startsWith("hcloud:")).map((x) => x.type).sort();
+        expect(hcloud).toEqual([
+            TYPES.firewall, TYPES.firewallAttachment, TYPES.primaryIp, TYPES.rdns, TYPES.server, TYPES.sshKey,
+        ].sort());
+    });
+
+    test("ssh key, primary IP and server come from the config", () => {
+        const key = r.rec.one(TYPES.sshKey);
+        expect(key.inputs).toMatchObject({ name: "mail.example.org", publicKey: hetznerHost.sshPublicKey });
+
+        const ip = r.rec.one(TYPES.primaryIp);
+        // autoDelete false: the address (and its PTR and reputation) outlives a replaced server.
+        expect(ip.inputs).toMatchObject({ type: "ipv4", assigneeType: "server", location: "fsn1", autoDelete: false });
+
+        const server = r.rec.one(TYPES.server);
+        expect(server.inputs).toMatchObject({
+            name: "mail.example.org", image: "debian-12", location: "fsn1", serverType: "cx32", sshKeys: [key.id],
+        });
+        expect(server.inputs.publicNets).toEqual([expect.objectContaining({ ipv4Enabled: true, ipv4: Number(ip.id) })]);
+    });
+
+    test("reverse DNS: the hostname, on the primary IP", () => {
+        const ip = r.rec.one(TYPES.primaryIp);
+        const rdns = r.rec.one(TYPES.rdns);
+        expect(rdns.inputs).toEqual({ dnsPtr: "mail.example.org", primaryIpId: Number(ip.id), ipAddress: PRIMARY_IP });
+        expect(r.rec.explicitDependencies(rdns)).toContain(r.rec.one(TYPES.server).urn);
+    });
+
+    test("firewall: exactly 22 (admins only), 25, 80, 143, 587, and ping; attached to the server", () => {
+        const fw = r.rec.one(TYPES.firewall);
+        const rules = fw.inputs.rules as { direction: string; protocol: string; port?: string; sourceIps: string[] }[];
+        expect(tcpPorts(rules)).toEqual([22, 25, 80, 143, 587]);
+        // The resource carries exactly what openPorts computes for this config.
+        const expected = openPorts({ adminCidrs: hetznerHost.adminCidrs, imaps: false, smtps: false });
+        expect(rules.filter((x) => x.protocol === "tcp").map((x) => ({ port: Number(x.port), sources: x.sourceIps })))
+            .toEqual(expected.map((p) => ({ port: p.port, sources: p.sources })));
+        for (const rule of rules) {
+            expect(rule.direction).toBe("in");
+            expect(rule.sourceIps).toEqual(rule.port === "22" ? hetznerHost.adminCidrs : ANYWHERE);
+        }
+        expect(rules.filter((x) => x.protocol !== "tcp").map((x) => x.protocol)).toEqual(["icmp"]);
+
+        const attachment = r.rec.one(TYPES.firewallAttachment);
+        expect(attachment.inputs).toEqual({ firewallId: Number(fw.id), serverIds: [Number(r.rec.one(TYPES.server).id)] });
+    });
+
+    test("commands reach the server at the primary IP, with the private key only as a secret", () => {
+        const commands = r.rec.byType(TYPES.remote);
+        expect(commands.length).toBeGreaterThan(5);
+        for (const c of commands) {
+            expect({ name: c.name, secret: isSecretValue(c.inputs.connection) }).toEqual({ name: c.name, secret: true });
+            expect(reveal(c.inputs.connection)).toMatchObject({ host: PRIMARY_IP, port: 22, user: "root", privateKey: SSH_PRIVATE_KEY });
+        }
+    });
+
+    test("packages wait for the host to be ready: the SSH probe, the PTR, and through them the server", () => {
+        const host = component(r.rec, "HetznerServer");
+        const probes = r.rec.customsOf(host).filter((x) => x.type === TYPES.remote);
+        expect(probes.length).toBeGreaterThan(0);
+        const ready = [...probes, r.rec.one(TYPES.rdns)];
+        const packages = component(r.rec, "Packages");
+        expect(r.rec.explicitDependencies(packages)).toEqual(expect.arrayContaining(ready.map((x) => x.urn)));
+        for (const step of r.rec.customsOf(packages)) {
+            const waits = r.rec.waitsFor(step);
+            expect({ step: step.name, missing: ready.filter((x) => !waits.has(x.urn)).map((x) => x.name) })
+                .toEqual({ step: step.name, missing: [] });
+            const all = r.rec.transitivelyWaitsFor(step);
+            const hostResources = r.rec.customsOf(host);
+            expect({ step: step.name, missing: hostResources.filter((x) => !all.has(x.urn)).map((x) => x.name) })
+                .toEqual({ step: step.name, missing: [] });
+        }
+    });
+
+    dependencyChain(() => r);
+    outputs(() => r, PRIMARY_IP);
+    secrets(() => r);
+});
+
+describe("MailServer on a Hetzner server with imaps and smtps", () => {
+    let r: Rendered;
+    beforeAll(async () => {
+        r = await render({ ...hetznerRaw, imaps: true, smtps: true });
+    });
+
+    test("the firewall also opens 465 and 993", () => {
+        const rules = r.rec.one(TYPES.firewall).inputs.rules as { protocol: string; port?: string }[];
+        expect(tcpPorts(rules)).toEqual([22, 25, 80, 143, 465, 587, 993]);
+    });
+
+    test("the client settings list the implicit-TLS ports", () => {
+        expect(r.server.clientSettings.imaps).toEqual({ host: "mail.example.org", port: 993, security: "SSL/TLS" });
+        expect(r.server.clientSettings.smtps).toEqual({ host: "mail.example.org", port: 465, security: "SSL/TLS" });
+    });
+});
+
+describe("MailServer on an existing host", () => {
+    let r: Rendered;
+    beforeAll(async () => {
+        r = await render(existingRaw);
+    });
+
+    test("no hcloud resource at all", () => {
+        expect(r.rec.resources.length).toBeGreaterThan(10);
+        expect(r.rec.resources.filter((x) => x.type.startsWith("hcloud:")).map((x) => x.type)).toEqual([]);
+        expect(r.rec.resources.filter((x) => x.type === "mailstack:index:Firewall")).toEqual([]);
+    });
+
+    test("commands use the configured address, port and user", () => {
+        for (const c of r.rec.byType(TYPES.remote)) {
+            expect(isSecretValue(c.inputs.connection)).toBe(true);
+            expect(reveal(c.inputs.connection)).toMatchObject({
+                host: "192.0.2.25", port: 2222, user: "admin", privateKey: SSH_PRIVATE_KEY,
+            });
+        }
+    });
+
+    dependencyChain(() => r);
+    outputs(() => r, "192.0.2.25");
+    secrets(() => r);
+});
+
+/** packages -> vmail -> certificate -> users -> postfix, dovecot. */
+function dependencyChain(get: () => Rendered): void {
+    const chain: [string, string][] = [
+        ["Vmail", "Packages"],
+        ["Certificate", "Vmail"],
+        ["Users", "Certificate"],
+        ["Postfix", "Users"],
+        ["Dovecot", "Users"],
+    ];
+    test.each(chain)("%s waits for every resource of %s", (later, earlier) => {
+        const { rec } = get();
+        const before = rec.customsOf(component(rec, earlier));
+        const after = rec.customsOf(component(rec, later));
+        expect(before.length).toBeGreaterThan(0);
+        expect(after.length).toBeGreaterThan(0);
+        // The component itself carries the dependsOn (expanded by the SDK to the custom resources below `earlier`)...
+        expect(rec.explicitDependencies(component(rec, later))).toEqual(expect.arrayContaining(before.map((x) => x.urn)));
+        // ...and every resource below `later` therefore waits for all of them.
+        for (const step of after) {
+            const waits = rec.waitsFor(step);
+            expect({ step: step.name, missing: before.filter((x) => !waits.has(x.urn)).map((x) => x.name) })
+                .toEqual({ step: step.name, missing: [] });
+        }
+    });
+
+    test("the order is not trivially everything-waits-for-everything", () => {
+        const { rec } = get();
+        const users = rec.customsOf(component(rec, "Users"));
+        for (const earlier of ["Packages", "Vmail", "Certificate"]) {
+            for (const step of rec.customsOf(component(rec, earlier))) {
+                const all = rec.transitivelyWaitsFor(step);
+                expect({ step: step.name, waitsForUsers: users.some((u) => all.has(u.urn)) })
+                    .toEqual({ step: step.name, waitsForUsers: false });
+            }
+        }
+    });
+
+    test("dovecot renders for the version the packages step reports", () => {
+        const { rec } = get();
+        const dovecot = rec.customsOf(component(rec, "Dovecot"));
+        const apt = rec.resources.find((x) => x.name.endsWith("-packages-apt"));
+        expect(apt).toBeDefined();
+        expect(reveal(apt?.state.stdout)).toContain(DOVECOT_VERSION);
+        // The staged dovecot.conf is an input derived from the apt step's stdout: a property dependency on it.
+        const staged = dovecot.filter((x) => typeof reveal(x.inputs.stdin) === "string" && (reveal(x.inputs.stdin) as string).length > 0);
+        expect(staged.length).toBeGreaterThan(0);
+        expect(staged.every((x) => (x.propertyDependencies.stdin ?? []).includes(apt?.urn ?? ""))).toBe(true);
+    });
+}
+
+function outputs(get: () => Rendered, ip: string): void {
+    test("client settings: IMAP 143 and SMTP 587 with STARTTLS, and how each kind of user logs in", () => {
+        const { server } = get();
+        expect(server.clientSettings).toEqual({
+            imap: { host: "mail.example.org", port: 143, security: "STARTTLS" },
+            smtp: { host: "mail.example.org", port: 587, security: "STARTTLS", authentication: "normal password" },
+            login: { systemUsers: expect.any(String), virtualUsers: expect.any(String) },
+        });
+        // System users: bare name or name@BASE; virtual users: the full address.
+        expect(server.clientSettings.login.systemUsers).toMatch(/bare/);
+        expect(server.clientSettings.login.systemUsers).toContain("@example.org");
+        expect(server.clientSettings.login.virtualUsers).toMatch(/full address/);
+    });
+
+    test("serverIp and DNS records: A, MX, SPF and DMARC for every domain, and the PTR", async () => {
+        const { server } = get();
+        expect(await valueOf(server.serverIp)).toBe(ip);
+        const records = await valueOf(server.dnsRecords);
+        expect(records).toContainEqual({ name: "mail.example.org", type: "A", value: ip });
+        expect(records.filter((x) => x.type === "PTR")).toEqual([{ name: ip, type: "PTR", value: "mail.example.org" }]);
+        expect(records.filter((x) => x.type === "A").every((x) => x.value === ip)).toBe(true);
+        for (const domain of ["example.org", "example.net", "example.com"]) {
+            expect(records.filter((x) => x.name === domain && x.type === "MX")).toEqual([
+                { name: domain, type: "MX", value: "10 mail.example.org." },
+            ]);
+            expect(records.filter((x) => x.name === domain && x.type === "TXT" && x.value.startsWith("v=spf1")))
+                .toEqual([{ name: domain, type: "TXT", value: "v=spf1 mx -all" }]);
+            expect(records.filter((x) => x.name === `_dmarc.${domain}` && x.type === "TXT"))
+                .toEqual([{ name: `_dmarc.${domain}`, type: "TXT", value: expect.stringMatching(/^v=DMARC1; p=/) }]);
+        }
+        // Nothing for a domain the config does not have.
+        const domains = new Set(["example.org", "example.net", "example.com"]);
+        for (const x of records.filter((y) => y.type !== "PTR")) {
+            const owner = x.name.replace(/^(_dmarc|mail)\./, "");
+            expect({ record: x, known: domains.has(owner) }).toEqual({ record: x, known: true });
+        }
+    });
+}
+
+function secrets(get: () => Rendered): void {
+    const passwords = (rec: Recorder): Registered[] => rec.byType(TYPES.password);
+
+    test("a secret RandomPassword per virtual and per system user", () => {
+        const { rec, config } = get();
+        const pws = passwords(rec);
+        expect(pws).toHaveLength(config.virtualUsers.length + config.systemUsers.length);
+        for (const pw of pws) {
+            expect(pw.additionalSecretOutputs).toEqual(expect.arrayContaining(["result", "bcryptHash"]));
+            expect(isSecretValue(pw.state.result)).toBe(true);
+        }
+    });
+
+    test("virtualUserPasswords and systemUserPasswords are secret outputs with the generated passwords", async () => {
+        const { rec, server, config } = get();
+        expect(await pulumi.isSecret(server.virtualUserPasswords)).toBe(true);
+        expect(await pulumi.isSecret(server.systemUserPasswords)).toBe(true);
+        const generated = new Set(passwords(rec).map((p) => reveal(p.state.result)));
+        const virtual = await valueOf(server.virtualUserPasswords);
+        const system = await valueOf(server.systemUserPasswords);
+        expect(Object.keys(virtual).sort()).toEqual([...config.virtualUsers].sort());
+        expect(Object.keys(system).sort()).toEqual(["frank@example.org", "grace@example.org"]);
+        const all = [...Object.values(virtual), ...Object.values(system)];
+        expect(new Set(all).size).toBe(all.length);
+        expect(all.every((p) => generated.has(p))).toBe(true);
+    });
+
+    test("no generated password appears anywhere but in a stdin (never in a create command line)", () => {
+        const { rec } = get();
+        const secretValues = passwords(rec).map((p) => reveal(p.state.result) as string);
+        expect(secretValues.length).toBeGreaterThan(0);
+        const commands = rec.byType(TYPES.remote);
+        for (const c of commands) {
+            const create = reveal(c.inputs.create);
+            expect(typeof create).toBe("string");
+            expect({ name: c.name, leaks: secretValues.filter((pw) => (create as string).includes(pw)) })
+                .toEqual({ name: c.name, leaks: [] });
+        }
+        // Nor in any other input of any resource (triggers, names, ...), stdin excepted.
+        for (const x of rec.resources.filter((y) => y.type !== TYPES.password)) {
+            const { stdin: _stdin, ...rest } = x.inputs;
+            const text = JSON.stringify(reveal(rest));
+            expect({ name: x.name, leaks: secretValues.filter((pw) => text.includes(pw)) }).toEqual({ name: x.name, leaks: [] });
+        }
+    });
+
+    test("system passwords go to their system-user step on stdin, as secrets; virtual ones go nowhere", async () => {
+        const { rec, server } = get();
+        const commands = rec.byType(TYPES.remote);
+        const system = await valueOf(server.systemUserPasswords);
+        for (const [address, pw] of Object.entries(system)) {
+            const user = address.split("@")[0];
+            const carriers = commands.filter((c) => JSON.stringify(reveal(c.inputs)).includes(pw));
+            expect(carriers.map((c) => c.name)).toHaveLength(1);
+            expect(reveal(carriers[0].inputs.stdin)).toBe(pw);
+            expect(isSecretValue(carriers[0].inputs.stdin)).toBe(true);
+            expect(reveal(carriers[0].inputs.create)).toMatch(new RegExp(`system-user ${user}$`));
+        }
+        const virtual = await valueOf(server.virtualUserPasswords);
+        for (const pw of Object.values(virtual)) {
+            expect(commands.filter((c) => JSON.stringify(reveal(c.inputs)).includes(pw)).map((c) => c.name)).toEqual([]);
+        }
+    });
+
+    test("the passwd-file step gets bcrypt hashes only, as a secret stdin", async () => {
+        const { rec, server, config } = get();
+        const virtual = await valueOf(server.virtualUserPasswords);
+        const hashOf = new Map(passwords(rec).map((p) => [reveal(p.state.result), reveal(p.state.bcryptHash)]));
+        const passwd = rec.byType(TYPES.remote).filter((c) => String(reveal(c.inputs.stdin)).includes("{BLF-CRYPT}"));
+        expect(passwd).toHaveLength(1);
+        expect(isSecretValue(passwd[0].inputs.stdin)).toBe(true);
+        const lines = (reveal(passwd[0].inputs.stdin) as string).split("\n").filter((l) => l !== "");
+        expect(lines).toHaveLength(config.virtualUsers.length);
+        for (const line of lines) {
+            const m = /^([^:]+):\{BLF-CRYPT\}(\$2[aby]\$\d\d\$[./A-Za-z0-9]{53})::::::$/.exec(line);
+            expect({ line, parsed: m !== null }).toEqual({ line, parsed: true });
+            const [, address, hash] = m as RegExpExecArray;
+            expect(hash).toBe(hashOf.get(virtual[address]));
+        }
+        for (const pw of Object.values(virtual)) {
+            expect(reveal(passwd[0].inputs.stdin)).not.toContain(pw);
+        }
+    });
+}
+
+describe("secrets without the engine's help", () => {
+    // The random provider declares result and bcryptHash secret and the engine honours it. Even if it did not,
+    // the stack outputs and the passwd file must stay secret: users.ts wraps them itself.
+    test("password outputs and the passwd-file stdin stay secret", async () => {
+        const r = await render(existingRaw, false);
+        expect(isSecretValue(r.rec.byType(TYPES.password)[0].state.result)).toBe(false); // the premise of this test
+        expect(await pulumi.isSecret(r.server.virtualUserPasswords)).toBe(true);
+        expect(await pulumi.isSecret(r.server.systemUserPasswords)).toBe(true);
+        const passwd = r.rec.byType(TYPES.remote).filter((c) => String(reveal(c.inputs.stdin)).includes("{BLF-CRYPT}"));
+        expect(passwd).toHaveLength(1);
+        expect(isSecretValue(passwd[0].inputs.stdin)).toBe(true);
+    });
+});
+
+describe("adding a virtual user", () => {
+    let before: Rendered;
+    let after: Rendered;
+    beforeAll(async () => {
+        before = await render(hetznerRaw);
+        after = await render({ ...hetznerRaw, virtualUsers: [...(common.virtualUsers as string[]), "zoe@example.net"] });
+    });
+
+    const inputsByUrn = (rec: Recorder, rs: Registered[]): Record<string, unknown> =>
+        Object.fromEntries(rs.map((x) => [x.urn, x.inputs]));
+    const outsideUsers = (rec: Recorder): Registered[] => {
+        const users = new Set(rec.subtree(component(rec, "Users")).map((x) => x.urn));
+        return rec.resources.filter((x) => !users.has(x.urn));
+    };
+
+    test.each(["Postfix", "Dovecot"])("leaves the inputs of every %s resource identical", (type) => {
+        const a = before.rec.subtree(component(before.rec, type));
+        const b = after.rec.subtree(component(after.rec, type));
+        expect(a.filter((x) => x.custom).length).toBeGreaterThan(0);
+        expect(inputsByUrn(after.rec, b)).toEqual(inputsByUrn(before.rec, a));
+    });
+
+    test("leaves every resource outside Users as it was", () => {
+        const a = outsideUsers(before.rec);
+        const b = outsideUsers(after.rec);
+        expect(a.length).toBeGreaterThan(10);
+        expect(inputsByUrn(after.rec, b)).toEqual(inputsByUrn(before.rec, a));
+    });
+
+    test("changes the Users resources: a new password, the passwd file, the mailbox and sender maps", () => {
+        const a = inputsByUrn(before.rec, before.rec.subtree(component(before.rec, "Users")));
+        const b = inputsByUrn(after.rec, after.rec.subtree(component(after.rec, "Users")));
+        const added = Object.keys(b).filter((urn) => !(urn in a));
+        expect(added.map((urn) => after.rec.byUrn(urn).type)).toEqual([TYPES.password]);
+        const changed = Object.keys(a).filter((urn) => JSON.stringify(a[urn]) !== JSON.stringify(b[urn]));
+        const stdin = (urn: string): string => String(reveal(after.rec.byUrn(urn).inputs.stdin));
+        expect(changed.length).toBeGreaterThanOrEqual(3);
+        expect(changed.some((urn) => stdin(urn).includes("zoe@example.net:{BLF-CRYPT}"))).toBe(true);
+        expect(changed.some((urn) => stdin(urn).includes("zoe@example.net example.net/zoe/"))).toBe(true);
+        expect(changed.every((urn) => stdin(urn).includes("zoe@example.net"))).toBe(true);
+    });
+});
+
+test("mock passwords and hashes are deterministic and distinct", () => {
+    expect(mockPassword("a")).toBe(mockPassword("a"));
+    expect(mockPassword("a")).not.toBe(mockPassword("b"));
+    expect(mockBcrypt("a")).toMatch(/^\$2b\$10\$[./A-Za-z0-9]{53}$/);
+});
