@@ -1,0 +1,205 @@
+// dovecot.conf in the syntax of the suite's dovecot (2.3 on bookworm, 2.4 on trixie), read by the real doveconf:
+// no warning, and what doveconf parsed says what the blog post needed (auth routing, TLS, postfix's sockets).
+
+import { DovecotVersion, dovecotConf, dovecotVersion, VHOSTS } from "../../components/render/dovecot";
+import { mainCf } from "../../components/render/postfix";
+import { problems, Result, ROOTFS_TIMEOUT_MS, Sandbox, selfSignedCert, SUITE } from "./debian";
+import { config, dovecotInput, postfixInput } from "./fixture";
+
+/** A section of doveconf -n output: its settings in order, and its subsections in order. */
+interface Section {
+    kind: string;
+    name: string;
+    settings: Map<string, string>;
+    sections: Section[];
+}
+
+function parse(text: string): Section {
+    const top: Section = { kind: "", name: "", settings: new Map(), sections: [] };
+    const stack = [top];
+    for (const raw of text.split("\n")) {
+        const line = raw.trim();
+        if (line === "" || line.startsWith("#")) {
+            continue;
+        }
+        const open = /^(\S+)(?:\s+(.*?))?\s*\{$/.exec(line);
+        if (open !== null) {
+            const s: Section = { kind: open[1], name: (open[2] ?? "").replace(/^"(.*)"$/, "$1"), settings: new Map(), sections: [] };
+            stack[stack.length - 1].sections.push(s);
+            stack.push(s);
+        } else if (line === "}") {
+            stack.pop();
+        } else {
+            const i = line.indexOf(" =");
+            stack[stack.length - 1].settings.set(line.slice(0, i), line.slice(i + 2).trim());
+        }
+    }
+    expect(stack).toHaveLength(1);
+    return top;
+}
+
+const sections = (s: Section, kind: string, name?: string): Section[] =>
+    s.sections.filter((x) => x.kind === kind && (name === undefined || x.name === name));
+
+function section(s: Section, kind: string, name: string): Section {
+    const found = sections(s, kind, name);
+    expect(found.map((x) => `${x.kind} ${x.name}`)).toEqual([`${kind} ${name}`]);
+    return found[0];
+}
+
+/** passdb/userdb driver: 2.3 `passdb { driver = pam }`, 2.4 `passdb pam { }` (the name is the driver by default). */
+const driver = (db: Section): string => db.settings.get("driver") ?? db.name;
+
+describe(`dovecot.conf on ${SUITE}`, () => {
+    let sb: Sandbox;
+    let version: DovecotVersion;
+    let tls: { certFile: string; keyFile: string };
+    let passwdFile: string;
+
+    beforeAll(() => {
+        sb = Sandbox.open();
+        // The stack picks the renderer from `dovecot --version` on the server: the same here.
+        const v = sb.run(["dovecot", "--version"]);
+        expect(v.status).toBe(0);
+        version = dovecotVersion(v.stdout);
+        tls = selfSignedCert(sb, "mail.example.org");
+        passwdFile = sb.write("dovecot/users", "", 0o640);
+    }, ROOTFS_TIMEOUT_MS);
+
+    afterAll(() => sb?.close());
+
+    test("the suite's dovecot is the one expected", () => {
+        expect(version).toBe({ bookworm: "2.3", trixie: "2.4" }[SUITE] ?? version);
+    });
+
+    describe.each([false, true])("imaps=%s", (imaps) => {
+        const c = config({ imaps });
+        let conf: string;
+        let n: Result;
+        let top: Section;
+        const doveconf = (...args: string[]): Result => sb.run(["doveconf", "-c", conf, ...args]);
+
+        beforeAll(() => {
+            conf = sb.write(`dovecot/imaps-${imaps}.conf`, dovecotConf(dovecotInput(c, version, { ...tls, passwdFile })));
+            n = doveconf("-n");
+            top = parse(n.stdout);
+        });
+
+        test("doveconf -n reads it without warnings", () => {
+            expect({ status: n.status, problems: problems(n.stderr) }).toEqual({ status: 0, problems: [] });
+            expect(n.stdout).toMatch(new RegExp(`^# ${version.replace(".", "\\.")}\\.\\d`));
+        });
+
+        test("passdbs in order: passwd-file for full addresses (bcrypt), then PAM for bare names", () => {
+            const dbs = sections(top, "passdb");
+            expect(dbs.map(driver)).toEqual(["passwd-file", "pam"]);
+            expect(dbs.map((d) => d.settings.get("username_filter"))).toEqual(["*@*", "!*@*"]);
+            const file = dbs[0].settings;
+            if (version === "2.3") {
+                expect(file.get("args")?.split(" ")).toEqual(["scheme=BLF-CRYPT", "username_format=%u", passwdFile]);
+            } else {
+                expect(file.get("passwd_file_path")).toBe(passwdFile);
+                expect(file.get("default_password_scheme")).toBe("BLF-CRYPT");
+            }
+        });
+
+        test("userdbs in order: passwd-file as vmail in /var/mail/vhosts/DOMAIN/USER, then the system's passwd", () => {
+            const dbs = sections(top, "userdb");
+            expect(dbs.map(driver)).toEqual(["passwd-file", "passwd"]);
+            if (version === "2.3") {
+                expect(dbs[0].settings.get("args")?.split(" ")).toEqual(["username_format=%u", passwdFile]);
+                expect(dbs[0].settings.get("default_fields")?.split(" ")).toEqual(["uid=vmail", "gid=vmail",
+                    `home=${VHOSTS}/%d/%n`, `mail=maildir:${VHOSTS}/%d/%n`]);
+            } else {
+                expect(dbs[0].settings.get("passwd_file_path")).toBe(passwdFile);
+                const fields = section(dbs[0], "fields", "").settings;
+                expect(Object.fromEntries(fields)).toEqual({
+                    "uid:default": "vmail", "gid:default": "vmail",
+                    "home:default": `${VHOSTS}/%{user | domain}/%{user | username}`,
+                    mail_path: `${VHOSTS}/%{user | domain}/%{user | username}`,
+                });
+            }
+        });
+
+        test("alice@BASE is reduced to alice before any lookup; other addresses are kept whole", () => {
+            expect(top.settings.get("auth_username_format")).toBe(version === "2.3"
+                ? "%{if;%Ld;eq;example.org;%Ln;%Lu}"
+                : "%{user | lower | regexp('^([^@]+)@example[.]org$', '\\\\1')}");
+        });
+
+        test("system users read ~/Maildir, as postfix's home_mailbox writes it", () => {
+            const mail = version === "2.3"
+                ? { mail_location: "maildir:~/Maildir" }
+                : { mail_driver: "maildir", mail_path: "~/Maildir" };
+            expect(Object.fromEntries(Object.keys(mail).map((k) => [k, top.settings.get(k)]))).toEqual(mail);
+            expect(mainCf(postfixInput(c, tls))).toMatch(/^home_mailbox = Maildir\/$/m);
+        });
+
+        test("TLS required (no cleartext auth), at least TLS 1.2, with the certificate given", () => {
+            // Asked by name: -n leaves out what equals the default.
+            const r = doveconf(version === "2.3" ? "disable_plaintext_auth" : "auth_allow_cleartext", "ssl", "ssl_min_protocol");
+            expect(r.status).toBe(0);
+            expect(r.stdout.trim().split("\n")).toEqual([
+                version === "2.3" ? "disable_plaintext_auth = yes" : "auth_allow_cleartext = no",
+                "ssl = required",
+                "ssl_min_protocol = TLSv1.2",
+            ]);
+            if (version === "2.3") {
+                // -P: 2.3 hides ssl_key from -n.
+                expect(doveconf("-P", "ssl_cert", "ssl_key").stdout.trim().split("\n"))
+                    .toEqual([`ssl_cert = <${tls.certFile}`, `ssl_key = <${tls.keyFile}`]);
+            } else {
+                // 2.4 files ssl_server_* settings under the ssl_server filter.
+                expect(Object.fromEntries(section(top, "ssl_server", "").settings)).toMatchObject(
+                    { cert_file: tls.certFile, key_file: tls.keyFile });
+            }
+        });
+
+        test("postfix's sockets: SASL auth and LMTP delivery, in postfix's queue directory, for postfix only", () => {
+            const main = mainCf(postfixInput(c, tls));
+            const sasl = /^smtpd_sasl_path = (.*)$/m.exec(main)?.[1];
+            const lmtp = /^virtual_transport = lmtp:unix:(.*)$/m.exec(main)?.[1];
+            const auth = section(section(top, "service", "auth"), "unix_listener", `/var/spool/postfix/${sasl}`);
+            expect(Object.fromEntries(auth.settings)).toEqual({ mode: "0660", user: "postfix", group: "postfix" });
+            const delivery = section(section(top, "service", "lmtp"), "unix_listener", `/var/spool/postfix/${lmtp}`);
+            expect(Object.fromEntries(delivery.settings)).toEqual({ mode: "0600", user: "postfix", group: "postfix" });
+            expect(section(top, "protocol", "lmtp").settings.get("postmaster_address")).toBe("postmaster@example.org");
+            expect(top.settings.get("protocols")).toBe("imap lmtp");
+        });
+
+        test(`IMAP on 143${imaps ? " and 993 (implicit TLS)" : " only"}`, () => {
+            const login = section(top, "service", "imap-login");
+            expect(section(login, "inet_listener", "imap").settings.get("port")).toBe("143");
+            const implicit = section(login, "inet_listener", "imaps").settings;
+            expect({ port: implicit.get("port"), ssl: implicit.get("ssl") }).toEqual({ port: imaps ? "993" : "0", ssl: "yes" });
+        });
+
+        test("logs to /var/log/dovecot.log", () => {
+            expect(top.settings.get("log_path")).toBe("/var/log/dovecot.log");
+        });
+    });
+
+    // The checks pass because the text is right, not because doveconf accepts anything.
+    test("doveconf refuses a misspelt setting and the other version's syntax", () => {
+        const c = config();
+        const other: DovecotVersion = version === "2.3" ? "2.4" : "2.3";
+        const good = dovecotConf(dovecotInput(c, version, { ...tls, passwdFile }));
+        const typo = sb.write("dovecot/typo.conf", good.replace("ssl_min_protocol", "ssl_min_protocl"));
+        const foreign = sb.write("dovecot/other.conf", dovecotConf(dovecotInput(c, other, { ...tls, passwdFile })));
+        for (const file of [typo, foreign]) {
+            const r = sb.run(["doveconf", "-c", file, "-n"]);
+            expect(r.status).not.toBe(0);
+            expect(problems(r.stderr)).not.toEqual([]);
+        }
+    });
+
+    test("the 2.4 regexp takes the base domain literally, and refuses what it cannot", () => {
+        const text = (baseDomain: string): string =>
+            dovecotConf({ ...dovecotInput(config(), "2.4", { ...tls, passwdFile }), baseDomain });
+        expect(text("mail-1.example.co.uk")).toContain("regexp('^([^@]+)@mail-1[.]example[.]co[.]uk$', '\\\\1')");
+        expect(text("Example.ORG")).toContain("@example[.]org$");
+        for (const bad of ["exa*mple.org", "example.org'", "ex\\ample.org"]) {
+            expect(() => text(bad)).toThrow(/cannot be used in a dovecot regexp/);
+        }
+    });
+});

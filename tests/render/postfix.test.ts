@@ -1,0 +1,258 @@
+// main.cf and master.cf, checked by the suite's real postfix: postconf must read them without a word of warning,
+// `postfix check` must pass, and what postconf parsed (not what we wrote) must say what the stack relies on.
+
+import { MAPS, mainCf, masterCf } from "../../components/render/postfix";
+import { baseSenderLogins, senderLogins, virtualAliases, vmailbox } from "../../components/render/maps";
+import { problems, Result, ROOTFS_TIMEOUT_MS, Sandbox, selfSignedCert, SUITE } from "./debian";
+import { config, postfixInput, senderInput } from "./fixture";
+
+/** `name = value` lines of postconf -n / -P output. */
+function params(text: string): Map<string, string> {
+    const m = new Map<string, string>();
+    for (const line of text.split("\n")) {
+        const i = line.indexOf(" = ");
+        if (i > 0) {
+            m.set(line.slice(0, i), line.slice(i + 3));
+        } else if (line.endsWith(" =")) {
+            m.set(line.slice(0, -2), "");
+        }
+    }
+    return m;
+}
+
+/** A postfix list (commas and/or whitespace). */
+const list = (value: string | undefined): string[] => (value ?? "").split(/[\s,]+/).filter((v) => v !== "");
+
+interface Service { name: string; type: string; private: string; unpriv: string; chroot: string; command: string }
+
+/** postconf -M: one service per line (options are shown by -P). */
+function services(text: string): Service[] {
+    return text.split("\n").filter((l) => l.trim() !== "").map((l) => {
+        const f = l.trim().split(/\s+/);
+        return { name: f[0], type: f[1], private: f[2], unpriv: f[3], chroot: f[4], command: f[7] };
+    });
+}
+
+/** Exit 0, and not a warning: on stderr, or on stdout too where it is a terminal that has both (tty_step). */
+function clean(r: Result, tty = false): void {
+    expect({ status: r.status, problems: [...problems(r.stderr), ...(tty ? problems(r.stdout, true) : [])] })
+        .toEqual({ status: 0, problems: [] });
+}
+
+describe.each([false, true])(`postfix on ${SUITE}, smtps=%s`, (smtps) => {
+    const c = config({ smtps });
+    let sb: Sandbox;
+    let tls: { certFile: string; keyFile: string };
+    let dir: string;
+    const postconf = (...args: string[]): Result => sb.run(["postconf", "-c", dir, ...args]);
+
+    beforeAll(() => {
+        sb = Sandbox.open();
+        tls = selfSignedCert(sb, c.hostname);
+        const input = postfixInput(c, tls);
+        dir = sb.write("postfix/main.cf", mainCf(input)).replace(/\/main\.cf$/, "");
+        sb.write("postfix/master.cf", masterCf(input));
+        // The same files installed where the server has them: /etc/postfix (an overlay on the packaged files in a
+        // private mount namespace), with the maps at MAPS' paths.
+        sb.write("etc-postfix/main.cf", mainCf(input));
+        sb.write("etc-postfix/master.cf", masterCf(input));
+        const tables: [string, string][] = [
+            [MAPS.vmailbox, vmailbox(c.virtualUsers)],
+            [MAPS.virtual, virtualAliases(c.aliases)],
+            [MAPS.senderLogins, senderLogins(senderInput(c))],
+            [MAPS.baseSenderLogins, baseSenderLogins(c.baseDomain)],
+        ];
+        for (const [file, text] of tables) {
+            expect(file).toMatch(/^\/etc\/postfix\/[^/]+$/);
+            sb.write(`etc-postfix/${file.slice("/etc/postfix/".length)}`, text);
+        }
+    }, ROOTFS_TIMEOUT_MS);
+
+    afterAll(() => sb?.close());
+
+    test("postconf -n reads main.cf (and master.cf's -o names) without warnings", () => {
+        clean(postconf("-n"));
+    });
+
+    test("postconf -M and -P read master.cf without warnings", () => {
+        clean(postconf("-M"));
+        clean(postconf("-P"));
+    });
+
+    test("virtual domains are virtual_mailbox_domains and never in mydestination", () => {
+        const p = params(postconf("-nx").stdout);
+        const destinations = list(p.get("mydestination"));
+        expect(destinations).toEqual(expect.arrayContaining([c.hostname, c.baseDomain, "localhost"]));
+        for (const d of c.virtualDomains) {
+            expect(destinations).not.toContain(d);
+        }
+        expect(list(p.get("virtual_mailbox_domains")).sort()).toEqual([...c.virtualDomains].sort());
+        expect(p.get("myorigin")).toBe(c.baseDomain);
+        expect(p.get("home_mailbox")).toBe("Maildir/");
+    });
+
+    test("tables are the ones the stack writes", () => {
+        const p = params(postconf("-n").stdout);
+        expect(p.get("virtual_mailbox_maps")).toBe(`hash:${MAPS.vmailbox}`);
+        expect(p.get("virtual_alias_maps")).toBe(`hash:${MAPS.virtual}`);
+        expect(list(p.get("smtpd_sender_login_maps"))).toEqual([`hash:${MAPS.senderLogins}`, `regexp:${MAPS.baseSenderLogins}`]);
+        expect(p.get("virtual_uid_maps")).toBe("static:5000");
+        expect(p.get("virtual_gid_maps")).toBe("static:5000");
+    });
+
+    test("virtual mail goes to dovecot's LMTP socket; SASL asks dovecot's auth socket", () => {
+        const p = params(postconf("-x", "queue_directory", "virtual_transport", "smtpd_sasl_type", "smtpd_sasl_path").stdout);
+        expect(p.get("queue_directory")).toBe("/var/spool/postfix");
+        // Relative to the queue directory (smtpd runs chrooted there): the paths dovecot.conf listens on.
+        expect(p.get("virtual_transport")).toBe("lmtp:unix:private/dovecot-lmtp");
+        expect(p.get("smtpd_sasl_type")).toBe("dovecot");
+        expect(p.get("smtpd_sasl_path")).toBe("private/auth");
+    });
+
+    test("port 25: no SASL, TLS offered, relaying only for mynetworks (and nobody else)", () => {
+        const p = params(postconf("-x", "smtpd_sasl_auth_enable", "smtpd_tls_security_level", "smtpd_relay_restrictions",
+            "mynetworks", "smtpd_tls_cert_file", "smtpd_tls_key_file", "smtpd_tls_protocols",
+            "smtpd_tls_mandatory_protocols").stdout);
+        expect(p.get("smtpd_sasl_auth_enable")).toBe("no");
+        expect(p.get("smtpd_tls_security_level")).toBe("may");
+        expect(list(p.get("smtpd_relay_restrictions")).pop()).toBe("reject_unauth_destination");
+        expect(list(p.get("mynetworks"))).toEqual(["127.0.0.0/8", "[::1]/128"]);
+        expect(p.get("smtpd_tls_cert_file")).toBe(tls.certFile);
+        expect(p.get("smtpd_tls_key_file")).toBe(tls.keyFile);
+        expect(p.get("smtpd_tls_protocols")).toBe(">=TLSv1.2");
+        expect(p.get("smtpd_tls_mandatory_protocols")).toBe(">=TLSv1.2");
+        const smtp = params(postconf("-P").stdout);
+        expect([...smtp.keys()].filter((k) => k.startsWith("smtp/inet/"))).toEqual([]);
+    });
+
+    test(`submission services: 587${smtps ? " and 465" : " only"}, all smtpd, all TLS + SASL only`, () => {
+        const inet = services(postconf("-M").stdout).filter((s) => s.type === "inet");
+        expect(inet.map((s) => s.name)).toEqual(smtps ? ["smtp", "submission", "submissions"] : ["smtp", "submission"]);
+        expect(inet.map((s) => s.command)).toEqual(inet.map(() => "smtpd"));
+        const p = params(postconf("-P").stdout);
+        for (const name of inet.map((s) => s.name).filter((n) => n !== "smtp")) {
+            const o = (key: string): string | undefined => p.get(`${name}/inet/${key}`);
+            expect(o("smtpd_tls_security_level")).toBe("encrypt");
+            expect(o("smtpd_sasl_auth_enable")).toBe("yes");
+            expect(o("smtpd_tls_auth_only")).toBe("yes");
+            expect(o("smtpd_client_restrictions")).toBe("permit_sasl_authenticated,reject");
+            expect(o("smtpd_relay_restrictions")).toBe("permit_sasl_authenticated,reject");
+            expect(o("smtpd_recipient_restrictions")).toBe("permit_sasl_authenticated,reject");
+            expect(o("smtpd_sender_restrictions")).toBe("reject_sender_login_mismatch");
+            expect(o("smtpd_tls_wrappermode")).toBe(name === "submissions" ? "yes" : undefined);
+        }
+    });
+
+    test("the service names resolve to the right ports in the suite's /etc/services", () => {
+        const r = sb.run(["getent", "services", "smtp/tcp", "submission/tcp", ...(smtps ? ["submissions/tcp"] : [])]);
+        expect(r.status).toBe(0);
+        expect(r.stdout.split("\n").filter((l) => l !== "").map((l) => l.split(/\s+/).slice(0, 2).join(" ")))
+            .toEqual(["smtp 25/tcp", "submission 587/tcp", ...(smtps ? ["submissions 465/tcp"] : [])]);
+    });
+
+    describe("installed as /etc/postfix", () => {
+        let ran: Result;
+        beforeAll(() => {
+            const { uid, gid } = { uid: sb.run(["id", "-u", "postfix"]).stdout.trim(), gid: sb.run(["id", "-g", "postfix"]).stdout.trim() };
+            // postfix check creates the queue directories it misses and writes its warnings through postlog (to the
+            // log and, on a terminal only, to stderr): a fresh queue and log on tmpfs, a pseudo-terminal for stderr.
+            ran = sb.isolated(`
+                mkdir -p "$W/overlay-work" "$W/log"
+                mount -t overlay overlay -o "lowerdir=$ROOT/etc/postfix,upperdir=$W/etc-postfix,workdir=$W/overlay-work" "$ROOT/etc/postfix"
+                hide var/spool/postfix 0755
+                hide var/lib/postfix 0700 ${uid}:${gid}
+                mount --bind "$W/log" "$ROOT/var/log"
+                tty_step check-sandbox "chroot $ROOT postfix -c $I/postfix check"
+                tty_step check "chroot $ROOT postfix check"
+                for t in ${MAPS.vmailbox} ${MAPS.virtual} ${MAPS.senderLogins}; do step "postmap-$(basename $t)" in_root postmap hash:$t; done
+                for map in virtual_mailbox_maps virtual_alias_maps smtpd_sender_login_maps; do
+                    in_root postconf -xh $map | tr ', ' '\\n\\n' | grep . >"$W/$map.list"
+                done
+                q() { step "$1 $2" in_root postmap -q "$2" $(cat "$W/$1.list"); }
+                q virtual_mailbox_maps bob@example.net
+                q virtual_mailbox_maps dave@example.com
+                q virtual_mailbox_maps nobody@example.net
+                q virtual_mailbox_maps alice@example.org
+                q virtual_alias_maps info@example.net
+                q virtual_alias_maps postmaster@example.com
+                q virtual_alias_maps team@example.org
+                q smtpd_sender_login_maps bob@example.net
+                q smtpd_sender_login_maps info@example.net
+                q smtpd_sender_login_maps alice@example.org
+                q smtpd_sender_login_maps team@example.org
+                q smtpd_sender_login_maps olduser@example.org
+                q smtpd_sender_login_maps bob@example.com
+                cat "$W/log/mail.log" 2>/dev/null || true
+            `);
+        }, 60_000);
+
+        test("postfix check passes without warnings, from the sandbox and from /etc/postfix", () => {
+            expect(ran.stderr).toBe("");
+            clean(sb.step("check-sandbox"), true);
+            clean(sb.step("check"), true);
+            // With maillog_file set, postlog also writes to the log (printed last by the script): no warning there.
+            expect(problems(ran.stdout, true)).toEqual([]);
+        });
+
+        test("postmap builds every hash table without warnings", () => {
+            for (const t of [MAPS.vmailbox, MAPS.virtual, MAPS.senderLogins]) {
+                clean(sb.step(`postmap-${t.split("/").pop()}`));
+            }
+        });
+
+        test.each<[string, string, string | null]>([
+            ["virtual_mailbox_maps", "bob@example.net", "example.net/bob/"],
+            ["virtual_mailbox_maps", "dave@example.com", "example.com/dave/"],
+            ["virtual_mailbox_maps", "nobody@example.net", null],
+            ["virtual_mailbox_maps", "alice@example.org", null],
+            ["virtual_alias_maps", "info@example.net", "bob@example.net"],
+            ["virtual_alias_maps", "postmaster@example.com", "dave@example.com, alice"],
+            ["virtual_alias_maps", "team@example.org", "alice, carol@example.net"],
+            // Who may send as an address: the login (alice reaches dovecot's PAM as the bare name) or the alias' owners.
+            ["smtpd_sender_login_maps", "bob@example.net", "bob@example.net"],
+            ["smtpd_sender_login_maps", "info@example.net", "bob@example.net"],
+            ["smtpd_sender_login_maps", "alice@example.org", "alice"],
+            ["smtpd_sender_login_maps", "team@example.org", "alice, carol@example.net"],
+            // A system user the stack does not know (it was on the server before): the regexp fallback.
+            ["smtpd_sender_login_maps", "olduser@example.org", "olduser, olduser@example.org"],
+            ["smtpd_sender_login_maps", "bob@example.com", null],
+        ])("postmap -q through main.cf's %s: %s -> %s", (map, key, value) => {
+            const r = sb.step(`${map} ${key}`);
+            expect(r.stderr).toBe("");
+            expect(r.status === 0 ? r.stdout.trim() : { status: r.status }).toEqual(value ?? { status: 1 });
+        });
+    });
+});
+
+// The checks above pass because the files are right, not because the checks are blind: the same checks on a
+// broken copy must complain.
+describe(`the postfix checks on ${SUITE} see mistakes`, () => {
+    let sb: Sandbox;
+    beforeAll(() => {
+        sb = Sandbox.open();
+        const input = postfixInput(config(), { certFile: "/etc/ssl/certs/ssl-cert-snakeoil.pem", keyFile: "/etc/ssl/private/ssl-cert-snakeoil.key" });
+        sb.write("postfix/main.cf", mainCf(input) + "smtpd_tls_security_levle = encrypt\n", 0o664);
+        sb.write("postfix/master.cf", masterCf(input) + "2525 inet n - y - - smtpd -o smtpd_sasl_auth_enabel=yes\n");
+        sb.isolated(`
+            hide var/spool/postfix 0755
+            mkdir -p "$W/log" && mount --bind "$W/log" "$ROOT/var/log"
+            tty_step check "chroot $ROOT postfix -c $I/postfix check"
+        `);
+    }, ROOTFS_TIMEOUT_MS);
+    afterAll(() => sb?.close());
+
+    test("postconf -n warns about a misspelt parameter", () => {
+        expect(problems(sb.run(["postconf", "-c", sb.path("postfix"), "-n"]).stderr).join("\n"))
+            .toMatch(/unused parameter: smtpd_tls_security_levle/);
+    });
+
+    // postconf -M and -P print -o options as they are; postconf -n is the one that also checks master.cf's names.
+    test("postconf -n warns about a misspelt -o parameter in master.cf", () => {
+        expect(problems(sb.run(["postconf", "-c", sb.path("postfix"), "-n"]).stderr).join("\n"))
+            .toMatch(/master\.cf: unused parameter: smtpd_sasl_auth_enabel=yes/);
+    });
+
+    test("postfix check warns about a group-writable main.cf", () => {
+        expect(problems(sb.step("check").stdout, true).join("\n")).toMatch(/group or other writable: .*main\.cf/);
+    });
+});
