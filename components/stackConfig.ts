@@ -24,11 +24,17 @@ export function readStackConfig(cfg: pulumi.Config): StackConfig {
         smtps: cfg.getObject("smtps"),
     };
     const config = parseConfig(raw);
-    const sshPrivateKey = cfg.getSecret("sshPrivateKey");
+    let sshPrivateKey = cfg.getSecret("sshPrivateKey");
     if (sshPrivateKey === undefined && config.host.kind !== "testbed") {
+        const problem = `is not set, and host kind "${config.host.kind}" needs it ` +
+            "(pulumi config set --secret mailstack:sshPrivateKey < KEYFILE)";
         // Checked here, not only in MailServer: by then the MailServer component would already be registered.
-        throw new ConfigError("sshPrivateKey", `is not set, and host kind "${config.host.kind}" needs it ` +
-            "(pulumi config set --secret mailstack:sshPrivateKey < KEYFILE)");
+        if (!pulumi.runtime.isDryRun()) {
+            throw new ConfigError("sshPrivateKey", problem);
+        }
+        // A preview runs no remote command, so it can show the plan; `up` refuses before touching anything.
+        pulumi.log.warn(`mailstack:sshPrivateKey ${problem}; this preview goes on, \`pulumi up\` will refuse`);
+        sshPrivateKey = pulumi.secret(pulumi.output(pulumi.unknown as unknown as string));
     }
     return { config, sshPrivateKey };
 }

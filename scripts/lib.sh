@@ -29,5 +29,11 @@ need_debs() {
     [ ${#missing[@]} -eq 0 ] && return 0
     log "installing Debian packages: ${missing[*]}"
     if [ -z "$apt_ready" ]; then apt-get update -q >/dev/null || log "apt-get update reported errors; trying anyway"; apt_ready=1; fi
+    # Setup installs tools, never services: no package may start a daemon on this machine (sshd, pebble).
+    local guard=
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 0755 /usr/sbin/policy-rc.d && guard=1
+    fi
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+    [ -z "$guard" ] || rm -f /usr/sbin/policy-rc.d
 }

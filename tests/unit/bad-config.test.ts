@@ -195,13 +195,13 @@ describe("index.ts", () => {
         secret?: boolean;
     }
 
-    async function runIndex(config: Record<string, string>): Promise<Run> {
+    async function runIndex(config: Record<string, string>, preview = false): Promise<Run> {
         let run: Run | undefined;
         await jest.isolateModulesAsync(async () => {
             /* eslint-disable @typescript-eslint/no-require-imports */
             const pulumi = require("@pulumi/pulumi") as typeof import("@pulumi/pulumi");
             const harness = require("./harness") as typeof import("./harness");
-            await harness.installMocks();
+            await harness.installMocks(preview);
             pulumi.runtime.setAllConfig(config, ["mailstack:sshPrivateKey"]);
             const { rec, result, error } = await harness.record(() => require("../../index") as Record<string, unknown>);
             run = { error, newResourceCalls: rec.newResourceCalls, types: rec.resources.map((r) => r.type), exports: result };
@@ -221,6 +221,13 @@ describe("index.ts", () => {
             "serverIp", "clientSettings", "dnsRecords", "virtualUserPasswords", "systemUserPasswords",
         ]));
         expect(run.secret).toBe(true);
+    });
+
+    test("a preview without the SSH key still shows the plan (up refuses, see below)", async () => {
+        const { "mailstack:sshPrivateKey": _key, ...config } = good;
+        const run = await runIndex(config, true);
+        expect(run.error).toBeUndefined();
+        expect(run.types).toContain("command:remote:Command");
     });
 
     test.each<[string, Record<string, string | undefined>, RegExp]>([

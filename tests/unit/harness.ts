@@ -248,9 +248,9 @@ if (!proto[WRAPPED]) {
     proto[WRAPPED] = true;
 }
 
-/** Installs the mocks once (call from beforeAll). */
-export async function installMocks(): Promise<void> {
-    await pulumi.runtime.setMocks(mocks, "mailstack", "unit", false);
+/** Installs the mocks once (call from beforeAll); `preview` runs the program as `pulumi preview` does. */
+export async function installMocks(preview = false): Promise<void> {
+    await pulumi.runtime.setMocks(mocks, "mailstack", "unit", preview);
 }
 
 export interface Recording<T> {

@@ -1,0 +1,795 @@
+package hcloud
+
+import (
+	"crypto/md5"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/hetznercloud/hcloud-go/v2/hcloud/schema"
+)
+
+// fakeAPI is an in-memory Hetzner Cloud API with the endpoints the provider uses. It checks the bearer token,
+// records every request (method, path, query, JSON body) and keeps state between requests, with the API's rules
+// that matter here: unique names, a primary IP serves one server, (un)assigning needs the server off, a firewall in
+// use cannot be deleted, and deleting a server deletes its autoDelete primary IPs. Actions start "running" and
+// succeed after `polls` GET /actions requests; an action whose command is in failCommands fails instead.
+// Requests to any other endpoint fail the test.
+type fakeAPI struct {
+	t     *testing.T
+	srv   *httptest.Server
+	token string
+
+	mu           sync.Mutex
+	requests     []request
+	nextID       int64
+	polls        int
+	failCommands []string
+	sshKeys      map[int64]*schema.SSHKey
+	primaryIPs   map[int64]*schema.PrimaryIP
+	servers      map[int64]*schema.Server
+	firewalls    map[int64]*schema.Firewall
+	actions      map[int64]*schema.Action
+	pollsLeft    map[int64]int
+}
+
+type request struct {
+	Method, Path, Query, Auth string
+	Body                      map[string]any
+}
+
+func newFakeAPI(t *testing.T, token string) *fakeAPI {
+	f := &fakeAPI{
+		t: t, token: token, nextID: 100, polls: 1,
+		sshKeys: map[int64]*schema.SSHKey{}, primaryIPs: map[int64]*schema.PrimaryIP{},
+		servers: map[int64]*schema.Server{}, firewalls: map[int64]*schema.Firewall{},
+		actions: map[int64]*schema.Action{}, pollsLeft: map[int64]int{},
+	}
+	mux := http.NewServeMux()
+	route := func(pattern string, h func(w http.ResponseWriter, r *http.Request, body map[string]any)) {
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			raw, _ := io.ReadAll(r.Body)
+			var body map[string]any
+			if len(raw) > 0 {
+				if err := json.Unmarshal(raw, &body); err != nil {
+					f.t.Errorf("%s %s: body is not a JSON object: %s", r.Method, r.URL.Path, raw)
+				}
+			}
+			f.requests = append(f.requests, request{r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Get("Authorization"), body})
+			if r.Header.Get("Authorization") != "Bearer "+f.token {
+				f.fail(w, 401, "unauthorized", "unable to authenticate")
+				return
+			}
+			if ct := r.Header.Get("Content-Type"); len(raw) > 0 && ct != "application/json" {
+				f.t.Errorf("%s %s: Content-Type %q", r.Method, r.URL.Path, ct)
+			}
+			h(w, r, body)
+		})
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		f.t.Errorf("unexpected request %s %s", r.Method, r.URL)
+		f.fail(w, 404, "not_found", "no such endpoint in the fake")
+	})
+
+	route("GET /actions", f.getActions)
+	route("POST /ssh_keys", f.createSSHKey)
+	route("GET /ssh_keys", f.listSSHKeys)
+	route("GET /ssh_keys/{id}", f.getSSHKey)
+	route("PUT /ssh_keys/{id}", f.updateSSHKey)
+	route("DELETE /ssh_keys/{id}", f.deleteSSHKey)
+	route("POST /primary_ips", f.createPrimaryIP)
+	route("GET /primary_ips/{id}", f.getPrimaryIP)
+	route("PUT /primary_ips/{id}", f.updatePrimaryIP)
+	route("DELETE /primary_ips/{id}", f.deletePrimaryIP)
+	route("POST /primary_ips/{id}/actions/{action}", f.primaryIPAction)
+	route("POST /servers", f.createServer)
+	route("GET /servers/{id}", f.getServer)
+	route("PUT /servers/{id}", f.updateServer)
+	route("DELETE /servers/{id}", f.deleteServer)
+	route("POST /servers/{id}/actions/{action}", f.serverAction)
+	route("POST /firewalls", f.createFirewall)
+	route("GET /firewalls/{id}", f.getFirewall)
+	route("PUT /firewalls/{id}", f.updateFirewall)
+	route("DELETE /firewalls/{id}", f.deleteFirewall)
+	route("POST /firewalls/{id}/actions/{action}", f.firewallAction)
+
+	f.srv = httptest.NewServer(mux)
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+// --- helpers for tests ----------------------------------------------------------------------------------------------
+
+func (f *fakeAPI) reqs() []request {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.requests)
+}
+
+func (f *fakeAPI) reset() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.requests = nil
+}
+
+// calls lists "METHOD PATH" of every request but action polls.
+func (f *fakeAPI) calls() []string {
+	var out []string
+	for _, r := range f.reqs() {
+		if r.Path != "/actions" {
+			out = append(out, r.Method+" "+r.Path)
+		}
+	}
+	return out
+}
+
+// find returns the bodies of the requests with that method and path.
+func (f *fakeAPI) find(method, path string) []map[string]any {
+	var out []map[string]any
+	for _, r := range f.reqs() {
+		if r.Method == method && r.Path == path {
+			out = append(out, r.Body)
+		}
+	}
+	return out
+}
+
+// one returns the body of the single request with that method and path, failing the test otherwise.
+func (f *fakeAPI) one(method, path string) map[string]any {
+	f.t.Helper()
+	bodies := f.find(method, path)
+	if len(bodies) != 1 {
+		f.t.Fatalf("%d requests %s %s, want 1; all: %v", len(bodies), method, path, f.calls())
+	}
+	return bodies[0]
+}
+
+// --- plumbing ---------------------------------------------------------------------------------------------------
+
+func (f *fakeAPI) json(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	if err := json.NewEncoder(w).Encode(v); err != nil {
+		f.t.Errorf("encoding a response: %v", err)
+	}
+}
+
+func (f *fakeAPI) fail(w http.ResponseWriter, code int, errCode, msg string) {
+	f.json(w, code, map[string]any{"error": map[string]any{"code": errCode, "message": msg, "details": nil}})
+}
+
+func (f *fakeAPI) id() int64 { f.nextID++; return f.nextID }
+
+func pathID(r *http.Request) int64 {
+	n, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	return n
+}
+
+func (f *fakeAPI) action(command string, resources ...schema.ActionResourceReference) schema.Action {
+	a := &schema.Action{ID: f.id(), Command: command, Status: "running", Resources: resources}
+	if f.polls == 0 {
+		a.Status, a.Progress = "success", 100
+	}
+	if slices.Contains(f.failCommands, command) {
+		f.pollsLeft[a.ID] = -1
+	} else {
+		f.pollsLeft[a.ID] = f.polls
+	}
+	f.actions[a.ID] = a
+	return *a
+}
+
+func (f *fakeAPI) getActions(w http.ResponseWriter, r *http.Request, _ map[string]any) {
+	var list []schema.Action
+	for _, s := range r.URL.Query()["id"] {
+		n, _ := strconv.ParseInt(s, 10, 64)
+		a, ok := f.actions[n]
+		if !ok {
+			continue
+		}
+		switch left := f.pollsLeft[n]; {
+		case left < 0:
+			a.Status, a.Error = "error", &schema.ActionError{Code: "action_failed", Message: a.Command + " failed"}
+		case left <= 1:
+			a.Status, a.Progress = "success", 100
+			f.pollsLeft[n] = 0
+		default:
+			f.pollsLeft[n] = left - 1
+		}
+		list = append(list, *a)
+	}
+	f.json(w, 200, schema.ActionListResponse{Actions: list})
+}
+
+func str_(body map[string]any, key string) string { s, _ := body[key].(string); return s }
+
+func labelsOf(body map[string]any) map[string]string {
+	out := map[string]string{}
+	if m, ok := body["labels"].(map[string]any); ok {
+		for k, v := range m {
+			out[k], _ = v.(string)
+		}
+	}
+	return out
+}
+
+// --- SSH keys -----------------------------------------------------------------------------------------------------
+
+func (f *fakeAPI) createSSHKey(w http.ResponseWriter, _ *http.Request, body map[string]any) {
+	name, key := str_(body, "name"), str_(body, "public_key")
+	if name == "" || key == "" {
+		f.fail(w, 400, "invalid_input", "name and public_key are required")
+		return
+	}
+	for _, k := range f.sshKeys {
+		if k.Name == name {
+			f.fail(w, 409, "uniqueness_error", "SSH key with the same name already exists")
+			return
+		}
+	}
+	sum := md5.Sum([]byte(strings.TrimSpace(key)))
+	fp := make([]string, len(sum))
+	for i, b := range sum {
+		fp[i] = fmt.Sprintf("%02x", b)
+	}
+	k := &schema.SSHKey{ID: f.id(), Name: name, PublicKey: key, Fingerprint: strings.Join(fp, ":"), Labels: labelsOf(body)}
+	f.sshKeys[k.ID] = k
+	f.json(w, 201, schema.SSHKeyCreateResponse{SSHKey: *k})
+}
+
+func (f *fakeAPI) listSSHKeys(w http.ResponseWriter, r *http.Request, _ map[string]any) {
+	list := []schema.SSHKey{}
+	for _, k := range f.sshKeys {
+		if n := r.URL.Query().Get("name"); n == "" || n == k.Name {
+			list = append(list, *k)
+		}
+	}
+	f.json(w, 200, schema.SSHKeyListResponse{SSHKeys: list})
+}
+
+func (f *fakeAPI) getSSHKey(w http.ResponseWriter, r *http.Request, _ map[string]any) {
+	k, ok := f.sshKeys[pathID(r)]
+	if !ok {
+		f.fail(w, 404, "not_found", "SSH key not found")
+		return
+	}
+	f.json(w, 200, schema.SSHKeyGetResponse{SSHKey: *k})
+}
+
+func (f *fakeAPI) updateSSHKey(w http.ResponseWriter, r *http.Request, body map[string]any) {
+	k, ok := f.sshKeys[pathID(r)]
+	if !ok {
+		f.fail(w, 404, "not_found", "SSH key not found")
+		return
+	}
+	if n := str_(body, "name"); n != "" {
+		k.Name = n
+	}
+	if _, ok := body["labels"]; ok {
+		k.Labels = labelsOf(body)
+	}
+	f.json(w, 200, schema.SSHKeyUpdateResponse{SSHKey: *k})
+}
+
+func (f *fakeAPI) deleteSSHKey(w http.ResponseWriter, r *http.Request, _ map[string]any) {
+	if _, ok := f.sshKeys[pathID(r)]; !ok {
+		f.fail(w, 404, "not_found", "SSH key not found")
+		return
+	}
+	delete(f.sshKeys, pathID(r))
+	w.WriteHeader(204)
+}
+
+// --- primary IPs --------------------------------------------------------------------------------------------------
+
+func (f *fakeAPI) newPrimaryIP(name, typ, location string, autoDelete bool, labels map[string]string) *schema.PrimaryIP {
+	id := f.id()
+	ip := &schema.PrimaryIP{ID: id, Name: name, Type: typ, AssigneeType: "server", AutoDelete: autoDelete,
+		Labels: labels, Location: schema.Location{ID: 1, Name: location}}
+	if typ == "ipv4" {
+		ip.IP = fmt.Sprintf("203.0.113.%d", id%250)
+		ip.DNSPtr = []schema.PrimaryIPDNSPTR{{IP: ip.IP, DNSPtr: fmt.Sprintf("static.%d.113.0.203.clients.your-server.de", id%250)}}
+	} else {
+		ip.IP = fmt.Sprintf("2001:db8:%x::/64", id)
+		ip.DNSPtr = []schema.PrimaryIPDNSPTR{}
+	}
+	f.primaryIPs[id] = ip
+	return ip
+}
+
+func (f *fakeAPI) createPrimaryIP(w http.ResponseWriter, _ *http.Request, body map[string]any) {
+	name, typ, loc := str_(body, "name"), str_(body, "type"), str_(body, "location")
+	if name == "" || (typ != "ipv4" && typ != "ipv6") || str_(body, "assignee_type") != "server" || loc == "" {
+		f.fail(w, 400, "invalid_input", "name, type, assignee_type and location (or an assignee) are required")
+		return
+	}
+	for _, ip := range f.primaryIPs {
+		if ip.Name == name {
+			f.fail(w, 409, "uniqueness_error", "primary IP with the same name already exists")
+			return
+		}
+	}
+	autoDelete, _ := body["auto_delete"].(bool)
+	ip := f.newPrimaryIP(name, typ, loc, autoDelete, labelsOf(body))
+	f.json(w, 201, schema.PrimaryIPCreateResponse{PrimaryIP: *ip})
+}
+
+func (f *fakeAPI) getPrimaryIP(w http.ResponseWriter, r *http.Request, _ map[string]any) {
+	ip, ok := f.primaryIPs[pathID(r)]
+	if !ok {
+		f.fail(w, 404, "not_found", "primary IP not found")
+		return
+	}
+	f.json(w, 200, schema.PrimaryIPGetResponse{PrimaryIP: *ip})
+}
+
+func (f *fakeAPI) updatePrimaryIP(w http.ResponseWriter, r *http.Request, body map[string]any) {
+	ip, ok := f.primaryIPs[pathID(r)]
+	if !ok {
+		f.fail(w, 404, "not_found", "primary IP not found")
+		return
+	}
+	if n := str_(body, "name"); n != "" {
+		ip.Name = n
+	}
+	if _, ok := body["labels"]; ok {
+		ip.Labels = labelsOf(body)
+	}
+	if v, ok := body["auto_delete"].(bool); ok {
+		ip.AutoDelete = v
+	}
+	f.json(w, 200, schema.PrimaryIPUpdateResponse{PrimaryIP: *ip})
+}
+
+func (f *fakeAPI) deletePrimaryIP(w http.ResponseWriter, r *http.Request, _ map[string]any) {
+	ip, ok := f.primaryIPs[pathID(r)]
+	if !ok {
+		f.fail(w, 404, "not_found", "primary IP not found")
+		return
+	}
+	if ip.AssigneeID != nil {
+		f.fail(w, 422, "primary_ip_assigned", "primary IP is assigned to a server")
+		return
+	}
+	delete(f.primaryIPs, ip.ID)
+	w.WriteHeader(204)
+}
+
+func (f *fakeAPI) primaryIPAction(w http.ResponseWriter, r *http.Request, body map[string]any) {
+	ip, ok := f.primaryIPs[pathID(r)]
+	if !ok {
+		f.fail(w, 404, "not_found", "primary IP not found")
+		return
+	}
+	ref := schema.ActionResourceReference{ID: ip.ID, Type: "primary_ip"}
+	switch r.PathValue("action") {
+	case "unassign":
+		if ip.AssigneeID == nil {
+			f.fail(w, 422, "primary_ip_not_assigned", "primary IP is not assigned")
+			return
+		}
+		s := f.servers[*ip.AssigneeID]
+		if s != nil && s.Status != "off" {
+			f.fail(w, 422, "server_not_stopped", "server must be powered off")
+			return
+		}
+		if s != nil {
+			f.detach(s, ip.ID)
+		}
+		ip.AssigneeID = nil
+		f.json(w, 201, map[string]any{"action": f.action("unassign_primary_ip", ref)})
+	case "assign":
+		sid := int64(body["assignee_id"].(float64))
+		s, ok := f.servers[sid]
+		switch {
+		case !ok || str_(body, "assignee_type") != "server":
+			f.fail(w, 422, "invalid_input", "no such server")
+		case ip.AssigneeID != nil:
+			f.fail(w, 422, "primary_ip_assigned", "primary IP is already assigned")
+		case s.Status != "off":
+			f.fail(w, 422, "server_not_stopped", "server must be powered off")
+		case (ip.Type == "ipv4" && s.PublicNet.IPv4.ID != 0) || (ip.Type == "ipv6" && s.PublicNet.IPv6.ID != 0):
+			f.fail(w, 422, "server_has_ipv4", "the server already has a primary IP of that type")
+		default:
+			f.attach(s, ip)
+			f.json(w, 201, map[string]any{"action": f.action("assign_primary_ip", ref)})
+		}
+	case "change_dns_ptr":
+		f.changePtr(w, ip, nil, body, ref)
+	default:
+		f.t.Errorf("unexpected primary IP action %s", r.PathValue("action"))
+		f.fail(w, 404, "not_found", "no such action")
+	}
+}
+
+// changePtr sets (or, with a null dns_ptr, resets) the reverse DNS of one address of a primary IP or a server.
+func (f *fakeAPI) changePtr(w http.ResponseWriter, ip *schema.PrimaryIP, s *schema.Server, body map[string]any,
+	ref schema.ActionResourceReference) {
+	addr := str_(body, "ip")
+	ptr, set := body["dns_ptr"].(string)
+	if _, present := body["dns_ptr"]; !present {
+		f.fail(w, 400, "invalid_input", "dns_ptr is required (null resets it)")
+		return
+	}
+	if s != nil && s.PublicNet.IPv4.IP == addr {
+		if !set {
+			ptr = "static.default.clients.your-server.de"
+		}
+		s.PublicNet.IPv4.DNSPtr = ptr
+		if p := f.primaryIPs[s.PublicNet.IPv4.ID]; p != nil {
+			p.DNSPtr = []schema.PrimaryIPDNSPTR{{IP: addr, DNSPtr: ptr}}
+		}
+		f.json(w, 201, map[string]any{"action": f.action("change_dns_ptr", ref)})
+		return
+	}
+	if ip != nil && ip.Type == "ipv4" && ip.IP == addr {
+		if !set {
+			ptr = fmt.Sprintf("static.%d.113.0.203.clients.your-server.de", ip.ID%250)
+		}
+		ip.DNSPtr = []schema.PrimaryIPDNSPTR{{IP: addr, DNSPtr: ptr}}
+		if ip.AssigneeID != nil {
+			if s := f.servers[*ip.AssigneeID]; s != nil {
+				s.PublicNet.IPv4.DNSPtr = ptr
+			}
+		}
+		f.json(w, 201, map[string]any{"action": f.action("change_dns_ptr", ref)})
+		return
+	}
+	f.fail(w, 422, "invalid_input", "ip "+addr+" does not belong to the resource")
+}
+
+// --- servers ------------------------------------------------------------------------------------------------------
+
+func (f *fakeAPI) attach(s *schema.Server, ip *schema.PrimaryIP) {
+	ip.AssigneeID = &s.ID
+	if ip.Type == "ipv4" {
+		ptr := ""
+		if len(ip.DNSPtr) > 0 {
+			ptr = ip.DNSPtr[0].DNSPtr
+		}
+		s.PublicNet.IPv4 = schema.ServerPublicNetIPv4{ID: ip.ID, IP: ip.IP, DNSPtr: ptr}
+	} else {
+		s.PublicNet.IPv6 = schema.ServerPublicNetIPv6{ID: ip.ID, IP: ip.IP, DNSPtr: []schema.ServerPublicNetIPv6DNSPtr{}}
+	}
+}
+
+func (f *fakeAPI) detach(s *schema.Server, ipID int64) {
+	if s.PublicNet.IPv4.ID == ipID {
+		s.PublicNet.IPv4 = schema.ServerPublicNetIPv4{}
+	}
+	if s.PublicNet.IPv6.ID == ipID {
+		s.PublicNet.IPv6 = schema.ServerPublicNetIPv6{}
+	}
+}
+
+func (f *fakeAPI) createServer(w http.ResponseWriter, _ *http.Request, body map[string]any) {
+	name, typ, loc := str_(body, "name"), str_(body, "server_type"), str_(body, "location")
+	image := str_(body, "image")
+	if name == "" || typ == "" || image == "" {
+		f.fail(w, 400, "invalid_input", "name, server_type and image are required")
+		return
+	}
+	if loc == "" {
+		loc = "fsn1"
+	}
+	for _, s := range f.servers {
+		if s.Name == name {
+			f.fail(w, 409, "uniqueness_error", "server with the same name already exists")
+			return
+		}
+	}
+	keys, _ := body["ssh_keys"].([]any)
+	for _, k := range keys {
+		if _, ok := f.sshKeys[int64(k.(float64))]; !ok {
+			f.fail(w, 422, "invalid_input", fmt.Sprintf("SSH key %v not found", k))
+			return
+		}
+	}
+	v4, v6 := true, true
+	var ip4, ip6 int64
+	if pn, ok := body["public_net"].(map[string]any); ok {
+		v4, _ = pn["enable_ipv4"].(bool)
+		v6, _ = pn["enable_ipv6"].(bool)
+		if n, ok := pn["ipv4"].(float64); ok {
+			ip4 = int64(n)
+		}
+		if n, ok := pn["ipv6"].(float64); ok {
+			ip6 = int64(n)
+		}
+	}
+	for _, id := range []int64{ip4, ip6} {
+		if id == 0 {
+			continue
+		}
+		ip, ok := f.primaryIPs[id]
+		switch {
+		case !ok:
+			f.fail(w, 422, "invalid_input", fmt.Sprintf("primary IP %d not found", id))
+			return
+		case ip.AssigneeID != nil:
+			f.fail(w, 422, "primary_ip_assigned", fmt.Sprintf("primary IP %d is assigned to another server", id))
+			return
+		case ip.Location.Name != loc:
+			f.fail(w, 422, "invalid_input", "primary IP in another location")
+			return
+		}
+	}
+	s := &schema.Server{ID: f.id(), Name: name, Status: "running", Labels: labelsOf(body),
+		ServerType: schema.ServerType{ID: 1, Name: typ}, Location: schema.Location{ID: 1, Name: loc},
+		Image: &schema.Image{ID: 2, Name: &image}, PrimaryDiskSize: 40,
+		PublicNet: schema.ServerPublicNet{Firewalls: []schema.ServerFirewall{}}}
+	f.servers[s.ID] = s
+	if v4 {
+		ip := f.primaryIPs[ip4]
+		if ip == nil {
+			ip = f.newPrimaryIP("primary_ip-"+strconv.FormatInt(s.ID, 10)+"-v4", "ipv4", loc, true, nil)
+		}
+		f.attach(s, ip)
+	}
+	if v6 {
+		ip := f.primaryIPs[ip6]
+		if ip == nil {
+			ip = f.newPrimaryIP("primary_ip-"+strconv.FormatInt(s.ID, 10)+"-v6", "ipv6", loc, true, nil)
+		}
+		f.attach(s, ip)
+	}
+	ref := schema.ActionResourceReference{ID: s.ID, Type: "server"}
+	resp := schema.ServerCreateResponse{Server: *s, Action: f.action("create_server", ref),
+		NextActions: []schema.Action{f.action("start_server", ref)}}
+	resp.Server.Status = "initializing"
+	f.json(w, 201, resp)
+}
+
+func (f *fakeAPI) getServer(w http.ResponseWriter, r *http.Request, _ map[string]any) {
+	s, ok := f.servers[pathID(r)]
+	if !ok {
+		f.fail(w, 404, "not_found", "server not found")
+		return
+	}
+	f.json(w, 200, schema.ServerGetResponse{Server: *s})
+}
+
+func (f *fakeAPI) updateServer(w http.ResponseWriter, r *http.Request, body map[string]any) {
+	s, ok := f.servers[pathID(r)]
+	if !ok {
+		f.fail(w, 404, "not_found", "server not found")
+		return
+	}
+	if n := str_(body, "name"); n != "" {
+		s.Name = n
+	}
+	if _, ok := body["labels"]; ok {
+		s.Labels = labelsOf(body)
+	}
+	f.json(w, 200, schema.ServerUpdateResponse{Server: *s})
+}
+
+func (f *fakeAPI) deleteServer(w http.ResponseWriter, r *http.Request, _ map[string]any) {
+	s, ok := f.servers[pathID(r)]
+	if !ok {
+		f.fail(w, 404, "not_found", "server not found")
+		return
+	}
+	for _, id := range []int64{s.PublicNet.IPv4.ID, s.PublicNet.IPv6.ID} {
+		if ip := f.primaryIPs[id]; ip != nil {
+			ip.AssigneeID = nil
+			if ip.AutoDelete {
+				delete(f.primaryIPs, id)
+			}
+		}
+	}
+	for _, fw := range f.firewalls {
+		fw.AppliedTo = slices.DeleteFunc(fw.AppliedTo, func(a schema.FirewallResource) bool {
+			return a.Server != nil && a.Server.ID == s.ID
+		})
+	}
+	delete(f.servers, s.ID)
+	f.json(w, 200, schema.ServerDeleteResponse{Action: f.action("delete_server", schema.ActionResourceReference{ID: s.ID, Type: "server"})})
+}
+
+func (f *fakeAPI) serverAction(w http.ResponseWriter, r *http.Request, body map[string]any) {
+	s, ok := f.servers[pathID(r)]
+	if !ok {
+		f.fail(w, 404, "not_found", "server not found")
+		return
+	}
+	ref := schema.ActionResourceReference{ID: s.ID, Type: "server"}
+	switch a := r.PathValue("action"); a {
+	case "poweroff":
+		s.Status = "off"
+		f.json(w, 201, map[string]any{"action": f.action("stop_server", ref)})
+	case "poweron":
+		s.Status = "running"
+		f.json(w, 201, map[string]any{"action": f.action("start_server", ref)})
+	case "change_type":
+		if s.Status != "off" {
+			f.fail(w, 422, "server_not_stopped", "server must be powered off")
+			return
+		}
+		if _, ok := body["upgrade_disk"].(bool); !ok {
+			f.fail(w, 400, "invalid_input", "upgrade_disk is required")
+			return
+		}
+		s.ServerType.Name = str_(body, "server_type")
+		f.json(w, 201, map[string]any{"action": f.action("change_server_type", ref)})
+	case "change_dns_ptr":
+		f.changePtr(w, nil, s, body, ref)
+	default:
+		f.t.Errorf("unexpected server action %s", a)
+		f.fail(w, 404, "not_found", "no such action")
+	}
+}
+
+// --- firewalls ----------------------------------------------------------------------------------------------------
+
+func rulesFrom(body map[string]any) ([]schema.FirewallRule, error) {
+	raw, _ := json.Marshal(body["rules"])
+	var reqRules []schema.FirewallRuleRequest
+	if err := json.Unmarshal(raw, &reqRules); err != nil {
+		return nil, err
+	}
+	rules := []schema.FirewallRule{}
+	for _, r := range reqRules {
+		if r.Direction == "" || r.Protocol == "" {
+			return nil, fmt.Errorf("direction and protocol are required")
+		}
+		rules = append(rules, schema.FirewallRule{Direction: r.Direction, Protocol: r.Protocol, Port: r.Port,
+			Description: r.Description, SourceIPs: append([]string{}, r.SourceIPs...),
+			DestinationIPs: append([]string{}, r.DestinationIPs...)})
+	}
+	return rules, nil
+}
+
+func (f *fakeAPI) createFirewall(w http.ResponseWriter, _ *http.Request, body map[string]any) {
+	name := str_(body, "name")
+	if name == "" {
+		f.fail(w, 400, "invalid_input", "name is required")
+		return
+	}
+	for _, fw := range f.firewalls {
+		if fw.Name == name {
+			f.fail(w, 409, "uniqueness_error", "firewall with the same name already exists")
+			return
+		}
+	}
+	rules, err := rulesFrom(body)
+	if err != nil {
+		f.fail(w, 400, "invalid_input", err.Error())
+		return
+	}
+	fw := &schema.Firewall{ID: f.id(), Name: name, Labels: labelsOf(body), Rules: rules, AppliedTo: []schema.FirewallResource{}}
+	f.firewalls[fw.ID] = fw
+	f.json(w, 201, schema.FirewallCreateResponse{Firewall: *fw, Actions: []schema.Action{}})
+}
+
+func (f *fakeAPI) getFirewall(w http.ResponseWriter, r *http.Request, _ map[string]any) {
+	fw, ok := f.firewalls[pathID(r)]
+	if !ok {
+		f.fail(w, 404, "not_found", "firewall not found")
+		return
+	}
+	f.json(w, 200, schema.FirewallGetResponse{Firewall: *fw})
+}
+
+func (f *fakeAPI) updateFirewall(w http.ResponseWriter, r *http.Request, body map[string]any) {
+	fw, ok := f.firewalls[pathID(r)]
+	if !ok {
+		f.fail(w, 404, "not_found", "firewall not found")
+		return
+	}
+	if n := str_(body, "name"); n != "" {
+		fw.Name = n
+	}
+	if _, ok := body["labels"]; ok {
+		fw.Labels = labelsOf(body)
+	}
+	f.json(w, 200, schema.FirewallUpdateResponse{Firewall: *fw})
+}
+
+func (f *fakeAPI) deleteFirewall(w http.ResponseWriter, r *http.Request, _ map[string]any) {
+	fw, ok := f.firewalls[pathID(r)]
+	if !ok {
+		f.fail(w, 404, "not_found", "firewall not found")
+		return
+	}
+	if len(fw.AppliedTo) > 0 {
+		f.fail(w, 422, "resource_in_use", "firewall is still applied")
+		return
+	}
+	delete(f.firewalls, fw.ID)
+	w.WriteHeader(204)
+}
+
+func (f *fakeAPI) firewallAction(w http.ResponseWriter, r *http.Request, body map[string]any) {
+	fw, ok := f.firewalls[pathID(r)]
+	if !ok {
+		f.fail(w, 404, "not_found", "firewall not found")
+		return
+	}
+	ref := schema.ActionResourceReference{ID: fw.ID, Type: "firewall"}
+	resources := func(key string) ([]schema.FirewallResource, bool) {
+		raw, _ := json.Marshal(body[key])
+		var rs []schema.FirewallResource
+		if err := json.Unmarshal(raw, &rs); err != nil || len(rs) == 0 {
+			f.fail(w, 400, "invalid_input", key+" must list resources")
+			return nil, false
+		}
+		return rs, true
+	}
+	same := func(a, b schema.FirewallResource) bool {
+		return a.Type == b.Type && ((a.Server != nil && b.Server != nil && a.Server.ID == b.Server.ID) ||
+			(a.LabelSelector != nil && b.LabelSelector != nil && a.LabelSelector.Selector == b.LabelSelector.Selector))
+	}
+	switch a := r.PathValue("action"); a {
+	case "set_rules":
+		if _, ok := body["rules"].([]any); !ok {
+			f.fail(w, 400, "invalid_input", "rules must be a list")
+			return
+		}
+		rules, err := rulesFrom(body)
+		if err != nil {
+			f.fail(w, 400, "invalid_input", err.Error())
+			return
+		}
+		fw.Rules = rules
+		f.json(w, 201, schema.FirewallActionSetRulesResponse{Actions: []schema.Action{f.action("set_firewall_rules", ref)}})
+	case "apply_to_resources":
+		rs, ok := resources("apply_to")
+		if !ok {
+			return
+		}
+		for _, res := range rs {
+			if slices.ContainsFunc(fw.AppliedTo, func(x schema.FirewallResource) bool { return same(x, res) }) {
+				f.fail(w, 422, "firewall_already_applied", "firewall already applied")
+				return
+			}
+			if res.Server != nil {
+				s, ok := f.servers[res.Server.ID]
+				if !ok {
+					f.fail(w, 422, "firewall_resource_not_found", "server not found")
+					return
+				}
+				s.PublicNet.Firewalls = append(s.PublicNet.Firewalls, schema.ServerFirewall{ID: fw.ID, Status: "applied"})
+			}
+		}
+		fw.AppliedTo = append(fw.AppliedTo, rs...)
+		f.json(w, 201, schema.FirewallActionApplyToResourcesResponse{Actions: []schema.Action{f.action("apply_firewall", ref)}})
+	case "remove_from_resources":
+		rs, ok := resources("remove_from")
+		if !ok {
+			return
+		}
+		for _, res := range rs {
+			if !slices.ContainsFunc(fw.AppliedTo, func(x schema.FirewallResource) bool { return same(x, res) }) {
+				f.fail(w, 422, "firewall_already_removed", "firewall not applied there")
+				return
+			}
+		}
+		fw.AppliedTo = slices.DeleteFunc(fw.AppliedTo, func(x schema.FirewallResource) bool {
+			return slices.ContainsFunc(rs, func(res schema.FirewallResource) bool { return same(x, res) })
+		})
+		for _, res := range rs {
+			if s := f.servers[func() int64 {
+				if res.Server != nil {
+					return res.Server.ID
+				}
+				return 0
+			}()]; s != nil {
+				s.PublicNet.Firewalls = slices.DeleteFunc(s.PublicNet.Firewalls, func(x schema.ServerFirewall) bool { return x.ID == fw.ID })
+			}
+		}
+		f.json(w, 201, schema.FirewallActionRemoveFromResourcesResponse{Actions: []schema.Action{f.action("remove_firewall", ref)}})
+	default:
+		f.t.Errorf("unexpected firewall action %s", a)
+		f.fail(w, 404, "not_found", "no such action")
+	}
+}

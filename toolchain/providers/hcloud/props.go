@@ -1,0 +1,333 @@
+package hcloud
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/hetznercloud/hcloud-go/v2/hcloud"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
+
+	"mailstack/toolchain/providers/internal/base"
+)
+
+// --- reading inputs (plain, known values) ---------------------------------------------------------------------
+
+func str(pm resource.PropertyMap, key string) string {
+	s, _ := base.GetString(pm, key)
+	return s
+}
+
+// intOf returns a known integer input (a number, or a numeric string) and whether it is set (non-zero).
+func intOf(pm resource.PropertyMap, key string) (int64, bool) {
+	v := base.Plain(pm[resource.PropertyKey(key)])
+	switch {
+	case v.IsNumber():
+		return int64(v.NumberValue()), v.NumberValue() != 0
+	case v.IsString():
+		n, err := strconv.ParseInt(v.StringValue(), 10, 64)
+		return n, err == nil && n != 0
+	}
+	return 0, false
+}
+
+func stringList(pm resource.PropertyMap, key string) []string {
+	var out []string
+	v := base.Plain(pm[resource.PropertyKey(key)])
+	if v.IsArray() {
+		for _, e := range v.ArrayValue() {
+			if e.IsString() {
+				out = append(out, e.StringValue())
+			}
+		}
+	}
+	return out
+}
+
+func ints(pm resource.PropertyMap, key string) []int64 {
+	var out []int64
+	v := base.Plain(pm[resource.PropertyKey(key)])
+	if v.IsArray() {
+		for _, e := range v.ArrayValue() {
+			if e.IsNumber() {
+				out = append(out, int64(e.NumberValue()))
+			}
+		}
+	}
+	return out
+}
+
+// labels returns the labels input as a map, never nil: an empty map clears the labels in an update.
+func labels(pm resource.PropertyMap) map[string]string {
+	out := map[string]string{}
+	v := base.Plain(pm["labels"])
+	if v.IsObject() {
+		for k, e := range v.ObjectValue() {
+			if e.IsString() {
+				out[string(k)] = e.StringValue()
+			}
+		}
+	}
+	return out
+}
+
+// --- building outputs -------------------------------------------------------------------------------------------
+
+func strV(s string) resource.PropertyValue { return resource.NewStringProperty(s) }
+func numV(n int64) resource.PropertyValue  { return resource.NewNumberProperty(float64(n)) }
+func boolV(b bool) resource.PropertyValue  { return resource.NewBoolProperty(b) }
+
+func labelsV(m map[string]string) resource.PropertyValue {
+	pm := resource.PropertyMap{}
+	for k, v := range m {
+		pm[resource.PropertyKey(k)] = strV(v)
+	}
+	return resource.NewObjectProperty(pm)
+}
+
+func stringsV(ss []string) resource.PropertyValue {
+	arr := make([]resource.PropertyValue, len(ss))
+	for i, s := range ss {
+		arr[i] = strV(s)
+	}
+	return resource.NewArrayProperty(arr)
+}
+
+func intsV(ns []int64) resource.PropertyValue {
+	arr := make([]resource.PropertyValue, len(ns))
+	for i, n := range ns {
+		arr[i] = numV(n)
+	}
+	return resource.NewArrayProperty(arr)
+}
+
+func unknown() resource.PropertyValue { return resource.MakeComputed(resource.NewStringProperty("")) }
+
+// mergeOutputs is the inputs (as given, secrets included) overlaid with what the API says.
+func mergeOutputs(inputs, api resource.PropertyMap) resource.PropertyMap {
+	outs := inputs.Copy()
+	for k, v := range api {
+		outs[k] = v
+	}
+	return outs
+}
+
+// --- IDs ----------------------------------------------------------------------------------------------------------
+
+func parseID(what, id string) (int64, error) {
+	n, err := strconv.ParseInt(id, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("invalid %s ID %q: Hetzner Cloud IDs are positive integers", what, id)
+	}
+	return n, nil
+}
+
+func idString(n int64) string { return strconv.FormatInt(n, 10) }
+
+// --- validation -------------------------------------------------------------------------------------------------
+
+func isInt(v resource.PropertyValue) bool {
+	return v.IsNumber() && v.NumberValue() == math.Trunc(v.NumberValue())
+}
+
+// validateInt checks that an input declared as a number is an integer (IDs).
+func validateInt(pm resource.PropertyMap, key string) []*pulumirpc.CheckFailure {
+	v := base.Plain(pm[resource.PropertyKey(key)])
+	if v.IsNull() || v.IsComputed() || v.IsOutput() || isInt(v) {
+		return nil
+	}
+	return []*pulumirpc.CheckFailure{base.Failure(key, "'%s' must be an integer ID, not %s", key, describe(v))}
+}
+
+// validateInts checks a list of integer IDs.
+func validateInts(pm resource.PropertyMap, key string) []*pulumirpc.CheckFailure {
+	v := base.Plain(pm[resource.PropertyKey(key)])
+	if !v.IsArray() {
+		return nil // base.Validate reports a non-list
+	}
+	for i, e := range v.ArrayValue() {
+		if !e.IsComputed() && !e.IsOutput() && !isInt(e) {
+			return []*pulumirpc.CheckFailure{base.Failure(fmt.Sprintf("%s[%d]", key, i),
+				"'%s[%d]' must be an integer ID, not %s", key, i, describe(e))}
+		}
+	}
+	return nil
+}
+
+// validateObjects checks each element of a list of objects against spec.
+func validateObjects(pm resource.PropertyMap, key string, spec base.Spec) []*pulumirpc.CheckFailure {
+	v := base.Plain(pm[resource.PropertyKey(key)])
+	if !v.IsArray() {
+		return nil
+	}
+	var failures []*pulumirpc.CheckFailure
+	for i, e := range v.ArrayValue() {
+		path := fmt.Sprintf("%s[%d]", key, i)
+		switch {
+		case e.IsComputed() || e.IsOutput():
+		case !e.IsObject():
+			failures = append(failures, base.Failure(path, "'%s' must be an object, not %s", path, describe(e)))
+		default:
+			failures = append(failures, base.Validate(spec, e.ObjectValue(), path+".")...)
+		}
+	}
+	return failures
+}
+
+// validateLabels applies Hetzner's label rules (the API would reject the resource otherwise).
+func validateLabels(pm resource.PropertyMap) []*pulumirpc.CheckFailure {
+	v := base.Plain(pm["labels"])
+	if !v.IsObject() || v.ContainsUnknowns() {
+		return nil
+	}
+	m := map[string]any{}
+	for k, e := range v.ObjectValue() {
+		if !e.IsString() {
+			return nil // base.Validate reports it
+		}
+		m[string(k)] = e.StringValue()
+	}
+	if ok, err := hcloud.ValidateResourceLabels(m); !ok {
+		return []*pulumirpc.CheckFailure{base.Failure("labels", "'labels': %v", err)}
+	}
+	return nil
+}
+
+// unsupported fails for SDK properties that this provider does not implement, unless unset or at their default.
+func unsupported(pm resource.PropertyMap, keys map[string]resource.PropertyValue) []*pulumirpc.CheckFailure {
+	var failures []*pulumirpc.CheckFailure
+	names := make([]string, 0, len(keys))
+	for k := range keys {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		v := base.Plain(pm[resource.PropertyKey(k)])
+		if v.IsNull() || v.DeepEquals(keys[k]) || (v.IsArray() && len(v.ArrayValue()) == 0) {
+			continue
+		}
+		failures = append(failures, base.Failure(k, "'%s' is not supported by mailstack's hcloud provider "+
+			"(a subset of pulumi-hcloud %s); leave it unset", k, Version))
+	}
+	return failures
+}
+
+func describe(v resource.PropertyValue) string {
+	if v.IsString() {
+		return fmt.Sprintf("the string %q", v.StringValue())
+	}
+	if v.IsNumber() {
+		return fmt.Sprintf("%v", v.NumberValue())
+	}
+	return v.TypeString()
+}
+
+// --- autonaming -------------------------------------------------------------------------------------------------
+
+// autoname gives an unnamed resource the name the real (bridged) provider would: the resource's name, a dash and
+// seven random hex digits, kept from the previous inputs once chosen.
+func autoname(news, olds resource.PropertyMap, urn resource.URN, seed []byte) error {
+	if v, ok := news["name"]; ok && !v.IsNull() {
+		return nil
+	}
+	if v, ok := olds["name"]; ok && v.IsString() {
+		news["name"] = v
+		return nil
+	}
+	prefix := urn.Name() + "-"
+	if len(seed) > 0 {
+		sum := sha256.Sum256(append([]byte(string(urn)), seed...))
+		news["name"] = strV(prefix + hex.EncodeToString(sum[:])[:7])
+		return nil
+	}
+	name, err := resource.NewUniqueHex(prefix, 7, 0)
+	if err != nil {
+		return err
+	}
+	news["name"] = strV(name)
+	return nil
+}
+
+// --- diffing ------------------------------------------------------------------------------------------------------
+
+// diffRules says how one kind compares inputs.
+type diffRules struct {
+	replace []string                                       // changes of these keys replace
+	trim    []string                                       // strings compared without surrounding whitespace
+	custom  func(olds, news resource.PropertyMap) []string // extra keys that replace, decided by the kind
+}
+
+// diffInputs compares old and new inputs with the kind's rules. A replacement that keeps the name deletes the old
+// resource first: Hetzner names are unique per project, so the new one could not be created beside the old.
+func diffInputs(olds, news resource.PropertyMap, ignore []string, rules diffRules) *pulumirpc.DiffResponse {
+	o, n := olds.Copy(), news.Copy()
+	for _, k := range rules.trim {
+		key := resource.PropertyKey(k)
+		for _, pm := range []resource.PropertyMap{o, n} {
+			if s, ok := base.GetString(pm, k); ok && !pm[key].IsSecret() {
+				pm[key] = strV(strings.TrimSpace(s))
+			} else if ok {
+				pm[key] = resource.MakeSecret(strV(strings.TrimSpace(s)))
+			}
+		}
+	}
+	replace := slices.Clone(rules.replace)
+	if rules.custom != nil {
+		replace = append(replace, rules.custom(o, n)...)
+	}
+	resp := base.DiffInputs(o, n, func(k string) bool { return slices.Contains(replace, k) }, ignore)
+	if len(resp.Replaces) > 0 {
+		on, okO := base.GetString(olds, "name")
+		nn, okN := base.GetString(news, "name")
+		if okO && okN && on == nn {
+			resp.DeleteBeforeReplace = true
+		}
+	}
+	return resp
+}
+
+// keepComputed is previewUpdate's usual answer: the new inputs plus the computed outputs of the state; those
+// listed in changed are unknown.
+func keepComputed(state, news resource.PropertyMap, computed []string, changed ...string) resource.PropertyMap {
+	outs := news.Copy()
+	for _, c := range computed {
+		key := resource.PropertyKey(c)
+		if v, ok := news[key]; ok && !v.IsNull() && !v.IsComputed() {
+			continue // an input that is also an output: the new input wins
+		}
+		if slices.Contains(changed, c) {
+			outs[key] = unknown()
+		} else if v, ok := state[key]; ok {
+			outs[key] = v
+		}
+	}
+	return outs
+}
+
+// inputsOf picks keys from outputs.
+func inputsOf(outs resource.PropertyMap, keys ...string) resource.PropertyMap {
+	in := resource.PropertyMap{}
+	for _, k := range keys {
+		if v, ok := outs[resource.PropertyKey(k)]; ok && !v.IsNull() {
+			in[resource.PropertyKey(k)] = v
+		}
+	}
+	return in
+}
+
+// notFound says whether err is the API's not_found.
+func notFound(err error) bool { return hcloud.IsError(err, hcloud.ErrorCodeNotFound) }
+
+// idOrName turns "123" into an ID and anything else into a name, as the API's ID-or-name parameters take them.
+func idOrName(s string) (int64, string) {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil && n > 0 {
+		return n, ""
+	}
+	return 0, s
+}

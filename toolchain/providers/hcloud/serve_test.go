@@ -1,0 +1,56 @@
+package hcloud
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// TestServeFakeAPI runs the fake Hetzner API as a server for test/hcloud-integration.sh, which drives the real
+// engine against it. It is skipped unless HCLOUD_FAKE_API_DIR is set: it then writes the API's URL to DIR/url,
+// serves until DIR/stop appears (at most 15 minutes), and writes what is left in the fake and every call made
+// to DIR/state.json. An unexpected request fails it, as in the unit tests.
+func TestServeFakeAPI(t *testing.T) {
+	dir := os.Getenv("HCLOUD_FAKE_API_DIR")
+	if dir == "" {
+		t.Skip("serves the fake API for test/hcloud-integration.sh only")
+	}
+	token := os.Getenv("HCLOUD_FAKE_API_TOKEN")
+	if len(token) != 64 {
+		t.Fatal("HCLOUD_FAKE_API_TOKEN must be a 64-character token")
+	}
+	f := newFakeAPI(t, token)
+	if err := os.WriteFile(filepath.Join(dir, "url.tmp"), []byte(f.srv.URL), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(dir, "url.tmp"), filepath.Join(dir, "url")); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Minute)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(filepath.Join(dir, "stop")); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	f.mu.Lock()
+	state := map[string]any{
+		"sshKeys": len(f.sshKeys), "primaryIPs": len(f.primaryIPs), "servers": len(f.servers),
+		"firewalls": len(f.firewalls), "requests": len(f.requests),
+	}
+	f.mu.Unlock()
+	state["calls"] = f.calls()
+	badAuth := 0
+	for _, r := range f.reqs() {
+		if r.Auth != "Bearer "+token {
+			badAuth++
+		}
+	}
+	state["badAuth"] = badAuth
+	b, _ := json.MarshalIndent(state, "", "  ")
+	if err := os.WriteFile(filepath.Join(dir, "state.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
