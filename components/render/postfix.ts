@@ -30,6 +30,8 @@ export function mainCf(p: PostfixInput): string {
         ["mynetworks", "127.0.0.0/8 [::1]/128"],
         ["inet_interfaces", "all"],
         ["inet_protocols", "all"],
+        // Through postlogd, so that a server without syslog (the local test server, minimal images) has a log.
+        ["maillog_file", "/var/log/mail.log"],
         ["biff", "no"],
         ["append_dot_mydomain", "no"],
         ["readme_directory", "no"],

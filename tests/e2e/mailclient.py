@@ -6,13 +6,31 @@
   send HOST PORT FROM TO SUBJECT [USER PASS]  SMTP; STARTTLS (and AUTH when USER is given)
   cert HOST PORT imap|smtp CAFILE           STARTTLS handshake verified against CAFILE: issuer, names, serial
   plainlogin HOST imap|smtp USER PASS       try AUTH/LOGIN before STARTTLS
+  plaintext HOST imap|smtp USER PASS        raw AUTH/LOGIN before STARTTLS, then the same after it (control)
+  search HOST USER PASS TEXT [N SECONDS]    subjects containing TEXT; with N, poll until N of them are there
+  flood HOST TO PREFIX STOPFILE MAX SECONDS USER PASS [PAUSE]
+                                            one message after another (port 25, then 587 as USER), PAUSE
+                                            seconds apart, until STOPFILE exists, MAX messages or SECONDS;
+                                            a JSON line per message
+  tls HOST PORT imap|smtp VERSION           `openssl s_client -starttls` offering only VERSION (tls1, tls1_1,
+                                            tls1_2, tls1_3), at SECLEVEL 0 so that only the server can refuse
+  tlscontrol imap|smtp VERSION              the same s_client command against a local `openssl s_server`
+                                            that accepts VERSION (behind a small STARTTLS front)
 """
+import base64
 import email
 import imaplib
 import json
+import os
+import re
+import select
 import smtplib
+import socket
 import ssl
+import subprocess
 import sys
+import tempfile
+import threading
 import time
 
 
@@ -68,20 +86,47 @@ def wait(host, user, password, subject, seconds="30"):
     out(ok=False, subjects=found)
 
 
-def send(host, port, sender, rcpt, subject, user=None, password=None):
+def submit(host, port, sender, rcpt, subject, user=None, password=None, tls=True):
+    """One message; the result names the stage that failed and the server's code and text."""
     msg = f"From: {sender}\r\nTo: {rcpt}\r\nSubject: {subject}\r\n\r\nmailstack end-to-end test\r\n"
+    stage = "connect"
     try:
         with smtplib.SMTP(host, int(port), local_hostname="client.example", timeout=20) as smtp:
-            smtp.starttls(context=loose())
+            stage = "ehlo"
+            smtp.ehlo()
+            if tls:
+                stage = "starttls"
+                smtp.starttls(context=loose())
+                smtp.ehlo()
             if user:
-                smtp.login(user, password)
-            refused = smtp.sendmail(sender, [rcpt], msg)
-        out(ok=not refused, refused=str(refused) if refused else None)
+                stage = "auth"
+                # AUTH PLAIN once (smtp.login would retry a refused login with the next mechanism)
+                smtp.user, smtp.password = user, password
+                smtp.auth("PLAIN", smtp.auth_plain)
+            for stage, cmd in (("mail", lambda: smtp.mail(sender)), ("rcpt", lambda: smtp.rcpt(rcpt))):
+                code, text = cmd()
+                if code != 250:
+                    return dict(ok=False, stage=stage, code=code, error=text.decode(errors="replace"))
+            stage = "data"
+            code, text = smtp.data(msg.encode())
+            text = text.decode(errors="replace")
+            if code != 250:
+                return dict(ok=False, stage=stage, code=code, error=text)
+            m = re.search(r"queued as (\S+)", text)
+            return dict(ok=True, code=code, queued=m.group(1) if m else None)
     except smtplib.SMTPResponseException as e:
-        out(ok=False, code=e.smtp_code, error=e.smtp_error.decode(errors="replace"))
-    except smtplib.SMTPRecipientsRefused as e:
-        code, text = list(e.recipients.values())[0]
-        out(ok=False, code=code, error=text.decode(errors="replace"))
+        return dict(ok=False, stage=stage, code=e.smtp_code, error=e.smtp_error.decode(errors="replace"))
+    except (smtplib.SMTPException, OSError) as e:
+        return dict(ok=False, stage=stage, code=None, error=f"{type(e).__name__}: {e}")
+
+
+def send(host, port, sender, rcpt, subject, user=None, password=None):
+    out(**submit(host, port, sender, rcpt, subject, user, password))
+
+
+def sendplain(host, port, sender, rcpt, subject):
+    """Like send, without STARTTLS."""
+    out(**submit(host, port, sender, rcpt, subject, tls=False))
 
 
 def cert(host, port, proto, cafile):
@@ -115,6 +160,193 @@ def plainlogin(host, proto, user, password):
         out(ok=False, error=str(e))
 
 
+def imap_tagged(sock_file, tag):
+    """Lines up to and including the tagged response."""
+    lines = []
+    while True:
+        line = sock_file.readline().decode(errors="replace").rstrip("\r\n")
+        if not line:
+            raise OSError("connection closed")
+        lines.append(line)
+        if line.startswith(tag + " "):
+            return lines
+
+
+def plaintext(host, proto, user, password):
+    """Credentials before STARTTLS (the server must refuse them), then the same credentials after STARTTLS
+    (the control: they are right, and the server takes them there)."""
+    plain = base64.b64encode(f"\0{user}\0{password}".encode()).decode()
+    if proto == "imap":
+        sock = socket.create_connection((host, 143), timeout=20)
+        f = sock.makefile("rb")
+        greeting = f.readline().decode(errors="replace").strip()
+        sock.sendall(b"a1 CAPABILITY\r\n")
+        caps = imap_tagged(f, "a1")
+        sock.sendall(f'a2 LOGIN "{user}" "{password}"\r\n'.encode())
+        login = imap_tagged(f, "a2")[-1]
+        sock.sendall(f"a3 AUTHENTICATE PLAIN {plain}\r\n".encode())
+        authenticate = imap_tagged(f, "a3")[-1]
+        sock.sendall(b"a4 STARTTLS\r\n")
+        starttls = imap_tagged(f, "a4")[-1]
+        tls = loose().wrap_socket(sock, server_hostname=host)
+        g = tls.makefile("rb")
+        tls.sendall(f'a5 LOGIN "{user}" "{password}"\r\n'.encode())
+        after = imap_tagged(g, "a5")[-1]
+        tls.close()
+        return out(ok=True, greeting=greeting, capabilities=" ".join(caps), login=login,
+                   authenticate=authenticate, starttls=starttls, after=after)
+    with smtplib.SMTP(host, 587, local_hostname="client.example", timeout=20) as smtp:
+        smtp.ehlo()
+        advertised = smtp.has_extn("auth")
+        plain_code, plain_text = smtp.docmd("AUTH", f"PLAIN {plain}")
+        login_code, login_text = smtp.docmd("AUTH", "LOGIN " + base64.b64encode(user.encode()).decode())
+        if login_code == 334:  # never expected; finish the exchange so the result is the server's verdict
+            login_code, login_text = smtp.docmd(base64.b64encode(password.encode()).decode())
+        smtp.starttls(context=loose())
+        smtp.ehlo()
+        advertised_after = smtp.has_extn("auth")
+        after_code, after_text = smtp.docmd("AUTH", f"PLAIN {plain}")
+        out(ok=True, advertised=advertised, plain=f"{plain_code} {plain_text.decode()}",
+            login=f"{login_code} {login_text.decode()}", advertisedAfter=advertised_after,
+            after=f"{after_code} {after_text.decode()}")
+
+
+def matching(host, user, password, text):
+    imap = imap_session(host, user, password)
+    imap.select("INBOX", readonly=True)
+    _, data = imap.search(None, "SUBJECT", f'"{text}"')
+    found = []
+    nums = data[0].split()
+    if nums:
+        _, msgs = imap.fetch(b",".join(nums), "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        for m in msgs:
+            if isinstance(m, tuple):
+                found.append(str(email.message_from_bytes(m[1]).get("Subject", "")).strip())
+    imap.logout()
+    return found
+
+
+def search(host, user, password, text, n="0", seconds="0"):
+    deadline = time.time() + float(seconds)
+    while True:
+        found = matching(host, user, password, text)
+        if len(found) >= int(n) or time.time() >= deadline:
+            return out(ok=len(found) >= int(n), subjects=found)
+        time.sleep(0.5)
+
+
+def flood(host, rcpt, prefix, stopfile, limit, seconds, user, password, pause="0"):
+    deadline = time.time() + float(seconds)
+    i = 0
+    while i < int(limit) and time.time() < deadline and not os.path.exists(stopfile):
+        if i:
+            time.sleep(float(pause))
+        port = "25" if i % 2 == 0 else "587"
+        sender = "flood@client.example" if port == "25" else user
+        subject = f"{prefix} {i:04d}"
+        r = submit(host, port, sender, rcpt, subject, *((user, password) if port == "587" else ()))
+        print(json.dumps(dict(i=i, port=port, subject=subject, t=time.time(), **r)), flush=True)
+        i += 1
+
+
+OPENSSL_SECLEVEL0 = "DEFAULT:@SECLEVEL=0"
+
+
+def s_client(host, port, proto, version):
+    """The one client command of the TLS tests: only VERSION offered, every cipher allowed (SECLEVEL 0), so a
+    refusal can only come from the server."""
+    cmd = ["openssl", "s_client", "-connect", f"{host}:{port}", "-starttls", proto, f"-{version}",
+           "-cipher", OPENSSL_SECLEVEL0]
+    r = subprocess.run(cmd, input=b"", capture_output=True, timeout=30)
+    text = (r.stdout + r.stderr).decode(errors="replace")
+    cipher = re.search(r"Cipher is (\S+)", text)
+    errors = [l for l in text.splitlines() if ":error:" in l or "alert" in l or "errno" in l]
+    ok = r.returncode == 0 and cipher is not None and cipher.group(1) != "(NONE)"
+    # The negotiated version: the session's "Protocol" line (s_client prints it with the attempted version even
+    # when nothing was negotiated, hence only on success), else the "New, TLSv1.3, Cipher is" line.
+    protocol = re.search(r"Protocol\s*:\s*(TLSv[0-9.]+)", text) or re.search(r"New, (TLSv[0-9.]+), Cipher is", text)
+    return dict(ok=ok, command=" ".join(cmd), exit=r.returncode, cipher=cipher.group(1) if cipher else None,
+                version=protocol.group(1) if ok and protocol else None, error=" | ".join(errors[:3]) or None)
+
+
+def tls(host, port, proto, version):
+    out(**s_client(host, port, proto, version))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def starttls_front(proto, listener, backend_port):
+    """Plays the plain-text part of IMAP or SMTP up to STARTTLS, then passes the bytes through to s_server."""
+    conn, _ = listener.accept()
+    conn.settimeout(20)
+    f = conn.makefile("rb")
+    conn.sendall(b"* OK [CAPABILITY IMAP4rev1 STARTTLS] control\r\n" if proto == "imap" else b"220 control ESMTP\r\n")
+    while True:
+        line = f.readline().decode(errors="replace").strip()
+        if not line:
+            return conn.close()
+        word = line.split()
+        if proto == "imap":
+            tag, verb = word[0], word[1].upper()
+            if verb == "STARTTLS":
+                conn.sendall(f"{tag} OK Begin TLS negotiation now\r\n".encode())
+                break
+            conn.sendall(f"* CAPABILITY IMAP4rev1 STARTTLS\r\n{tag} OK done\r\n".encode())
+        else:
+            verb = word[0].upper()
+            if verb == "STARTTLS":
+                conn.sendall(b"220 2.0.0 Ready to start TLS\r\n")
+                break
+            conn.sendall(b"250-control\r\n250 STARTTLS\r\n" if verb == "EHLO" else b"250 ok\r\n")
+    backend = socket.create_connection(("127.0.0.1", backend_port), timeout=20)
+    pair = {conn: backend, backend: conn}
+    while True:
+        ready, _, _ = select.select(list(pair), [], [], 20)
+        if not ready:
+            break
+        for s in ready:
+            data = s.recv(65536)
+            if not data:
+                conn.close()
+                backend.close()
+                return
+            pair[s].sendall(data)
+
+
+def tlscontrol(proto, version):
+    with tempfile.TemporaryDirectory() as d:
+        key, crt = os.path.join(d, "key.pem"), os.path.join(d, "cert.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                        "-days", "1", "-subj", "/CN=mailstack tls control", "-keyout", key, "-out", crt],
+                       check=True, capture_output=True)
+        backend_port = free_port()
+        server = subprocess.Popen(["openssl", "s_server", "-accept", f"127.0.0.1:{backend_port}", "-cert", crt,
+                                   "-key", key, f"-{version}", "-cipher", OPENSSL_SECLEVEL0, "-naccept", "1"],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            for line in server.stdout:  # s_server says ACCEPT once it listens
+                if line.startswith(b"ACCEPT"):
+                    break
+            listener = socket.socket()
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(1)
+            front = threading.Thread(target=starttls_front, args=(proto, listener, backend_port), daemon=True)
+            front.start()
+            result = s_client("127.0.0.1", str(listener.getsockname()[1]), proto, version)
+            front.join(5)
+            listener.close()
+        finally:
+            server.kill()
+            server.wait()
+    out(**result)
+
+
 if __name__ == "__main__":
-    verbs = {"login": login, "wait": wait, "send": send, "cert": cert, "plainlogin": plainlogin}
+    verbs = {"login": login, "wait": wait, "send": send, "sendplain": sendplain, "cert": cert,
+             "plainlogin": plainlogin, "plaintext": plaintext, "search": search, "flood": flood, "tls": tls,
+             "tlscontrol": tlscontrol}
     verbs[sys.argv[1]](*sys.argv[2:])

@@ -14,6 +14,8 @@ export interface Testbed {
     sshKnownHostsFile: string;
     systemUser: { name: string; password: string; address: string };
     acmeListenerCaFile: string;
+    /** Path ON THE SERVER of the CA bundle that certbot needs to talk to Pebble (REQUESTS_CA_BUNDLE). */
+    caBundle: string;
     names: string[];
 }
 
@@ -39,9 +41,11 @@ export interface ClientResult {
     version?: string;
 }
 
+export const MAILCLIENT = path.join(__dirname, "mailclient.py");
+
 /** One call of tests/e2e/mailclient.py (Python's imaplib/smtplib) from the client namespace. */
 export function mail(...args: string[]): ClientResult {
-    const r = inClient(["/usr/bin/python3", path.join(__dirname, "mailclient.py"), ...args]);
+    const r = inClient(["/usr/bin/python3", MAILCLIENT, ...args]);
     if (r.status !== 0) {
         throw new Error(`mailclient ${args[0]} failed (${r.status}): ${r.stderr}`);
     }

@@ -1,0 +1,250 @@
+// Never break a running mail server: a bad config never goes live (or is rolled back), no accepted message is
+// lost while `pulumi up` reloads postfix and dovecot, and a certificate renewal reaches both daemons.
+// Tests run in file order; this file relies on no other.
+
+import { spawn } from "child_process";
+import { copyFileSync, existsSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from "fs";
+import * as path from "path";
+import { MAILCLIENT, mail, onServer, output, pebbleRoot, pulumi, ROOT, testbed } from "./testbed";
+
+jest.setTimeout(300_000);
+
+const t = testbed();
+const host = t.serverAddress;
+const virtual = output<Record<string, string>>("virtualUserPasswords");
+const bob = { name: "bob@example.net", password: virtual["bob@example.net"] };
+const erin = { name: "erin@example.com", password: virtual["erin@example.com"] };
+const run = `${Date.now()}`;
+const CTL = "/usr/local/sbin/mailstack-ctl";
+const LIVE = "/etc/postfix/main.cf /etc/postfix/master.cf /etc/dovecot/dovecot.conf";
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Polls check() until it returns a value that is not undefined, or fails after `seconds`. */
+async function until<T>(what: string, seconds: number, check: () => T | undefined): Promise<T> {
+    const deadline = Date.now() + seconds * 1000;
+    for (;;) {
+        const v = check();
+        if (v !== undefined) {
+            return v;
+        }
+        if (Date.now() > deadline) {
+            throw new Error(`timed out after ${seconds} s waiting for ${what}`);
+        }
+        await sleep(250);
+    }
+}
+
+/** Runs a script on the server and returns its combined output and exit status (never throws on status). */
+function onServerStatus(script: string): { rc: number; out: string } {
+    const text = onServer(`{ ${script}\n} > /tmp/mailstack-e2e.out 2>&1; rc=$?; cat /tmp/mailstack-e2e.out; echo "rc=$rc"`);
+    const m = /rc=(\d+)\n$/.exec(text);
+    return { rc: Number(m?.[1] ?? -1), out: text.replace(/rc=\d+\n$/, "") };
+}
+
+const checksums = (): string => onServer(`sha256sum ${LIVE}`);
+
+/** Logs in over IMAP, sends through 587 (authenticated) and 25, and sees both arrive. */
+function mailFlows(tag: string): void {
+    expect(mail("login", host, bob.name, bob.password)).toMatchObject({ ok: true });
+    const subjects = [`flows 587 ${tag} ${run}`, `flows 25 ${tag} ${run}`];
+    expect(mail("send", host, "587", bob.name, erin.name, subjects[0], bob.name, bob.password)).toMatchObject({ ok: true });
+    expect(mail("send", host, "25", "someone@client.example", erin.name, subjects[1])).toMatchObject({ ok: true });
+    for (const s of subjects) {
+        expect(mail("wait", host, erin.name, erin.password, s)).toMatchObject({ ok: true });
+    }
+}
+
+describe("mailstack-ctl apply: a bad config never stays live", () => {
+    const BACKUP = "/root/mailstack-e2e-staged";
+    let live = "";
+
+    beforeAll(() => {
+        // the staged files are what the last `up` sent: keep them, so the next `up` finds them as it left them
+        onServer(`rm -rf ${BACKUP} && cp -a /etc/mailstack/staged ${BACKUP}`);
+        live = checksums();
+    });
+
+    afterEach(() => {
+        onServer(`rm -rf /etc/mailstack/staged && cp -a ${BACKUP} /etc/mailstack/staged`);
+    });
+
+    afterAll(() => {
+        onServer(`rm -rf ${BACKUP}`);
+        expect(checksums()).toBe(live);
+    });
+
+    test("a main.cf that postfix's validator rejects: its message, live files and daemon untouched, mail flows", () => {
+        const pid = onServer("cat /var/spool/postfix/pid/master.pid");
+        const r = onServerStatus(`{ cat /etc/postfix/main.cf; echo 'this line is not a postfix parameter'; } |
+            ${CTL} stage postfix main.cf && ${CTL} apply postfix`);
+        expect(r.rc).not.toBe(0);
+        expect(r.out).toMatch(/staged postfix configuration rejected, live configuration untouched: postconf: fatal: .*\/main\.cf, line \d+: missing '=' after attribute name: "this line is not a postfix parameter"/);
+        expect(checksums()).toBe(live);
+        expect(onServer("cat /var/spool/postfix/pid/master.pid")).toBe(pid); // not even reloaded
+        mailFlows("bad main.cf");
+    });
+
+    test("a dovecot.conf that doveconf rejects: its message, live files and daemon untouched, mail flows", () => {
+        const pid = onServer("cat /run/dovecot/master.pid");
+        const r = onServerStatus(`{ cat /etc/dovecot/dovecot.conf; echo 'this line is not a dovecot setting'; } |
+            ${CTL} stage dovecot dovecot.conf && ${CTL} apply dovecot`);
+        expect(r.rc).not.toBe(0);
+        expect(r.out).toMatch(/staged dovecot configuration rejected, live configuration untouched: doveconf: Fatal: Error in configuration file .*\/dovecot\.conf line \d+: /);
+        expect(checksums()).toBe(live);
+        expect(onServer("cat /run/dovecot/master.pid")).toBe(pid);
+        mailFlows("bad dovecot.conf");
+    });
+
+    // Configs that pass validation but cannot run: a listener on a port the other daemon holds.
+    test("a master.cf that validates but kills postfix on reload (smtpd on dovecot's 143): rolled back, serving", () => {
+        const r = onServerStatus(`{ cat /etc/postfix/master.cf; echo '143 inet n - y - - smtpd'; } |
+            ${CTL} stage postfix master.cf &&
+            postconf -c /etc/mailstack/staged/postfix -M >/dev/null && postfix -c /etc/mailstack/staged/postfix check &&
+            echo "staged config validates" && ${CTL} apply postfix`);
+        expect(r.out).toContain("staged config validates");
+        expect(r.rc).not.toBe(0);
+        expect(r.out).toMatch(/postfix did not come up with the new configuration \(.+\); previous configuration restored and serving/);
+        expect(checksums()).toBe(live);
+        expect(onServer("postfix status 2>&1; ss -Hltnp 'sport = :25' 'or' 'sport = :587' 'or' 'sport = :143'"))
+            .toMatch(/:25 .*"master"[\s\S]*:587 .*"master"|:587 .*"master"[\s\S]*:25 .*"master"/);
+        expect(onServer("ss -Hltnp 'sport = :143'")).toContain('"dovecot"');
+        mailFlows("postfix rollback");
+    });
+
+    test("a dovecot.conf that validates but cannot be loaded (imap on postfix's 25): rolled back, serving", () => {
+        const pid = onServer("cat /run/dovecot/master.pid");
+        const r = onServerStatus(`{ cat /etc/dovecot/dovecot.conf; printf 'service imap-login {\\n  inet_listener extra {\\n    port = 25\\n  }\\n}\\n'; } |
+            ${CTL} stage dovecot dovecot.conf && doveconf -c /etc/mailstack/staged/dovecot/dovecot.conf -n >/dev/null &&
+            echo "staged config validates" && ${CTL} apply dovecot`);
+        expect(r.out).toContain("staged config validates");
+        expect(r.rc).not.toBe(0);
+        expect(r.out).toMatch(/dovecot did not come up with the new configuration \(.+\); previous configuration restored and serving/);
+        // the broken file must not stay live either: dovecot kept running, but the next restart would have failed
+        expect(checksums()).toBe(live);
+        expect(onServer("cat /run/dovecot/master.pid")).toBe(pid);
+        expect(onServer("ss -Hltnp 'sport = :25'")).not.toContain('"dovecot"');
+        mailFlows("dovecot rollback");
+    });
+
+    test("control: the unchanged staged files apply cleanly", () => {
+        const r = onServerStatus(`${CTL} apply postfix && ${CTL} apply dovecot`);
+        expect(r).toEqual({ rc: 0, out: "postfix: configuration applied\ndovecot: configuration applied\n" });
+        expect(checksums()).toBe(live);
+        mailFlows("clean apply");
+    });
+});
+
+describe("no accepted message is lost while `pulumi up` reloads postfix and dovecot", () => {
+    interface Sent {
+        i: number;
+        port: string;
+        subject: string;
+        t: number;
+        ok: boolean;
+        code?: number;
+        stage?: string;
+        error?: string;
+    }
+
+    test("mail sent all through an up that adds 465 and 993 and the up that removes them again", async () => {
+        const prefix = `noloss ${run}`;
+        const log = path.join(ROOT, ".local", `noloss-${run}.jsonl`);
+        const stop = path.join(ROOT, ".local", `noloss-${run}.stop`);
+        const config = path.join(ROOT, ".local", "Pulumi.local.tlsports.yaml");
+        copyFileSync(path.join(ROOT, "Pulumi.local.yaml"), config);
+        expect(pulumi("config", "set", "mailstack:smtps", "true", "--config-file", config).status).toBe(0);
+        expect(pulumi("config", "set", "mailstack:imaps", "true", "--config-file", config).status).toBe(0);
+
+        const fd = openSync(log, "w");
+        const sender = spawn("ip", ["netns", "exec", "mailstack-client", "/usr/bin/python3", MAILCLIENT, "flood", host,
+            erin.name, prefix, stop, "200", "90", bob.name, bob.password, "0.05"], { stdio: ["ignore", fd, "inherit"] });
+        closeSync(fd);
+        const exited = new Promise<number | null>((resolve) => sender.on("exit", resolve));
+        const sent = (): Sent[] => readFileSync(log, "utf8").split("\n").filter((l) => l !== "")
+            .map((l) => JSON.parse(l) as Sent);
+        const accepted = (): Sent[] => sent().filter((s) => s.ok);
+        try {
+            await until("the first accepted messages", 30, () => (accepted().length >= 5 ? true : undefined));
+            const upStart = Date.now() / 1000;
+            const withPorts = pulumi("up", "--yes", "--skip-preview", "--config-file", config);
+            expect(withPorts.status).toBe(0);
+            expect(withPorts.stdout).toMatch(/mail-postfix-apply/);
+            expect(withPorts.stdout).toMatch(/mail-dovecot-apply/);
+            expect(onServer("ss -Hltn 'sport = :465' 'or' 'sport = :993' | wc -l").trim()).not.toBe("0");
+            const restored = pulumi("up", "--yes", "--skip-preview");
+            expect(restored.status).toBe(0);
+            expect(onServer("ss -Hltn 'sport = :465' 'or' 'sport = :993' | wc -l").trim()).toBe("0");
+            const upEnd = Date.now() / 1000;
+            await until("accepted messages after the ups", 30, () =>
+                (accepted().filter((s) => s.t > upEnd).length >= 5 ? true : undefined));
+            writeFileSync(stop, "");
+            await exited;
+            const all = sent();
+            const ok = accepted();
+            // the flood really spanned both ups
+            expect(ok[0].t).toBeLessThan(upStart);
+            expect(ok[ok.length - 1].t).toBeGreaterThan(upEnd);
+            expect(all.filter((s) => s.t > upStart && s.t < upEnd).length).toBeGreaterThan(10);
+            const found = mail("search", host, erin.name, erin.password, prefix, String(ok.length), "60").subjects ?? [];
+            const delivered = ok.filter((s) => found.includes(s.subject));
+            const refused = all.filter((s) => !s.ok);
+            console.log(`sent ${all.length}, accepted ${ok.length}, delivered ${delivered.length}` +
+                (refused.length ? `; not accepted: ${refused.map((s) => `#${s.i} port ${s.port} ${s.stage} ${s.code ?? ""} ${s.error}`).join("; ")}` : ""));
+            expect(ok.length).toBeGreaterThan(0);
+            expect(ok.filter((s) => !found.includes(s.subject)).map((s) => s.subject)).toEqual([]);
+            expect(delivered.length).toBe(ok.length);
+            expect(found.length).toBe(ok.length); // nothing twice, nothing that was not accepted
+        } finally {
+            writeFileSync(stop, "");
+            await exited;
+            rmSync(config, { force: true });
+            rmSync(log, { force: true });
+            rmSync(stop, { force: true });
+        }
+    });
+});
+
+describe("certificate renewal", () => {
+    test("certbot renew fires the deploy hook; 587 and 143 then serve the new certificate", async () => {
+        const root = pebbleRoot(path.join(ROOT, ".local", "pebble-root.pem"));
+        const serial = (port: string, proto: string): string => mail("cert", host, port, proto, root).serial ?? "";
+        const before = { smtp: serial("587", "smtp"), imap: serial("143", "imap") };
+        expect(before.smtp).toBe(before.imap);
+
+        const conf = onServer("cat /etc/letsencrypt/renewal/mailstack.conf");
+        expect(conf).toMatch(/^renew_hook = \/usr\/local\/sbin\/mailstack-ctl reload postfix dovecot$/m);
+        expect(conf).toMatch(/^server = https:\/\/192\.0\.2\.1:14000\/dir$/m);
+        const reloads = (): number[] => onServer("grep -c 'postfix/master.*: reload' /var/log/mail.log; " +
+            "grep -c 'SIGHUP received' /var/log/dovecot.log").trim().split("\n").map(Number);
+
+        // certbot logs the hooks it runs (and their failures) to its own log, not to the terminal
+        const hookLog = (): string => onServer("grep -E 'deploy-hook' /var/log/letsencrypt/letsencrypt.log || true");
+        const hooksBefore = hookLog();
+        const [postfix0, dovecot0] = reloads();
+        const r = onServerStatus(`REQUESTS_CA_BUNDLE=${t.caBundle} certbot renew --force-renewal --cert-name mailstack ` +
+            "--non-interactive --no-random-sleep-on-renew");
+        expect(r.rc).toBe(0);
+        expect(r.out).toMatch(/Congratulations, all renewals succeeded/);
+        const hooks = hookLog().slice(hooksBefore.length).trim().split("\n");
+        expect(hooks).toEqual([expect.stringMatching(
+            /:INFO:.*Running deploy-hook command: \/usr\/local\/sbin\/mailstack-ctl reload postfix dovecot$/)]);
+        const renewed = onServer("openssl x509 -noout -serial -in /etc/letsencrypt/live/mailstack/cert.pem")
+            .trim().replace(/^serial=/, "");
+        expect(renewed).not.toBe(before.smtp);
+        // the hook reloaded both daemons (their logs say so)
+        await until("a reload of postfix and dovecot in their logs", 15, () => {
+            const [postfix1, dovecot1] = reloads();
+            return postfix1 > postfix0 && dovecot1 > dovecot0 ? true : undefined;
+        });
+        await until("the new certificate on 587", 30, () => (serial("587", "smtp") === renewed ? true : undefined));
+        await until("the new certificate on 143", 30, () => (serial("143", "imap") === renewed ? true : undefined));
+        // the new private key is as private as the first one
+        expect(onServer("stat -L -c '%a %U:%G' /etc/letsencrypt/live/mailstack/privkey.pem")).toBe("600 root:root\n");
+        mailFlows("after renewal");
+    });
+});
+
+afterAll(() => {
+    expect(existsSync(path.join(ROOT, ".local", "Pulumi.local.tlsports.yaml"))).toBe(false);
+});
