@@ -42,7 +42,7 @@ export class MailServer extends pulumi.ComponentResource {
         const cert = new Certificate(`${name}-certificate`, { connection: conn, config: c.certificate },
             { parent: this, dependsOn: [vmail] });
         const users = new Users(`${name}-users`, { connection: conn, config: c }, { parent: this, dependsOn: [cert] });
-        new Postfix(`${name}-postfix`, {
+        const postfix = new Postfix(`${name}-postfix`, {
             connection: conn,
             input: {
                 hostname: c.hostname, baseDomain: c.baseDomain, virtualDomains: c.virtualDomains,
@@ -56,7 +56,12 @@ export class MailServer extends pulumi.ComponentResource {
                 baseDomain: c.baseDomain, certFile: cert.certFile, keyFile: cert.keyFile, passwdFile: PASSWD_FILE,
                 postmaster: `postmaster@${c.baseDomain}`, imaps: c.imaps,
             },
-        }, { parent: this, dependsOn: [users] });
+        }, {
+            parent: this,
+            // dovecot's auth and LMTP sockets live in postfix's spool, whose private/ directory postfix creates
+            // (postfix 3.10 on Debian 13 only when it first starts).
+            dependsOn: [users, postfix],
+        });
 
         this.serverIp = host.address;
         this.clientSettings = clientSettings(c);

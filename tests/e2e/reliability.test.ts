@@ -215,8 +215,9 @@ describe("certificate renewal", () => {
         const conf = onServer("cat /etc/letsencrypt/renewal/mailstack.conf");
         expect(conf).toMatch(/^renew_hook = \/usr\/local\/sbin\/mailstack-ctl reload postfix dovecot$/m);
         expect(conf).toMatch(/^server = https:\/\/192\.0\.2\.1:14000\/dir$/m);
+        // postfix logs its reloads; dovecot 2.4 does not, but every reload replaces its log process.
         const reloads = (): number[] => onServer("grep -c 'postfix/master.*: reload' /var/log/mail.log; " +
-            "grep -c 'SIGHUP received' /var/log/dovecot.log").trim().split("\n").map(Number);
+            "pgrep -f '^dovecot/log' | head -n 1").trim().split("\n").map(Number);
 
         // certbot logs the hooks it runs (and their failures) to its own log, not to the terminal
         const hookLog = (): string => onServer("grep -E 'deploy-hook' /var/log/letsencrypt/letsencrypt.log || true");
@@ -233,9 +234,9 @@ describe("certificate renewal", () => {
             .trim().replace(/^serial=/, "");
         expect(renewed).not.toBe(before.smtp);
         // the hook reloaded both daemons (their logs say so)
-        await until("a reload of postfix and dovecot in their logs", 15, () => {
+        await until("a reload of postfix and dovecot", 15, () => {
             const [postfix1, dovecot1] = reloads();
-            return postfix1 > postfix0 && dovecot1 > dovecot0 ? true : undefined;
+            return postfix1 > postfix0 && dovecot1 !== dovecot0 ? true : undefined;
         });
         await until("the new certificate on 587", 30, () => (serial("587", "smtp") === renewed ? true : undefined));
         await until("the new certificate on 143", 30, () => (serial("143", "imap") === renewed ? true : undefined));

@@ -170,8 +170,10 @@ describe("file modes on the server", () => {
         }
         // live/NAME/privkey.pem is a symlink into archive/: check what it points at
         expect(onServer("stat -L -c '%a %U:%G' /etc/letsencrypt/live/mailstack/privkey.pem")).toBe("600 root:root\n");
-        expect(stat("/etc/letsencrypt/archive /etc/letsencrypt/live /etc/letsencrypt/keys").map((l) => l.split(" ")[0]))
-            .toEqual(["700", "700", "700"]);
+        // keys/ holds the CSR keys; certbot 4 (Debian 13) no longer keeps it
+        const dirs = stat("/etc/letsencrypt/archive /etc/letsencrypt/live /etc/letsencrypt/keys");
+        expect(dirs.length).toBeGreaterThanOrEqual(2);
+        expect(dirs.map((l) => l.split(" ")[0])).toEqual(dirs.map(() => "700"));
     });
 
     test("the ACME account key is readable by root only", () => {
