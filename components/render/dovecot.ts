@@ -87,27 +87,7 @@ mail_location = maildir:~/Maildir
 mail_privileged_group = mail
 first_valid_uid = 1000
 
-namespace inbox {
-  inbox = yes
-  separator = /
-  mailbox Drafts {
-    special_use = \\Drafts
-    auto = subscribe
-  }
-  mailbox Sent {
-    special_use = \\Sent
-    auto = subscribe
-  }
-  mailbox Junk {
-    special_use = \\Junk
-    auto = subscribe
-  }
-  mailbox Trash {
-    special_use = \\Trash
-    auto = subscribe
-  }
-}
-
+${mailboxes()}
 ssl = required
 ssl_cert = <${d.certFile}
 ssl_key = <${d.keyFile}
@@ -158,27 +138,7 @@ mail_path = ~/Maildir
 mail_privileged_group = mail
 first_valid_uid = 1000
 
-namespace inbox {
-  inbox = yes
-  separator = /
-  mailbox Drafts {
-    special_use = \\Drafts
-    auto = subscribe
-  }
-  mailbox Sent {
-    special_use = \\Sent
-    auto = subscribe
-  }
-  mailbox Junk {
-    special_use = \\Junk
-    auto = subscribe
-  }
-  mailbox Trash {
-    special_use = \\Trash
-    auto = subscribe
-  }
-}
-
+${mailboxes()}
 ssl = required
 ssl_server_cert_file = ${d.certFile}
 ssl_server_key_file = ${d.keyFile}
@@ -226,5 +186,30 @@ protocol lmtp {
 }
 
 log_path = /var/log/dovecot.log
+`;
+}
+
+/** The special-use folders every client expects, created and subscribed on first login (same in 2.3 and 2.4). */
+function mailboxes(): string {
+    return `namespace inbox {
+  inbox = yes
+  separator = /
+  mailbox Drafts {
+    special_use = \\Drafts
+    auto = subscribe
+  }
+  mailbox Sent {
+    special_use = \\Sent
+    auto = subscribe
+  }
+  mailbox Junk {
+    special_use = \\Junk
+    auto = subscribe
+  }
+  mailbox Trash {
+    special_use = \\Trash
+    auto = subscribe
+  }
+}
 `;
 }

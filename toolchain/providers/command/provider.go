@@ -13,7 +13,6 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/provider"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"google.golang.org/protobuf/types/known/emptypb"
-	"google.golang.org/protobuf/types/known/structpb"
 
 	"mailstack/toolchain/providers/internal/base"
 )
@@ -84,7 +83,7 @@ func connectionDefaults(v resource.PropertyValue) resource.PropertyValue {
 // Diff: a change of triggers replaces the resource (the new one is created, then the old one deleted); any other
 // input change is an update, which re-runs `update` (or `create`). No change: nothing runs.
 func (p *Provider) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*pulumirpc.DiffResponse, error) {
-	olds, err := oldInputs(req.GetOldInputs(), req.GetOlds())
+	olds, err := base.OldInputs(req.GetOldInputs(), req.GetOlds(), outputKeys)
 	if err != nil {
 		return nil, err
 	}
@@ -93,22 +92,6 @@ func (p *Provider) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*pulumir
 		return nil, err
 	}
 	return base.DiffInputs(olds, news, func(k string) bool { return k == "triggers" }, req.GetIgnoreChanges()), nil
-}
-
-// oldInputs prefers the old inputs the engine sends; without them, the old outputs minus stdout and stderr are
-// the inputs.
-func oldInputs(inputs, outputs *structpb.Struct) (resource.PropertyMap, error) {
-	if inputs != nil {
-		return base.Unmarshal(inputs)
-	}
-	olds, err := base.Unmarshal(outputs)
-	if err != nil {
-		return nil, err
-	}
-	for _, k := range outputKeys {
-		delete(olds, k)
-	}
-	return olds, nil
 }
 
 // Create runs `create` (nothing during a preview, when stdout and stderr are not known yet).
@@ -188,7 +171,7 @@ func (p *Provider) Delete(ctx context.Context, req *pulumirpc.DeleteRequest) (*e
 func (p *Provider) Read(_ context.Context, req *pulumirpc.ReadRequest) (*pulumirpc.ReadResponse, error) {
 	inputs := req.GetInputs()
 	if inputs == nil {
-		olds, err := oldInputs(nil, req.GetProperties())
+		olds, err := base.OldInputs(nil, req.GetProperties(), outputKeys)
 		if err != nil {
 			return nil, err
 		}

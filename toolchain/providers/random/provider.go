@@ -13,7 +13,6 @@ import (
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"golang.org/x/crypto/bcrypt"
 	"google.golang.org/protobuf/types/known/emptypb"
-	"google.golang.org/protobuf/types/known/structpb"
 
 	"mailstack/toolchain/providers/internal/base"
 )
@@ -123,7 +122,7 @@ func readParams(pm resource.PropertyMap) params {
 
 // Diff: every input change replaces the resource (a new value is generated); no change, no diff.
 func (p *Provider) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*pulumirpc.DiffResponse, error) {
-	olds, err := oldInputs(req.GetOldInputs(), req.GetOlds())
+	olds, err := base.OldInputs(req.GetOldInputs(), req.GetOlds(), outputKeys)
 	if err != nil {
 		return nil, err
 	}
@@ -132,20 +131,6 @@ func (p *Provider) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*pulumir
 		return nil, err
 	}
 	return base.DiffInputs(olds, news, func(string) bool { return true }, req.GetIgnoreChanges()), nil
-}
-
-func oldInputs(inputs, outputs *structpb.Struct) (resource.PropertyMap, error) {
-	if inputs != nil {
-		return base.Unmarshal(inputs)
-	}
-	olds, err := base.Unmarshal(outputs)
-	if err != nil {
-		return nil, err
-	}
-	for _, k := range outputKeys {
-		delete(olds, k)
-	}
-	return olds, nil
 }
 
 // Create generates the value, once: it is kept in the state and never regenerated except by a replacement.
@@ -241,7 +226,7 @@ func (p *Provider) Read(_ context.Context, req *pulumirpc.ReadRequest) (*pulumir
 	}
 	inputs := req.GetInputs()
 	if inputs == nil {
-		olds, err := oldInputs(nil, req.GetProperties())
+		olds, err := base.OldInputs(nil, req.GetProperties(), outputKeys)
 		if err != nil {
 			return nil, err
 		}

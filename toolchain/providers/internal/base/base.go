@@ -148,3 +148,19 @@ func (b *Base) Attach(_ context.Context, req *pulumirpc.PluginAttach) (*emptypb.
 func Failure(property, format string, args ...any) *pulumirpc.CheckFailure {
 	return &pulumirpc.CheckFailure{Property: property, Reason: fmt.Sprintf(format, args...)}
 }
+
+// OldInputs prefers the old inputs the engine sends; without them, the old outputs minus the keys that Create
+// added (outputKeys) are the inputs.
+func OldInputs(inputs, outputs *structpb.Struct, outputKeys []resource.PropertyKey) (resource.PropertyMap, error) {
+	if inputs != nil {
+		return Unmarshal(inputs)
+	}
+	olds, err := Unmarshal(outputs)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range outputKeys {
+		delete(olds, k)
+	}
+	return olds, nil
+}
