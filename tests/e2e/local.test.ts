@@ -107,4 +107,25 @@ describe("updates", () => {
         expect(mail("login", host, "frida@example.com", "anything")).toMatchObject({ ok: false });
         expect(readFileSync(path.join(ROOT, "Pulumi.local.yaml"), "utf8")).not.toContain("frida");
     });
+
+    test("a new domain re-issues the certificate with its name, and removing it re-issues without", () => {
+        const root = pebbleRoot(path.join(ROOT, ".local", "pebble-root.pem"));
+        const names = (): string[] => [...(mail("cert", host, "143", "imap", root).names ?? [])].sort();
+        const config = path.join(ROOT, ".local", "Pulumi.local.adddomain.yaml");
+        copyFileSync(path.join(ROOT, "Pulumi.local.yaml"), config);
+        for (const [key, value] of [["mailstack:virtualDomains[2]", "example.info"],
+            ["mailstack:virtualUsers[4]", "gus@example.info"]]) {
+            expect(pulumi("config", "set", "--path", key, value, "--config-file", config).status).toBe(0);
+        }
+        expect(pulumi("up", "--yes", "--skip-preview", "--config-file", config).status).toBe(0);
+        expect(names()).toEqual([...t.names, "mail.example.info"].sort());
+        const gus = output<Record<string, string>>("virtualUserPasswords")["gus@example.info"];
+        const subject = `new domain ${run}`;
+        expect(mail("send", host, "25", "someone@client.example", "gus@example.info", subject)).toMatchObject({ ok: true });
+        expect(mail("wait", host, "gus@example.info", gus, subject)).toMatchObject({ ok: true });
+
+        expect(pulumi("up", "--yes", "--skip-preview").status).toBe(0);
+        expect(names()).toEqual([...t.names].sort());
+        expect(mail("send", host, "25", "someone@client.example", "gus@example.info", subject)).toMatchObject({ ok: false });
+    });
 });
