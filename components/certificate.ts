@@ -11,7 +11,8 @@ export const KEY_FILE = `/etc/letsencrypt/live/${CERT_NAME}/privkey.pem`;
 
 /** The certbot command line. Names are part of it, so a changed name set re-runs it and re-issues. */
 export function certbotCommand(c: CertificateConfig): string {
-    const env = c.caBundle ? `REQUESTS_CA_BUNDLE=${quote(c.caBundle)} ` : "";
+    // Renewals run from certbot's timer, without this environment: the CA goes into the system store too.
+    const env = c.caBundle ? `${CTL} trust-ca ${quote(c.caBundle)} && REQUESTS_CA_BUNDLE=${quote(c.caBundle)} ` : "";
     return env + [
         "certbot certonly --standalone --non-interactive --agree-tos",
         `-m ${quote(c.email)}`,
