@@ -18,6 +18,9 @@ export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 export PATH=$NODE_HOME/bin:$TOOLCHAIN/bin:$PATH
 
+# The stack exists in the current backend (stack ls needs no passphrase).
+stack_exists() { pulumi stack ls --json 2>/dev/null | grep -q "\"name\": \"$1\""; }
+
 log() { printf '[mailstack] %s\n' "$*" >&2; }
 die() { printf '[mailstack] error: %s\n' "$*" >&2; exit 1; }
 

@@ -5,7 +5,7 @@
 import { spawn } from "child_process";
 import { copyFileSync, existsSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from "fs";
 import * as path from "path";
-import { MAILCLIENT, mail, onServer, output, pebbleRoot, pulumi, ROOT, testbed } from "./testbed";
+import { MAILCLIENT, mail, onServer, onServerStatus, output, pebbleRoot, pulumi, ROOT, testbed } from "./testbed";
 
 jest.setTimeout(300_000);
 
@@ -33,13 +33,6 @@ async function until<T>(what: string, seconds: number, check: () => T | undefine
         }
         await sleep(250);
     }
-}
-
-/** Runs a script on the server and returns its combined output and exit status (never throws on status). */
-function onServerStatus(script: string): { rc: number; out: string } {
-    const text = onServer(`{ ${script}\n} > /tmp/mailstack-e2e.out 2>&1; rc=$?; cat /tmp/mailstack-e2e.out; echo "rc=$rc"`);
-    const m = /rc=(\d+)\n$/.exec(text);
-    return { rc: Number(m?.[1] ?? -1), out: text.replace(/rc=\d+\n$/, "") };
 }
 
 const checksums = (): string => onServer(`sha256sum ${LIVE}`);

@@ -73,13 +73,23 @@ export function sshSessions(): number {
 
 /** A command on the test server, as root over ssh. */
 export function onServer(script: string): string {
-    const t = testbed();
-    const r = inClient(["ssh", "-i", t.sshPrivateKeyFile, "-o", `UserKnownHostsFile=${t.sshKnownHostsFile}`,
-        "-o", "BatchMode=yes", `root@${t.serverAddress}`, "sh", "-s"], script);
+    const r = ssh(script);
     if (r.status !== 0) {
         throw new Error(`on server: ${script}: ${r.stderr}`);
     }
     return r.stdout;
+}
+
+/** A command on the test server: its combined output and exit status (never throws on status). */
+export function onServerStatus(script: string): { rc: number; out: string } {
+    const r = ssh(`{ ${script}\n} 2>&1`);
+    return { rc: r.status, out: r.stdout };
+}
+
+function ssh(script: string): { status: number; stdout: string; stderr: string } {
+    const t = testbed();
+    return inClient(["ssh", "-i", t.sshPrivateKeyFile, "-o", `UserKnownHostsFile=${t.sshKnownHostsFile}`,
+        "-o", "BatchMode=yes", `root@${t.serverAddress}`, "sh", "-s"], script);
 }
 
 /** Pebble's current root, which its issued certificates chain to (it makes a new one at every start). */
