@@ -4,6 +4,11 @@
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE=${MAILSTACK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mailstack}
 SUITE=${MAILSTACK_SUITE:-bookworm}
+# The local test server's network namespaces are NAME-client and NAME-server. Another checkout on the same machine
+# (a git worktree) picks its own NAME in .local/testbed-name, so two test servers can run side by side.
+TESTBED_NAME=${MAILSTACK_TESTBED:-$(cat "$ROOT/.local/testbed-name" 2>/dev/null || echo mailstack)}
+CLIENT_NETNS=$TESTBED_NAME-client
+SERVER_NETNS=$TESTBED_NAME-server
 
 # package.json is the one place versions are pinned; plain sed so that this works before any usable Node exists.
 pin() { sed -n "s/^ *\"$1\": *\"\([^\"]*\)\".*/\1/p" "$ROOT/package.json" | head -n 1; }

@@ -2,7 +2,7 @@
 
 import { existsSync } from "fs";
 import * as path from "path";
-import { pulumi, ROOT } from "./testbed";
+import { pulumi, ROOT, SERVER_NETNS } from "./testbed";
 
 jest.setTimeout(300_000);
 
@@ -12,6 +12,6 @@ test("pulumi destroy removes the test server", () => {
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
     expect(existsSync(path.join(ROOT, ".local", "server"))).toBe(false);
-    expect(existsSync("/run/netns/mailstack-server")).toBe(false);
+    expect(existsSync(`/run/netns/${SERVER_NETNS}`)).toBe(false);
     expect(pulumi("stack", "export").stdout).not.toContain("command:remote:Command");
 });

@@ -5,7 +5,7 @@
 import { spawn } from "child_process";
 import { copyFileSync, existsSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from "fs";
 import * as path from "path";
-import { MAILCLIENT, mail, onServer, onServerStatus, output, pebbleRoot, pulumi, ROOT, testbed } from "./testbed";
+import { CLIENT_NETNS, MAILCLIENT, mail, onServer, onServerStatus, output, pebbleRoot, pulumi, ROOT, testbed } from "./testbed";
 
 jest.setTimeout(300_000);
 
@@ -150,7 +150,7 @@ describe("no accepted message is lost while `pulumi up` reloads postfix and dove
         expect(pulumi("config", "set", "mailstack:imaps", "true", "--config-file", config).status).toBe(0);
 
         const fd = openSync(log, "w");
-        const sender = spawn("ip", ["netns", "exec", "mailstack-client", "/usr/bin/python3", MAILCLIENT, "flood", host,
+        const sender = spawn("ip", ["netns", "exec", CLIENT_NETNS, "/usr/bin/python3", MAILCLIENT, "flood", host,
             erin.name, prefix, stop, "200", "90", bob.name, bob.password, "0.05"], { stdio: ["ignore", fd, "inherit"] });
         closeSync(fd);
         const exited = new Promise<number | null>((resolve) => sender.on("exit", resolve));

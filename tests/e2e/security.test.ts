@@ -7,7 +7,7 @@ import { spawnSync } from "child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, copyFileSync } from "fs";
 import * as path from "path";
 import { gunzipSync, constants as zlib } from "zlib";
-import { ClientResult, mail, onServer, output, pulumi, ROOT, testbed } from "./testbed";
+import { CLIENT_NETNS, ClientResult, mail, onServer, output, pulumi, ROOT, testbed } from "./testbed";
 
 jest.setTimeout(300_000);
 
@@ -216,7 +216,7 @@ describe("generated passwords never appear in plain text", () => {
                 open(my $o, ">", "$ARGV[1].new") or die; print $o "$_\\n" for sort keys %seen; close $o;
                 rename("$ARGV[1].new", $ARGV[1])' ${sampling} ${cmdlines} >/dev/null 2>&1 </dev/null &`);
         started = Date.now() - 1000; // mtime granularity
-        const r = spawnSync("ip", ["netns", "exec", "mailstack-client", "env", `TMPDIR=${tmp}`, "bash", "scripts/run",
+        const r = spawnSync("ip", ["netns", "exec", CLIENT_NETNS, "env", `TMPDIR=${tmp}`, "bash", "scripts/run",
             "pulumi", "up", "--yes", "--skip-preview", "--config-file", config, "--stack", "local", "--non-interactive"],
         { cwd: ROOT, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
         up = { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };

@@ -7,6 +7,18 @@ import * as path from "path";
 
 export const ROOT = path.join(__dirname, "..", "..");
 
+/** The test server's namespace names, chosen as scripts/lib.sh does (a worktree may pick its own). */
+function testbedName(): string {
+    if (process.env.MAILSTACK_TESTBED) return process.env.MAILSTACK_TESTBED;
+    try {
+        return readFileSync(path.join(ROOT, ".local", "testbed-name"), "utf8").trim() || "mailstack";
+    } catch {
+        return "mailstack";
+    }
+}
+export const CLIENT_NETNS = `${testbedName()}-client`;
+export const SERVER_NETNS = `${testbedName()}-server`;
+
 export interface Testbed {
     serverAddress: string;
     clientNetns: string;
@@ -24,7 +36,7 @@ export function testbed(): Testbed {
 }
 
 function inClient(cmd: string[], input?: string): { status: number; stdout: string; stderr: string } {
-    const r = spawnSync("ip", ["netns", "exec", "mailstack-client", ...cmd], {
+    const r = spawnSync("ip", ["netns", "exec", CLIENT_NETNS, ...cmd], {
         cwd: ROOT, input, encoding: "utf8", maxBuffer: 64 * 1024 * 1024,
     });
     return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
@@ -95,7 +107,7 @@ function ssh(script: string): { status: number; stdout: string; stderr: string }
 /** Pebble's current root, which its issued certificates chain to (it makes a new one at every start). */
 export function pebbleRoot(file: string): string {
     const t = testbed();
-    const pem = execFileSync("ip", ["netns", "exec", "mailstack-client", "curl", "-fsS", "--cacert", t.acmeListenerCaFile,
+    const pem = execFileSync("ip", ["netns", "exec", CLIENT_NETNS, "curl", "-fsS", "--cacert", t.acmeListenerCaFile,
         "https://192.0.2.1:15000/roots/0"], { encoding: "utf8" });
     writeFileSync(file, pem);
     return file;
