@@ -33,7 +33,7 @@ export function readStackConfig(cfg: pulumi.Config): StackConfig {
             throw new ConfigError("sshPrivateKey", problem);
         }
         // A preview runs no remote command, so it can show the plan; `up` refuses before touching anything.
-        pulumi.log.warn(`mailstack:sshPrivateKey ${problem}; this preview goes on, \`pulumi up\` will refuse`);
+        void pulumi.log.warn(`mailstack:sshPrivateKey ${problem}; this preview goes on, \`pulumi up\` will refuse`);
         sshPrivateKey = pulumi.secret(pulumi.output(pulumi.unknown as unknown as string));
     }
     return { config, sshPrivateKey };
