@@ -4,23 +4,29 @@
 import * as pulumi from "@pulumi/pulumi";
 import { mainCf, masterCf, PostfixInput } from "./render/postfix";
 import { CTL, Connection, sha256, step } from "./remote";
+import { ServerState } from "./serverState";
 
 export interface PostfixArgs {
     connection: pulumi.Input<Connection>;
     input: PostfixInput;
+    /** Drift of the live files: a repaired file is staged and applied again. */
+    state: ServerState;
 }
+
+export const POSTFIX_FILES = ["/etc/postfix/main.cf", "/etc/postfix/master.cf"];
 
 export class Postfix extends pulumi.ComponentResource {
     constructor(name: string, args: PostfixArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mailstack:index:Postfix", name, {}, opts);
         const files: [string, string][] = [["main.cf", mainCf(args.input)], ["master.cf", masterCf(args.input)]];
+        const repair = args.state.repairOf(...POSTFIX_FILES);
         const staged = files.map(([file, text]) => step(`${name}-${file}`, {
-            connection: args.connection, create: `${CTL} stage postfix ${file}`, stdin: text,
+            connection: args.connection, create: `${CTL} stage postfix ${file}`, stdin: text, triggers: [repair],
         }, { parent: this }));
         step(`${name}-apply`, {
             connection: args.connection,
             create: `${CTL} apply postfix`,
-            triggers: files.map(([, text]) => sha256(text)),
+            triggers: [...files.map(([, text]) => sha256(text)), repair],
         }, { parent: this, dependsOn: staged });
         this.registerOutputs({});
     }

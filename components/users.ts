@@ -8,13 +8,19 @@ import { MailConfig } from "./config";
 import { baseSenderLogins, passwdFile, senderLogins, virtualAliases, vmailbox } from "./render/maps";
 import { MAPS } from "./render/postfix";
 import { CTL, Connection, putFile, quote, step } from "./remote";
+import { ServerState } from "./serverState";
 
 export const PASSWD_FILE = "/etc/dovecot/users";
 
 export interface UsersArgs {
     connection: pulumi.Input<Connection>;
     config: MailConfig;
+    /** Drift of the tables on the server: a repaired table is written again. */
+    state: ServerState;
 }
+
+/** The files this component writes. */
+export const USER_FILES = [PASSWD_FILE, MAPS.vmailbox, MAPS.virtual, MAPS.senderLogins, MAPS.baseSenderLogins];
 
 function password(name: string, parent: pulumi.Resource): random.RandomPassword {
     // Letters and digits only: 24 of them carry ~142 bits and survive every client's and shell's quoting.
@@ -37,7 +43,7 @@ export class Users extends pulumi.ComponentResource {
         const table = pulumi.all(virtual.map((v) => v.pw.bcryptHash))
             .apply((hashes) => passwdFile(virtual.map((v, i) => ({ address: v.address, hash: hashes[i] }))));
         putFile(`${name}-passwd`, { path: PASSWD_FILE, mode: "0640", owner: "root:dovecot", content: pulumi.secret(table) },
-            conn, { parent: this });
+            conn, { parent: this }, [args.state.repairOf(PASSWD_FILE)]);
 
         const maps: [string, string][] = [
             [MAPS.vmailbox, vmailbox(c.virtualUsers)],
@@ -47,11 +53,12 @@ export class Users extends pulumi.ComponentResource {
         for (const [path, content] of maps) {
             step(`${name}-${path.split("/").pop()}`, {
                 connection: conn, create: `${CTL} put-map ${quote(path)}`, stdin: content,
+                triggers: [args.state.repairOf(path)],
             }, { parent: this });
         }
         putFile(`${name}-sender_logins_base`, {
             path: MAPS.baseSenderLogins, mode: "0644", owner: "root:root", content: baseSenderLogins(c.baseDomain),
-        }, conn, { parent: this });
+        }, conn, { parent: this }, [args.state.repairOf(MAPS.baseSenderLogins)]);
 
         const system = c.systemUsers.map((user) => ({ user, pw: password(`${name}-${user}`, this) }));
         for (const s of system) {
