@@ -42,6 +42,8 @@ export class MailServer extends pulumi.ComponentResource {
         const state = new ServerState(`${name}-state`, {
             target: pulumi.output(conn).apply((k) => ({ host: k.host, port: k.port, user: k.user, privateKey: k.privateKey })),
             files: [...USER_FILES, ...POSTFIX_FILES, ...DOVECOT_FILES],
+            users: [...c.virtualUsers, ...c.renames.map((r) => r.from)],
+            passwdFile: PASSWD_FILE,
         }, { parent: this, dependsOn: [packages] });
         const vmail = new Vmail(`${name}-vmail`, { connection: conn, virtualDomains: c.virtualDomains },
             { parent: this, dependsOn: [packages] });

@@ -30,6 +30,11 @@ interface Inputs {
     target: SshTarget;
     /** The paths the stack writes. */
     files: string[];
+    /** The virtual users of this config, and the old addresses of renamed ones: every other user of the live
+     * passwd-file is being dropped by this plan. */
+    users: string[];
+    /** The live dovecot passwd-file. */
+    passwdFile: string;
 }
 
 interface State extends Inputs {
@@ -40,9 +45,17 @@ interface State extends Inputs {
     drifted: string[];
 }
 
+/** A virtual user the plan drops while its mailbox holds mail. */
+export interface Dropped {
+    address: string;
+    dir: string;
+    messages: number;
+}
+
 interface Seen {
     drifted: string[];
     facts: Facts;
+    dropped: Dropped[];
 }
 
 const shellWord = (w: string): string => `'${w.replace(/'/g, `'\\''`)}'`;
@@ -51,7 +64,7 @@ const shellWord = (w: string): string => `'${w.replace(/'/g, `'\\''`)}'`;
  * The read-only script of the check: a `D path` line for each managed file whose content is not what mailstack-ctl
  * last wrote there (or that is gone), then the versions. Files never written yet are not drifted.
  */
-export function readScript(paths: string[]): string {
+export function readScript(paths: string[], users: string[] = [], passwdFile = "/etc/dovecot/users"): string {
     return [
         `for f in ${paths.map(shellWord).join(" ")}; do`,
         `  [ -f "${RECORDS}$f" ] || continue`,
@@ -60,16 +73,27 @@ export function readScript(paths: string[]): string {
         "done",
         `printf 'V dovecot %s\\n' "$(dovecot --version 2>/dev/null || true)"`,
         `printf 'V postfix %s\\n' "$(postconf -h mail_version 2>/dev/null || true)"`,
+        `keep=${shellWord(` ${users.join(" ")} `)}`,
+        `[ ! -f ${shellWord(passwdFile)} ] || cut -d: -f1 ${shellWord(passwdFile)} | while read -r a; do`,
+        `  case "$keep" in *" $a "*) continue ;; esac`,
+        `  d="/var/mail/vhosts/\${a#*@}/\${a%%@*}"`,
+        `  n=$(find "$d" -type f \\( -path '*/cur/*' -o -path '*/new/*' \\) 2>/dev/null | wc -l)`,
+        `  [ "$n" -eq 0 ] || printf 'G %s %s %s\\n' "$a" "$d" "$n"`,
+        "done",
         "",
     ].join("\n");
 }
 
 export function parseSeen(out: string): Seen {
-    const seen: Seen = { drifted: [], facts: { dovecot: "", postfix: "" } };
+    const seen: Seen = { drifted: [], facts: { dovecot: "", postfix: "" }, dropped: [] };
     for (const line of out.split("\n")) {
         const d = /^D (.+)$/.exec(line);
         if (d) {
             seen.drifted.push(d[1]);
+        }
+        const g = /^G (\S+) (\S+) (\d+)$/.exec(line);
+        if (g) {
+            seen.dropped.push({ address: g[1], dir: g[2], messages: Number(g[3]) });
         }
         const v = /^V (dovecot|postfix) ?(.*)$/.exec(line);
         if (v) {
@@ -79,11 +103,35 @@ export function parseSeen(out: string): Seen {
     return seen;
 }
 
+/**
+ * A warning in the engine's own output. A dynamic provider has no logging API: it runs in a plugin process whose
+ * first argument is the engine's address, so it calls the engine's Log service itself, as the SDK does.
+ */
+async function warn(message: string): Promise<void> {
+    /* eslint-disable @typescript-eslint/no-require-imports -- loaded in the dynamic provider's process */
+    const grpc = require("@grpc/grpc-js") as typeof import("@grpc/grpc-js");
+    const engine = require("@pulumi/pulumi/proto/engine_grpc_pb.js") as typeof import("@pulumi/pulumi/proto/engine_grpc_pb");
+    const proto = require("@pulumi/pulumi/proto/engine_pb.js") as typeof import("@pulumi/pulumi/proto/engine_pb");
+    /* eslint-enable @typescript-eslint/no-require-imports */
+    const address = process.argv[2];
+    if (!address) {
+        console.error(`warning: ${message}`);
+        return;
+    }
+    const client = new engine.EngineClient(address, grpc.credentials.createInsecure());
+    const req = new proto.LogRequest();
+    req.setSeverity(proto.LogSeverity.WARNING);
+    req.setMessage(message);
+    await new Promise<void>((resolve) => client.log(req, () => resolve()));
+    client.close();
+}
+
 function sameFacts(a: Facts | undefined, b: Facts): boolean {
     return a !== undefined && a.dovecot === b.dovecot && a.postfix === b.postfix;
 }
 
-async function look(target: SshTarget, paths: string[]): Promise<Seen> {
+async function look(inputs: Inputs): Promise<Seen> {
+    const target = inputs.target;
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded in the dynamic provider's process
     const { Client: SshClient } = require("ssh2") as { Client: new () => Client };
     const config: ConnectConfig = {
@@ -111,7 +159,7 @@ async function look(target: SshTarget, paths: string[]): Promise<Seen> {
                         reject(new Error(`reading the server's state failed (${code}): ${stderr.trim()}`));
                     }
                 });
-                stream.end(readScript(paths));
+                stream.end(readScript(inputs.files, inputs.users, inputs.passwdFile));
             });
         });
         conn.on("error", reject);
@@ -122,12 +170,20 @@ async function look(target: SshTarget, paths: string[]): Promise<Seen> {
 
 export const serverStateProvider: pulumi.dynamic.ResourceProvider<Inputs, State> = {
     async create(inputs) {
-        const seen = await look(inputs.target, inputs.files);
+        const seen = await look(inputs);
         return { id: "server-state", outs: { ...inputs, facts: seen.facts, repairs: {}, drifted: [] } };
     },
 
     async diff(_id, olds, news) {
-        const seen = await look(news.target, news.files);
+        const seen = await look(news);
+        // The plan's own report: shown by preview and up alike, before anything runs.
+        for (const p of seen.drifted) {
+            await warn(`${p} was changed or removed by hand since the last up: this up writes it again`);
+        }
+        for (const d of seen.dropped) {
+            await warn(`this plan drops the virtual user ${d.address}: its mailbox ${d.dir} (${d.messages} messages) ` +
+                "is kept on the server, not deleted; mailstack:renames moves it to a new address instead");
+        }
         const changes = seen.drifted.length > 0 || !sameFacts(olds.facts, seen.facts) ||
             JSON.stringify(olds.files) !== JSON.stringify(news.files);
         return { changes };
@@ -138,12 +194,12 @@ export const serverStateProvider: pulumi.dynamic.ResourceProvider<Inputs, State>
         if (props === undefined) {
             throw new Error("mailstack:ServerState cannot be imported: it has no state of its own to read");
         }
-        const seen = await look(props.target, props.files);
+        const seen = await look(props);
         return { id, props: { ...props, drifted: seen.drifted } };
     },
 
     async update(_id, olds, news) {
-        const seen = await look(news.target, news.files);
+        const seen = await look(news);
         const repairs = { ...olds.repairs };
         for (const p of seen.drifted) {
             repairs[p] = (repairs[p] ?? 0) + 1;
@@ -155,6 +211,8 @@ export const serverStateProvider: pulumi.dynamic.ResourceProvider<Inputs, State>
 export interface ServerStateArgs {
     target: pulumi.Input<SshTarget>;
     files: string[];
+    users: string[];
+    passwdFile: string;
 }
 
 export class ServerState extends pulumi.dynamic.Resource {
@@ -164,7 +222,8 @@ export class ServerState extends pulumi.dynamic.Resource {
 
     constructor(name: string, args: ServerStateArgs, opts?: pulumi.CustomResourceOptions) {
         super(serverStateProvider, name, {
-            target: pulumi.secret(args.target), files: args.files, facts: undefined, repairs: undefined, drifted: undefined,
+            target: pulumi.secret(args.target), files: args.files, users: args.users, passwdFile: args.passwdFile,
+            facts: undefined, repairs: undefined, drifted: undefined,
         }, { ...opts, additionalSecretOutputs: ["target"] }, "mailstack", "ServerState");
     }
 

@@ -18,6 +18,7 @@ export function readStackConfig(cfg: pulumi.Config): StackConfig {
         virtualUsers: cfg.getObject("virtualUsers"),
         systemUsers: cfg.getObject("systemUsers"),
         aliases: cfg.getObject("aliases"),
+        renames: cfg.getObject("renames"),
         host: cfg.getObject("host"),
         certificate: cfg.getObject("certificate"),
         imaps: cfg.getObject("imaps"),

@@ -23,7 +23,13 @@ describe("drift", () => {
         onServer(`printf '\\nsmtpd_banner = hand-edited\\n' >> ${MAIN_CF}; sed -i '/^carol@example.net:/d' ${USERS}`);
         expect(mail("login", host, "carol@example.net", virtual["carol@example.net"])).toMatchObject({ ok: false });
 
-        // refresh reads the server and names what drifted
+        // the plan names what drifted, before anything runs
+        const preview = pulumi("preview");
+        expect(preview.status).toBe(0);
+        for (const file of [MAIN_CF, USERS]) {
+            expect(preview.stdout + preview.stderr).toContain(`${file} was changed or removed by hand since the last up: this up writes it again`);
+        }
+        // so does refresh
         const refresh = pulumi("refresh", "--yes", "--skip-preview", "--diff");
         expect(refresh.status).toBe(0);
         expect(refresh.stdout).toContain(MAIN_CF);
@@ -89,6 +95,61 @@ describe("server facts", () => {
         expect(r.status).toBe(0);
         expect(onServer("head -n 1 /etc/mailstack/staged/dovecot/dovecot.conf")).not.toContain(other.header);
         expect(up("--expect-no-changes").status).toBe(0);
+    });
+});
+
+describe("renames and dropped users", () => {
+    const run = `${Date.now()}`;
+    const variant = (name: string, ...sets: [string, string][]): string => {
+        const config = path.join(ROOT, ".local", `Pulumi.local.${name}.yaml`);
+        copyFileSync(path.join(ROOT, "Pulumi.local.yaml"), config);
+        for (const [key, value] of sets) {
+            expect(pulumi("config", "set", "--path", key, value, "--config-file", config).status).toBe(0);
+        }
+        return config;
+    };
+
+    test("a virtual user renamed in config logs in at the new address with the old password and sees the old mail", () => {
+        const subject = `before the rename ${run}`;
+        const carol = virtual["carol@example.net"];
+        expect(mail("send", host, "25", "someone@client.example", "carol@example.net", subject)).toMatchObject({ ok: true });
+        expect(mail("wait", host, "carol@example.net", carol, subject)).toMatchObject({ ok: true });
+
+        const renamed = variant("rename", ["mailstack:virtualUsers[1]", "caroline@example.net"],
+            ['mailstack:aliases["sales@example.com"][1]', "caroline@example.net"],
+            ['mailstack:renames["carol@example.net"]', "caroline@example.net"]);
+        const preview = pulumi("preview", "--config-file", renamed);
+        expect(preview.status).toBe(0);
+        expect(preview.stdout + preview.stderr).not.toContain("this plan drops");
+        const r = up("--config-file", renamed);
+        expect(r.status).toBe(0);
+        expect(r.stdout).toContain("moved the mailbox of carol@example.net to caroline@example.net");
+        expect(output<Record<string, string>>("virtualUserPasswords")["caroline@example.net"]).toBe(carol);
+        expect(mail("login", host, "caroline@example.net", carol)).toMatchObject({ ok: true, subjects: expect.arrayContaining([subject]) });
+        expect(mail("login", host, "carol@example.net", carol)).toMatchObject({ ok: false });
+
+        // and back, the same way: the committed config has carol again, with her mail
+        const back = variant("renameback", ['mailstack:renames["caroline@example.net"]', "carol@example.net"]);
+        expect(up("--config-file", back).status).toBe(0);
+        expect(mail("login", host, "carol@example.net", carol)).toMatchObject({ ok: true, subjects: expect.arrayContaining([subject]) });
+        expect(up().status).toBe(0);
+        expect(onServer("test ! -e /var/mail/vhosts/example.net/caroline && echo gone")).toBe("gone\n");
+    });
+
+    test("a plan that drops a user whose mailbox holds mail says, in the preview, which directory is kept", () => {
+        const subject = `erin keeps this ${run}`;
+        expect(mail("send", host, "25", "someone@client.example", "erin@example.com", subject)).toMatchObject({ ok: true });
+        expect(mail("wait", host, "erin@example.com", virtual["erin@example.com"], subject)).toMatchObject({ ok: true });
+        const config = variant("dropuser");
+        expect(pulumi("config", "rm", "--path", "mailstack:virtualUsers[3]", "--config-file", config).status).toBe(0);
+        const preview = pulumi("preview", "--config-file", config);
+        expect(preview.status).toBe(0);
+        expect(preview.stdout + preview.stderr).toMatch(
+            /this plan drops the virtual user erin@example\.com: its mailbox \/var\/mail\/vhosts\/example\.com\/erin \(\d+ messages\) is kept/);
+        // the committed config drops nobody
+        const same = pulumi("preview", "--expect-no-changes");
+        expect(same.status).toBe(0);
+        expect(same.stdout + same.stderr).not.toContain("this plan drops");
     });
 });
 
