@@ -52,7 +52,7 @@ export interface Dropped {
     messages: number;
 }
 
-interface Seen {
+export interface Seen {
     drifted: string[];
     facts: Facts;
     dropped: Dropped[];
@@ -130,6 +130,15 @@ function sameFacts(a: Facts | undefined, b: Facts): boolean {
     return a !== undefined && a.dovecot === b.dovecot && a.postfix === b.postfix;
 }
 
+/**
+ * Whether the state must be updated: a drifted file, new facts, or another set of managed files. The user list
+ * only names the users a plan drops, so a new user alone changes nothing here (and costs no second session).
+ */
+export function stateChanged(olds: Pick<State, "facts" | "files">, news: Pick<Inputs, "files">, seen: Seen): boolean {
+    return seen.drifted.length > 0 || !sameFacts(olds.facts, seen.facts) ||
+        JSON.stringify(olds.files) !== JSON.stringify(news.files);
+}
+
 async function look(inputs: Inputs): Promise<Seen> {
     const target = inputs.target;
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded in the dynamic provider's process
@@ -184,9 +193,7 @@ export const serverStateProvider: pulumi.dynamic.ResourceProvider<Inputs, State>
             await warn(`this plan drops the virtual user ${d.address}: its mailbox ${d.dir} (${d.messages} messages) ` +
                 "is kept on the server, not deleted; mailstack:renames moves it to a new address instead");
         }
-        const changes = seen.drifted.length > 0 || !sameFacts(olds.facts, seen.facts) ||
-            JSON.stringify(olds.files) !== JSON.stringify(news.files);
-        return { changes };
+        return { changes: stateChanged(olds, news, seen) };
     },
 
     // `pulumi refresh` shows what drifted; the facts stay as last applied, so the next `up` still sees a change.
