@@ -149,9 +149,9 @@ mail_path = ~/Maildir
 mail_privileged_group = mail
 first_valid_uid = 1000
 ${FOLDER_NAMES}
-# The character of 2.3's listescape plugin, so that folders made on Debian 12 keep their names on 13.
+# The character of 2.3's listescape plugin, so that folders made on Debian 12 keep their names on 13. Only on disk:
+# with a visible escape character too, dovecot 2.4.1 would list a folder "a\\b" back to its client as "a\\5cb".
 mailbox_list_storage_escape_char = "\\\\"
-mailbox_list_visible_escape_char = "\\\\"
 
 ${mailboxes()}
 ssl = required

@@ -178,9 +178,10 @@ describe(`dovecot.conf on ${SUITE}`, () => {
                 expect(top.settings.get("mail_plugins")).toBe("listescape");
                 expect(section(top, "plugin", "").settings.get("listescape_char")).toBe("\\");
             } else {
-                // Asked by name: the values must be the single character, not a quoted or doubled one.
+                // Asked by name: the value must be the single character, not a quoted or doubled one; none in the names
+                // clients see (2.4.1 would show them a backslash of theirs escaped).
                 const r = doveconf("-h", "mailbox_list_storage_escape_char", "mailbox_list_visible_escape_char");
-                expect(r.stdout.trim().split("\n")).toEqual(["\\", "\\"]);
+                expect(r.stdout.split("\n").slice(0, 2)).toEqual(["\\", ""]);
             }
             // Maildir++, whose "." between levels is why: the layout every existing ~/Maildir has, left as it is.
             expect(section(top, "namespace", "inbox").settings.get("separator")).toBe("/");
