@@ -82,7 +82,8 @@ export const RESERVED_USERS = new Set([
 ]);
 
 const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
-const LOCAL_PART = /^[a-z0-9](?:[a-z0-9._+-]{0,62}[a-z0-9])?$/;
+// No "+": it is the recipient_delimiter (postfix and dovecot), so "a+b@" is read as user "a" with extension "b".
+const LOCAL_PART = /^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$/;
 const SYSTEM_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
 /** RFC 5322 dot-atom (lower case): no comma, space or quote that would split a postfix table entry. */
 const DOT_ATOM = /^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/;
@@ -199,6 +200,17 @@ function noDuplicates(key: string, values: string[]): void {
                 : `"${first}" and "${v}" differ only by case: mail addresses are case-insensitive`);
         }
         seen.set(folded, v);
+    }
+}
+
+/**
+ * "+" is the recipient_delimiter: postfix and dovecot LMTP look "team+eu@" up as "team@", and dovecot's login
+ * names may not contain it, so such an account could neither log in nor receive (its mail would bounce).
+ */
+function noDelimiter(key: string, address: string, local: string): void {
+    if (local.includes("+")) {
+        throw new ConfigError(key, `"${address}" has a "+" in its user part "${local}": "+" is the address ` +
+            `extension delimiter (mail to ${local}@ goes to ${local.split("+")[0]}@), so it cannot be an account or alias`);
     }
 }
 
@@ -343,6 +355,7 @@ export function parseConfig(raw: RawConfig): MailConfig {
             throw new ConfigError(key, `"${u}" is not an address of the form user@domain`);
         }
         const { local, domain: d } = splitAddress(address);
+        noDelimiter(key, u, local);
         if (!LOCAL_PART.test(local)) {
             throw new ConfigError(key, `"${u}" has an invalid user part "${local}"`);
         }
@@ -466,6 +479,9 @@ function parseAliases(value: unknown, known: Known): Record<string, string[]> {
     for (const [source, target] of Object.entries(raw)) {
         const key = `aliases["${source}"]`;
         const address = source.toLowerCase();
+        if (/^[^@]+@[^@]+$/.test(address)) {
+            noDelimiter(key, source, splitAddress(address).local);
+        }
         if (!/^[^@]+@[^@]+$/.test(address) || !LOCAL_PART.test(splitAddress(address).local)) {
             throw new ConfigError(key, `"${source}" is not an address of the form user@domain`);
         }

@@ -7,7 +7,7 @@ import * as random from "@pulumi/random";
 import { MailConfig } from "./config";
 import { baseSenderLogins, passwdFile, senderLogins, virtualAliases, vmailbox } from "./render/maps";
 import { MAPS } from "./render/postfix";
-import { CTL, Connection, putFile, quote, step } from "./remote";
+import { CTL, Connection, putFile, quote, sha256, staticFile, step } from "./remote";
 import { ServerState } from "./serverState";
 
 export const PASSWD_FILE = "/etc/dovecot/users";
@@ -71,9 +71,13 @@ export class Users extends pulumi.ComponentResource {
         }, conn, { parent: this }, [args.state.repairOf(MAPS.baseSenderLogins)]);
 
         const system = c.systemUsers.map((user) => ({ user, pw: password(`${name}-${user}`, this) }));
+        // A new mailstack-ctl re-runs these steps once, so that what it now does for an account (such as repairing
+        // the root-owned Maildir that earlier versions made) reaches the accounts created before it.
+        const ctl = sha256(staticFile("mailstack-ctl"));
         for (const s of system) {
             step(`${name}-${s.user}`, {
                 connection: conn, create: `${CTL} system-user ${quote(s.user)}`, stdin: s.pw.result, quiet: true,
+                triggers: [ctl],
             }, { parent: this });
         }
         this.systemUserPasswords = pulumi.secret(pulumi.all(system.map((s) => s.pw.result))

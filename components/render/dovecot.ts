@@ -17,6 +17,12 @@ export interface DovecotInput {
 
 export const VHOSTS = "/var/mail/vhosts";
 
+// Why folder names are escaped: clients make folders such as "Projects 2.0" or "J. Smith", and Maildir++ (the layout of
+// every existing ~/Maildir) separates levels with "." on disk. Dovecot stores such a character as a backslash and two
+// hex digits; folders already there (.Archive.2023, which clients see as Archive/2023) have none and read as before.
+const FOLDER_NAMES = `# "Projects 2.0" is the folder .Projects 2\\2e0 on disk: Maildir++ separates levels with ".", so a dot in a name
+# (and any other character a client may use but the layout may not) is escaped. Existing folders keep their names.`;
+
 /** Picks the renderer from `dovecot --version` output such as "2.3.19.1 (9b53102964)". */
 export function dovecotVersion(output: string): DovecotVersion {
     const m = /^(\d+)\.(\d+)/.exec(output.trim());
@@ -86,6 +92,11 @@ userdb {
 mail_location = maildir:~/Maildir
 mail_privileged_group = mail
 first_valid_uid = 1000
+${FOLDER_NAMES}
+mail_plugins = listescape
+plugin {
+  listescape_char = "\\\\"
+}
 
 ${mailboxes()}
 ssl = required
@@ -137,6 +148,10 @@ mail_driver = maildir
 mail_path = ~/Maildir
 mail_privileged_group = mail
 first_valid_uid = 1000
+${FOLDER_NAMES}
+# The character of 2.3's listescape plugin, so that folders made on Debian 12 keep their names on 13. Only on disk:
+# with a visible escape character too, dovecot 2.4.1 would list a folder "a\\b" back to its client as "a\\5cb".
+mailbox_list_storage_escape_char = "\\\\"
 
 ${mailboxes()}
 ssl = required
@@ -173,6 +188,8 @@ service auth {
   }
 }
 
+# Postfix delivers with local(8) and virtual(8), not here: this LMTP has no SMTPUTF8 (see postfix.ts). The socket
+# stays for a transport that wants dovecot's delivery (sieve, quota) for mail that never needs SMTPUTF8.
 service lmtp {
   unix_listener /var/spool/postfix/private/dovecot-lmtp {
     mode = 0600

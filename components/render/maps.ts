@@ -21,7 +21,7 @@ export function passwdFile(logins: VirtualLogin[]): string {
     }));
 }
 
-/** postfix virtual_mailbox_maps: a trailing slash means Maildir (informational: LMTP does the delivery). */
+/** postfix virtual_mailbox_maps: DOMAIN/USER/ below virtual_mailbox_base, where virtual(8) delivers (the trailing slash means Maildir). */
 export function vmailbox(addresses: string[]): string {
     return sorted(addresses.map((a) => {
         const { local, domain } = splitAddress(a);

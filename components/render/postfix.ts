@@ -1,5 +1,7 @@
 // postfix main.cf and master.cf, rendered from typed input. No Pulumi here: tests feed the text to the real postconf.
 
+import { VHOSTS } from "./dovecot";
+
 export interface PostfixInput {
     hostname: string;
     baseDomain: string;
@@ -43,14 +45,19 @@ export function mainCf(p: PostfixInput): string {
         // System users keep the blog's layout: ~/Maildir, delivered by local(8).
         ["home_mailbox", "Maildir/"],
         ["virtual_mailbox_domains", p.virtualDomains.join(", ")],
-        ["virtual_mailbox_base", "/var/mail/vhosts"],
+        ["virtual_mailbox_base", VHOSTS],
         ["virtual_mailbox_maps", `hash:${MAPS.vmailbox}`],
         ["virtual_alias_maps", `hash:${MAPS.virtual}`],
         ["virtual_minimum_uid", "100"],
         ["virtual_uid_maps", "static:5000"],
         ["virtual_gid_maps", "static:5000"],
-        // Dovecot delivers virtual mail, so that its userdb decides where it goes (quota, sieve later).
-        ["virtual_transport", "lmtp:unix:private/dovecot-lmtp"],
+        // virtual(8) writes virtual mail into the Maildir that dovecot's passwd-file userdb reads (DOMAIN/USER/ under
+        // virtual_mailbox_base, as vmail). Not dovecot's LMTP: neither dovecot 2.3 nor 2.4.1 offers SMTPUTF8 there,
+        // and postfix bounces a message that needs it (UTF-8 sender or header from an SMTPUTF8 client) after port 25
+        // accepted it. virtual(8), like local(8) for system users, delivers such mail as it is.
+        ["virtual_transport", "virtual"],
+        // message_size_limit is the limit; virtual(8) refuses to start when its own is smaller (the default is).
+        ["virtual_mailbox_limit", "0"],
         ["smtpd_banner", "$myhostname ESMTP"],
         ["smtpd_helo_required", "yes"],
         ["disable_vrfy_command", "yes"],

@@ -2,8 +2,18 @@
 """Real mail clients for the end-to-end tests, run inside the client namespace. One JSON object on stdout.
 
   login HOST USER PASS                      IMAP 143, STARTTLS, LOGIN; INBOX subjects
-  wait HOST USER PASS SUBJECT [SECONDS]     poll INBOX until a message with SUBJECT arrives
+  wait HOST USER PASS SUBJECT [SECONDS [MAILBOX]]
+                                            poll INBOX (or MAILBOX) until a message with SUBJECT arrives; its
+                                            From and Return-Path too
   send HOST PORT FROM TO SUBJECT [USER PASS]  SMTP; STARTTLS (and AUTH when USER is given)
+  sendutf8 HOST PORT FROM TO SUBJECT        SMTP with STARTTLS as an EAI client sends: MAIL FROM ... SMTPUTF8
+                                            BODY=8BITMIME, raw UTF-8 in From and Subject (RFC 6531/6532)
+  folders HOST USER PASS                    IMAP LIST "" "*": every mailbox name (decoded from modified UTF-7)
+  folder HOST USER PASS create|delete NAME  IMAP CREATE or DELETE; the server's answer
+  folder HOST USER PASS rename OLD NEW      IMAP RENAME
+  folder HOST USER PASS append NAME SUBJECT IMAP APPEND of a small message
+  folder HOST USER PASS copy NAME SUBJECT   IMAP COPY of the INBOX messages with SUBJECT into NAME
+  folder HOST USER PASS subjects NAME       the subjects of the messages in NAME
   cert HOST PORT imap|smtp CAFILE           STARTTLS handshake verified against CAFILE: issuer, names, serial
   plainlogin HOST imap|smtp USER PASS       try AUTH/LOGIN before STARTTLS
   plaintext HOST imap|smtp USER PASS        raw AUTH/LOGIN before STARTTLS, then the same after it (control)
@@ -21,6 +31,7 @@
 """
 import base64
 import email
+import email.policy
 import imaplib
 import json
 import os
@@ -48,14 +59,32 @@ def loose():
     return ctx
 
 
-def subjects(imap):
-    imap.select("INBOX", readonly=True)
+def headers(raw):
+    """Header fields as a reader sees them: raw UTF-8 (RFC 6532) and RFC 2047 encoded words both decoded."""
+    return email.message_from_string(raw.decode("utf-8", errors="replace"), policy=email.policy.default)
+
+
+def subjects(imap, mailbox="INBOX"):
+    return [m["subject"] for m in messages(imap, mailbox)]
+
+
+def messages(imap, mailbox="INBOX"):
+    typ, data = imap.select(quoted(mailbox), readonly=True)
+    if typ != "OK":
+        raise imaplib.IMAP4.error(f"SELECT {mailbox}: {data}")
     _, data = imap.search(None, "ALL")
     found = []
     for num in data[0].split():
-        _, msg = imap.fetch(num, "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
-        found.append(str(email.message_from_bytes(msg[0][1]).get("Subject", "")))
+        _, msg = imap.fetch(num, "(BODY.PEEK[HEADER.FIELDS (SUBJECT FROM RETURN-PATH)])")
+        h = headers(msg[0][1])
+        found.append(dict(subject=str(h.get("Subject", "")), sender=str(h.get("From", "")),
+                          returnPath=str(h.get("Return-Path", ""))))
     return found
+
+
+def quoted(name):
+    """An IMAP quoted string (imaplib sends arguments as they are); names here are ASCII or modified UTF-7."""
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def imap_session(host, user, password):
@@ -75,17 +104,19 @@ def login(host, user, password):
     out(ok=True, subjects=found)
 
 
-def wait(host, user, password, subject, seconds="30"):
+def wait(host, user, password, subject, seconds="30", mailbox="INBOX"):
     deadline = time.time() + float(seconds)
     found = []
     while time.time() < deadline:
         imap = imap_session(host, user, password)
-        found = subjects(imap)
+        found = messages(imap, mailbox)
         imap.logout()
-        if subject in found:
-            return out(ok=True, subjects=found)
+        match = [m for m in found if m["subject"] == subject]
+        if match:
+            return out(ok=True, subjects=[m["subject"] for m in found], sender=match[0]["sender"],
+                       returnPath=match[0]["returnPath"])
         time.sleep(0.5)
-    out(ok=False, subjects=found)
+    out(ok=False, subjects=[m["subject"] for m in found])
 
 
 def submit(host, port, sender, rcpt, subject, user=None, password=None, tls=True):
@@ -124,6 +155,100 @@ def submit(host, port, sender, rcpt, subject, user=None, password=None, tls=True
 
 def send(host, port, sender, rcpt, subject, user=None, password=None):
     out(**submit(host, port, sender, rcpt, subject, user, password))
+
+
+def sendutf8(host, port, sender, rcpt, subject):
+    """What an EAI-capable client sends: the UTF-8 envelope sender with SMTPUTF8 (asked for even when the server
+    does not offer it, as the server then has to refuse in the dialogue), and raw UTF-8 header fields."""
+    msg = (f"From: {sender}\r\nTo: {rcpt}\r\nSubject: {subject}\r\nMIME-Version: 1.0\r\n"
+           f"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+           f"mailstack end-to-end test, grüße\r\n").encode()
+    stage, offered = "connect", None
+    try:
+        with smtplib.SMTP(host, int(port), local_hostname="client.example", timeout=20) as smtp:
+            stage = "ehlo"
+            smtp.ehlo()
+            stage = "starttls"
+            smtp.starttls(context=loose())
+            smtp.ehlo()
+            offered = smtp.has_extn("smtputf8")
+            # smtplib's mail() encodes the address as ASCII: the command goes out as UTF-8 bytes by hand.
+            for stage, line in (("mail", f"MAIL FROM:<{sender}> SMTPUTF8 BODY=8BITMIME"), ("rcpt", f"RCPT TO:<{rcpt}>")):
+                smtp.send(line.encode() + b"\r\n")
+                code, text = smtp.getreply()
+                if code != 250:
+                    return out(ok=False, stage=stage, code=code, error=text.decode(errors="replace"), smtputf8=offered)
+            stage = "data"
+            code, text = smtp.data(msg)
+            text = text.decode(errors="replace")
+            if code != 250:
+                return out(ok=False, stage=stage, code=code, error=text, smtputf8=offered)
+            m = re.search(r"queued as (\S+)", text)
+            out(ok=True, code=code, queued=m.group(1) if m else None, smtputf8=offered)
+    except smtplib.SMTPResponseException as e:
+        out(ok=False, stage=stage, code=e.smtp_code, error=e.smtp_error.decode(errors="replace"), smtputf8=offered)
+    except (smtplib.SMTPException, OSError) as e:
+        out(ok=False, stage=stage, code=None, error=f"{type(e).__name__}: {e}", smtputf8=offered)
+
+
+def utf7_decode(name):
+    """IMAP modified UTF-7 (RFC 3501 5.1.3) to text."""
+    def part(m):
+        b64 = m.group(1).replace(",", "/")
+        return base64.b64decode(b64 + "=" * (-len(b64) % 4)).decode("utf-16-be") if b64 else "&"
+    return re.sub(r"&([A-Za-z0-9+,]*)-", part, name)
+
+
+def mailbox_names(imap):
+    _, data = imap.list('""', "*")
+    names = []
+    for line in data:
+        line = line.decode() if isinstance(line, bytes) else line[0].decode() + line[1].decode()
+        m = re.match(r'\((?P<flags>[^)]*)\) (?:"(?:[^"\\]|\\.)*"|NIL) (?P<name>.*)$', line)
+        name = m.group("name")
+        if name.startswith('"'):
+            name = re.sub(r'\\(.)', r"\1", name[1:-1])
+        names.append(utf7_decode(name))
+    return names
+
+
+def folders(host, user, password):
+    imap = imap_session(host, user, password)
+    try:
+        out(ok=True, folders=mailbox_names(imap))
+    finally:
+        imap.logout()
+
+
+def folder(host, user, password, op, name, arg=None):
+    imap = imap_session(host, user, password)
+    try:
+        if op == "subjects":
+            return out(ok=True, subjects=subjects(imap, name))
+        if op == "create":
+            typ, data = imap.create(quoted(name))
+        elif op == "delete":
+            typ, data = imap.delete(quoted(name))
+        elif op == "rename":
+            typ, data = imap.rename(quoted(name), quoted(arg))
+        elif op == "append":
+            msg = f"From: mailstack <test@client.example>\r\nSubject: {arg}\r\n\r\nfiled by the folder test\r\n"
+            typ, data = imap.append(quoted(name), None, None, msg.encode())
+        elif op == "copy":
+            imap.select("INBOX")
+            _, found = imap.search(None, "SUBJECT", quoted(arg))
+            nums = found[0].split()
+            if not nums:
+                return out(ok=False, error=f"no INBOX message with subject {arg}")
+            typ, data = imap.copy(b",".join(nums).decode(), quoted(name))
+        else:
+            raise SystemExit(f"unknown folder operation {op}")
+        text = " ".join(d.decode(errors="replace") if isinstance(d, bytes) else str(d) for d in data)
+        out(ok=typ == "OK", answer=f"{typ} {text}")
+    except imaplib.IMAP4.error as e:
+        out(ok=False, answer=str(e))
+    finally:
+        imap.logout()
 
 
 def sendplain(host, port, sender, rcpt, subject):
@@ -364,7 +489,8 @@ def hold(host, user, password, stopfile, seconds="300"):
 
 
 if __name__ == "__main__":
-    verbs = {"login": login, "wait": wait, "send": send, "sendplain": sendplain, "cert": cert,
+    verbs = {"login": login, "wait": wait, "send": send, "sendplain": sendplain, "sendutf8": sendutf8,
+             "folders": folders, "folder": folder, "cert": cert,
              "plainlogin": plainlogin, "plaintext": plaintext, "search": search, "flood": flood, "tls": tls,
              "tlscontrol": tlscontrol, "hold": hold}
     verbs[sys.argv[1]](*sys.argv[2:])

@@ -1,6 +1,7 @@
 // main.cf and master.cf, checked by the suite's real postfix: postconf must read them without a word of warning,
 // `postfix check` must pass, and what postconf parsed (not what we wrote) must say what the stack relies on.
 
+import { VHOSTS } from "../../components/render/dovecot";
 import { MAPS, mainCf, masterCf } from "../../components/render/postfix";
 import { baseSenderLogins, senderLogins, virtualAliases, vmailbox } from "../../components/render/maps";
 import { problems, Result, ROOTFS_TIMEOUT_MS, Sandbox, selfSignedCert, SUITE } from "./debian";
@@ -100,11 +101,17 @@ describe.each([false, true])(`postfix on ${SUITE}, smtps=%s`, (smtps) => {
         expect(p.get("virtual_gid_maps")).toBe("static:5000");
     });
 
-    test("virtual mail goes to dovecot's LMTP socket; SASL asks dovecot's auth socket", () => {
-        const p = params(postconf("-x", "queue_directory", "virtual_transport", "smtpd_sasl_type", "smtpd_sasl_path").stdout);
+    test("virtual mail goes to virtual(8), into the Maildir dovecot reads; SASL asks dovecot's auth socket", () => {
+        const p = params(postconf("-x", "queue_directory", "virtual_transport", "virtual_mailbox_base", "virtual_mailbox_limit",
+            "message_size_limit", "smtpd_sasl_type", "smtpd_sasl_path").stdout);
         expect(p.get("queue_directory")).toBe("/var/spool/postfix");
-        // Relative to the queue directory (smtpd runs chrooted there): the paths dovecot.conf listens on.
-        expect(p.get("virtual_transport")).toBe("lmtp:unix:private/dovecot-lmtp");
+        // Not dovecot's LMTP, which offers no SMTPUTF8 (postfix would bounce mail from UTF-8 senders).
+        expect(p.get("virtual_transport")).toBe("virtual");
+        expect(p.get("virtual_mailbox_base")).toBe(VHOSTS);
+        // virtual(8) exits at start when its limit is below message_size_limit; 0 is no limit of its own.
+        expect(p.get("virtual_mailbox_limit")).toBe("0");
+        expect(Number(p.get("message_size_limit"))).toBeGreaterThan(0);
+        // Relative to the queue directory (smtpd runs chrooted there): the path dovecot.conf listens on.
         expect(p.get("smtpd_sasl_type")).toBe("dovecot");
         expect(p.get("smtpd_sasl_path")).toBe("private/auth");
     });

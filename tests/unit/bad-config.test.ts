@@ -68,6 +68,8 @@ const cases: [string, Partial<RawConfig>, string, string][] = [
     ["virtual users that differ only by case", { virtualUsers: ["bob@example.net", "Bob@Example.NET"] }, "virtualUsers", "Bob@Example.NET"],
     ["duplicate virtual user", { virtualUsers: ["bob@example.net", "carol@example.net", "bob@example.net"] }, "virtualUsers",
         "\"bob@example.net\" is listed twice"],
+    ["virtual user with the extension delimiter +", { virtualUsers: ["bob@example.net", "team+eu@example.com"] },
+        "virtualUsers[1]", "\"team+eu@example.com\" has a \"+\""],
     ["virtual user named root", { virtualUsers: ["root@example.net"] }, "virtualUsers[0]", "root@example.net"],
     ["virtual user named vmail", { virtualUsers: ["vmail@example.net"] }, "virtualUsers[0]", "vmail@example.net"],
     ["virtual user named postfix", { virtualUsers: ["Postfix@example.com"] }, "virtualUsers[0]", "Postfix@example.com"],
@@ -98,6 +100,8 @@ const cases: [string, Partial<RawConfig>, string, string][] = [
         "dovecot@example.org"],
     ["alias target with a comma (two targets in the postfix table)", aliases({ "info@example.net": "x,y@example.edu" }),
         "aliases[\"info@example.net\"]", "x,y@example.edu"],
+    ["alias with the extension delimiter +", aliases({ "info+eu@example.net": "bob@example.net" }),
+        "aliases[\"info+eu@example.net\"]", "\"info+eu@example.net\" has a \"+\""],
     ["aliases not an object", { aliases: ["info@example.net"] }, "aliases", "[\"info@example.net\"]"],
 
     // host

@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { MailConfig, parseConfig, RawConfig } from "../../components/config";
 import { openPorts } from "../../components/firewall";
 import { MailServer } from "../../components/mailServer";
+import { sha256, staticFile } from "../../components/remote";
 import {
     installMocks, isSecretValue, mockBcrypt, mockPassword, PRIMARY_IP, record, Recorder, Registered,
     reveal, TYPES, valueOf,
@@ -371,6 +372,17 @@ function secrets(get: () => Rendered): void {
         const virtual = await valueOf(server.virtualUserPasswords);
         for (const pw of Object.values(virtual)) {
             expect(commands.filter((c) => JSON.stringify(reveal(c.inputs)).includes(pw)).map((c) => c.name)).toEqual([]);
+        }
+    });
+
+    test("a changed mailstack-ctl re-runs every system-user step once (its trigger is the script's hash)", () => {
+        const { rec } = get();
+        const ctl = sha256(staticFile("mailstack-ctl"));
+        const steps = rec.byType(TYPES.remote).filter((c) => /system-user /.test(String(reveal(c.inputs.create))));
+        expect(steps.map((c) => reveal(c.inputs.create))).toEqual(
+            ["frank", "grace"].map((u) => `/usr/local/sbin/mailstack-ctl system-user ${u}`));
+        for (const c of steps) {
+            expect(reveal(c.inputs.triggers)).toEqual([ctl]);
         }
     });
 
