@@ -63,7 +63,7 @@ describe("port 25 delivers to every kind of account, read back over IMAP", () =>
 describe("folders with dots in their names", () => {
     const users: [string, string][] = [[alice.name, alice.password], ["bob@example.net", virtual["bob@example.net"]]];
     const folder = (user: string, password: string, ...args: string[]): { ok: boolean; answer?: string; subjects?: string[] } =>
-        mail("folder", host, user, password, ...args) as { ok: boolean; answer?: string; subjects?: string[] };
+        mail("folder", host, user, password, ...args);
     /** The server's answer to one IMAP command, which must be OK (the answer shows in the failure). */
     const ok = (user: string, password: string, ...args: string[]): void => {
         expect(`${args.slice(0, 2).join(" ")}: ${folder(user, password, ...args).answer}`)
