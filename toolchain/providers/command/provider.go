@@ -37,8 +37,9 @@ var outputKeys = []resource.PropertyKey{"stdout", "stderr"}
 
 func resourceType(urn string) string { return string(resource.URN(urn).Type()) }
 
-// Check validates the inputs and applies the schema defaults the real provider applies, so that state and
-// diffs look the same. connection is made secret here already: it holds credentials.
+// Check validates the inputs. It adds no defaults (addPreviousOutputInEnv defaults to true when absent, but is
+// not written into the inputs, as upstream); the connection defaults below are the npm SDK's own, for programs
+// in other languages. connection is made secret here already: it holds credentials.
 func (p *Provider) Check(_ context.Context, req *pulumirpc.CheckRequest) (*pulumirpc.CheckResponse, error) {
 	typ := resourceType(req.GetUrn())
 	spec, ok := specs[typ]
@@ -50,9 +51,6 @@ func (p *Provider) Check(_ context.Context, req *pulumirpc.CheckRequest) (*pulum
 		return nil, err
 	}
 	failures := base.Validate(spec, news, "")
-	if typ != copyToRemoteType {
-		base.SetDefault(news, "addPreviousOutputInEnv", resource.NewBoolProperty(true))
-	}
 	if c, ok := news["connection"]; ok && !c.IsNull() {
 		news["connection"] = resource.MakeSecret(connectionDefaults(c))
 	}
@@ -81,7 +79,8 @@ func connectionDefaults(v resource.PropertyValue) resource.PropertyValue {
 }
 
 // Diff: a change of triggers replaces the resource (the new one is created, then the old one deleted); any other
-// input change is an update, which re-runs `update` (or `create`). No change: nothing runs.
+// input change is an update, which re-runs `update` (or `create`). No change: nothing runs. As infer's default
+// diff (pulumi-go-provider), a value that only became secret (or stopped being) is a change too.
 func (p *Provider) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*pulumirpc.DiffResponse, error) {
 	olds, err := base.OldInputs(req.GetOldInputs(), req.GetOlds(), outputKeys)
 	if err != nil {
@@ -91,7 +90,11 @@ func (p *Provider) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*pulumir
 	if err != nil {
 		return nil, err
 	}
-	return base.DiffInputs(olds, news, func(k string) bool { return k == "triggers" }, req.GetIgnoreChanges()), nil
+	return base.DiffInputs(olds, news, base.DiffOptions{
+		Replace:      func(k string) bool { return k == "triggers" },
+		Ignore:       req.GetIgnoreChanges(),
+		SecretsCount: true,
+	}), nil
 }
 
 // Create runs `create` (nothing during a preview, when stdout and stderr are not known yet).
@@ -160,7 +163,7 @@ func (p *Provider) Delete(ctx context.Context, req *pulumirpc.DeleteRequest) (*e
 		return nil, err
 	}
 	if in.delete != "" {
-		if _, _, err := p.run(ctx, urn, "delete", in.delete, in, previousOutput(state)); err != nil {
+		if _, _, err := p.run(ctx, urn, in.delete, in, previousOutput(state)); err != nil {
 			return nil, err
 		}
 	}
@@ -198,16 +201,11 @@ func (p *Provider) apply(ctx context.Context, urn resource.URN, phase string, in
 		return outs, p.copyToRemote(ctx, urn, inputs)
 	}
 
-	secret := outputSecret(inputs)
-	wrap := func(v resource.PropertyValue) resource.PropertyValue {
-		if secret {
-			return resource.MakeSecret(v)
-		}
-		return v
-	}
+	// stdout and stderr are never secret by themselves (infer's default secret flow only carries a secret input
+	// to the output of the same name): a program whose command prints secrets says additionalSecretOutputs.
 	if preview || inputs.ContainsUnknowns() {
 		unknown := resource.MakeComputed(resource.NewStringProperty(""))
-		outs["stdout"], outs["stderr"] = wrap(unknown), wrap(unknown)
+		outs["stdout"], outs["stderr"] = unknown, unknown
 		return outs, nil
 	}
 
@@ -221,11 +219,11 @@ func (p *Provider) apply(ctx context.Context, urn resource.URN, phase string, in
 	}
 	stdout, stderr := "", ""
 	if cmd != "" {
-		if stdout, stderr, err = p.run(ctx, urn, phase, cmd, in, prev); err != nil {
+		if stdout, stderr, err = p.run(ctx, urn, cmd, in, prev); err != nil {
 			return nil, err
 		}
 	}
-	outs["stdout"], outs["stderr"] = wrap(resource.NewStringProperty(stdout)), wrap(resource.NewStringProperty(stderr))
+	outs["stdout"], outs["stderr"] = resource.NewStringProperty(stdout), resource.NewStringProperty(stderr)
 	return outs, nil
 }
 
@@ -238,26 +236,23 @@ func previousOutput(state resource.PropertyMap) *[2]string {
 
 // run executes one command line of the resource, locally or over SSH depending on its type, streaming its output
 // to the engine as log messages on the resource.
-func (p *Provider) run(ctx context.Context, urn resource.URN, phase, cmd string, in *commandInputs,
+func (p *Provider) run(ctx context.Context, urn resource.URN, cmd string, in *commandInputs,
 	prev *[2]string,
 ) (string, string, error) {
-	status := func(msg string) { p.Log(ctx, diag.Info, urn, msg, true) }
 	var r runner
 	if urn.Type() == localCommandType {
 		r = localRunner(in.interpreter, in.dir)
 	} else {
 		if in.conn == nil {
-			return "", "", fmt.Errorf("%s: no connection", phase)
+			return "", "", fmt.Errorf("no connection")
 		}
-		r = remoteRunner(in.conn, status)
+		r = remoteRunner(in.conn)
 	}
 	return execute(ctx, execution{
-		phase:   phase,
 		command: cmd,
 		in:      in,
 		prev:    prev,
-		log:     func(line string) { p.Log(ctx, diag.Info, urn, line, false) },
-		warn:    func(msg string) { p.Log(ctx, diag.Warning, urn, msg, false) },
+		log:     func(sev diag.Severity, msg string, ephemeral bool) { p.Log(ctx, sev, urn, msg, ephemeral) },
 	}, r)
 }
 
@@ -286,7 +281,7 @@ func (p *Provider) copyToRemote(ctx context.Context, urn resource.URN, inputs re
 	}
 	content := string(data)
 	in.stdin = &content
-	_, _, err = p.run(ctx, urn, "copy", script, in, nil)
+	_, _, err = p.run(ctx, urn, script, in, nil)
 	return err
 }
 

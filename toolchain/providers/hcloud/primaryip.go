@@ -3,7 +3,6 @@ package hcloud
 import (
 	"context"
 	"fmt"
-	"regexp"
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
@@ -12,9 +11,10 @@ import (
 	"mailstack/toolchain/providers/internal/base"
 )
 
-// primaryIPKind is hcloud:index/primaryIp:PrimaryIp, created unassigned in a location. type, location and
-// datacenter replace; name, labels and autoDelete update in place. Destroying it deletes the address whatever
-// autoDelete says (autoDelete is about the server's deletion), unassigning it first if a server still holds it.
+// primaryIPKind is hcloud:index/primaryIp:PrimaryIp, created unassigned in a location. type and location replace;
+// name, labels and autoDelete update in place (terraform-provider-hcloud internal/primaryip/resource.go, a Plugin
+// Framework resource). Destroying it deletes the address whatever autoDelete says (autoDelete is about the
+// server's deletion), unassigning it first if a server still holds it.
 type primaryIPKind struct{}
 
 func (primaryIPKind) spec() base.Spec {
@@ -32,30 +32,35 @@ func (primaryIPKind) spec() base.Spec {
 }
 
 func (primaryIPKind) check(news, _ resource.PropertyMap) []*pulumirpc.CheckFailure {
-	base.SetDefault(news, "assigneeType", strV("server"))
-	base.SetDefault(news, "autoDelete", boolV(false))
-	base.SetDefault(news, "deleteProtection", boolV(false))
 	failures := unsupported(news, map[string]resource.PropertyValue{
 		"assigneeId":       numV(0),
 		"deleteProtection": boolV(false),
 	})
-	loc, dc := news["location"], news["datacenter"]
-	if (!loc.HasValue() || loc.IsNull()) && (!dc.HasValue() || dc.IsNull()) {
-		failures = append(failures, base.Failure("location",
-			"one of 'location' or 'datacenter' is required: the address is created unassigned, in that place"))
-	}
-	if s, ok := base.GetString(news, "datacenter"); ok && !datacenterName.MatchString(s) {
+	// terraform-provider-hcloud v1.67.0 removed it (validateutil.IsRemoved); @pulumi/hcloud 1.41.0 bridges it.
+	if v := news["datacenter"]; v.HasValue() && !v.IsNull() {
 		failures = append(failures, base.Failure("datacenter",
-			"'datacenter' must be a datacenter name such as nbg1-dc3, not %q", s))
+			"Removed Attribute: 'datacenter' was removed from the primary IP (Hetzner phases out datacenters); use 'location'"))
+	}
+	if v := news["location"]; !v.HasValue() || v.IsNull() {
+		failures = append(failures, base.Failure("location",
+			"'location' is required: the address is created unassigned, in that place"))
 	}
 	return append(failures, validateLabels(news)...)
 }
 
-// datacenterName is LOCATION-dcN; a primary IP is created in the datacenter's location.
-var datacenterName = regexp.MustCompile(`^([a-z0-9]+)-dc[0-9]+$`)
+// warnings repeats what upstream's ValidateConfig says about assigneeType (terraform-provider-hcloud
+// v1.66.1 and later, internal/primaryip/resource.go): it is only meaningful with assigneeId.
+func (primaryIPKind) warnings(news resource.PropertyMap) []string {
+	t, id := news["assigneeType"], news["assigneeId"]
+	if t.HasValue() && !t.IsNull() && (!id.HasValue() || id.IsNull()) {
+		return []string{"Unused Attribute: This attribute is now optional and is only required together with " +
+			"the assignee_id attribute. Please remove it from your configuration."}
+	}
+	return nil
+}
 
 func (primaryIPKind) diff(olds, news resource.PropertyMap, ignore []string) *pulumirpc.DiffResponse {
-	return diffInputs(olds, news, ignore, diffRules{replace: []string{"type", "location", "datacenter"}})
+	return diffInputs(olds, news, ignore, diffRules{replace: []string{"type", "location"}})
 }
 
 func (primaryIPKind) computed() []string {
@@ -85,27 +90,17 @@ func primaryIPOutputs(inputs resource.PropertyMap, ip *hcloud.PrimaryIP) resourc
 	if inputs == nil {
 		return api
 	}
-	outs := mergeOutputs(inputs, api)
-	if _, ok := inputs["datacenter"]; !ok {
-		outs["datacenter"] = strV("")
-	}
-	return outs
+	return mergeOutputs(inputs, api)
 }
 
 func (primaryIPKind) create(ctx context.Context, op *operation, in resource.PropertyMap) (string, resource.PropertyMap, error) {
-	location := str(in, "location")
-	if location == "" {
-		if m := datacenterName.FindStringSubmatch(str(in, "datacenter")); m != nil {
-			location = m[1]
-		}
-	}
 	autoDelete := base.GetBool(in, "autoDelete", false)
 	res, _, err := op.client.PrimaryIP.Create(ctx, hcloud.PrimaryIPCreateOpts{
 		Name:         str(in, "name"),
 		Type:         hcloud.PrimaryIPType(str(in, "type")),
 		AssigneeType: "server",
 		AutoDelete:   &autoDelete,
-		Location:     location,
+		Location:     str(in, "location"),
 		Labels:       labels(in),
 	})
 	if err != nil {

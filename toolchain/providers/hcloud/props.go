@@ -107,11 +107,23 @@ func intsV(ns []int64) resource.PropertyValue {
 	return resource.NewArrayProperty(arr)
 }
 
+// withoutInternal is pm without its internal keys ("__defaults"): they belong to the inputs, never to outputs.
+func withoutInternal(pm resource.PropertyMap) resource.PropertyMap {
+	out := pm.Copy()
+	for k := range out {
+		if resource.IsInternalPropertyKey(k) {
+			delete(out, k)
+		}
+	}
+	return out
+}
+
 func unknown() resource.PropertyValue { return resource.MakeComputed(resource.NewStringProperty("")) }
 
-// mergeOutputs is the inputs (as given, secrets included) overlaid with what the API says.
+// mergeOutputs is the inputs (as given, secrets included, without the bridge's "__defaults") overlaid with what
+// the API says.
 func mergeOutputs(inputs, api resource.PropertyMap) resource.PropertyMap {
-	outs := inputs.Copy()
+	outs := withoutInternal(inputs)
 	for k, v := range api {
 		outs[k] = v
 	}
@@ -231,71 +243,99 @@ func describe(v resource.PropertyValue) string {
 // --- autonaming -------------------------------------------------------------------------------------------------
 
 // autoname gives an unnamed resource the name the real (bridged) provider would: the resource's name, a dash and
-// seven random hex digits, kept from the previous inputs once chosen.
-func autoname(news, olds resource.PropertyMap, urn resource.URN, seed []byte) error {
+// seven random hex digits, kept from the previous inputs once chosen. It says whether it chose the name.
+func autoname(news, olds resource.PropertyMap, urn resource.URN, seed []byte) (bool, error) {
 	if v, ok := news["name"]; ok && !v.IsNull() {
-		return nil
+		return false, nil
 	}
 	if v, ok := olds["name"]; ok && v.IsString() {
 		news["name"] = v
-		return nil
+		return true, nil
 	}
 	prefix := urn.Name() + "-"
 	if len(seed) > 0 {
 		sum := sha256.Sum256(append([]byte(string(urn)), seed...))
 		news["name"] = strV(prefix + hex.EncodeToString(sum[:])[:7])
-		return nil
+		return true, nil
 	}
 	name, err := resource.NewUniqueHex(prefix, 7, 0)
 	if err != nil {
-		return err
+		return false, err
 	}
 	news["name"] = strV(name)
-	return nil
+	return true, nil
+}
+
+// defaultsKey is where the bridge records, in the inputs of an SDKv2 resource, which properties it filled in
+// (pkg/tfbridge/schema.go, defaultsKey); the name rule for delete-before-replace reads it.
+const defaultsKey = resource.PropertyKey("__defaults")
+
+// nameGiven says whether the program set the name itself (it is not among the recorded defaults).
+func nameGiven(news resource.PropertyMap) bool {
+	if d := news[defaultsKey]; d.IsArray() {
+		for _, e := range d.ArrayValue() {
+			if e.IsString() && e.StringValue() == "name" {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // --- diffing ------------------------------------------------------------------------------------------------------
 
 // diffRules says how one kind compares inputs.
 type diffRules struct {
-	replace []string                                       // changes of these keys replace
-	trim    []string                                       // strings compared without surrounding whitespace
-	custom  func(olds, news resource.PropertyMap) []string // extra keys that replace, decided by the kind
+	replace []string // changes of these keys replace
+	// normal maps keys to the form in which they are compared: Terraform sets without order (sortedSet), a
+	// DiffSuppressFunc's equivalence (trimmed).
+	normal map[string]func(resource.PropertyValue) resource.PropertyValue
 }
 
-// diffInputs compares old and new inputs with the kind's rules. A replacement that keeps the name deletes the old
-// resource first: Hetzner names are unique per project, so the new one could not be created beside the old.
+// diffInputs compares old and new inputs with the kind's rules. It never asks for delete-before-replace: the
+// bridge does not for Plugin Framework resources (pkg/pf/tfbridge/provider_diff.go, deleteBeforeReplace :=
+// false), and for SDKv2 resources only by the name rule that serverKind applies itself.
 func diffInputs(olds, news resource.PropertyMap, ignore []string, rules diffRules) *pulumirpc.DiffResponse {
 	o, n := olds.Copy(), news.Copy()
-	for _, k := range rules.trim {
+	for k, f := range rules.normal {
 		key := resource.PropertyKey(k)
 		for _, pm := range []resource.PropertyMap{o, n} {
-			if s, ok := base.GetString(pm, k); ok && !pm[key].IsSecret() {
-				pm[key] = strV(strings.TrimSpace(s))
-			} else if ok {
-				pm[key] = resource.MakeSecret(strV(strings.TrimSpace(s)))
+			if v, ok := pm[key]; ok && !v.ContainsUnknowns() {
+				pm[key] = f(base.Plain(v))
 			}
 		}
 	}
-	replace := slices.Clone(rules.replace)
-	if rules.custom != nil {
-		replace = append(replace, rules.custom(o, n)...)
+	return base.DiffInputs(o, n, base.DiffOptions{
+		Replace: func(k string) bool { return slices.Contains(rules.replace, k) },
+		Ignore:  ignore,
+	})
+}
+
+// trimmed compares a string without surrounding whitespace.
+func trimmed(v resource.PropertyValue) resource.PropertyValue {
+	if v.IsString() {
+		return strV(strings.TrimSpace(v.StringValue()))
 	}
-	resp := base.DiffInputs(o, n, func(k string) bool { return slices.Contains(replace, k) }, ignore)
-	if len(resp.Replaces) > 0 {
-		on, okO := base.GetString(olds, "name")
-		nn, okN := base.GetString(news, "name")
-		if okO && okN && on == nn {
-			resp.DeleteBeforeReplace = true
-		}
+	return v
+}
+
+// sortedSet is a Terraform set as a diff sees it: its elements (without internal keys) in one order.
+func sortedSet(v resource.PropertyValue) resource.PropertyValue {
+	if !v.IsArray() {
+		return v
 	}
-	return resp
+	arr := make([]resource.PropertyValue, len(v.ArrayValue()))
+	for i, e := range v.ArrayValue() {
+		arr[i] = base.Comparable(e, false)
+	}
+	sort.Slice(arr, func(i, j int) bool { return fmt.Sprint(arr[i]) < fmt.Sprint(arr[j]) })
+	return resource.NewArrayProperty(slices.CompactFunc(arr, func(a, b resource.PropertyValue) bool { return a.DeepEquals(b) }))
 }
 
 // keepComputed is previewUpdate's usual answer: the new inputs plus the computed outputs of the state; those
 // listed in changed are unknown.
 func keepComputed(state, news resource.PropertyMap, computed []string, changed ...string) resource.PropertyMap {
-	outs := news.Copy()
+	outs := withoutInternal(news)
 	for _, c := range computed {
 		key := resource.PropertyKey(c)
 		if v, ok := news[key]; ok && !v.IsNull() && !v.IsComputed() {

@@ -32,6 +32,7 @@ import (
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/diag"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/provider"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"google.golang.org/grpc/codes"
@@ -85,6 +86,15 @@ type kind interface {
 	// inputsFromOutputs extracts inputs from outputs (for state written without inputs, and imports).
 	inputsFromOutputs(outs resource.PropertyMap) resource.PropertyMap
 }
+
+// warner is a kind whose Check also warns, as Terraform's ValidateConfig warnings reach the CLI upstream.
+type warner interface {
+	warnings(news resource.PropertyMap) []string
+}
+
+// sdkv2 are the kinds upstream implements with terraform-plugin-sdk/v2 (the others with the Plugin Framework):
+// the bridge treats them differently in Check (__defaults) and Diff (delete-before-replace by name).
+var sdkv2 = map[tokens.Type]bool{serverType: true, firewallType: true, firewallAttachmentType: true}
 
 var kinds = map[string]kind{
 	sshKeyType:             sshKeyKind{},
@@ -274,7 +284,7 @@ func kindOf(urn string) (kind, error) {
 }
 
 // Check validates the inputs, applies the defaults and names an unnamed resource.
-func (p *Provider) Check(_ context.Context, req *pulumirpc.CheckRequest) (*pulumirpc.CheckResponse, error) {
+func (p *Provider) Check(ctx context.Context, req *pulumirpc.CheckRequest) (*pulumirpc.CheckResponse, error) {
 	k, err := kindOf(req.GetUrn())
 	if err != nil {
 		return nil, err
@@ -289,12 +299,27 @@ func (p *Provider) Check(_ context.Context, req *pulumirpc.CheckRequest) (*pulum
 			return nil, err
 		}
 	}
+	urn := resource.URN(req.GetUrn())
 	failures := base.Validate(k.spec(), news, "")
 	failures = append(failures, k.check(news, olds)...)
+	if w, ok := k.(warner); ok {
+		for _, msg := range w.warnings(news) {
+			p.Log(ctx, diag.Warning, urn, msg, false)
+		}
+	}
+	named := false
 	if _, ok := k.spec()["name"]; ok {
-		if err := autoname(news, olds, resource.URN(req.GetUrn()), req.GetRandomSeed()); err != nil {
+		if named, err = autoname(news, olds, urn, req.GetRandomSeed()); err != nil {
 			return nil, err
 		}
+	}
+	if sdkv2[urn.Type()] {
+		// As the bridge's Check for SDKv2 resources: the list of what it filled in, here at most the name.
+		defaults := []resource.PropertyValue{}
+		if named {
+			defaults = append(defaults, strV("name"))
+		}
+		news[defaultsKey] = resource.NewArrayProperty(defaults)
 	}
 	inputs, err := base.Marshal(news)
 	if err != nil {
@@ -342,7 +367,7 @@ func (p *Provider) Create(ctx context.Context, req *pulumirpc.CreateRequest) (*p
 		return nil, err
 	}
 	if req.GetPreview() || inputs.ContainsUnknowns() {
-		outs := inputs.Copy()
+		outs := withoutInternal(inputs)
 		for _, c := range k.computed() {
 			if v, ok := outs[resource.PropertyKey(c)]; !ok || v.IsNull() {
 				outs[resource.PropertyKey(c)] = resource.MakeComputed(resource.NewStringProperty(""))
@@ -370,9 +395,9 @@ func (p *Provider) Create(ctx context.Context, req *pulumirpc.CreateRequest) (*p
 		if outs == nil {
 			outs = inputs.Copy()
 		}
-		return nil, initFailed(id, keepSecrets(inputs, outs), req.GetProperties(), err)
+		return nil, initFailed(id, keepSecrets(inputs, withoutInternal(outs)), req.GetProperties(), err)
 	}
-	props, err := base.Marshal(keepSecrets(inputs, outs))
+	props, err := base.Marshal(keepSecrets(inputs, withoutInternal(outs)))
 	if err != nil {
 		return nil, err
 	}
@@ -452,7 +477,7 @@ func (p *Provider) Read(ctx context.Context, req *pulumirpc.ReadRequest) (*pulum
 		newInputs = merged
 		outs = keepSecrets(inputs, outs)
 	}
-	props, err := base.Marshal(outs)
+	props, err := base.Marshal(withoutInternal(outs))
 	if err != nil {
 		return nil, err
 	}
@@ -496,7 +521,7 @@ func (p *Provider) Update(ctx context.Context, req *pulumirpc.UpdateRequest) (*p
 			return nil, err
 		}
 	}
-	props, err := base.Marshal(keepSecrets(news, outs))
+	props, err := base.Marshal(keepSecrets(news, withoutInternal(outs)))
 	if err != nil {
 		return nil, err
 	}

@@ -17,8 +17,9 @@ import (
 
 // rdnsKind is hcloud:index/rdns:Rdns: the reverse DNS entry of one address of a primary IP or a server. Its ID is
 // the real provider's "p-ID-IP" or "s-ID-IP". The target and the address replace; dnsPtr updates in place.
-// Deleting resets the entry to Hetzner's default. A replacement deletes the old entry first: the new one may be
-// for the same address, which the old one's deletion would otherwise reset again.
+// Deleting resets the entry to Hetzner's default. A replacement creates the new entry before it deletes the old
+// one, as upstream (a Plugin Framework resource: the bridge never deletes first); a program whose replacement
+// keeps the address asks for deleteBeforeReplace, or the old entry's deletion resets the new PTR.
 type rdnsKind struct{}
 
 func (rdnsKind) spec() base.Spec {
@@ -58,11 +59,9 @@ func (rdnsKind) check(news, _ resource.PropertyMap) []*pulumirpc.CheckFailure {
 }
 
 func (rdnsKind) diff(olds, news resource.PropertyMap, ignore []string) *pulumirpc.DiffResponse {
-	resp := diffInputs(olds, news, ignore, diffRules{
+	return diffInputs(olds, news, ignore, diffRules{
 		replace: []string{"primaryIpId", "serverId", "floatingIpId", "loadBalancerId", "ipAddress"},
 	})
-	resp.DeleteBeforeReplace = len(resp.Replaces) > 0
-	return resp
 }
 
 func (rdnsKind) computed() []string { return nil }

@@ -11,7 +11,9 @@ import (
 	"mailstack/toolchain/providers/internal/base"
 )
 
-// sshKeyKind is hcloud:index/sshKey:SshKey. A new public key replaces the key; name and labels update in place.
+// sshKeyKind is hcloud:index/sshKey:SshKey. A new public key replaces the key (compared as written, without
+// normalising whitespace: terraform-provider-hcloud internal/sshkey/resource.go, public_key RequiresReplace);
+// name and labels update in place.
 type sshKeyKind struct{}
 
 func (sshKeyKind) spec() base.Spec {
@@ -31,7 +33,7 @@ func (sshKeyKind) check(news, _ resource.PropertyMap) []*pulumirpc.CheckFailure 
 }
 
 func (sshKeyKind) diff(olds, news resource.PropertyMap, ignore []string) *pulumirpc.DiffResponse {
-	return diffInputs(olds, news, ignore, diffRules{replace: []string{"publicKey"}, trim: []string{"publicKey"}})
+	return diffInputs(olds, news, ignore, diffRules{replace: []string{"publicKey"}})
 }
 
 func (sshKeyKind) computed() []string { return []string{"fingerprint", "labels"} }
