@@ -172,17 +172,7 @@ func (p *Provider) Delete(ctx context.Context, req *pulumirpc.DeleteRequest) (*e
 
 // Read (refresh, import) returns the state as it is: what a command did cannot be read back.
 func (p *Provider) Read(_ context.Context, req *pulumirpc.ReadRequest) (*pulumirpc.ReadResponse, error) {
-	inputs := req.GetInputs()
-	if inputs == nil {
-		olds, err := base.OldInputs(nil, req.GetProperties(), outputKeys)
-		if err != nil {
-			return nil, err
-		}
-		if inputs, err = base.Marshal(olds); err != nil {
-			return nil, err
-		}
-	}
-	return &pulumirpc.ReadResponse{Id: req.GetId(), Properties: req.GetProperties(), Inputs: inputs}, nil
+	return base.ReadState(req, outputKeys)
 }
 
 // apply is the part of Create and Update that runs the command (or, in a preview, does not) and builds the

@@ -283,21 +283,33 @@ func kindOf(urn string) (kind, error) {
 	return k, nil
 }
 
+// kindAnd is the kind of the resource and the property map of one of the request's structs.
+func kindAnd(urn string, s *structpb.Struct) (kind, resource.PropertyMap, error) {
+	k, err := kindOf(urn)
+	if err != nil {
+		return nil, nil, err
+	}
+	pm, err := base.Unmarshal(s)
+	return k, pm, err
+}
+
+// optional unmarshals a struct the engine may leave out (nil then).
+func optional(s *structpb.Struct) (resource.PropertyMap, error) {
+	if s == nil {
+		return nil, nil
+	}
+	return base.Unmarshal(s)
+}
+
 // Check validates the inputs, applies the defaults and names an unnamed resource.
 func (p *Provider) Check(ctx context.Context, req *pulumirpc.CheckRequest) (*pulumirpc.CheckResponse, error) {
-	k, err := kindOf(req.GetUrn())
+	k, news, err := kindAnd(req.GetUrn(), req.GetNews())
 	if err != nil {
 		return nil, err
 	}
-	news, err := base.Unmarshal(req.GetNews())
+	olds, err := optional(req.GetOlds())
 	if err != nil {
 		return nil, err
-	}
-	var olds resource.PropertyMap
-	if req.GetOlds() != nil {
-		if olds, err = base.Unmarshal(req.GetOlds()); err != nil {
-			return nil, err
-		}
 	}
 	urn := resource.URN(req.GetUrn())
 	failures := base.Validate(k.spec(), news, "")
@@ -358,11 +370,7 @@ func oldInputs(k kind, inputs, outputs *structpb.Struct) (resource.PropertyMap, 
 
 // Create makes the resource, or in a preview returns the inputs with every computed output unknown.
 func (p *Provider) Create(ctx context.Context, req *pulumirpc.CreateRequest) (*pulumirpc.CreateResponse, error) {
-	k, err := kindOf(req.GetUrn())
-	if err != nil {
-		return nil, err
-	}
-	inputs, err := base.Unmarshal(req.GetProperties())
+	k, inputs, err := kindAnd(req.GetUrn(), req.GetProperties())
 	if err != nil {
 		return nil, err
 	}
@@ -433,20 +441,15 @@ func keepSecrets(inputs, outs resource.PropertyMap) resource.PropertyMap {
 
 // Read refreshes the outputs (and the inputs the API can tell) from the API; a resource that is gone has no ID.
 func (p *Provider) Read(ctx context.Context, req *pulumirpc.ReadRequest) (*pulumirpc.ReadResponse, error) {
-	k, err := kindOf(req.GetUrn())
+	k, state, err := kindAnd(req.GetUrn(), req.GetProperties())
 	if err != nil {
 		return nil, err
 	}
-	state, err := base.Unmarshal(req.GetProperties())
+	inputs, err := optional(req.GetInputs())
 	if err != nil {
 		return nil, err
 	}
-	var inputs resource.PropertyMap
-	if req.GetInputs() != nil {
-		if inputs, err = base.Unmarshal(req.GetInputs()); err != nil {
-			return nil, err
-		}
-	} else if len(state) > 0 {
+	if inputs == nil && len(state) > 0 {
 		inputs = k.inputsFromOutputs(state)
 	}
 	urn := resource.URN(req.GetUrn())
@@ -490,11 +493,7 @@ func (p *Provider) Read(ctx context.Context, req *pulumirpc.ReadRequest) (*pulum
 
 // Update applies an in-place change, or in a preview returns what it will look like.
 func (p *Provider) Update(ctx context.Context, req *pulumirpc.UpdateRequest) (*pulumirpc.UpdateResponse, error) {
-	k, err := kindOf(req.GetUrn())
-	if err != nil {
-		return nil, err
-	}
-	news, err := base.Unmarshal(req.GetNews())
+	k, news, err := kindAnd(req.GetUrn(), req.GetNews())
 	if err != nil {
 		return nil, err
 	}
@@ -530,11 +529,7 @@ func (p *Provider) Update(ctx context.Context, req *pulumirpc.UpdateRequest) (*p
 
 // Delete removes the resource and waits for it to be gone.
 func (p *Provider) Delete(ctx context.Context, req *pulumirpc.DeleteRequest) (*emptypb.Empty, error) {
-	k, err := kindOf(req.GetUrn())
-	if err != nil {
-		return nil, err
-	}
-	state, err := base.Unmarshal(req.GetProperties())
+	k, state, err := kindAnd(req.GetUrn(), req.GetProperties())
 	if err != nil {
 		return nil, err
 	}

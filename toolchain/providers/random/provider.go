@@ -268,17 +268,7 @@ func (p *Provider) Read(_ context.Context, req *pulumirpc.ReadRequest) (*pulumir
 	if len(req.GetProperties().GetFields()) == 0 {
 		return nil, errors.New("importing a random value is not supported by mailstack's random provider")
 	}
-	inputs := req.GetInputs()
-	if inputs == nil {
-		olds, err := base.OldInputs(nil, req.GetProperties(), outputKeys)
-		if err != nil {
-			return nil, err
-		}
-		if inputs, err = base.Marshal(olds); err != nil {
-			return nil, err
-		}
-	}
-	return &pulumirpc.ReadResponse{Id: req.GetId(), Properties: req.GetProperties(), Inputs: inputs}, nil
+	return base.ReadState(req, outputKeys)
 }
 
 // Delete has nothing to do: the value only exists in the state.

@@ -164,3 +164,19 @@ func OldInputs(inputs, outputs *structpb.Struct, outputKeys []resource.PropertyK
 	}
 	return olds, nil
 }
+
+// ReadState answers a Read (refresh, import) of a resource that lives only in the state (a command's run, a random
+// value): the state as it is, with its inputs (the outputs minus outputKeys when the engine sends none).
+func ReadState(req *pulumirpc.ReadRequest, outputKeys []resource.PropertyKey) (*pulumirpc.ReadResponse, error) {
+	inputs := req.GetInputs()
+	if inputs == nil {
+		olds, err := OldInputs(nil, req.GetProperties(), outputKeys)
+		if err != nil {
+			return nil, err
+		}
+		if inputs, err = Marshal(olds); err != nil {
+			return nil, err
+		}
+	}
+	return &pulumirpc.ReadResponse{Id: req.GetId(), Properties: req.GetProperties(), Inputs: inputs}, nil
+}
