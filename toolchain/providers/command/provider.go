@@ -21,16 +21,10 @@ import (
 const Version = "1.2.1"
 
 // Provider serves the command resources.
-type Provider struct {
-	base.Base
-}
+type Provider struct{ *base.Base }
 
 // New is the factory for provider.Main.
-func New(host *provider.HostClient) *Provider {
-	p := &Provider{}
-	p.Init("command", Version, host)
-	return p
-}
+func New(host *provider.HostClient) *Provider { return &Provider{base.New("command", Version, host)} }
 
 // outputKeys are what Create adds to the inputs; they are dropped again when old outputs stand in for old inputs.
 var outputKeys = []resource.PropertyKey{"stdout", "stderr"}

@@ -9,9 +9,9 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/diag"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
-	"google.golang.org/protobuf/types/known/structpb"
 
 	"mailstack/toolchain/providers/internal/base"
+	"mailstack/toolchain/providers/internal/basetest"
 )
 
 const (
@@ -50,23 +50,7 @@ func props(t *testing.T, m map[string]any) resource.PropertyMap {
 	return resource.NewPropertyMapFromMap(m)
 }
 
-func marshal(t *testing.T, pm resource.PropertyMap) *structpb.Struct {
-	t.Helper()
-	s, err := base.Marshal(pm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-func unmarshal(t *testing.T, s *structpb.Struct) resource.PropertyMap {
-	t.Helper()
-	pm, err := base.Unmarshal(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pm
-}
+var marshal, unmarshal = basetest.Marshal, basetest.Unmarshal
 
 // check runs Check and fails the test on check failures.
 func check(t *testing.T, p *Provider, urn string, news resource.PropertyMap) resource.PropertyMap {

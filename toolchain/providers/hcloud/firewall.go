@@ -250,16 +250,9 @@ func (firewallKind) create(ctx context.Context, op *operation, in resource.Prope
 }
 
 func (firewallKind) read(ctx context.Context, op *operation, id string, inputs, _ resource.PropertyMap) (resource.PropertyMap, error) {
-	n, err := parseID("firewall", id)
-	if err != nil {
+	fw, err := fetch(ctx, "firewall", id, op.client.Firewall.GetByID)
+	if err != nil || fw == nil {
 		return nil, err
-	}
-	fw, _, err := op.client.Firewall.GetByID(ctx, n)
-	if err != nil {
-		return nil, fmt.Errorf("reading firewall %s: %w", id, err)
-	}
-	if fw == nil {
-		return nil, nil
 	}
 	return firewallOutputs(inputs, fw), nil
 }
@@ -308,14 +301,9 @@ func (k firewallKind) previewUpdate(_, state, news resource.PropertyMap) resourc
 }
 
 func (firewallKind) delete(ctx context.Context, op *operation, id string, _ resource.PropertyMap) error {
-	n, err := parseID("firewall", id)
-	if err != nil {
-		return err
-	}
-	if _, err := op.client.Firewall.Delete(ctx, &hcloud.Firewall{ID: n}); err != nil && !notFound(err) {
-		return fmt.Errorf("deleting firewall %s: %w", id, err)
-	}
-	return nil
+	return deleteByID("firewall", id, func(n int64) (*hcloud.Response, error) {
+		return op.client.Firewall.Delete(ctx, &hcloud.Firewall{ID: n})
+	})
 }
 
 func (firewallKind) inputsFromOutputs(outs resource.PropertyMap) resource.PropertyMap {

@@ -116,16 +116,9 @@ func (primaryIPKind) create(ctx context.Context, op *operation, in resource.Prop
 }
 
 func (primaryIPKind) read(ctx context.Context, op *operation, id string, inputs, _ resource.PropertyMap) (resource.PropertyMap, error) {
-	n, err := parseID("primary IP", id)
-	if err != nil {
+	ip, err := fetch(ctx, "primary IP", id, op.client.PrimaryIP.GetByID)
+	if err != nil || ip == nil {
 		return nil, err
-	}
-	ip, _, err := op.client.PrimaryIP.GetByID(ctx, n)
-	if err != nil {
-		return nil, fmt.Errorf("reading primary IP %s: %w", id, err)
-	}
-	if ip == nil {
-		return nil, nil
 	}
 	return primaryIPOutputs(inputs, ip), nil
 }
@@ -189,12 +182,7 @@ func unassignPrimaryIP(ctx context.Context, op *operation, ip *hcloud.PrimaryIP)
 			return err
 		}
 	}
-	op.status(fmt.Sprintf("unassigning primary IP %s", ip.IP))
-	action, _, err := op.client.PrimaryIP.Unassign(ctx, ip.ID)
-	if err != nil {
-		return err
-	}
-	if err := op.wait(ctx, action); err != nil {
+	if err := unassign(ctx, op, ip.ID); err != nil {
 		return err
 	}
 	if running {

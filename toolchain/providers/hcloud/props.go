@@ -1,6 +1,7 @@
 package hcloud
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -138,6 +139,33 @@ func parseID(what, id string) (int64, error) {
 		return 0, fmt.Errorf("invalid %s ID %q: Hetzner Cloud IDs are positive integers", what, id)
 	}
 	return n, nil
+}
+
+// fetch reads the object of a resource ID; nil when it is gone.
+func fetch[T any](ctx context.Context, what, id string,
+	get func(context.Context, int64) (*T, *hcloud.Response, error),
+) (*T, error) {
+	n, err := parseID(what, id)
+	if err != nil {
+		return nil, err
+	}
+	x, _, err := get(ctx, n)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s %s: %w", what, id, err)
+	}
+	return x, nil
+}
+
+// deleteByID deletes the object of a resource ID; one that is gone already is no error.
+func deleteByID(what, id string, del func(n int64) (*hcloud.Response, error)) error {
+	n, err := parseID(what, id)
+	if err != nil {
+		return err
+	}
+	if _, err := del(n); err != nil && !notFound(err) {
+		return fmt.Errorf("deleting %s %s: %w", what, id, err)
+	}
+	return nil
 }
 
 func idString(n int64) string { return strconv.FormatInt(n, 10) }

@@ -5,17 +5,14 @@
 //
 // What it does like the real provider: the provider configuration (token from hcloud:token or HCLOUD_TOKEN,
 // endpoint, pollInterval, pollFunction; a token must be 64 characters long), which changes update in place and
-// which replace, numeric string IDs (Rdns: "p-ID-IP" / "s-ID-IP"), waiting for every action, autonaming of an
-// unset name, and previews that never reach the API.
+// which replace, the replacement order (create first, except an SDKv2 resource the program named), inputs stored
+// as given (SDKv2 kinds with the bridge's "__defaults"), numeric string IDs (Rdns: "p-ID-IP" / "s-ID-IP"), waiting
+// for every action, autonaming of an unset name, and previews that never reach the API. toolchain/README.md lists
+// every difference from upstream that was found, with what became of it.
 //
-// Where it differs, on purpose:
+// Where it differs, on purpose (the stack does not need more):
 //   - Check rejects properties of the SDK that this subset does not implement (networks, iso, rescue, ...) when
 //     they are set to anything but their default, instead of silently ignoring them.
-//   - A replacement whose name stays the same deletes the old resource first (DeleteBeforeReplace): Hetzner
-//     names are unique per project, so creating the new one first could only fail. A server that keeps its
-//     primary IP is deleted first for the same reason (an assigned IP cannot be given to a second server).
-//   - A change of publicNets updates in place only when a primary IP is swapped for another (power off,
-//     unassign, assign, power on, as the real provider does); turning IPv4 or IPv6 on or off replaces the server.
 //   - Server images and types are passed to the API by name (or ID), without the real provider's lookup of the
 //     image for the server type's architecture and its deprecation checks.
 package hcloud
@@ -116,7 +113,7 @@ type config struct {
 
 // Provider serves the hcloud resources.
 type Provider struct {
-	base.Base
+	*base.Base
 
 	cfgMu sync.Mutex
 	cfg   config
@@ -124,20 +121,18 @@ type Provider struct {
 
 // New is the factory for provider.Main.
 func New(host *provider.HostClient) *Provider {
-	p := &Provider{cfg: config{pollInterval: 500 * time.Millisecond, pollFunction: "exponential"}}
-	p.Init("hcloud", Version, host)
-	return p
+	return &Provider{Base: base.New("hcloud", Version, host),
+		cfg: config{pollInterval: 500 * time.Millisecond, pollFunction: "exponential"}}
 }
 
 // configSpec is the provider's own configuration, as the npm SDK's Provider args.
-var configSpec = base.Spec{
-	"token":           {Kind: base.String},
-	"endpoint":        {Kind: base.String},
-	"endpointHetzner": {Kind: base.String},
-	"pollInterval":    {Kind: base.String},
-	"pollFunction":    {Kind: base.String, Enum: []string{"constant", "exponential"}},
-	"version":         {Kind: base.String},
-}
+var configSpec = func() base.Spec {
+	s := base.Spec{"pollFunction": {Kind: base.String, Enum: []string{"constant", "exponential"}}}
+	for _, k := range []string{"token", "endpoint", "endpointHetzner", "pollInterval", "version"} {
+		s[k] = base.Field{Kind: base.String}
+	}
+	return s
+}()
 
 // CheckConfig validates the configuration and makes the token secret, so that it is never stored in plain text.
 // It does not require a token: a preview works without one.
@@ -244,6 +239,19 @@ type operation struct {
 // wait blocks until the actions are done, failing with the first one that fails.
 func (op *operation) wait(ctx context.Context, actions ...*hcloud.Action) error {
 	return op.client.Action.WaitFor(ctx, actions...)
+}
+
+// act calls an API action, reporting it as the status, and waits for it; doing names it in the error.
+func (op *operation) act(ctx context.Context, doing string, call func() (*hcloud.Action, *hcloud.Response, error)) error {
+	op.status(doing)
+	action, _, err := call()
+	if err == nil {
+		err = op.wait(ctx, action)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", doing, err)
+	}
+	return nil
 }
 
 func (p *Provider) operation(ctx context.Context, urn resource.URN) (*operation, error) {

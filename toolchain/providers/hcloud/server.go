@@ -241,16 +241,9 @@ func sshKeys(ctx context.Context, op *operation, idsOrNames []string) ([]*hcloud
 }
 
 func (serverKind) read(ctx context.Context, op *operation, id string, inputs, _ resource.PropertyMap) (resource.PropertyMap, error) {
-	n, err := parseID("server", id)
-	if err != nil {
+	s, err := fetch(ctx, "server", id, op.client.Server.GetByID)
+	if err != nil || s == nil {
 		return nil, err
-	}
-	s, _, err := op.client.Server.GetByID(ctx, n)
-	if err != nil {
-		return nil, fmt.Errorf("reading server %s: %w", id, err)
-	}
-	if s == nil {
-		return nil, nil
 	}
 	return serverOutputs(inputs, s), nil
 }
@@ -300,17 +293,14 @@ func updateServer(ctx context.Context, op *operation, s *hcloud.Server, olds, ne
 				return err
 			}
 		}
-		op.status(fmt.Sprintf("changing the type of server %s to %s", s.Name, newType))
 		typeID, typeName := idOrName(newType)
-		action, _, err := op.client.Server.ChangeType(ctx, s, hcloud.ServerChangeTypeOpts{
-			ServerType:  &hcloud.ServerType{ID: typeID, Name: typeName},
-			UpgradeDisk: !base.GetBool(news, "keepDisk", false),
-		})
-		if err == nil {
-			err = op.wait(ctx, action)
-		}
-		if err != nil {
-			return fmt.Errorf("changing the type to %s: %w", newType, err)
+		if err := op.act(ctx, "changing the type to "+newType, func() (*hcloud.Action, *hcloud.Response, error) {
+			return op.client.Server.ChangeType(ctx, s, hcloud.ServerChangeTypeOpts{
+				ServerType:  &hcloud.ServerType{ID: typeID, Name: typeName},
+				UpgradeDisk: !base.GetBool(news, "keepDisk", false),
+			})
+		}); err != nil {
+			return err
 		}
 	}
 	if !sortedSet(base.Plain(olds["publicNets"])).DeepEquals(sortedSet(base.Plain(news["publicNets"]))) {
@@ -402,29 +392,15 @@ func (c netChange) apply(ctx context.Context, op *operation, s *hcloud.Server) e
 }
 
 func unassign(ctx context.Context, op *operation, id int64) error {
-	op.status(fmt.Sprintf("unassigning primary IP %d", id))
-	action, _, err := op.client.PrimaryIP.Unassign(ctx, id)
-	if err == nil {
-		err = op.wait(ctx, action)
-	}
-	if err != nil {
-		return fmt.Errorf("unassigning primary IP %d: %w", id, err)
-	}
-	return nil
+	return op.act(ctx, fmt.Sprintf("unassigning primary IP %d", id), func() (*hcloud.Action, *hcloud.Response, error) {
+		return op.client.PrimaryIP.Unassign(ctx, id)
+	})
 }
 
 func assign(ctx context.Context, op *operation, id, serverID int64) error {
-	op.status(fmt.Sprintf("assigning primary IP %d", id))
-	action, _, err := op.client.PrimaryIP.Assign(ctx, hcloud.PrimaryIPAssignOpts{
-		ID: id, AssigneeID: serverID, AssigneeType: "server",
+	return op.act(ctx, fmt.Sprintf("assigning primary IP %d", id), func() (*hcloud.Action, *hcloud.Response, error) {
+		return op.client.PrimaryIP.Assign(ctx, hcloud.PrimaryIPAssignOpts{ID: id, AssigneeID: serverID, AssigneeType: "server"})
 	})
-	if err == nil {
-		err = op.wait(ctx, action)
-	}
-	if err != nil {
-		return fmt.Errorf("assigning primary IP %d: %w", id, err)
-	}
-	return nil
 }
 
 func deleteIP(ctx context.Context, op *operation, id int64) error {
@@ -435,25 +411,15 @@ func deleteIP(ctx context.Context, op *operation, id int64) error {
 }
 
 func powerOff(ctx context.Context, op *operation, s *hcloud.Server) error {
-	action, _, err := op.client.Server.Poweroff(ctx, s)
-	if err == nil {
-		err = op.wait(ctx, action)
-	}
-	if err != nil {
-		return fmt.Errorf("powering off server %d: %w", s.ID, err)
-	}
-	return nil
+	return op.act(ctx, fmt.Sprintf("powering off server %d", s.ID), func() (*hcloud.Action, *hcloud.Response, error) {
+		return op.client.Server.Poweroff(ctx, s)
+	})
 }
 
 func powerOn(ctx context.Context, op *operation, s *hcloud.Server) error {
-	action, _, err := op.client.Server.Poweron(ctx, s)
-	if err == nil {
-		err = op.wait(ctx, action)
-	}
-	if err != nil {
-		return fmt.Errorf("powering on server %d: %w", s.ID, err)
-	}
-	return nil
+	return op.act(ctx, fmt.Sprintf("powering on server %d", s.ID), func() (*hcloud.Action, *hcloud.Response, error) {
+		return op.client.Server.Poweron(ctx, s)
+	})
 }
 
 func (k serverKind) previewUpdate(olds, state, news resource.PropertyMap) resource.PropertyMap {

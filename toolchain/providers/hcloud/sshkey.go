@@ -64,16 +64,9 @@ func (sshKeyKind) create(ctx context.Context, op *operation, in resource.Propert
 }
 
 func (sshKeyKind) read(ctx context.Context, op *operation, id string, inputs, _ resource.PropertyMap) (resource.PropertyMap, error) {
-	n, err := parseID("SSH key", id)
-	if err != nil {
+	k, err := fetch(ctx, "SSH key", id, op.client.SSHKey.GetByID)
+	if err != nil || k == nil {
 		return nil, err
-	}
-	k, _, err := op.client.SSHKey.GetByID(ctx, n)
-	if err != nil {
-		return nil, fmt.Errorf("reading SSH key %s: %w", id, err)
-	}
-	if k == nil {
-		return nil, nil
 	}
 	return sshKeyOutputs(inputs, k), nil
 }
@@ -98,14 +91,9 @@ func (k sshKeyKind) previewUpdate(_, state, news resource.PropertyMap) resource.
 }
 
 func (sshKeyKind) delete(ctx context.Context, op *operation, id string, _ resource.PropertyMap) error {
-	n, err := parseID("SSH key", id)
-	if err != nil {
-		return err
-	}
-	if _, err := op.client.SSHKey.Delete(ctx, &hcloud.SSHKey{ID: n}); err != nil && !notFound(err) {
-		return fmt.Errorf("deleting SSH key %s: %w", id, err)
-	}
-	return nil
+	return deleteByID("SSH key", id, func(n int64) (*hcloud.Response, error) {
+		return op.client.SSHKey.Delete(ctx, &hcloud.SSHKey{ID: n})
+	})
 }
 
 func (sshKeyKind) inputsFromOutputs(outs resource.PropertyMap) resource.PropertyMap {

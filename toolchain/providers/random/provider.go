@@ -44,16 +44,10 @@ var spec = base.Spec{
 var outputKeys = []resource.PropertyKey{"result", "bcryptHash"}
 
 // Provider serves the random resources.
-type Provider struct {
-	base.Base
-}
+type Provider struct{ *base.Base }
 
 // New is the factory for provider.Main.
-func New(host *provider.HostClient) *Provider {
-	p := &Provider{}
-	p.Init("random", Version, host)
-	return p
-}
+func New(host *provider.HostClient) *Provider { return &Provider{base.New("random", Version, host)} }
 
 func resourceType(urn string) (string, error) {
 	t := string(resource.URN(urn).Type())

@@ -8,9 +8,9 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"golang.org/x/crypto/bcrypt"
-	"google.golang.org/protobuf/types/known/structpb"
 
 	"mailstack/toolchain/providers/internal/base"
+	"mailstack/toolchain/providers/internal/basetest"
 )
 
 const (
@@ -18,23 +18,7 @@ const (
 	stringURN   = "urn:pulumi:dev::proj::random:index/randomString:RandomString::s"
 )
 
-func marshal(t *testing.T, pm resource.PropertyMap) *structpb.Struct {
-	t.Helper()
-	s, err := base.Marshal(pm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-func unmarshal(t *testing.T, s *structpb.Struct) resource.PropertyMap {
-	t.Helper()
-	pm, err := base.Unmarshal(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pm
-}
+var marshal, unmarshal = basetest.Marshal, basetest.Unmarshal
 
 func check(t *testing.T, p *Provider, urn string, news map[string]any) (resource.PropertyMap, []*pulumirpc.CheckFailure) {
 	t.Helper()

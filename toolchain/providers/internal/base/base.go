@@ -55,10 +55,11 @@ type Base struct {
 	cancel     context.CancelFunc
 }
 
-// Init must be called once before serving. host may be nil (tests, or attach mode before Attach).
-func (b *Base) Init(name, version string, host *provider.HostClient) {
-	b.Name, b.Version, b.host = name, version, host
+// New makes the Base of a provider. host may be nil (tests, or attach mode before Attach).
+func New(name, version string, host *provider.HostClient) *Base {
+	b := &Base{Name: name, Version: version, host: host}
 	b.cancelCtx, b.cancel = context.WithCancel(context.Background())
+	return b
 }
 
 // Log sends a message to the engine, tied to the resource so it shows under it in the CLI output. Failures are
