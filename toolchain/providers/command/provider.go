@@ -23,6 +23,11 @@ const Version = "1.2.1"
 // Provider serves the command resources.
 type Provider struct{ *base.Base }
 
+// Main serves the provider to the engine: the plugin's main.
+func Main() {
+	base.Serve("command", func(h *provider.HostClient) pulumirpc.ResourceProviderServer { return New(h) })
+}
+
 // New is the factory for provider.Main.
 func New(host *provider.HostClient) *Provider { return &Provider{base.New("command", Version, host)} }
 
@@ -76,11 +81,7 @@ func connectionDefaults(v resource.PropertyValue) resource.PropertyValue {
 // input change is an update, which re-runs `update` (or `create`). No change: nothing runs. As infer's default
 // diff (pulumi-go-provider), a value that only became secret (or stopped being) is a change too.
 func (p *Provider) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*pulumirpc.DiffResponse, error) {
-	olds, err := base.OldInputs(req.GetOldInputs(), req.GetOlds(), outputKeys)
-	if err != nil {
-		return nil, err
-	}
-	news, err := base.Unmarshal(req.GetNews())
+	olds, news, err := base.DiffArgs(req, outputKeys)
 	if err != nil {
 		return nil, err
 	}
@@ -121,11 +122,7 @@ func (p *Provider) Create(ctx context.Context, req *pulumirpc.CreateRequest) (*p
 func (p *Provider) Update(ctx context.Context, req *pulumirpc.UpdateRequest) (*pulumirpc.UpdateResponse, error) {
 	ctx, cancel := p.OpContext(ctx, req.GetTimeout())
 	defer cancel()
-	news, err := base.Unmarshal(req.GetNews())
-	if err != nil {
-		return nil, err
-	}
-	olds, err := base.Unmarshal(req.GetOlds())
+	news, olds, err := base.UpdateArgs(req)
 	if err != nil {
 		return nil, err
 	}

@@ -250,11 +250,7 @@ func (firewallKind) create(ctx context.Context, op *operation, in resource.Prope
 }
 
 func (firewallKind) read(ctx context.Context, op *operation, id string, inputs, _ resource.PropertyMap) (resource.PropertyMap, error) {
-	fw, err := fetch(ctx, "firewall", id, op.client.Firewall.GetByID)
-	if err != nil || fw == nil {
-		return nil, err
-	}
-	return firewallOutputs(inputs, fw), nil
+	return readBy(ctx, "firewall", id, op.client.Firewall.GetByID, inputs, firewallOutputs)
 }
 
 func (firewallKind) update(ctx context.Context, op *operation, id string, olds, _, news resource.PropertyMap) (resource.PropertyMap, error) {
@@ -294,10 +290,6 @@ func (firewallKind) update(ctx context.Context, op *operation, id string, olds, 
 		return nil, fmt.Errorf("reading firewall %s after its update: %w", id, err)
 	}
 	return firewallOutputs(news, got), nil
-}
-
-func (k firewallKind) previewUpdate(_, state, news resource.PropertyMap) resource.PropertyMap {
-	return keepComputed(state, news, k.computed())
 }
 
 func (firewallKind) delete(ctx context.Context, op *operation, id string, _ resource.PropertyMap) error {
@@ -476,10 +468,6 @@ func (firewallAttachmentKind) update(ctx context.Context, op *operation, id stri
 		return nil, fmt.Errorf("updating the attachment of firewall %s: %w", id, err)
 	}
 	return news.Copy(), nil
-}
-
-func (firewallAttachmentKind) previewUpdate(_, _, news resource.PropertyMap) resource.PropertyMap {
-	return news.Copy()
 }
 
 func (firewallAttachmentKind) delete(ctx context.Context, op *operation, id string, state resource.PropertyMap) error {

@@ -156,6 +156,17 @@ func fetch[T any](ctx context.Context, what, id string,
 	return x, nil
 }
 
+// readBy is a kind's read: the object of the ID as outputs, or nil when it is gone.
+func readBy[T any](ctx context.Context, what, id string, get func(context.Context, int64) (*T, *hcloud.Response, error),
+	inputs resource.PropertyMap, outputs func(resource.PropertyMap, *T) resource.PropertyMap,
+) (resource.PropertyMap, error) {
+	x, err := fetch(ctx, what, id, get)
+	if err != nil || x == nil {
+		return nil, err
+	}
+	return outputs(inputs, x), nil
+}
+
 // deleteByID deletes the object of a resource ID; one that is gone already is no error.
 func deleteByID(what, id string, del func(n int64) (*hcloud.Response, error)) error {
 	n, err := parseID(what, id)

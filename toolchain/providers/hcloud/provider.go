@@ -75,13 +75,16 @@ type kind interface {
 	read(ctx context.Context, op *operation, id string, inputs, state resource.PropertyMap) (resource.PropertyMap, error)
 	// update applies news (Diff said: no replacement) and returns the new outputs.
 	update(ctx context.Context, op *operation, id string, olds, state, news resource.PropertyMap) (resource.PropertyMap, error)
-	// previewUpdate returns the outputs a preview shows for an update: news, and the computed outputs of the
-	// state except those the change may alter, which are unknown.
-	previewUpdate(olds, state, news resource.PropertyMap) resource.PropertyMap
 	// delete removes the resource; one that is already gone is no error.
 	delete(ctx context.Context, op *operation, id string, state resource.PropertyMap) error
 	// inputsFromOutputs extracts inputs from outputs (for state written without inputs, and imports).
 	inputsFromOutputs(outs resource.PropertyMap) resource.PropertyMap
+}
+
+// previewer is a kind whose update preview is more than keepComputed: it returns the outputs a preview shows
+// for an update: news, and the computed outputs of the state except those the change may alter, which are unknown.
+type previewer interface {
+	previewUpdate(olds, state, news resource.PropertyMap) resource.PropertyMap
 }
 
 // warner is a kind whose Check also warns, as Terraform's ValidateConfig warnings reach the CLI upstream.
@@ -117,6 +120,11 @@ type Provider struct {
 
 	cfgMu sync.Mutex
 	cfg   config
+}
+
+// Main serves the provider to the engine: the plugin's main.
+func Main() {
+	base.Serve("hcloud", func(h *provider.HostClient) pulumirpc.ResourceProviderServer { return New(h) })
 }
 
 // New is the factory for provider.Main.
@@ -501,11 +509,11 @@ func (p *Provider) Read(ctx context.Context, req *pulumirpc.ReadRequest) (*pulum
 
 // Update applies an in-place change, or in a preview returns what it will look like.
 func (p *Provider) Update(ctx context.Context, req *pulumirpc.UpdateRequest) (*pulumirpc.UpdateResponse, error) {
-	k, news, err := kindAnd(req.GetUrn(), req.GetNews())
+	k, err := kindOf(req.GetUrn())
 	if err != nil {
 		return nil, err
 	}
-	state, err := base.Unmarshal(req.GetOlds())
+	news, state, err := base.UpdateArgs(req)
 	if err != nil {
 		return nil, err
 	}
@@ -515,7 +523,10 @@ func (p *Provider) Update(ctx context.Context, req *pulumirpc.UpdateRequest) (*p
 	}
 	var outs resource.PropertyMap
 	if req.GetPreview() || news.ContainsUnknowns() {
-		outs = k.previewUpdate(olds, state, news)
+		outs = keepComputed(state, news, k.computed())
+		if pv, ok := k.(previewer); ok {
+			outs = pv.previewUpdate(olds, state, news)
+		}
 	} else {
 		ctx, cancel := p.OpContext(ctx, req.GetTimeout())
 		defer cancel()

@@ -241,11 +241,7 @@ func sshKeys(ctx context.Context, op *operation, idsOrNames []string) ([]*hcloud
 }
 
 func (serverKind) read(ctx context.Context, op *operation, id string, inputs, _ resource.PropertyMap) (resource.PropertyMap, error) {
-	s, err := fetch(ctx, "server", id, op.client.Server.GetByID)
-	if err != nil || s == nil {
-		return nil, err
-	}
-	return serverOutputs(inputs, s), nil
+	return readBy(ctx, "server", id, op.client.Server.GetByID, inputs, serverOutputs)
 }
 
 func (serverKind) update(ctx context.Context, op *operation, id string, olds, _, news resource.PropertyMap) (resource.PropertyMap, error) {

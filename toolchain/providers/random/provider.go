@@ -46,6 +46,11 @@ var outputKeys = []resource.PropertyKey{"result", "bcryptHash"}
 // Provider serves the random resources.
 type Provider struct{ *base.Base }
 
+// Main serves the provider to the engine: the plugin's main.
+func Main() {
+	base.Serve("random", func(h *provider.HostClient) pulumirpc.ResourceProviderServer { return New(h) })
+}
+
 // New is the factory for provider.Main.
 func New(host *provider.HostClient) *Provider { return &Provider{base.New("random", Version, host)} }
 
@@ -122,11 +127,7 @@ func readParams(pm resource.PropertyMap) params {
 // (RequiresReplaceIfValuesNotNull), and overrideSpecial going between "" and unset does not replace
 // (RequiresReplaceUnlessEmptyStringToNull). Those are updates, which keep the value.
 func (p *Provider) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*pulumirpc.DiffResponse, error) {
-	olds, err := base.OldInputs(req.GetOldInputs(), req.GetOlds(), outputKeys)
-	if err != nil {
-		return nil, err
-	}
-	news, err := base.Unmarshal(req.GetNews())
+	olds, news, err := base.DiffArgs(req, outputKeys)
 	if err != nil {
 		return nil, err
 	}
@@ -233,14 +234,10 @@ func bcryptHash(password string) (string, error) {
 	return string(h), nil
 }
 
-// Update cannot change the value (every input change is a replacement), so it keeps the generated outputs. The
-// engine only calls it when Diff reported no replacement, which does not happen; it is here for completeness.
+// Update never changes the value: it runs for the changes that do not replace (keepers set to null values,
+// overrideSpecial between "" and unset) and keeps the generated outputs, as upstream's Update copies the plan.
 func (p *Provider) Update(_ context.Context, req *pulumirpc.UpdateRequest) (*pulumirpc.UpdateResponse, error) {
-	news, err := base.Unmarshal(req.GetNews())
-	if err != nil {
-		return nil, err
-	}
-	olds, err := base.Unmarshal(req.GetOlds())
+	news, olds, err := base.UpdateArgs(req)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"sync"
 	"time"
 
@@ -180,4 +181,33 @@ func ReadState(req *pulumirpc.ReadRequest, outputKeys []resource.PropertyKey) (*
 		}
 	}
 	return &pulumirpc.ReadResponse{Id: req.GetId(), Properties: req.GetProperties(), Inputs: inputs}, nil
+}
+
+// Serve runs a provider plugin until the engine stops it; a failure to serve ends the process.
+func Serve(name string, factory func(*provider.HostClient) pulumirpc.ResourceProviderServer) {
+	err := provider.Main(name, func(h *provider.HostClient) (pulumirpc.ResourceProviderServer, error) { return factory(h), nil })
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+// DiffArgs is a Diff request's old inputs (see OldInputs) and new inputs.
+func DiffArgs(req *pulumirpc.DiffRequest, outputKeys []resource.PropertyKey) (resource.PropertyMap, resource.PropertyMap, error) {
+	olds, err := OldInputs(req.GetOldInputs(), req.GetOlds(), outputKeys)
+	if err != nil {
+		return nil, nil, err
+	}
+	news, err := Unmarshal(req.GetNews())
+	return olds, news, err
+}
+
+// UpdateArgs is an Update request's new inputs and old state.
+func UpdateArgs(req *pulumirpc.UpdateRequest) (resource.PropertyMap, resource.PropertyMap, error) {
+	news, err := Unmarshal(req.GetNews())
+	if err != nil {
+		return nil, nil, err
+	}
+	olds, err := Unmarshal(req.GetOlds())
+	return news, olds, err
 }
