@@ -83,22 +83,22 @@ func newFakeAPI(t *testing.T, token string) *fakeAPI {
 	route("GET /actions", f.getActions)
 	route("POST /ssh_keys", f.createSSHKey)
 	route("GET /ssh_keys", f.listSSHKeys)
-	route("GET /ssh_keys/{id}", byID(f, f.sshKeys, "SSH key", f.getSSHKey))
-	route("PUT /ssh_keys/{id}", byID(f, f.sshKeys, "SSH key", f.updateSSHKey))
+	route("GET /ssh_keys/{id}", byID(f, f.sshKeys, "SSH key", show[schema.SSHKey](f, "ssh_key", nil)))
+	route("PUT /ssh_keys/{id}", byID(f, f.sshKeys, "SSH key", show(f, "ssh_key", func(k *schema.SSHKey, b map[string]any) { rename(b, &k.Name, &k.Labels) })))
 	route("DELETE /ssh_keys/{id}", byID(f, f.sshKeys, "SSH key", f.deleteSSHKey))
 	route("POST /primary_ips", f.createPrimaryIP)
-	route("GET /primary_ips/{id}", byID(f, f.primaryIPs, "primary IP", f.getPrimaryIP))
-	route("PUT /primary_ips/{id}", byID(f, f.primaryIPs, "primary IP", f.updatePrimaryIP))
+	route("GET /primary_ips/{id}", byID(f, f.primaryIPs, "primary IP", show[schema.PrimaryIP](f, "primary_ip", nil)))
+	route("PUT /primary_ips/{id}", byID(f, f.primaryIPs, "primary IP", show(f, "primary_ip", updatePrimaryIP)))
 	route("DELETE /primary_ips/{id}", byID(f, f.primaryIPs, "primary IP", f.deletePrimaryIP))
 	route("POST /primary_ips/{id}/actions/{action}", byID(f, f.primaryIPs, "primary IP", f.primaryIPAction))
 	route("POST /servers", f.createServer)
-	route("GET /servers/{id}", byID(f, f.servers, "server", f.getServer))
-	route("PUT /servers/{id}", byID(f, f.servers, "server", f.updateServer))
+	route("GET /servers/{id}", byID(f, f.servers, "server", show[schema.Server](f, "server", nil)))
+	route("PUT /servers/{id}", byID(f, f.servers, "server", show(f, "server", func(s *schema.Server, b map[string]any) { rename(b, &s.Name, &s.Labels) })))
 	route("DELETE /servers/{id}", byID(f, f.servers, "server", f.deleteServer))
 	route("POST /servers/{id}/actions/{action}", byID(f, f.servers, "server", f.serverAction))
 	route("POST /firewalls", f.createFirewall)
-	route("GET /firewalls/{id}", byID(f, f.firewalls, "firewall", f.getFirewall))
-	route("PUT /firewalls/{id}", byID(f, f.firewalls, "firewall", f.updateFirewall))
+	route("GET /firewalls/{id}", byID(f, f.firewalls, "firewall", show[schema.Firewall](f, "firewall", nil)))
+	route("PUT /firewalls/{id}", byID(f, f.firewalls, "firewall", show(f, "firewall", func(fw *schema.Firewall, b map[string]any) { rename(b, &fw.Name, &fw.Labels) })))
 	route("DELETE /firewalls/{id}", byID(f, f.firewalls, "firewall", f.deleteFirewall))
 	route("POST /firewalls/{id}/actions/{action}", byID(f, f.firewalls, "firewall", f.firewallAction))
 
@@ -118,6 +118,26 @@ func byID[T any](f *fakeAPI, m map[int64]*T, what string,
 			return
 		}
 		h(w, r, x, body)
+	}
+}
+
+// show answers with the object under its key, as the API's GET and PUT of one object do; update (if any)
+// applies the PUT's body first.
+func show[T any](f *fakeAPI, key string, update func(x *T, body map[string]any),
+) func(http.ResponseWriter, *http.Request, *T, map[string]any) {
+	return func(w http.ResponseWriter, _ *http.Request, x *T, body map[string]any) {
+		if update != nil {
+			update(x, body)
+		}
+		f.json(w, 200, map[string]any{key: x})
+	}
+}
+
+// updatePrimaryIP is the PUT of a primary IP: name, labels and auto_delete.
+func updatePrimaryIP(ip *schema.PrimaryIP, body map[string]any) {
+	rename(body, &ip.Name, &ip.Labels)
+	if v, ok := body["auto_delete"].(bool); ok {
+		ip.AutoDelete = v
 	}
 }
 
@@ -280,15 +300,6 @@ func (f *fakeAPI) listSSHKeys(w http.ResponseWriter, r *http.Request, _ map[stri
 	f.json(w, 200, schema.SSHKeyListResponse{SSHKeys: list})
 }
 
-func (f *fakeAPI) getSSHKey(w http.ResponseWriter, r *http.Request, k *schema.SSHKey, _ map[string]any) {
-	f.json(w, 200, schema.SSHKeyGetResponse{SSHKey: *k})
-}
-
-func (f *fakeAPI) updateSSHKey(w http.ResponseWriter, r *http.Request, k *schema.SSHKey, body map[string]any) {
-	rename(body, &k.Name, &k.Labels)
-	f.json(w, 200, schema.SSHKeyUpdateResponse{SSHKey: *k})
-}
-
 func (f *fakeAPI) deleteSSHKey(w http.ResponseWriter, _ *http.Request, k *schema.SSHKey, _ map[string]any) {
 	delete(f.sshKeys, k.ID)
 	w.WriteHeader(204)
@@ -326,18 +337,6 @@ func (f *fakeAPI) createPrimaryIP(w http.ResponseWriter, _ *http.Request, body m
 	autoDelete, _ := body["auto_delete"].(bool)
 	ip := f.newPrimaryIP(name, typ, loc, autoDelete, labelsOf(body))
 	f.json(w, 201, schema.PrimaryIPCreateResponse{PrimaryIP: *ip})
-}
-
-func (f *fakeAPI) getPrimaryIP(w http.ResponseWriter, r *http.Request, ip *schema.PrimaryIP, _ map[string]any) {
-	f.json(w, 200, schema.PrimaryIPGetResponse{PrimaryIP: *ip})
-}
-
-func (f *fakeAPI) updatePrimaryIP(w http.ResponseWriter, r *http.Request, ip *schema.PrimaryIP, body map[string]any) {
-	rename(body, &ip.Name, &ip.Labels)
-	if v, ok := body["auto_delete"].(bool); ok {
-		ip.AutoDelete = v
-	}
-	f.json(w, 200, schema.PrimaryIPUpdateResponse{PrimaryIP: *ip})
 }
 
 func (f *fakeAPI) deletePrimaryIP(w http.ResponseWriter, r *http.Request, ip *schema.PrimaryIP, _ map[string]any) {
@@ -529,15 +528,6 @@ func (f *fakeAPI) createServer(w http.ResponseWriter, _ *http.Request, body map[
 	f.json(w, 201, resp)
 }
 
-func (f *fakeAPI) getServer(w http.ResponseWriter, r *http.Request, s *schema.Server, _ map[string]any) {
-	f.json(w, 200, schema.ServerGetResponse{Server: *s})
-}
-
-func (f *fakeAPI) updateServer(w http.ResponseWriter, r *http.Request, s *schema.Server, body map[string]any) {
-	rename(body, &s.Name, &s.Labels)
-	f.json(w, 200, schema.ServerUpdateResponse{Server: *s})
-}
-
 func (f *fakeAPI) deleteServer(w http.ResponseWriter, r *http.Request, s *schema.Server, _ map[string]any) {
 	for _, id := range []int64{s.PublicNet.IPv4.ID, s.PublicNet.IPv6.ID} {
 		if ip := f.primaryIPs[id]; ip != nil {
@@ -624,15 +614,6 @@ func (f *fakeAPI) createFirewall(w http.ResponseWriter, _ *http.Request, body ma
 	fw := &schema.Firewall{ID: f.id(), Name: name, Labels: labelsOf(body), Rules: rules, AppliedTo: []schema.FirewallResource{}}
 	f.firewalls[fw.ID] = fw
 	f.json(w, 201, schema.FirewallCreateResponse{Firewall: *fw, Actions: []schema.Action{}})
-}
-
-func (f *fakeAPI) getFirewall(w http.ResponseWriter, r *http.Request, fw *schema.Firewall, _ map[string]any) {
-	f.json(w, 200, schema.FirewallGetResponse{Firewall: *fw})
-}
-
-func (f *fakeAPI) updateFirewall(w http.ResponseWriter, r *http.Request, fw *schema.Firewall, body map[string]any) {
-	rename(body, &fw.Name, &fw.Labels)
-	f.json(w, 200, schema.FirewallUpdateResponse{Firewall: *fw})
 }
 
 func (f *fakeAPI) deleteFirewall(w http.ResponseWriter, r *http.Request, fw *schema.Firewall, _ map[string]any) {

@@ -38,30 +38,25 @@ func intOf(pm resource.PropertyMap, key string) (int64, bool) {
 	return 0, false
 }
 
-func stringList(pm resource.PropertyMap, key string) []string {
-	var out []string
-	v := base.Plain(pm[resource.PropertyKey(key)])
-	if v.IsArray() {
+// listOf returns the elements of a list input that elem accepts (known ones of the right type).
+func listOf[T any](pm resource.PropertyMap, key string, elem func(v any) (T, bool)) []T {
+	var out []T
+	if v := base.Plain(pm[resource.PropertyKey(key)]); v.IsArray() {
 		for _, e := range v.ArrayValue() {
-			if e.IsString() {
-				out = append(out, e.StringValue())
+			if x, ok := elem(e.V); ok {
+				out = append(out, x)
 			}
 		}
 	}
 	return out
 }
 
+func stringList(pm resource.PropertyMap, key string) []string {
+	return listOf(pm, key, func(v any) (string, bool) { s, ok := v.(string); return s, ok })
+}
+
 func ints(pm resource.PropertyMap, key string) []int64 {
-	var out []int64
-	v := base.Plain(pm[resource.PropertyKey(key)])
-	if v.IsArray() {
-		for _, e := range v.ArrayValue() {
-			if e.IsNumber() {
-				out = append(out, int64(e.NumberValue()))
-			}
-		}
-	}
-	return out
+	return listOf(pm, key, func(v any) (int64, bool) { n, ok := v.(float64); return int64(n), ok })
 }
 
 // labels returns the labels input as a map, never nil: an empty map clears the labels in an update.
