@@ -33,17 +33,19 @@ export class HetznerServer extends pulumi.ComponentResource implements Host {
         super("mailstack:index:HetznerServer", name, {}, opts);
         const { config, hostname } = args;
         const labels = { "managed-by": "mailstack" };
+        // Hetzner names are unique per project and these keep theirs: a replacement (new key, new location) must
+        // delete the old one first. The provider creates the new one first unless told.
         const key = new hcloud.SshKey(`${name}-key`, { name: hostname, publicKey: config.sshPublicKey, labels },
-            { parent: this });
+            { parent: this, deleteBeforeReplace: true });
         // The address outlives the server (autoDelete: false), so a replaced server keeps its IP, PTR and reputation.
+        // No assigneeType: it only goes with assigneeId, and the provider warns about it on every run otherwise.
         const ip = new hcloud.PrimaryIp(`${name}-ipv4`, {
             name: `${hostname}-ipv4`,
             type: "ipv4",
-            assigneeType: "server",
             location: config.location,
             autoDelete: false,
             labels,
-        }, { parent: this });
+        }, { parent: this, deleteBeforeReplace: true });
         const server = new hcloud.Server(name, {
             name: hostname,
             serverType: config.serverType,
@@ -52,12 +54,18 @@ export class HetznerServer extends pulumi.ComponentResource implements Host {
             sshKeys: [key.id],
             publicNets: [{ ipv4Enabled: true, ipv4: ip.id.apply(Number), ipv6Enabled: true }],
             labels,
-        }, { parent: this });
+        }, {
+            parent: this,
+            // Keys are only installed when a server is created: a new key must not replace (wipe) the server.
+            ignoreChanges: ["sshKeys"],
+        });
+        // A replaced entry may be for the same address: deleting the old one after the new was set would reset
+        // the PTR to Hetzner's default.
         const rdns = new hcloud.Rdns(`${name}-ptr`, {
             primaryIpId: ip.id.apply(Number),
             ipAddress: ip.ipAddress,
             dnsPtr: hostname,
-        }, { parent: this, dependsOn: [server] });
+        }, { parent: this, dependsOn: [server], deleteBeforeReplace: true });
         this.address = ip.ipAddress;
         this.serverId = server.id.apply(Number);
         this.connection = pulumi.secret(pulumi.all([ip.ipAddress, args.sshPrivateKey]).apply(([host, privateKey]) => ({

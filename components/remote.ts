@@ -34,7 +34,10 @@ export interface StepArgs {
     quiet?: boolean;
 }
 
-/** One remote command. Updates re-run `create`: every verb of mailstack-ctl is idempotent. */
+/**
+ * One remote command. Updates re-run `create`: every verb of mailstack-ctl is idempotent. A quiet step's output is
+ * neither logged nor stored in plain text: the provider never makes stdout/stderr secret by itself.
+ */
 export function step(name: string, args: StepArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
     return new command.remote.Command(name, {
         connection: args.connection,
@@ -43,7 +46,7 @@ export function step(name: string, args: StepArgs, opts: pulumi.CustomResourceOp
         triggers: args.triggers,
         addPreviousOutputInEnv: false,
         logging: args.quiet ? "none" : "stdoutAndStderr",
-    }, opts);
+    }, args.quiet ? { ...opts, additionalSecretOutputs: [...(opts.additionalSecretOutputs ?? []), "stdout", "stderr"] } : opts);
 }
 
 /** Writes a file through mailstack-ctl, content on stdin (secret content stays a secret input, and is never printed). */

@@ -17,7 +17,16 @@ PULUMI_VERSION=$(pin pulumiCli)
 
 NODE_HOME=$CACHE/node/$NODE_VERSION
 TOOLCHAIN=$CACHE/pulumi/$PULUMI_VERSION
-export PULUMI_HOME=$CACHE/pulumi-home
+# A hash of the sources of one of mailstack's own engine parts (toolchain/DIR), part of their cache keys.
+src_hash() { (cd "$ROOT/toolchain/$1" && find . -type f \( -name '*.go' -o -name 'go.*' \) | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-16); }
+# Plugins live in PULUMI_HOME, where the engine looks them up by name and version only. Checkouts whose stand-in
+# providers (toolchain/providers) differ must not replace each other's builds there (a test run of one would
+# pick up the other's plugin): each version of those sources has its own PULUMI_HOME. scripts/toolchain builds
+# into the one of the sources it sees and records it in .local/pulumi-home for every later command, so an edit
+# of toolchain/providers takes effect at the next setup, never in the middle of a run.
+pulumi_home_for_sources() { echo "$CACHE/pulumi-homes/providers-$(src_hash providers)"; }
+PULUMI_HOME=$(cat "$ROOT/.local/pulumi-home" 2>/dev/null) || PULUMI_HOME=$(pulumi_home_for_sources)
+export PULUMI_HOME
 export PULUMI_BACKEND_URL=${PULUMI_BACKEND_URL:-file://$ROOT}
 export PULUMI_SKIP_UPDATE_CHECK=true
 # The engine runs the program without type-checking it again (seconds on every preview and up): `npm test` and

@@ -1,5 +1,5 @@
 // Pulumi mocks for the unit tests: every registration is recorded with its inputs and with what MockResourceArgs
-// does not carry (parent, dependencies, property dependencies, additionalSecretOutputs), taken from the
+// does not carry (parent, dependencies, property dependencies, resource options), taken from the
 // RegisterResourceRequest itself by wrapping MockMonitor.registerResource.
 // Not a test file (jest only runs *.test.ts).
 
@@ -39,6 +39,9 @@ export interface Registered {
     dependencies: string[];
     propertyDependencies: Record<string, string[]>;
     additionalSecretOutputs: string[];
+    deleteBeforeReplace: boolean;
+    ignoreChanges: string[];
+    protect: boolean;
     /** What the mock returned. */
     state: Record<string, unknown>;
 }
@@ -173,7 +176,6 @@ function newResource(args: MockResourceArgs): MockResourceResult {
             state.bcryptHash = mockBcrypt(args.name);
             break;
         case TYPES.remote:
-        case TYPES.local:
             state.stdout = args.name.endsWith("-packages-apt") ? `Setting up dovecot-core ...\n${DOVECOT_VERSION}\n` : "";
             state.stderr = "";
             break;
@@ -182,6 +184,10 @@ function newResource(args: MockResourceArgs): MockResourceResult {
             state.facts = { dovecot: DOVECOT_VERSION, postfix: "3.7.11" };
             state.repairs = {};
             state.drifted = [];
+            break;
+        case TYPES.local: // scripts/testbed server-up --json: the connection on the last line
+            state.stdout = `starting\n${JSON.stringify({ address: "192.0.2.10", port: 22, user: "root", privateKey: "k" })}`;
+            state.stderr = "";
             break;
     }
     if (rec.engineSecrets) {
@@ -214,6 +220,9 @@ interface Request {
     getDependenciesList(): string[];
     getPropertydependenciesMap(): { forEach(f: (v: { getUrnsList(): string[] }, k: string) => void): void };
     getAdditionalsecretoutputsList(): string[];
+    getDeletebeforereplace(): boolean;
+    getIgnorechangesList(): string[];
+    getProtect(): boolean;
 }
 
 const WRAPPED = Symbol.for("mailstack.tests.recording");
@@ -236,6 +245,9 @@ if (!proto[WRAPPED]) {
             dependencies: req.getDependenciesList(),
             propertyDependencies,
             additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+            deleteBeforeReplace: req.getDeletebeforereplace(),
+            ignoreChanges: req.getIgnorechangesList(),
+            protect: req.getProtect(),
             state: {},
         };
         const rec = current;

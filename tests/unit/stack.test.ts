@@ -99,13 +99,38 @@ describe("MailServer on a new Hetzner server", () => {
 
         const ip = r.rec.one(TYPES.primaryIp);
         // autoDelete false: the address (and its PTR and reputation) outlives a replaced server.
-        expect(ip.inputs).toMatchObject({ type: "ipv4", assigneeType: "server", location: "fsn1", autoDelete: false });
+        expect(ip.inputs).toMatchObject({ type: "ipv4", location: "fsn1", autoDelete: false });
+        // assigneeType without assigneeId makes the provider warn on every preview and up.
+        expect(ip.inputs).not.toHaveProperty("assigneeType");
 
         const server = r.rec.one(TYPES.server);
         expect(server.inputs).toMatchObject({
             name: "mail.example.org", image: "debian-12", location: "fsn1", serverType: "cx32", sshKeys: [key.id],
         });
         expect(server.inputs.publicNets).toEqual([expect.objectContaining({ ipv4Enabled: true, ipv4: Number(ip.id) })]);
+    });
+
+    test("replacement order and kept keys are stated, not left to the provider", () => {
+        // Hetzner names are unique and key and IP keep theirs; the provider would create the new one first.
+        for (const type of [TYPES.sshKey, TYPES.primaryIp, TYPES.rdns]) {
+            expect({ type, dbr: r.rec.one(type).deleteBeforeReplace }).toEqual({ type, dbr: true });
+        }
+        const server = r.rec.one(TYPES.server);
+        // A new SSH key must not replace (wipe) the server: keys are only installed at create.
+        expect(server.ignoreChanges).toEqual(["sshKeys"]);
+        expect(server.deleteBeforeReplace).toBe(false);
+        expect(r.rec.resources.filter((x) => x.protect)).toEqual([]);
+    });
+
+    test("the output of quiet steps is a secret output; of the others not", () => {
+        const remotes = r.rec.byType(TYPES.remote);
+        const quiet = remotes.filter((x) => x.inputs.logging === "none");
+        expect(quiet.length).toBeGreaterThan(0);
+        for (const step of remotes) {
+            const want = step.inputs.logging === "none" ? ["stdout", "stderr"] : [];
+            const secret = step.additionalSecretOutputs.filter((k) => k === "stdout" || k === "stderr");
+            expect({ name: step.name, secret }).toEqual({ name: step.name, secret: want });
+        }
     });
 
     test("reverse DNS: the hostname, on the primary IP", () => {
@@ -163,6 +188,16 @@ describe("MailServer on a new Hetzner server", () => {
     dependencyChain(() => r);
     outputs(() => r, PRIMARY_IP);
     secrets(() => r);
+});
+
+describe("MailServer on the local test server", () => {
+    test("server-up's output, which holds the private key, is a secret output; one test server at a time", async () => {
+        const r = await render({ ...common, host: { kind: "testbed", suite: "bookworm" } });
+        const server = r.rec.one(TYPES.local);
+        expect(server.additionalSecretOutputs).toEqual(["stdout"]);
+        expect(isSecretValue(server.state.stdout)).toBe(true);
+        expect(server.deleteBeforeReplace).toBe(true);
+    });
 });
 
 describe("MailServer on a Hetzner server with imaps and smtps", () => {

@@ -29,7 +29,7 @@ var proxySpec = base.Spec{
 	"privateKeyPassword": {Kind: base.String},
 	"agentSocketPath":    {Kind: base.String},
 	"dialErrorLimit":     {Kind: base.Int, Min: base.Int64Ptr(-1)},
-	"perDialTimeout":     {Kind: base.Int, Min: base.Int64Ptr(1)},
+	"perDialTimeout":     {Kind: base.Int, Min: base.Int64Ptr(0)}, // 0: no bound
 	"hostKey":            {Kind: base.String},
 }
 
@@ -125,9 +125,6 @@ type commandInputs struct {
 	dir                    string   // local only
 	interpreter            []string // local only
 	conn                   *connection
-
-	// outputSecret: the command text, its stdin or its environment is secret, so what it prints may be too.
-	outputSecret bool
 }
 
 func parseInputs(pm resource.PropertyMap) (*commandInputs, error) {
@@ -168,19 +165,7 @@ func parseInputs(pm resource.PropertyMap) (*commandInputs, error) {
 			return nil, fmt.Errorf("'%s' is not supported by mailstack's command provider", key)
 		}
 	}
-	in.outputSecret = outputSecret(pm)
 	return in, nil
-}
-
-// outputSecret decides whether stdout and stderr must be secret: anything that shapes what the command prints
-// and is itself secret could be echoed back.
-func outputSecret(pm resource.PropertyMap) bool {
-	for _, k := range []string{"create", "update", "stdin", "environment"} {
-		if base.IsSecret(pm, k) {
-			return true
-		}
-	}
-	return false
 }
 
 // sortedEnv returns the environment as sorted KEY=VALUE-ready pairs, for deterministic behaviour.

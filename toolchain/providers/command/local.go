@@ -2,7 +2,6 @@ package command
 
 import (
 	"context"
-	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -14,7 +13,7 @@ import (
 // localRunner runs commands on this machine through the interpreter (default /bin/sh -c), in dir.
 func localRunner(interpreter []string, dir string) runner {
 	return func(ctx context.Context, cmd string, stdin *string, env []envVar,
-		stdout, stderr io.Writer, _ func(string)) error {
+		stdout, stderr io.Writer, _ logger) error {
 		args := append(append([]string{}, interpreter[1:]...), cmd)
 		c := exec.CommandContext(ctx, interpreter[0], args...)
 		c.Dir = dir
@@ -22,7 +21,7 @@ func localRunner(interpreter []string, dir string) runner {
 		for _, v := range env {
 			c.Env = append(c.Env, v.name+"="+v.value)
 		}
-		if stdin != nil {
+		if stdin != nil && *stdin != "" {
 			c.Stdin = strings.NewReader(*stdin)
 		}
 		c.Stdout, c.Stderr = stdout, stderr
@@ -30,11 +29,9 @@ func localRunner(interpreter []string, dir string) runner {
 		c.Cancel = func() error { return c.Process.Signal(syscall.SIGTERM) }
 		c.WaitDelay = 10 * time.Second
 
-		err := c.Run()
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return &exitError{status: ee.ExitCode()}
+		if err := c.Run(); err != nil {
+			return &commandError{err}
 		}
-		return err
+		return nil
 	}
 }

@@ -21,24 +21,24 @@ import (
 const Version = "1.2.1"
 
 // Provider serves the command resources.
-type Provider struct {
-	base.Base
+type Provider struct{ *base.Base }
+
+// Main serves the provider to the engine: the plugin's main.
+func Main() {
+	base.Serve("command", func(h *provider.HostClient) pulumirpc.ResourceProviderServer { return New(h) })
 }
 
 // New is the factory for provider.Main.
-func New(host *provider.HostClient) *Provider {
-	p := &Provider{}
-	p.Init("command", Version, host)
-	return p
-}
+func New(host *provider.HostClient) *Provider { return &Provider{base.New("command", Version, host)} }
 
 // outputKeys are what Create adds to the inputs; they are dropped again when old outputs stand in for old inputs.
 var outputKeys = []resource.PropertyKey{"stdout", "stderr"}
 
 func resourceType(urn string) string { return string(resource.URN(urn).Type()) }
 
-// Check validates the inputs and applies the schema defaults the real provider applies, so that state and
-// diffs look the same. connection is made secret here already: it holds credentials.
+// Check validates the inputs. It adds no defaults (addPreviousOutputInEnv defaults to true when absent, but is
+// not written into the inputs, as upstream); the connection defaults below are the npm SDK's own, for programs
+// in other languages. connection is made secret here already: it holds credentials.
 func (p *Provider) Check(_ context.Context, req *pulumirpc.CheckRequest) (*pulumirpc.CheckResponse, error) {
 	typ := resourceType(req.GetUrn())
 	spec, ok := specs[typ]
@@ -50,9 +50,6 @@ func (p *Provider) Check(_ context.Context, req *pulumirpc.CheckRequest) (*pulum
 		return nil, err
 	}
 	failures := base.Validate(spec, news, "")
-	if typ != copyToRemoteType {
-		base.SetDefault(news, "addPreviousOutputInEnv", resource.NewBoolProperty(true))
-	}
 	if c, ok := news["connection"]; ok && !c.IsNull() {
 		news["connection"] = resource.MakeSecret(connectionDefaults(c))
 	}
@@ -81,17 +78,18 @@ func connectionDefaults(v resource.PropertyValue) resource.PropertyValue {
 }
 
 // Diff: a change of triggers replaces the resource (the new one is created, then the old one deleted); any other
-// input change is an update, which re-runs `update` (or `create`). No change: nothing runs.
+// input change is an update, which re-runs `update` (or `create`). No change: nothing runs. As infer's default
+// diff (pulumi-go-provider), a value that only became secret (or stopped being) is a change too.
 func (p *Provider) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*pulumirpc.DiffResponse, error) {
-	olds, err := base.OldInputs(req.GetOldInputs(), req.GetOlds(), outputKeys)
+	olds, news, err := base.DiffArgs(req, outputKeys)
 	if err != nil {
 		return nil, err
 	}
-	news, err := base.Unmarshal(req.GetNews())
-	if err != nil {
-		return nil, err
-	}
-	return base.DiffInputs(olds, news, func(k string) bool { return k == "triggers" }, req.GetIgnoreChanges()), nil
+	return base.DiffInputs(olds, news, base.DiffOptions{
+		Replace:      func(k string) bool { return k == "triggers" },
+		Ignore:       req.GetIgnoreChanges(),
+		SecretsCount: true,
+	}), nil
 }
 
 // Create runs `create` (nothing during a preview, when stdout and stderr are not known yet).
@@ -124,11 +122,7 @@ func (p *Provider) Create(ctx context.Context, req *pulumirpc.CreateRequest) (*p
 func (p *Provider) Update(ctx context.Context, req *pulumirpc.UpdateRequest) (*pulumirpc.UpdateResponse, error) {
 	ctx, cancel := p.OpContext(ctx, req.GetTimeout())
 	defer cancel()
-	news, err := base.Unmarshal(req.GetNews())
-	if err != nil {
-		return nil, err
-	}
-	olds, err := base.Unmarshal(req.GetOlds())
+	news, olds, err := base.UpdateArgs(req)
 	if err != nil {
 		return nil, err
 	}
@@ -160,7 +154,7 @@ func (p *Provider) Delete(ctx context.Context, req *pulumirpc.DeleteRequest) (*e
 		return nil, err
 	}
 	if in.delete != "" {
-		if _, _, err := p.run(ctx, urn, "delete", in.delete, in, previousOutput(state)); err != nil {
+		if _, _, err := p.run(ctx, urn, in.delete, in, previousOutput(state)); err != nil {
 			return nil, err
 		}
 	}
@@ -169,17 +163,7 @@ func (p *Provider) Delete(ctx context.Context, req *pulumirpc.DeleteRequest) (*e
 
 // Read (refresh, import) returns the state as it is: what a command did cannot be read back.
 func (p *Provider) Read(_ context.Context, req *pulumirpc.ReadRequest) (*pulumirpc.ReadResponse, error) {
-	inputs := req.GetInputs()
-	if inputs == nil {
-		olds, err := base.OldInputs(nil, req.GetProperties(), outputKeys)
-		if err != nil {
-			return nil, err
-		}
-		if inputs, err = base.Marshal(olds); err != nil {
-			return nil, err
-		}
-	}
-	return &pulumirpc.ReadResponse{Id: req.GetId(), Properties: req.GetProperties(), Inputs: inputs}, nil
+	return base.ReadState(req, outputKeys)
 }
 
 // apply is the part of Create and Update that runs the command (or, in a preview, does not) and builds the
@@ -198,16 +182,11 @@ func (p *Provider) apply(ctx context.Context, urn resource.URN, phase string, in
 		return outs, p.copyToRemote(ctx, urn, inputs)
 	}
 
-	secret := outputSecret(inputs)
-	wrap := func(v resource.PropertyValue) resource.PropertyValue {
-		if secret {
-			return resource.MakeSecret(v)
-		}
-		return v
-	}
+	// stdout and stderr are never secret by themselves (infer's default secret flow only carries a secret input
+	// to the output of the same name): a program whose command prints secrets says additionalSecretOutputs.
 	if preview || inputs.ContainsUnknowns() {
 		unknown := resource.MakeComputed(resource.NewStringProperty(""))
-		outs["stdout"], outs["stderr"] = wrap(unknown), wrap(unknown)
+		outs["stdout"], outs["stderr"] = unknown, unknown
 		return outs, nil
 	}
 
@@ -221,11 +200,11 @@ func (p *Provider) apply(ctx context.Context, urn resource.URN, phase string, in
 	}
 	stdout, stderr := "", ""
 	if cmd != "" {
-		if stdout, stderr, err = p.run(ctx, urn, phase, cmd, in, prev); err != nil {
+		if stdout, stderr, err = p.run(ctx, urn, cmd, in, prev); err != nil {
 			return nil, err
 		}
 	}
-	outs["stdout"], outs["stderr"] = wrap(resource.NewStringProperty(stdout)), wrap(resource.NewStringProperty(stderr))
+	outs["stdout"], outs["stderr"] = resource.NewStringProperty(stdout), resource.NewStringProperty(stderr)
 	return outs, nil
 }
 
@@ -238,26 +217,23 @@ func previousOutput(state resource.PropertyMap) *[2]string {
 
 // run executes one command line of the resource, locally or over SSH depending on its type, streaming its output
 // to the engine as log messages on the resource.
-func (p *Provider) run(ctx context.Context, urn resource.URN, phase, cmd string, in *commandInputs,
+func (p *Provider) run(ctx context.Context, urn resource.URN, cmd string, in *commandInputs,
 	prev *[2]string,
 ) (string, string, error) {
-	status := func(msg string) { p.Log(ctx, diag.Info, urn, msg, true) }
 	var r runner
 	if urn.Type() == localCommandType {
 		r = localRunner(in.interpreter, in.dir)
 	} else {
 		if in.conn == nil {
-			return "", "", fmt.Errorf("%s: no connection", phase)
+			return "", "", fmt.Errorf("no connection")
 		}
-		r = remoteRunner(in.conn, status)
+		r = remoteRunner(in.conn)
 	}
 	return execute(ctx, execution{
-		phase:   phase,
 		command: cmd,
 		in:      in,
 		prev:    prev,
-		log:     func(line string) { p.Log(ctx, diag.Info, urn, line, false) },
-		warn:    func(msg string) { p.Log(ctx, diag.Warning, urn, msg, false) },
+		log:     func(sev diag.Severity, msg string, ephemeral bool) { p.Log(ctx, sev, urn, msg, ephemeral) },
 	}, r)
 }
 
@@ -286,7 +262,7 @@ func (p *Provider) copyToRemote(ctx context.Context, urn resource.URN, inputs re
 	}
 	content := string(data)
 	in.stdin = &content
-	_, _, err = p.run(ctx, urn, "copy", script, in, nil)
+	_, _, err = p.run(ctx, urn, script, in, nil)
 	return err
 }
 

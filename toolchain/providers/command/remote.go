@@ -2,7 +2,6 @@ package command
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -10,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/common/diag"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/util/retry"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 )
@@ -83,17 +84,19 @@ func directDial(ctx context.Context, addr string) (net.Conn, error) {
 	return d.DialContext(ctx, "tcp", addr)
 }
 
-// dialOnce makes one attempt to open an SSH client to c over dial.
+// dialOnce makes one attempt to open an SSH client to c over dial, as ssh.Dial does: perDialTimeout bounds the
+// TCP connect (0: no bound), not the handshake. Cancelling ctx aborts either.
 func dialOnce(ctx context.Context, c *connection, cfg *ssh.ClientConfig, dial dialer) (*ssh.Client, error) {
 	addr := net.JoinHostPort(c.host, strconv.Itoa(c.port))
-	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
-	defer cancel()
-	conn, err := dial(ctx, addr)
+	dctx, cancel := ctx, context.CancelFunc(func() {})
+	if cfg.Timeout > 0 {
+		dctx, cancel = context.WithTimeout(ctx, cfg.Timeout)
+	}
+	conn, err := dial(dctx, addr)
+	cancel()
 	if err != nil {
 		return nil, err
 	}
-	// The handshake has no context: a deadline bounds it, and closing the connection on cancel unblocks it.
-	_ = conn.SetDeadline(time.Now().Add(cfg.Timeout))
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	sc, chans, reqs, err := ssh.NewClientConn(conn, addr, cfg)
 	if !stop() || err != nil {
@@ -103,36 +106,41 @@ func dialOnce(ctx context.Context, c *connection, cfg *ssh.ClientConfig, dial di
 		}
 		return nil, err
 	}
-	_ = conn.SetDeadline(time.Time{})
 	return ssh.NewClient(sc, chans, reqs), nil
 }
 
-// dialRetry connects to c, retrying failures (a server that is still booting refuses connections or has no
-// key yet) with a short, growing pause, up to c.dialErrorLimit attempts (-1: until cancelled).
-func dialRetry(ctx context.Context, c *connection, dial dialer, status func(string)) (*ssh.Client, func(), error) {
+// dialRetry connects to c as upstream's dialWithRetry (remote/connection.go) does, with the pauses of the Pulumi
+// SDK's retry.Until (100 ms, growing 1.5 times, at most 5 s): dialErrorLimit failed attempts are retried, so
+// the limit plus one dials are made in all (-1: no limit).
+func dialRetry(ctx context.Context, what string, c *connection, dial dialer, status func(string)) (*ssh.Client, func(), error) {
 	cfg, cleanup, err := clientConfig(c)
 	if err != nil {
 		return nil, nil, err
 	}
-	for attempt := 1; ; attempt++ {
+	limit := "inf"
+	if c.dialErrorLimit != -1 {
+		limit = strconv.Itoa(c.dialErrorLimit)
+	}
+	delay := retry.DefaultDelay
+	for try := 0; ; try++ {
 		client, err := dialOnce(ctx, c, cfg, dial)
 		if err == nil {
 			return client, cleanup, nil
 		}
-		if ctx.Err() != nil || (c.dialErrorLimit >= 0 && attempt >= c.dialErrorLimit) {
+		if ctx.Err() != nil {
 			cleanup()
-			if ctx.Err() != nil {
-				err = ctx.Err()
-			}
-			return nil, nil, fmt.Errorf("could not connect to %s:%d as %s after %d attempt(s): %w",
-				c.host, c.port, c.user, attempt, err)
+			return nil, nil, ctx.Err()
 		}
-		status(fmt.Sprintf("ssh to %s:%d failed (attempt %d): %v; retrying", c.host, c.port, attempt, err))
-		pause := min(time.Duration(attempt)*time.Second, 5*time.Second)
+		if dials := try + 1; c.dialErrorLimit > -1 && dials > c.dialErrorLimit {
+			cleanup()
+			return nil, nil, fmt.Errorf("after %d failed attempts: %w", try, err)
+		}
+		status(fmt.Sprintf("%s %d/%s failed: retrying", what, try+1, limit))
 		select {
 		case <-ctx.Done():
-		case <-time.After(pause):
+		case <-time.After(delay):
 		}
+		delay = min(time.Duration(float64(delay)*retry.DefaultBackoff), retry.DefaultMaxDelay)
 	}
 }
 
@@ -142,54 +150,64 @@ func connect(ctx context.Context, c *connection, status func(string)) (*ssh.Clie
 	dial := directDial
 	closeProxy := func() {}
 	if c.proxy != nil {
-		pc, cleanup, err := dialRetry(ctx, c.proxy, directDial, status)
+		pc, cleanup, err := dialRetry(ctx, "Dial proxy", c.proxy, directDial, status)
 		if err != nil {
 			return nil, nil, fmt.Errorf("proxy: %w", err)
 		}
 		closeProxy = func() { pc.Close(); cleanup() }
 		dial = func(ctx context.Context, addr string) (net.Conn, error) { return pc.DialContext(ctx, "tcp", addr) }
 	}
-	client, cleanup, err := dialRetry(ctx, c, dial, status)
+	client, cleanup, err := dialRetry(ctx, "Dial", c, dial, status)
 	if err != nil {
 		closeProxy()
+		if c.proxy != nil {
+			err = fmt.Errorf("proxy: %w", err)
+		}
 		return nil, nil, err
 	}
 	return client, func() { client.Close(); cleanup(); closeProxy() }, nil
 }
 
+// setenvRefused is upstream's logAndWrapSetenvErr text (remote/commandOutputs.go).
+func setenvRefused(name string) string {
+	return fmt.Sprintf(`Unable to set '%s'. This only works if your SSH server is configured to accept
+	these variables via AcceptEnv. Alternatively, if a Bash-like shell runs the command on the remote host, you could
+	prefix the command itself with the variables in the form 'VAR=value command'`, name)
+}
+
 // remoteRunner runs commands over SSH with c: one connection and one session per command, as each resource
 // operation is independent.
-func remoteRunner(c *connection, status func(string)) runner {
+func remoteRunner(c *connection) runner {
 	return func(ctx context.Context, cmd string, stdin *string, env []envVar,
-		stdout, stderr io.Writer, warn func(string)) error {
-		client, closeAll, err := connect(ctx, c, status)
+		stdout, stderr io.Writer, log logger) error {
+		client, closeAll, err := connect(ctx, c, func(msg string) { log(diag.Info, msg, true) })
 		if err != nil {
 			return err
 		}
 		defer closeAll()
 		session, err := client.NewSession()
 		if err != nil {
-			return fmt.Errorf("opening an SSH session: %w", err)
+			return err
 		}
 		defer session.Close()
 
-		var refused []string
 		for _, v := range env {
-			// sshd only takes the variables its AcceptEnv lists; a refusal is not fatal (see envVar).
-			if err := session.Setenv(v.name, v.value); err != nil && !v.optional {
-				refused = append(refused, v.name)
+			if err := session.Setenv(v.name, v.value); err != nil {
+				if v.optional {
+					log(diag.Warning, setenvRefused(v.name), false)
+					continue
+				}
+				log(diag.Error, setenvRefused(v.name), false)
+				return fmt.Errorf("could not set environment variable %q: %w", v.name, err)
 			}
 		}
-		if len(refused) > 0 {
-			warn(fmt.Sprintf("the SSH server refused to set %s (is it in sshd's AcceptEnv?)", strings.Join(refused, ", ")))
-		}
-		if stdin != nil {
+		if stdin != nil && *stdin != "" {
 			session.Stdin = strings.NewReader(*stdin)
 		}
 		session.Stdout, session.Stderr = stdout, stderr
 
 		if err := session.Start(cmd); err != nil {
-			return fmt.Errorf("starting the command over SSH: %w", err)
+			return &commandError{err}
 		}
 		done := make(chan error, 1)
 		go func() { done <- session.Wait() }()
@@ -201,14 +219,9 @@ func remoteRunner(c *connection, status func(string)) runner {
 			<-done
 			return ctx.Err()
 		}
-		var ee *ssh.ExitError
-		var missing *ssh.ExitMissingError
-		switch {
-		case errors.As(err, &ee):
-			return &exitError{status: ee.ExitStatus()}
-		case errors.As(err, &missing):
-			return &exitError{status: -1}
+		if err != nil {
+			return &commandError{err}
 		}
-		return err
+		return nil
 	}
 }

@@ -8,24 +8,32 @@ import (
 	"io"
 	"strings"
 	"sync"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/diag"
 )
 
-// envVar is one environment variable for a command. optional marks the ones we add ourselves
-// (PULUMI_COMMAND_STDOUT/STDERR): an sshd without a matching AcceptEnv refuses them, which is fine.
+// envVar is one environment variable for a command. optional marks PULUMI_COMMAND_STDOUT/STDERR: upstream sets
+// them "optimistically" and only warns when sshd refuses them; a refused `environment` entry is an error.
 type envVar struct {
 	name, value string
 	optional    bool
 }
 
-// runner runs one command line to completion, writing what it prints to stdout and stderr. A non-zero exit
-// must come back as *exitError. warn reports a non-fatal problem (never with secret values in it).
+// logger reports on the resource; an ephemeral message is a status that the next one replaces.
+type logger func(sev diag.Severity, msg string, ephemeral bool)
+
+// runner runs one command line to completion, writing what it prints to stdout and stderr. A failure of the
+// command itself (it could not start, or ended non-zero) must come back as *commandError; connection problems
+// come back as they are.
 type runner func(ctx context.Context, cmd string, stdin *string, env []envVar,
-	stdout, stderr io.Writer, warn func(string)) error
+	stdout, stderr io.Writer, log logger) error
 
-// exitError is a command that ran and failed. status is -1 when no status was reported (killed by a signal).
-type exitError struct{ status int }
+// commandError is a command that failed. err is what Go reports (for SSH "Process exited with status 1", for a
+// local command "exit status 1"), which upstream puts first in its message.
+type commandError struct{ err error }
 
-func (e *exitError) Error() string { return fmt.Sprintf("exit status %d", e.status) }
+func (e *commandError) Error() string { return e.err.Error() }
+func (e *commandError) Unwrap() error { return e.err }
 
 // lineWriter keeps everything written to it and hands each complete line to emit (when emit is not nil), so
 // output streams to the engine while the command runs rather than all at the end.
@@ -74,31 +82,30 @@ func (w *lineWriter) String() string {
 
 // execution is one run of one of a Command's create/update/delete lines.
 type execution struct {
-	phase   string // "create", "update" or "delete": named in errors, which never quote the command itself
 	command string
 	in      *commandInputs
 	prev    *[2]string // stdout and stderr of the previous run, for PULUMI_COMMAND_STDOUT/STDERR
-	log     func(line string)
-	warn    func(msg string)
+	log     logger     // messages on the resource; Info lines are the command's output
 }
 
-// execute runs e with run and returns the command's stdout and stderr.
+// execute runs e with run and returns the command's stdout and stderr. As upstream (remote/commandOutputs.go and
+// local/run.go of pulumi-command v1.2.1): `logging` alone decides what is streamed, and a failure reads
+// "<error>: running "<command>":\n<stdout and stderr as they came>", whatever `logging` says.
 func execute(ctx context.Context, e execution, run runner) (string, string, error) {
 	var env []envVar
 	for _, kv := range sortedEnv(e.in.environment) {
 		env = append(env, envVar{name: kv[0], value: kv[1]})
 	}
 	if e.in.addPreviousOutputInEnv && e.prev != nil {
-		env = append(env,
-			envVar{name: "PULUMI_COMMAND_STDOUT", value: e.prev[0], optional: true},
-			envVar{name: "PULUMI_COMMAND_STDERR", value: e.prev[1], optional: true})
+		for i, name := range []string{"PULUMI_COMMAND_STDOUT", "PULUMI_COMMAND_STDERR"} {
+			if e.prev[i] != "" {
+				env = append(env, envVar{name: name, value: e.prev[i], optional: true})
+			}
+		}
 	}
 
-	// Output that may echo a secret is never logged, whatever `logging` says.
-	logOut, logErr := e.log, e.log
-	if e.in.outputSecret || e.log == nil {
-		logOut, logErr = nil, nil
-	}
+	line := func(s string) { e.log(diag.Info, s, false) }
+	logOut, logErr := line, line
 	switch e.in.logging {
 	case "stdout":
 		logErr = nil
@@ -107,35 +114,19 @@ func execute(ctx context.Context, e execution, run runner) (string, string, erro
 	case "none":
 		logOut, logErr = nil, nil
 	}
+	var both lineWriter
 	stdout := &lineWriter{emit: logOut}
 	stderr := &lineWriter{emit: logErr}
 
-	err := run(ctx, e.command, e.in.stdin, env, stdout, stderr, e.warn)
+	err := run(ctx, e.command, e.in.stdin, env, io.MultiWriter(stdout, &both), io.MultiWriter(stderr, &both), e.log)
 	stdout.flush()
 	stderr.flush()
-	if err == nil {
+	var ce *commandError
+	switch {
+	case err == nil:
 		return stdout.String(), stderr.String(), nil
+	case errors.As(err, &ce):
+		return "", "", fmt.Errorf("%w: running %q:\n%s", ce.err, e.command, both.all.String())
 	}
-	if ctx.Err() != nil {
-		return "", "", fmt.Errorf("%s command cancelled: %w", e.phase, ctx.Err())
-	}
-	var ee *exitError
-	if !errors.As(err, &ee) {
-		return "", "", fmt.Errorf("%s command: %w", e.phase, err)
-	}
-	msg := fmt.Sprintf("%s command failed: %v", e.phase, ee)
-	if e.in.outputSecret {
-		msg += " (its stderr is not shown: the command, its stdin or its environment is secret)"
-	} else if s := tail(stderr.String(), 4096); s != "" {
-		msg += "; stderr:\n" + s
-	}
-	return "", "", errors.New(msg)
-}
-
-// tail keeps the last n bytes of s: the end of stderr is where the reason for a failure usually is.
-func tail(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return "[...]" + s[len(s)-n:]
+	return "", "", err
 }

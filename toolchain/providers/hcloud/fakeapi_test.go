@@ -83,28 +83,72 @@ func newFakeAPI(t *testing.T, token string) *fakeAPI {
 	route("GET /actions", f.getActions)
 	route("POST /ssh_keys", f.createSSHKey)
 	route("GET /ssh_keys", f.listSSHKeys)
-	route("GET /ssh_keys/{id}", f.getSSHKey)
-	route("PUT /ssh_keys/{id}", f.updateSSHKey)
-	route("DELETE /ssh_keys/{id}", f.deleteSSHKey)
+	route("GET /ssh_keys/{id}", byID(f, f.sshKeys, "SSH key", show[schema.SSHKey](f, "ssh_key", nil)))
+	route("PUT /ssh_keys/{id}", byID(f, f.sshKeys, "SSH key", show(f, "ssh_key", func(k *schema.SSHKey, b map[string]any) { rename(b, &k.Name, &k.Labels) })))
+	route("DELETE /ssh_keys/{id}", byID(f, f.sshKeys, "SSH key", f.deleteSSHKey))
 	route("POST /primary_ips", f.createPrimaryIP)
-	route("GET /primary_ips/{id}", f.getPrimaryIP)
-	route("PUT /primary_ips/{id}", f.updatePrimaryIP)
-	route("DELETE /primary_ips/{id}", f.deletePrimaryIP)
-	route("POST /primary_ips/{id}/actions/{action}", f.primaryIPAction)
+	route("GET /primary_ips/{id}", byID(f, f.primaryIPs, "primary IP", show[schema.PrimaryIP](f, "primary_ip", nil)))
+	route("PUT /primary_ips/{id}", byID(f, f.primaryIPs, "primary IP", show(f, "primary_ip", updatePrimaryIP)))
+	route("DELETE /primary_ips/{id}", byID(f, f.primaryIPs, "primary IP", f.deletePrimaryIP))
+	route("POST /primary_ips/{id}/actions/{action}", byID(f, f.primaryIPs, "primary IP", f.primaryIPAction))
 	route("POST /servers", f.createServer)
-	route("GET /servers/{id}", f.getServer)
-	route("PUT /servers/{id}", f.updateServer)
-	route("DELETE /servers/{id}", f.deleteServer)
-	route("POST /servers/{id}/actions/{action}", f.serverAction)
+	route("GET /servers/{id}", byID(f, f.servers, "server", show[schema.Server](f, "server", nil)))
+	route("PUT /servers/{id}", byID(f, f.servers, "server", show(f, "server", func(s *schema.Server, b map[string]any) { rename(b, &s.Name, &s.Labels) })))
+	route("DELETE /servers/{id}", byID(f, f.servers, "server", f.deleteServer))
+	route("POST /servers/{id}/actions/{action}", byID(f, f.servers, "server", f.serverAction))
 	route("POST /firewalls", f.createFirewall)
-	route("GET /firewalls/{id}", f.getFirewall)
-	route("PUT /firewalls/{id}", f.updateFirewall)
-	route("DELETE /firewalls/{id}", f.deleteFirewall)
-	route("POST /firewalls/{id}/actions/{action}", f.firewallAction)
+	route("GET /firewalls/{id}", byID(f, f.firewalls, "firewall", show[schema.Firewall](f, "firewall", nil)))
+	route("PUT /firewalls/{id}", byID(f, f.firewalls, "firewall", show(f, "firewall", func(fw *schema.Firewall, b map[string]any) { rename(b, &fw.Name, &fw.Labels) })))
+	route("DELETE /firewalls/{id}", byID(f, f.firewalls, "firewall", f.deleteFirewall))
+	route("POST /firewalls/{id}/actions/{action}", byID(f, f.firewalls, "firewall", f.firewallAction))
 
 	f.srv = httptest.NewServer(mux)
 	t.Cleanup(f.srv.Close)
 	return f
+}
+
+// byID serves a request about one object of m, the one named by the path's {id}; none is the API's not_found.
+func byID[T any](f *fakeAPI, m map[int64]*T, what string,
+	h func(w http.ResponseWriter, r *http.Request, x *T, body map[string]any),
+) func(http.ResponseWriter, *http.Request, map[string]any) {
+	return func(w http.ResponseWriter, r *http.Request, body map[string]any) {
+		x, ok := m[pathID(r)]
+		if !ok {
+			f.fail(w, 404, "not_found", what+" not found")
+			return
+		}
+		h(w, r, x, body)
+	}
+}
+
+// show answers with the object under its key, as the API's GET and PUT of one object do; update (if any)
+// applies the PUT's body first.
+func show[T any](f *fakeAPI, key string, update func(x *T, body map[string]any),
+) func(http.ResponseWriter, *http.Request, *T, map[string]any) {
+	return func(w http.ResponseWriter, _ *http.Request, x *T, body map[string]any) {
+		if update != nil {
+			update(x, body)
+		}
+		f.json(w, 200, map[string]any{key: x})
+	}
+}
+
+// updatePrimaryIP is the PUT of a primary IP: name, labels and auto_delete.
+func updatePrimaryIP(ip *schema.PrimaryIP, body map[string]any) {
+	rename(body, &ip.Name, &ip.Labels)
+	if v, ok := body["auto_delete"].(bool); ok {
+		ip.AutoDelete = v
+	}
+}
+
+// rename applies an update's name and labels, as every PUT of the API does.
+func rename(body map[string]any, name *string, labels *map[string]string) {
+	if n := str_(body, "name"); n != "" {
+		*name = n
+	}
+	if _, ok := body["labels"]; ok {
+		*labels = labelsOf(body)
+	}
 }
 
 // --- helpers for tests ----------------------------------------------------------------------------------------------
@@ -256,36 +300,8 @@ func (f *fakeAPI) listSSHKeys(w http.ResponseWriter, r *http.Request, _ map[stri
 	f.json(w, 200, schema.SSHKeyListResponse{SSHKeys: list})
 }
 
-func (f *fakeAPI) getSSHKey(w http.ResponseWriter, r *http.Request, _ map[string]any) {
-	k, ok := f.sshKeys[pathID(r)]
-	if !ok {
-		f.fail(w, 404, "not_found", "SSH key not found")
-		return
-	}
-	f.json(w, 200, schema.SSHKeyGetResponse{SSHKey: *k})
-}
-
-func (f *fakeAPI) updateSSHKey(w http.ResponseWriter, r *http.Request, body map[string]any) {
-	k, ok := f.sshKeys[pathID(r)]
-	if !ok {
-		f.fail(w, 404, "not_found", "SSH key not found")
-		return
-	}
-	if n := str_(body, "name"); n != "" {
-		k.Name = n
-	}
-	if _, ok := body["labels"]; ok {
-		k.Labels = labelsOf(body)
-	}
-	f.json(w, 200, schema.SSHKeyUpdateResponse{SSHKey: *k})
-}
-
-func (f *fakeAPI) deleteSSHKey(w http.ResponseWriter, r *http.Request, _ map[string]any) {
-	if _, ok := f.sshKeys[pathID(r)]; !ok {
-		f.fail(w, 404, "not_found", "SSH key not found")
-		return
-	}
-	delete(f.sshKeys, pathID(r))
+func (f *fakeAPI) deleteSSHKey(w http.ResponseWriter, _ *http.Request, k *schema.SSHKey, _ map[string]any) {
+	delete(f.sshKeys, k.ID)
 	w.WriteHeader(204)
 }
 
@@ -323,39 +339,7 @@ func (f *fakeAPI) createPrimaryIP(w http.ResponseWriter, _ *http.Request, body m
 	f.json(w, 201, schema.PrimaryIPCreateResponse{PrimaryIP: *ip})
 }
 
-func (f *fakeAPI) getPrimaryIP(w http.ResponseWriter, r *http.Request, _ map[string]any) {
-	ip, ok := f.primaryIPs[pathID(r)]
-	if !ok {
-		f.fail(w, 404, "not_found", "primary IP not found")
-		return
-	}
-	f.json(w, 200, schema.PrimaryIPGetResponse{PrimaryIP: *ip})
-}
-
-func (f *fakeAPI) updatePrimaryIP(w http.ResponseWriter, r *http.Request, body map[string]any) {
-	ip, ok := f.primaryIPs[pathID(r)]
-	if !ok {
-		f.fail(w, 404, "not_found", "primary IP not found")
-		return
-	}
-	if n := str_(body, "name"); n != "" {
-		ip.Name = n
-	}
-	if _, ok := body["labels"]; ok {
-		ip.Labels = labelsOf(body)
-	}
-	if v, ok := body["auto_delete"].(bool); ok {
-		ip.AutoDelete = v
-	}
-	f.json(w, 200, schema.PrimaryIPUpdateResponse{PrimaryIP: *ip})
-}
-
-func (f *fakeAPI) deletePrimaryIP(w http.ResponseWriter, r *http.Request, _ map[string]any) {
-	ip, ok := f.primaryIPs[pathID(r)]
-	if !ok {
-		f.fail(w, 404, "not_found", "primary IP not found")
-		return
-	}
+func (f *fakeAPI) deletePrimaryIP(w http.ResponseWriter, r *http.Request, ip *schema.PrimaryIP, _ map[string]any) {
 	if ip.AssigneeID != nil {
 		f.fail(w, 422, "primary_ip_assigned", "primary IP is assigned to a server")
 		return
@@ -364,12 +348,7 @@ func (f *fakeAPI) deletePrimaryIP(w http.ResponseWriter, r *http.Request, _ map[
 	w.WriteHeader(204)
 }
 
-func (f *fakeAPI) primaryIPAction(w http.ResponseWriter, r *http.Request, body map[string]any) {
-	ip, ok := f.primaryIPs[pathID(r)]
-	if !ok {
-		f.fail(w, 404, "not_found", "primary IP not found")
-		return
-	}
+func (f *fakeAPI) primaryIPAction(w http.ResponseWriter, r *http.Request, ip *schema.PrimaryIP, body map[string]any) {
 	ref := schema.ActionResourceReference{ID: ip.ID, Type: "primary_ip"}
 	switch r.PathValue("action") {
 	case "unassign":
@@ -549,36 +528,7 @@ func (f *fakeAPI) createServer(w http.ResponseWriter, _ *http.Request, body map[
 	f.json(w, 201, resp)
 }
 
-func (f *fakeAPI) getServer(w http.ResponseWriter, r *http.Request, _ map[string]any) {
-	s, ok := f.servers[pathID(r)]
-	if !ok {
-		f.fail(w, 404, "not_found", "server not found")
-		return
-	}
-	f.json(w, 200, schema.ServerGetResponse{Server: *s})
-}
-
-func (f *fakeAPI) updateServer(w http.ResponseWriter, r *http.Request, body map[string]any) {
-	s, ok := f.servers[pathID(r)]
-	if !ok {
-		f.fail(w, 404, "not_found", "server not found")
-		return
-	}
-	if n := str_(body, "name"); n != "" {
-		s.Name = n
-	}
-	if _, ok := body["labels"]; ok {
-		s.Labels = labelsOf(body)
-	}
-	f.json(w, 200, schema.ServerUpdateResponse{Server: *s})
-}
-
-func (f *fakeAPI) deleteServer(w http.ResponseWriter, r *http.Request, _ map[string]any) {
-	s, ok := f.servers[pathID(r)]
-	if !ok {
-		f.fail(w, 404, "not_found", "server not found")
-		return
-	}
+func (f *fakeAPI) deleteServer(w http.ResponseWriter, r *http.Request, s *schema.Server, _ map[string]any) {
 	for _, id := range []int64{s.PublicNet.IPv4.ID, s.PublicNet.IPv6.ID} {
 		if ip := f.primaryIPs[id]; ip != nil {
 			ip.AssigneeID = nil
@@ -596,12 +546,7 @@ func (f *fakeAPI) deleteServer(w http.ResponseWriter, r *http.Request, _ map[str
 	f.json(w, 200, schema.ServerDeleteResponse{Action: f.action("delete_server", schema.ActionResourceReference{ID: s.ID, Type: "server"})})
 }
 
-func (f *fakeAPI) serverAction(w http.ResponseWriter, r *http.Request, body map[string]any) {
-	s, ok := f.servers[pathID(r)]
-	if !ok {
-		f.fail(w, 404, "not_found", "server not found")
-		return
-	}
+func (f *fakeAPI) serverAction(w http.ResponseWriter, r *http.Request, s *schema.Server, body map[string]any) {
 	ref := schema.ActionResourceReference{ID: s.ID, Type: "server"}
 	switch a := r.PathValue("action"); a {
 	case "poweroff":
@@ -671,36 +616,7 @@ func (f *fakeAPI) createFirewall(w http.ResponseWriter, _ *http.Request, body ma
 	f.json(w, 201, schema.FirewallCreateResponse{Firewall: *fw, Actions: []schema.Action{}})
 }
 
-func (f *fakeAPI) getFirewall(w http.ResponseWriter, r *http.Request, _ map[string]any) {
-	fw, ok := f.firewalls[pathID(r)]
-	if !ok {
-		f.fail(w, 404, "not_found", "firewall not found")
-		return
-	}
-	f.json(w, 200, schema.FirewallGetResponse{Firewall: *fw})
-}
-
-func (f *fakeAPI) updateFirewall(w http.ResponseWriter, r *http.Request, body map[string]any) {
-	fw, ok := f.firewalls[pathID(r)]
-	if !ok {
-		f.fail(w, 404, "not_found", "firewall not found")
-		return
-	}
-	if n := str_(body, "name"); n != "" {
-		fw.Name = n
-	}
-	if _, ok := body["labels"]; ok {
-		fw.Labels = labelsOf(body)
-	}
-	f.json(w, 200, schema.FirewallUpdateResponse{Firewall: *fw})
-}
-
-func (f *fakeAPI) deleteFirewall(w http.ResponseWriter, r *http.Request, _ map[string]any) {
-	fw, ok := f.firewalls[pathID(r)]
-	if !ok {
-		f.fail(w, 404, "not_found", "firewall not found")
-		return
-	}
+func (f *fakeAPI) deleteFirewall(w http.ResponseWriter, r *http.Request, fw *schema.Firewall, _ map[string]any) {
 	if len(fw.AppliedTo) > 0 {
 		f.fail(w, 422, "resource_in_use", "firewall is still applied")
 		return
@@ -709,12 +625,7 @@ func (f *fakeAPI) deleteFirewall(w http.ResponseWriter, r *http.Request, _ map[s
 	w.WriteHeader(204)
 }
 
-func (f *fakeAPI) firewallAction(w http.ResponseWriter, r *http.Request, body map[string]any) {
-	fw, ok := f.firewalls[pathID(r)]
-	if !ok {
-		f.fail(w, 404, "not_found", "firewall not found")
-		return
-	}
+func (f *fakeAPI) firewallAction(w http.ResponseWriter, r *http.Request, fw *schema.Firewall, body map[string]any) {
 	ref := schema.ActionResourceReference{ID: fw.ID, Type: "firewall"}
 	resources := func(key string) ([]schema.FirewallResource, bool) {
 		raw, _ := json.Marshal(body[key])

@@ -108,8 +108,33 @@ func parseCIDR(s string) (net.IPNet, error) {
 	return *n, nil
 }
 
+// Upstream's rule and its source_ips and destination_ips are Terraform sets (internal/firewall/resource.go):
+// order is no change.
 func (firewallKind) diff(olds, news resource.PropertyMap, ignore []string) *pulumirpc.DiffResponse {
-	return diffInputs(olds, news, ignore, diffRules{})
+	return diffInputs(olds, news, ignore, diffRules{
+		normal: map[string]func(resource.PropertyValue) resource.PropertyValue{"rules": sortedRules},
+	})
+}
+
+// sortedRules is the rules as a set of rules with sets of addresses.
+func sortedRules(v resource.PropertyValue) resource.PropertyValue {
+	if !v.IsArray() {
+		return v
+	}
+	arr := make([]resource.PropertyValue, len(v.ArrayValue()))
+	for i, r := range v.ArrayValue() {
+		if r.IsObject() {
+			m := r.ObjectValue().Copy()
+			for _, k := range []resource.PropertyKey{"sourceIps", "destinationIps"} {
+				if ips, ok := m[k]; ok {
+					m[k] = sortedSet(ips)
+				}
+			}
+			r = resource.NewObjectProperty(m)
+		}
+		arr[i] = r
+	}
+	return sortedSet(resource.NewArrayProperty(arr))
 }
 
 func (firewallKind) computed() []string { return []string{"applyTos", "labels"} }
@@ -225,18 +250,7 @@ func (firewallKind) create(ctx context.Context, op *operation, in resource.Prope
 }
 
 func (firewallKind) read(ctx context.Context, op *operation, id string, inputs, _ resource.PropertyMap) (resource.PropertyMap, error) {
-	n, err := parseID("firewall", id)
-	if err != nil {
-		return nil, err
-	}
-	fw, _, err := op.client.Firewall.GetByID(ctx, n)
-	if err != nil {
-		return nil, fmt.Errorf("reading firewall %s: %w", id, err)
-	}
-	if fw == nil {
-		return nil, nil
-	}
-	return firewallOutputs(inputs, fw), nil
+	return readBy(ctx, "firewall", id, op.client.Firewall.GetByID, inputs, firewallOutputs)
 }
 
 func (firewallKind) update(ctx context.Context, op *operation, id string, olds, _, news resource.PropertyMap) (resource.PropertyMap, error) {
@@ -252,7 +266,7 @@ func (firewallKind) update(ctx context.Context, op *operation, id string, olds, 
 			return nil, fmt.Errorf("updating firewall %s: %w", id, err)
 		}
 	}
-	if !base.Plain(olds["rules"]).DeepEquals(base.Plain(news["rules"])) {
+	if !sortedRules(base.Plain(olds["rules"])).DeepEquals(sortedRules(base.Plain(news["rules"]))) {
 		rules, err := rulesOf(news)
 		if err != nil {
 			return nil, err
@@ -278,19 +292,10 @@ func (firewallKind) update(ctx context.Context, op *operation, id string, olds, 
 	return firewallOutputs(news, got), nil
 }
 
-func (k firewallKind) previewUpdate(_, state, news resource.PropertyMap) resource.PropertyMap {
-	return keepComputed(state, news, k.computed())
-}
-
 func (firewallKind) delete(ctx context.Context, op *operation, id string, _ resource.PropertyMap) error {
-	n, err := parseID("firewall", id)
-	if err != nil {
-		return err
-	}
-	if _, err := op.client.Firewall.Delete(ctx, &hcloud.Firewall{ID: n}); err != nil && !notFound(err) {
-		return fmt.Errorf("deleting firewall %s: %w", id, err)
-	}
-	return nil
+	return deleteByID("firewall", id, func(n int64) (*hcloud.Response, error) {
+		return op.client.Firewall.Delete(ctx, &hcloud.Firewall{ID: n})
+	})
 }
 
 func (firewallKind) inputsFromOutputs(outs resource.PropertyMap) resource.PropertyMap {
@@ -324,22 +329,15 @@ func (firewallAttachmentKind) check(news, _ resource.PropertyMap) []*pulumirpc.C
 		failures = append(failures, base.Failure("serverIds",
 			"at least one of 'serverIds' or 'labelSelectors' must list something to attach the firewall to"))
 	}
-	// Sets: sorted, so that a new order is no change.
-	if s.IsArray() && !s.ContainsUnknowns() && len(validateInts(news, "serverIds")) == 0 {
-		ids := ints(news, "serverIds")
-		slices.Sort(ids)
-		news["serverIds"] = intsV(slices.Compact(ids))
-	}
-	if l.IsArray() && !l.ContainsUnknowns() {
-		sels := stringList(news, "labelSelectors")
-		sort.Strings(sels)
-		news["labelSelectors"] = stringsV(slices.Compact(sels))
-	}
 	return failures
 }
 
+// server_ids and label_selectors are sets upstream (internal/firewall/attachment_resource.go): order is no change.
 func (firewallAttachmentKind) diff(olds, news resource.PropertyMap, ignore []string) *pulumirpc.DiffResponse {
-	return diffInputs(olds, news, ignore, diffRules{replace: []string{"firewallId"}})
+	return diffInputs(olds, news, ignore, diffRules{replace: []string{"firewallId"},
+		normal: map[string]func(resource.PropertyValue) resource.PropertyValue{
+			"serverIds": sortedSet, "labelSelectors": sortedSet,
+		}})
 }
 
 func (firewallAttachmentKind) computed() []string { return nil }
@@ -403,9 +401,11 @@ func (firewallAttachmentKind) read(ctx context.Context, op *operation, id string
 	if err != nil {
 		return nil, fmt.Errorf("reading firewall %s: %w", id, err)
 	}
-	if fw == nil || (len(servers) == 0 && len(selectors) == 0) {
+	if fw == nil {
 		return nil, nil
 	}
+	// A firewall that applies to nothing keeps its attachment, with empty sets, as upstream's read does; the next
+	// up applies it again.
 	api := resource.PropertyMap{"firewallId": numV(n), "serverIds": intsV(servers), "labelSelectors": stringsV(selectors)}
 	if inputs == nil {
 		return api, nil
@@ -470,10 +470,6 @@ func (firewallAttachmentKind) update(ctx context.Context, op *operation, id stri
 	return news.Copy(), nil
 }
 
-func (firewallAttachmentKind) previewUpdate(_, _, news resource.PropertyMap) resource.PropertyMap {
-	return news.Copy()
-}
-
 func (firewallAttachmentKind) delete(ctx context.Context, op *operation, id string, state resource.PropertyMap) error {
 	n, err := parseID("firewall", id)
 	if err != nil {
@@ -484,8 +480,7 @@ func (firewallAttachmentKind) delete(ctx context.Context, op *operation, id stri
 		return nil
 	}
 	actions, _, err := op.client.Firewall.RemoveResources(ctx, &hcloud.Firewall{ID: n}, rs)
-	if hcloud.IsError(err, hcloud.ErrorCodeFirewallAlreadyRemoved) || notFound(err) ||
-		hcloud.IsError(err, hcloud.ErrorCodeFirewallResourceNotFound) {
+	if hcloud.IsError(err, hcloud.ErrorCodeFirewallAlreadyRemoved) {
 		return nil
 	}
 	if err == nil {

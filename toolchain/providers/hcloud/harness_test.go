@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"mailstack/toolchain/providers/internal/base"
+	"mailstack/toolchain/providers/internal/basetest"
 )
 
 // testToken is a well-formed (64 characters) token that only the fake API knows.
@@ -65,22 +66,10 @@ func (h *harness) configure(args map[string]any) error {
 	return err
 }
 
-func (h *harness) marshal(pm resource.PropertyMap) *structpb.Struct {
-	h.t.Helper()
-	s, err := base.Marshal(pm)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	return s
-}
+func (h *harness) marshal(pm resource.PropertyMap) *structpb.Struct { return basetest.Marshal(h.t, pm) }
 
 func (h *harness) unmarshal(s *structpb.Struct) resource.PropertyMap {
-	h.t.Helper()
-	pm, err := base.Unmarshal(s)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	return pm
+	return basetest.Unmarshal(h.t, s)
 }
 
 // props builds a property map from Go values; resource.PropertyValue values are taken as they are.

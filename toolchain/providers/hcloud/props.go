@@ -1,6 +1,7 @@
 package hcloud
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -37,30 +38,25 @@ func intOf(pm resource.PropertyMap, key string) (int64, bool) {
 	return 0, false
 }
 
-func stringList(pm resource.PropertyMap, key string) []string {
-	var out []string
-	v := base.Plain(pm[resource.PropertyKey(key)])
-	if v.IsArray() {
+// listOf returns the elements of a list input that elem accepts (known ones of the right type).
+func listOf[T any](pm resource.PropertyMap, key string, elem func(v any) (T, bool)) []T {
+	var out []T
+	if v := base.Plain(pm[resource.PropertyKey(key)]); v.IsArray() {
 		for _, e := range v.ArrayValue() {
-			if e.IsString() {
-				out = append(out, e.StringValue())
+			if x, ok := elem(e.V); ok {
+				out = append(out, x)
 			}
 		}
 	}
 	return out
 }
 
+func stringList(pm resource.PropertyMap, key string) []string {
+	return listOf(pm, key, func(v any) (string, bool) { s, ok := v.(string); return s, ok })
+}
+
 func ints(pm resource.PropertyMap, key string) []int64 {
-	var out []int64
-	v := base.Plain(pm[resource.PropertyKey(key)])
-	if v.IsArray() {
-		for _, e := range v.ArrayValue() {
-			if e.IsNumber() {
-				out = append(out, int64(e.NumberValue()))
-			}
-		}
-	}
-	return out
+	return listOf(pm, key, func(v any) (int64, bool) { n, ok := v.(float64); return int64(n), ok })
 }
 
 // labels returns the labels input as a map, never nil: an empty map clears the labels in an update.
@@ -107,11 +103,23 @@ func intsV(ns []int64) resource.PropertyValue {
 	return resource.NewArrayProperty(arr)
 }
 
+// withoutInternal is pm without its internal keys ("__defaults"): they belong to the inputs, never to outputs.
+func withoutInternal(pm resource.PropertyMap) resource.PropertyMap {
+	out := pm.Copy()
+	for k := range out {
+		if resource.IsInternalPropertyKey(k) {
+			delete(out, k)
+		}
+	}
+	return out
+}
+
 func unknown() resource.PropertyValue { return resource.MakeComputed(resource.NewStringProperty("")) }
 
-// mergeOutputs is the inputs (as given, secrets included) overlaid with what the API says.
+// mergeOutputs is the inputs (as given, secrets included, without the bridge's "__defaults") overlaid with what
+// the API says.
 func mergeOutputs(inputs, api resource.PropertyMap) resource.PropertyMap {
-	outs := inputs.Copy()
+	outs := withoutInternal(inputs)
 	for k, v := range api {
 		outs[k] = v
 	}
@@ -126,6 +134,44 @@ func parseID(what, id string) (int64, error) {
 		return 0, fmt.Errorf("invalid %s ID %q: Hetzner Cloud IDs are positive integers", what, id)
 	}
 	return n, nil
+}
+
+// fetch reads the object of a resource ID; nil when it is gone.
+func fetch[T any](ctx context.Context, what, id string,
+	get func(context.Context, int64) (*T, *hcloud.Response, error),
+) (*T, error) {
+	n, err := parseID(what, id)
+	if err != nil {
+		return nil, err
+	}
+	x, _, err := get(ctx, n)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s %s: %w", what, id, err)
+	}
+	return x, nil
+}
+
+// readBy is a kind's read: the object of the ID as outputs, or nil when it is gone.
+func readBy[T any](ctx context.Context, what, id string, get func(context.Context, int64) (*T, *hcloud.Response, error),
+	inputs resource.PropertyMap, outputs func(resource.PropertyMap, *T) resource.PropertyMap,
+) (resource.PropertyMap, error) {
+	x, err := fetch(ctx, what, id, get)
+	if err != nil || x == nil {
+		return nil, err
+	}
+	return outputs(inputs, x), nil
+}
+
+// deleteByID deletes the object of a resource ID; one that is gone already is no error.
+func deleteByID(what, id string, del func(n int64) (*hcloud.Response, error)) error {
+	n, err := parseID(what, id)
+	if err != nil {
+		return err
+	}
+	if _, err := del(n); err != nil && !notFound(err) {
+		return fmt.Errorf("deleting %s %s: %w", what, id, err)
+	}
+	return nil
 }
 
 func idString(n int64) string { return strconv.FormatInt(n, 10) }
@@ -231,71 +277,99 @@ func describe(v resource.PropertyValue) string {
 // --- autonaming -------------------------------------------------------------------------------------------------
 
 // autoname gives an unnamed resource the name the real (bridged) provider would: the resource's name, a dash and
-// seven random hex digits, kept from the previous inputs once chosen.
-func autoname(news, olds resource.PropertyMap, urn resource.URN, seed []byte) error {
+// seven random hex digits, kept from the previous inputs once chosen. It says whether it chose the name.
+func autoname(news, olds resource.PropertyMap, urn resource.URN, seed []byte) (bool, error) {
 	if v, ok := news["name"]; ok && !v.IsNull() {
-		return nil
+		return false, nil
 	}
 	if v, ok := olds["name"]; ok && v.IsString() {
 		news["name"] = v
-		return nil
+		return true, nil
 	}
 	prefix := urn.Name() + "-"
 	if len(seed) > 0 {
 		sum := sha256.Sum256(append([]byte(string(urn)), seed...))
 		news["name"] = strV(prefix + hex.EncodeToString(sum[:])[:7])
-		return nil
+		return true, nil
 	}
 	name, err := resource.NewUniqueHex(prefix, 7, 0)
 	if err != nil {
-		return err
+		return false, err
 	}
 	news["name"] = strV(name)
-	return nil
+	return true, nil
+}
+
+// defaultsKey is where the bridge records, in the inputs of an SDKv2 resource, which properties it filled in
+// (pkg/tfbridge/schema.go, defaultsKey); the name rule for delete-before-replace reads it.
+const defaultsKey = resource.PropertyKey("__defaults")
+
+// nameGiven says whether the program set the name itself (it is not among the recorded defaults).
+func nameGiven(news resource.PropertyMap) bool {
+	if d := news[defaultsKey]; d.IsArray() {
+		for _, e := range d.ArrayValue() {
+			if e.IsString() && e.StringValue() == "name" {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // --- diffing ------------------------------------------------------------------------------------------------------
 
 // diffRules says how one kind compares inputs.
 type diffRules struct {
-	replace []string                                       // changes of these keys replace
-	trim    []string                                       // strings compared without surrounding whitespace
-	custom  func(olds, news resource.PropertyMap) []string // extra keys that replace, decided by the kind
+	replace []string // changes of these keys replace
+	// normal maps keys to the form in which they are compared: Terraform sets without order (sortedSet), a
+	// DiffSuppressFunc's equivalence (trimmed).
+	normal map[string]func(resource.PropertyValue) resource.PropertyValue
 }
 
-// diffInputs compares old and new inputs with the kind's rules. A replacement that keeps the name deletes the old
-// resource first: Hetzner names are unique per project, so the new one could not be created beside the old.
+// diffInputs compares old and new inputs with the kind's rules. It never asks for delete-before-replace: the
+// bridge does not for Plugin Framework resources (pkg/pf/tfbridge/provider_diff.go, deleteBeforeReplace :=
+// false), and for SDKv2 resources only by the name rule that serverKind applies itself.
 func diffInputs(olds, news resource.PropertyMap, ignore []string, rules diffRules) *pulumirpc.DiffResponse {
 	o, n := olds.Copy(), news.Copy()
-	for _, k := range rules.trim {
+	for k, f := range rules.normal {
 		key := resource.PropertyKey(k)
 		for _, pm := range []resource.PropertyMap{o, n} {
-			if s, ok := base.GetString(pm, k); ok && !pm[key].IsSecret() {
-				pm[key] = strV(strings.TrimSpace(s))
-			} else if ok {
-				pm[key] = resource.MakeSecret(strV(strings.TrimSpace(s)))
+			if v, ok := pm[key]; ok && !v.ContainsUnknowns() {
+				pm[key] = f(base.Plain(v))
 			}
 		}
 	}
-	replace := slices.Clone(rules.replace)
-	if rules.custom != nil {
-		replace = append(replace, rules.custom(o, n)...)
+	return base.DiffInputs(o, n, base.DiffOptions{
+		Replace: func(k string) bool { return slices.Contains(rules.replace, k) },
+		Ignore:  ignore,
+	})
+}
+
+// trimmed compares a string without surrounding whitespace.
+func trimmed(v resource.PropertyValue) resource.PropertyValue {
+	if v.IsString() {
+		return strV(strings.TrimSpace(v.StringValue()))
 	}
-	resp := base.DiffInputs(o, n, func(k string) bool { return slices.Contains(replace, k) }, ignore)
-	if len(resp.Replaces) > 0 {
-		on, okO := base.GetString(olds, "name")
-		nn, okN := base.GetString(news, "name")
-		if okO && okN && on == nn {
-			resp.DeleteBeforeReplace = true
-		}
+	return v
+}
+
+// sortedSet is a Terraform set as a diff sees it: its elements (without internal keys) in one order.
+func sortedSet(v resource.PropertyValue) resource.PropertyValue {
+	if !v.IsArray() {
+		return v
 	}
-	return resp
+	arr := make([]resource.PropertyValue, len(v.ArrayValue()))
+	for i, e := range v.ArrayValue() {
+		arr[i] = base.Comparable(e, false)
+	}
+	sort.Slice(arr, func(i, j int) bool { return fmt.Sprint(arr[i]) < fmt.Sprint(arr[j]) })
+	return resource.NewArrayProperty(slices.CompactFunc(arr, func(a, b resource.PropertyValue) bool { return a.DeepEquals(b) }))
 }
 
 // keepComputed is previewUpdate's usual answer: the new inputs plus the computed outputs of the state; those
 // listed in changed are unknown.
 func keepComputed(state, news resource.PropertyMap, computed []string, changed ...string) resource.PropertyMap {
-	outs := news.Copy()
+	outs := withoutInternal(news)
 	for _, c := range computed {
 		key := resource.PropertyKey(c)
 		if v, ok := news[key]; ok && !v.IsNull() && !v.IsComputed() {

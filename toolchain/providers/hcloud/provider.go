@@ -5,17 +5,14 @@
 //
 // What it does like the real provider: the provider configuration (token from hcloud:token or HCLOUD_TOKEN,
 // endpoint, pollInterval, pollFunction; a token must be 64 characters long), which changes update in place and
-// which replace, numeric string IDs (Rdns: "p-ID-IP" / "s-ID-IP"), waiting for every action, autonaming of an
-// unset name, and previews that never reach the API.
+// which replace, the replacement order (create first, except an SDKv2 resource the program named), inputs stored
+// as given (SDKv2 kinds with the bridge's "__defaults"), numeric string IDs (Rdns: "p-ID-IP" / "s-ID-IP"), waiting
+// for every action, autonaming of an unset name, and previews that never reach the API. toolchain/README.md lists
+// every difference from upstream that was found, with what became of it.
 //
-// Where it differs, on purpose:
+// Where it differs, on purpose (the stack does not need more):
 //   - Check rejects properties of the SDK that this subset does not implement (networks, iso, rescue, ...) when
 //     they are set to anything but their default, instead of silently ignoring them.
-//   - A replacement whose name stays the same deletes the old resource first (DeleteBeforeReplace): Hetzner
-//     names are unique per project, so creating the new one first could only fail. A server that keeps its
-//     primary IP is deleted first for the same reason (an assigned IP cannot be given to a second server).
-//   - A change of publicNets updates in place only when a primary IP is swapped for another (power off,
-//     unassign, assign, power on, as the real provider does); turning IPv4 or IPv6 on or off replaces the server.
 //   - Server images and types are passed to the API by name (or ID), without the real provider's lookup of the
 //     image for the server type's architecture and its deprecation checks.
 package hcloud
@@ -32,6 +29,7 @@ import (
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/diag"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/provider"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"google.golang.org/grpc/codes"
@@ -77,14 +75,26 @@ type kind interface {
 	read(ctx context.Context, op *operation, id string, inputs, state resource.PropertyMap) (resource.PropertyMap, error)
 	// update applies news (Diff said: no replacement) and returns the new outputs.
 	update(ctx context.Context, op *operation, id string, olds, state, news resource.PropertyMap) (resource.PropertyMap, error)
-	// previewUpdate returns the outputs a preview shows for an update: news, and the computed outputs of the
-	// state except those the change may alter, which are unknown.
-	previewUpdate(olds, state, news resource.PropertyMap) resource.PropertyMap
 	// delete removes the resource; one that is already gone is no error.
 	delete(ctx context.Context, op *operation, id string, state resource.PropertyMap) error
 	// inputsFromOutputs extracts inputs from outputs (for state written without inputs, and imports).
 	inputsFromOutputs(outs resource.PropertyMap) resource.PropertyMap
 }
+
+// previewer is a kind whose update preview is more than keepComputed: it returns the outputs a preview shows
+// for an update: news, and the computed outputs of the state except those the change may alter, which are unknown.
+type previewer interface {
+	previewUpdate(olds, state, news resource.PropertyMap) resource.PropertyMap
+}
+
+// warner is a kind whose Check also warns, as Terraform's ValidateConfig warnings reach the CLI upstream.
+type warner interface {
+	warnings(news resource.PropertyMap) []string
+}
+
+// sdkv2 are the kinds upstream implements with terraform-plugin-sdk/v2 (the others with the Plugin Framework):
+// the bridge treats them differently in Check (__defaults) and Diff (delete-before-replace by name).
+var sdkv2 = map[tokens.Type]bool{serverType: true, firewallType: true, firewallAttachmentType: true}
 
 var kinds = map[string]kind{
 	sshKeyType:             sshKeyKind{},
@@ -106,28 +116,31 @@ type config struct {
 
 // Provider serves the hcloud resources.
 type Provider struct {
-	base.Base
+	*base.Base
 
 	cfgMu sync.Mutex
 	cfg   config
 }
 
+// Main serves the provider to the engine: the plugin's main.
+func Main() {
+	base.Serve("hcloud", func(h *provider.HostClient) pulumirpc.ResourceProviderServer { return New(h) })
+}
+
 // New is the factory for provider.Main.
 func New(host *provider.HostClient) *Provider {
-	p := &Provider{cfg: config{pollInterval: 500 * time.Millisecond, pollFunction: "exponential"}}
-	p.Init("hcloud", Version, host)
-	return p
+	return &Provider{Base: base.New("hcloud", Version, host),
+		cfg: config{pollInterval: 500 * time.Millisecond, pollFunction: "exponential"}}
 }
 
 // configSpec is the provider's own configuration, as the npm SDK's Provider args.
-var configSpec = base.Spec{
-	"token":           {Kind: base.String},
-	"endpoint":        {Kind: base.String},
-	"endpointHetzner": {Kind: base.String},
-	"pollInterval":    {Kind: base.String},
-	"pollFunction":    {Kind: base.String, Enum: []string{"constant", "exponential"}},
-	"version":         {Kind: base.String},
-}
+var configSpec = func() base.Spec {
+	s := base.Spec{"pollFunction": {Kind: base.String, Enum: []string{"constant", "exponential"}}}
+	for _, k := range []string{"token", "endpoint", "endpointHetzner", "pollInterval", "version"} {
+		s[k] = base.Field{Kind: base.String}
+	}
+	return s
+}()
 
 // CheckConfig validates the configuration and makes the token secret, so that it is never stored in plain text.
 // It does not require a token: a preview works without one.
@@ -236,6 +249,19 @@ func (op *operation) wait(ctx context.Context, actions ...*hcloud.Action) error 
 	return op.client.Action.WaitFor(ctx, actions...)
 }
 
+// act calls an API action, reporting it as the status, and waits for it; doing names it in the error.
+func (op *operation) act(ctx context.Context, doing string, call func() (*hcloud.Action, *hcloud.Response, error)) error {
+	op.status(doing)
+	action, _, err := call()
+	if err == nil {
+		err = op.wait(ctx, action)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", doing, err)
+	}
+	return nil
+}
+
 func (p *Provider) operation(ctx context.Context, urn resource.URN) (*operation, error) {
 	p.cfgMu.Lock()
 	cfg := p.cfg
@@ -273,28 +299,55 @@ func kindOf(urn string) (kind, error) {
 	return k, nil
 }
 
+// kindAnd is the kind of the resource and the property map of one of the request's structs.
+func kindAnd(urn string, s *structpb.Struct) (kind, resource.PropertyMap, error) {
+	k, err := kindOf(urn)
+	if err != nil {
+		return nil, nil, err
+	}
+	pm, err := base.Unmarshal(s)
+	return k, pm, err
+}
+
+// optional unmarshals a struct the engine may leave out (nil then).
+func optional(s *structpb.Struct) (resource.PropertyMap, error) {
+	if s == nil {
+		return nil, nil
+	}
+	return base.Unmarshal(s)
+}
+
 // Check validates the inputs, applies the defaults and names an unnamed resource.
-func (p *Provider) Check(_ context.Context, req *pulumirpc.CheckRequest) (*pulumirpc.CheckResponse, error) {
-	k, err := kindOf(req.GetUrn())
+func (p *Provider) Check(ctx context.Context, req *pulumirpc.CheckRequest) (*pulumirpc.CheckResponse, error) {
+	k, news, err := kindAnd(req.GetUrn(), req.GetNews())
 	if err != nil {
 		return nil, err
 	}
-	news, err := base.Unmarshal(req.GetNews())
+	olds, err := optional(req.GetOlds())
 	if err != nil {
 		return nil, err
 	}
-	var olds resource.PropertyMap
-	if req.GetOlds() != nil {
-		if olds, err = base.Unmarshal(req.GetOlds()); err != nil {
-			return nil, err
-		}
-	}
+	urn := resource.URN(req.GetUrn())
 	failures := base.Validate(k.spec(), news, "")
 	failures = append(failures, k.check(news, olds)...)
+	if w, ok := k.(warner); ok {
+		for _, msg := range w.warnings(news) {
+			p.Log(ctx, diag.Warning, urn, msg, false)
+		}
+	}
+	named := false
 	if _, ok := k.spec()["name"]; ok {
-		if err := autoname(news, olds, resource.URN(req.GetUrn()), req.GetRandomSeed()); err != nil {
+		if named, err = autoname(news, olds, urn, req.GetRandomSeed()); err != nil {
 			return nil, err
 		}
+	}
+	if sdkv2[urn.Type()] {
+		// As the bridge's Check for SDKv2 resources: the list of what it filled in, here at most the name.
+		defaults := []resource.PropertyValue{}
+		if named {
+			defaults = append(defaults, strV("name"))
+		}
+		news[defaultsKey] = resource.NewArrayProperty(defaults)
 	}
 	inputs, err := base.Marshal(news)
 	if err != nil {
@@ -333,16 +386,12 @@ func oldInputs(k kind, inputs, outputs *structpb.Struct) (resource.PropertyMap, 
 
 // Create makes the resource, or in a preview returns the inputs with every computed output unknown.
 func (p *Provider) Create(ctx context.Context, req *pulumirpc.CreateRequest) (*pulumirpc.CreateResponse, error) {
-	k, err := kindOf(req.GetUrn())
-	if err != nil {
-		return nil, err
-	}
-	inputs, err := base.Unmarshal(req.GetProperties())
+	k, inputs, err := kindAnd(req.GetUrn(), req.GetProperties())
 	if err != nil {
 		return nil, err
 	}
 	if req.GetPreview() || inputs.ContainsUnknowns() {
-		outs := inputs.Copy()
+		outs := withoutInternal(inputs)
 		for _, c := range k.computed() {
 			if v, ok := outs[resource.PropertyKey(c)]; !ok || v.IsNull() {
 				outs[resource.PropertyKey(c)] = resource.MakeComputed(resource.NewStringProperty(""))
@@ -370,9 +419,9 @@ func (p *Provider) Create(ctx context.Context, req *pulumirpc.CreateRequest) (*p
 		if outs == nil {
 			outs = inputs.Copy()
 		}
-		return nil, initFailed(id, keepSecrets(inputs, outs), req.GetProperties(), err)
+		return nil, initFailed(id, keepSecrets(inputs, withoutInternal(outs)), req.GetProperties(), err)
 	}
-	props, err := base.Marshal(keepSecrets(inputs, outs))
+	props, err := base.Marshal(keepSecrets(inputs, withoutInternal(outs)))
 	if err != nil {
 		return nil, err
 	}
@@ -408,20 +457,15 @@ func keepSecrets(inputs, outs resource.PropertyMap) resource.PropertyMap {
 
 // Read refreshes the outputs (and the inputs the API can tell) from the API; a resource that is gone has no ID.
 func (p *Provider) Read(ctx context.Context, req *pulumirpc.ReadRequest) (*pulumirpc.ReadResponse, error) {
-	k, err := kindOf(req.GetUrn())
+	k, state, err := kindAnd(req.GetUrn(), req.GetProperties())
 	if err != nil {
 		return nil, err
 	}
-	state, err := base.Unmarshal(req.GetProperties())
+	inputs, err := optional(req.GetInputs())
 	if err != nil {
 		return nil, err
 	}
-	var inputs resource.PropertyMap
-	if req.GetInputs() != nil {
-		if inputs, err = base.Unmarshal(req.GetInputs()); err != nil {
-			return nil, err
-		}
-	} else if len(state) > 0 {
+	if inputs == nil && len(state) > 0 {
 		inputs = k.inputsFromOutputs(state)
 	}
 	urn := resource.URN(req.GetUrn())
@@ -452,7 +496,7 @@ func (p *Provider) Read(ctx context.Context, req *pulumirpc.ReadRequest) (*pulum
 		newInputs = merged
 		outs = keepSecrets(inputs, outs)
 	}
-	props, err := base.Marshal(outs)
+	props, err := base.Marshal(withoutInternal(outs))
 	if err != nil {
 		return nil, err
 	}
@@ -469,11 +513,7 @@ func (p *Provider) Update(ctx context.Context, req *pulumirpc.UpdateRequest) (*p
 	if err != nil {
 		return nil, err
 	}
-	news, err := base.Unmarshal(req.GetNews())
-	if err != nil {
-		return nil, err
-	}
-	state, err := base.Unmarshal(req.GetOlds())
+	news, state, err := base.UpdateArgs(req)
 	if err != nil {
 		return nil, err
 	}
@@ -483,7 +523,10 @@ func (p *Provider) Update(ctx context.Context, req *pulumirpc.UpdateRequest) (*p
 	}
 	var outs resource.PropertyMap
 	if req.GetPreview() || news.ContainsUnknowns() {
-		outs = k.previewUpdate(olds, state, news)
+		outs = keepComputed(state, news, k.computed())
+		if pv, ok := k.(previewer); ok {
+			outs = pv.previewUpdate(olds, state, news)
+		}
 	} else {
 		ctx, cancel := p.OpContext(ctx, req.GetTimeout())
 		defer cancel()
@@ -496,7 +539,7 @@ func (p *Provider) Update(ctx context.Context, req *pulumirpc.UpdateRequest) (*p
 			return nil, err
 		}
 	}
-	props, err := base.Marshal(keepSecrets(news, outs))
+	props, err := base.Marshal(keepSecrets(news, withoutInternal(outs)))
 	if err != nil {
 		return nil, err
 	}
@@ -505,11 +548,7 @@ func (p *Provider) Update(ctx context.Context, req *pulumirpc.UpdateRequest) (*p
 
 // Delete removes the resource and waits for it to be gone.
 func (p *Provider) Delete(ctx context.Context, req *pulumirpc.DeleteRequest) (*emptypb.Empty, error) {
-	k, err := kindOf(req.GetUrn())
-	if err != nil {
-		return nil, err
-	}
-	state, err := base.Unmarshal(req.GetProperties())
+	k, state, err := kindAnd(req.GetUrn(), req.GetProperties())
 	if err != nil {
 		return nil, err
 	}

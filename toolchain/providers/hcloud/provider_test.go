@@ -212,8 +212,10 @@ func TestCheckFailures(t *testing.T) {
 		{sshKeyType, map[string]any{"publicKey": "k", "labels": map[string]any{"bad key!": "x"}, "extra": 1},
 			[]string{"labels", "unknown property 'extra'"}},
 		{primaryIPType, map[string]any{"type": "ipv5", "location": "nbg1"}, []string{"'type' must be one of"}},
-		{primaryIPType, map[string]any{"type": "ipv4"}, []string{"one of 'location' or 'datacenter' is required"}},
-		{primaryIPType, map[string]any{"type": "ipv4", "datacenter": "nuremberg"}, []string{"datacenter name such as nbg1-dc3"}},
+		{primaryIPType, map[string]any{"type": "ipv4"}, []string{"'location' is required"}},
+		// terraform-provider-hcloud v1.67.0 (bridged by @pulumi/hcloud 1.41.0): datacenter is a removed attribute.
+		{primaryIPType, map[string]any{"type": "ipv4", "location": "nbg1", "datacenter": "nbg1-dc3"},
+			[]string{"Removed Attribute: 'datacenter'"}},
 		{primaryIPType, map[string]any{"type": "ipv4", "location": "nbg1", "assigneeId": 5, "deleteProtection": true},
 			[]string{"'assigneeId' is not supported", "'deleteProtection' is not supported"}},
 		{serverType, map[string]any{"image": "debian-12"}, []string{"missing required property 'serverType'"}},
@@ -221,8 +223,8 @@ func TestCheckFailures(t *testing.T) {
 		{serverType, map[string]any{"serverType": "cx22", "image": "debian-12", "backups": true, "datacenter": "nbg1-dc3"},
 			[]string{"'backups' is not supported", "use 'location'"}},
 		{serverType, map[string]any{"serverType": "cx22", "image": "debian-12", "sshKeys": []any{""},
-			"publicNets": []any{map[string]any{"ipv4Enabled": false, "ipv4": 3, "ipv6Enabled": false}}},
-			[]string{"'sshKeys[0]' is empty", "ipv4 is set but ipv4Enabled is false", "turns off both IPv4 and IPv6"}},
+			"publicNets": []any{map[string]any{"ipv4Enabled": true}, map[string]any{"ipv6Enabled": true}}},
+			[]string{"'sshKeys[0]' is empty", "'publicNets' takes at most one entry"}},
 		{serverType, map[string]any{"serverType": "cx22", "image": "debian-12", "publicNets": []any{map[string]any{"ipv4": 1.5}}},
 			[]string{"'publicNets[0].ipv4' must be an integer"}},
 		{rdnsType, map[string]any{"ipAddress": "1.2.3.4", "dnsPtr": "x"}, []string{"exactly one of 'primaryIpId' or 'serverId'"}},
@@ -277,4 +279,28 @@ func TestAutoname(t *testing.T) {
 	wantString(t, again, "name", name) // kept from the old inputs
 	given := h.mustCheck(urn, props(map[string]any{"name": "mine"}))
 	wantString(t, given, "name", "mine")
+	// An SDKv2 resource records the autoname in __defaults, as the bridge's Check does (pkg/tfbridge/schema.go):
+	// it is what makes a replacement of an autonamed resource create the new one first.
+	if d := get(in, "__defaults"); !d.DeepEquals(resource.NewPropertyValue([]any{"name"})) {
+		t.Errorf("__defaults of an autonamed firewall: %v", d)
+	}
+	if d := get(given, "__defaults"); !d.IsArray() || len(d.ArrayValue()) != 0 {
+		t.Errorf("__defaults of a named firewall: %v", d)
+	}
+}
+
+// The bridge warns about assigneeType without assigneeId (terraform-provider-hcloud v1.66.1+ ValidateConfig),
+// on every preview and up; mailstack's program must not set it.
+func TestPrimaryIPAssigneeTypeWarning(t *testing.T) {
+	h := newHarness(t)
+	urn := urnOf(primaryIPType, "ip")
+	h.mustCheck(urn, props(map[string]any{"type": "ipv4", "location": "nbg1", "assigneeType": "server"}))
+	if len(h.logs) != 1 || !strings.Contains(h.logs[0], "warning: Unused Attribute") {
+		t.Fatalf("logs %q, want one Unused Attribute warning", h.logs)
+	}
+	h.logs = nil
+	h.mustCheck(urn, props(map[string]any{"type": "ipv4", "location": "nbg1"}))
+	if len(h.logs) != 0 {
+		t.Fatalf("logs %q without assigneeType", h.logs)
+	}
 }

@@ -3,6 +3,7 @@ package hcloud
 import (
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -52,12 +53,15 @@ func TestSSHKey(t *testing.T) {
 	wantString(t, readOuts, "name", "renamed")
 	wantString(t, readIns, "name", "renamed")
 
-	// Diffs.
+	// Diffs. terraform-provider-hcloud internal/sshkey/resource.go: public_key RequiresReplace, compared as
+	// written (a trailing newline is a new key); a Plugin Framework resource, so the bridge creates the new key
+	// before it deletes the old one (pulumi-terraform-bridge pkg/pf/tfbridge/provider_diff.go:
+	// deleteBeforeReplace := false). A program whose key keeps its name sets deleteBeforeReplace itself.
 	news := in.Copy()
 	news["publicKey"] = strV(pubKey + "\n")
-	wantDiff(t, "whitespace", h.diff(urn, id, in, outs, news), nil, nil, false)
+	wantDiff(t, "whitespace", h.diff(urn, id, in, outs, news), []string{"publicKey"}, []string{"publicKey"}, false)
 	news["publicKey"] = strV("ssh-ed25519 AAAAother admin@example")
-	wantDiff(t, "new key", h.diff(urn, id, in, outs, news), []string{"publicKey"}, []string{"publicKey"}, true)
+	wantDiff(t, "new key", h.diff(urn, id, in, outs, news), []string{"publicKey"}, []string{"publicKey"}, false)
 	news = in.Copy()
 	news["name"] = strV("mail2.example.org")
 	news["labels"] = resource.NewPropertyValue(map[string]any{})
@@ -92,11 +96,13 @@ func mustID(t *testing.T, id string) int64 {
 func TestPrimaryIP(t *testing.T) {
 	h := newHarness(t)
 	urn := urnOf(primaryIPType, "ip")
-	in := h.mustCheck(urn, props(map[string]any{"name": "mail-ipv4", "type": "ipv4", "location": "nbg1",
-		"labels": map[string]any{"managed-by": "mailstack"}}))
-	wantString(t, in, "assigneeType", "server")
-	if v := get(in, "autoDelete"); !v.IsBool() || v.BoolValue() {
-		t.Errorf("autoDelete must default to false: %v", v)
+	given := props(map[string]any{"name": "mail-ipv4", "type": "ipv4", "location": "nbg1",
+		"labels": map[string]any{"managed-by": "mailstack"}})
+	in := h.mustCheck(urn, given)
+	// The bridge's Plugin Framework Check adds no Terraform defaults to the inputs
+	// (pulumi-terraform-bridge pkg/pf/tfbridge/provider_check.go): what the program gave is what is stored.
+	if !in.DeepEquals(given) {
+		t.Errorf("Check changed the inputs: %v, given %v", in, given)
 	}
 
 	id, outs := h.mustCreate(urn, in)
@@ -108,32 +114,28 @@ func TestPrimaryIP(t *testing.T) {
 		t.Errorf("ipAddress %q", addr)
 	}
 	wantString(t, outs, "location", "nbg1")
-
-	// A datacenter stands for its location.
-	urn6 := urnOf(primaryIPType, "ip6")
-	in6 := h.mustCheck(urn6, props(map[string]any{"name": "mail-ipv6", "type": "ipv6", "datacenter": "fsn1-dc14"}))
-	id6, outs6 := h.mustCreate(urn6, in6)
-	if bodies := h.api.find("POST", "/primary_ips"); str_(bodies[1], "location") != "fsn1" {
-		t.Errorf("datacenter fsn1-dc14 created in %v", bodies[1]["location"])
+	wantString(t, outs, "assigneeType", "server")
+	if v := get(outs, "autoDelete"); !v.IsBool() || v.BoolValue() {
+		t.Errorf("autoDelete output %v, want false (the API's default)", v)
 	}
+
+	urn6 := urnOf(primaryIPType, "ip6")
+	in6 := h.mustCheck(urn6, props(map[string]any{"name": "mail-ipv6", "type": "ipv6", "location": "fsn1"}))
+	id6, outs6 := h.mustCreate(urn6, in6)
 	wantString(t, outs6, "ipNetwork", fmt.Sprintf("2001:db8:%x::/64", mustID(t, id6)))
 
-	// Diffs: the place and the type replace; the rest updates.
-	for key, v := range map[string]any{"location": "fsn1", "type": "ipv6", "datacenter": "nbg1-dc3"} {
+	// Diffs: the place and the type replace (internal/primaryip/resource.go: RequiresReplace), the new address
+	// first (a Plugin Framework resource: the bridge never deletes first); the rest updates.
+	for key, v := range map[string]any{"location": "fsn1", "type": "ipv6"} {
 		news := in.Copy()
 		news[resource.PropertyKey(key)] = resource.NewPropertyValue(v)
-		wantDiff(t, key, h.diff(urn, id, in, outs, news), []string{key}, []string{key}, true)
+		wantDiff(t, key, h.diff(urn, id, in, outs, news), []string{key}, []string{key}, false)
 	}
 	news := in.Copy()
 	news["name"], news["autoDelete"] = strV("mail-v4"), boolV(true)
 	news["labels"] = resource.NewPropertyValue(map[string]any{"a": "b"})
 	d := h.diff(urn, id, in, outs, news)
 	wantDiff(t, "update", d, []string{"autoDelete", "labels", "name"}, nil, false)
-	news2 := news.Copy()
-	news2["location"] = strV("hel1")
-	if d := h.diff(urn, id, in, outs, news2); d.GetDeleteBeforeReplace() {
-		t.Error("a replacement with a new name can create the new IP first")
-	}
 
 	h.api.reset()
 	upd := h.mustUpdate(urn, id, in, outs, news)
@@ -177,8 +179,14 @@ func TestServer(t *testing.T) {
 	h.api.polls = 2 // actions run for a while: the provider must wait
 	host := newHost(t, h)
 	urn, in := host.urn, host.in
-	if v := get(in, "keepDisk"); !v.IsBool() || v.BoolValue() {
-		t.Errorf("keepDisk must default to false: %v", v)
+	// An SDKv2 resource: the bridge's Check records what it defaulted (nothing here) in __defaults and suppresses
+	// Terraform's falsy defaults (pulumi-terraform-bridge pkg/tfbridge/schema.go,
+	// shouldSuppressTFSchemaDefaultValue), so keepDisk and friends are not stored.
+	if v := get(in, "__defaults"); !v.IsArray() || len(v.ArrayValue()) != 0 {
+		t.Errorf("__defaults %v, want []", v)
+	}
+	if v, ok := in["keepDisk"]; ok {
+		t.Errorf("keepDisk stored in the inputs: %v", v)
 	}
 
 	h.api.reset()
@@ -214,14 +222,16 @@ func TestServer(t *testing.T) {
 		t.Errorf("read: %s %v %v", gotID, readOuts, readIns)
 	}
 
-	// Diffs.
+	// Diffs. internal/server/resource.go: image, location, ssh_keys, user_data ForceNew; the rest in place. The
+	// program named the server, so the bridge deletes the old one first (pkg/tfbridge/provider.go Diff,
+	// nameRequiresDeleteBeforeReplace).
 	for _, c := range []struct {
 		key        string
 		v          any
 		replace    bool
 		deleteFrst bool
 	}{
-		{"image", "debian-13", true, true}, // keeps name and primary IP: the old server must go first
+		{"image", "debian-13", true, true},
 		{"location", "fsn1", true, true},
 		{"sshKeys", []any{"99"}, true, true},
 		{"userData", "#cloud-config\npackages: [postfix]\n", true, true},
@@ -240,49 +250,52 @@ func TestServer(t *testing.T) {
 	news := in.Copy()
 	news["userData"] = strV("  #cloud-config\n\n")
 	wantDiff(t, "userData whitespace", h.diff(urn, id, in, outs, news), nil, nil, false)
+	// An autonamed server (name in __defaults) is replaced new one first: its new name is free.
+	auto := h.mustCheck(urn, props(map[string]any{"serverType": "cx22", "image": "debian-12", "location": "nbg1"}))
+	autoNews := auto.Copy()
+	autoNews["image"] = strV("debian-13")
+	wantDiff(t, "autonamed", h.diff(urn, id, auto, outs, autoNews), []string{"image"}, []string{"image"}, false)
 	pn := func(m map[string]any) resource.PropertyValue { return resource.NewPropertyValue([]any{m}) }
 	ipNum := float64(mustID(t, host.ipID))
-	for _, c := range []struct {
-		what    string
-		v       resource.PropertyValue
-		replace bool
-	}{
-		{"another primary IP", pn(map[string]any{"ipv4Enabled": true, "ipv4": 12345.0, "ipv6Enabled": true}), false},
-		{"a primary IP not known yet", pn(map[string]any{"ipv4Enabled": true, "ipv4": unknown(), "ipv6Enabled": true}), false},
-		{"IPv6 off", pn(map[string]any{"ipv4Enabled": true, "ipv4": ipNum, "ipv6Enabled": false}), true},
-		{"pinned IP dropped", pn(map[string]any{"ipv4Enabled": true, "ipv6Enabled": true}), true},
-		{"flags unknown", pn(map[string]any{"ipv4Enabled": unknown(), "ipv4": ipNum, "ipv6Enabled": true}), true},
+	// public_net has no ForceNew upstream: every change is an update (updatePublicNet).
+	for what, v := range map[string]resource.PropertyValue{
+		"another primary IP":         pn(map[string]any{"ipv4Enabled": true, "ipv4": 12345.0, "ipv6Enabled": true}),
+		"a primary IP not known yet": pn(map[string]any{"ipv4Enabled": true, "ipv4": unknown(), "ipv6Enabled": true}),
+		"IPv6 off":                   pn(map[string]any{"ipv4Enabled": true, "ipv4": ipNum, "ipv6Enabled": false}),
+		"pinned IP dropped":          pn(map[string]any{"ipv4Enabled": true, "ipv6Enabled": true}),
+		"flags unknown":              pn(map[string]any{"ipv4Enabled": unknown(), "ipv4": ipNum, "ipv6Enabled": true}),
 	} {
 		news := in.Copy()
-		news["publicNets"] = c.v
-		var replaces []string
-		if c.replace {
-			replaces = []string{"publicNets"}
-		}
-		wantDiff(t, c.what, h.diff(urn, id, in, outs, news), []string{"publicNets"}, replaces, c.replace)
+		news["publicNets"] = v
+		wantDiff(t, what, h.diff(urn, id, in, outs, news), []string{"publicNets"}, nil, false)
 	}
 
-	// Update: rename and relabel, then a resize (off, change type, on), then keepDisk.
+	// Update: rename and relabel (resourceServerUpdate: one call each), then a resize, then keepDisk.
 	h.api.reset()
 	news = in.Copy()
 	news["name"] = strV("mx.example.org")
 	news["labels"] = resource.NewPropertyValue(map[string]any{"role": "mx"})
 	outs = h.mustUpdate(urn, id, in, outs, news)
-	wantBody(t, "rename", h.api.one("PUT", "/servers/"+id), map[string]any{"name": "mx.example.org",
-		"labels": map[string]any{"role": "mx"}})
-	wantCalls(t, "rename", h.api.calls(), []string{"GET /servers/" + id, "PUT /servers/" + id, "GET /servers/" + id})
+	wantCalls(t, "rename", h.api.calls(), []string{"GET /servers/" + id, "PUT /servers/" + id, "PUT /servers/" + id,
+		"GET /servers/" + id})
+	if bodies := h.api.find("PUT", "/servers/"+id); len(bodies) != 2 || str_(bodies[0], "name") != "mx.example.org" ||
+		fmt.Sprint(bodies[1]["labels"]) != "map[role:mx]" {
+		t.Errorf("rename and relabel bodies %v", bodies)
+	}
 	in = news
 
 	h.api.reset()
 	news = in.Copy()
 	news["serverType"] = strV("cx32")
 	outs = h.mustUpdate(urn, id, in, outs, news)
+	// resourceServerUpdate, server_type: power off if running, change_type, and no power-on (powerOnServer is only
+	// called on create and by updatePublicNet): the server stays off.
 	wantCalls(t, "resize", h.api.calls(), []string{"GET /servers/" + id, "POST /servers/" + id + "/actions/poweroff",
-		"POST /servers/" + id + "/actions/change_type", "POST /servers/" + id + "/actions/poweron", "GET /servers/" + id})
+		"POST /servers/" + id + "/actions/change_type", "GET /servers/" + id})
 	wantBody(t, "resize", h.api.one("POST", "/servers/"+id+"/actions/change_type"),
 		map[string]any{"server_type": "cx32", "upgrade_disk": true})
 	wantString(t, outs, "serverType", "cx32")
-	wantString(t, outs, "status", "running")
+	wantString(t, outs, "status", "off")
 	in = news
 
 	h.api.reset()
@@ -293,7 +306,8 @@ func TestServer(t *testing.T) {
 		map[string]any{"server_type": "cx42", "upgrade_disk": false})
 	in = news
 
-	// A new primary IP: off, unassign the old, assign the new, on.
+	// A new primary IP (updatePublicNet, publicNetUpdateDecision "ip set true + ip id"): off, unassign the old
+	// (kept: it was pinned), assign the new, on.
 	ip2ID, ip2Outs := h.mustCreate(urnOf(primaryIPType, "ip2"), h.mustCheck(urnOf(primaryIPType, "ip2"),
 		props(map[string]any{"name": "mail-ipv4-b", "type": "ipv4", "location": "nbg1"})))
 	h.api.reset()
@@ -394,10 +408,12 @@ func TestRdns(t *testing.T) {
 	news := in.Copy()
 	news["dnsPtr"] = strV("mx.example.org")
 	wantDiff(t, "ptr", h.diff(urn, id, in, outs, news), []string{"dnsPtr"}, nil, false)
+	// internal/rdns/resource.go (Plugin Framework): the target and the address RequiresReplace, and the bridge
+	// creates the new entry first (pkg/pf/tfbridge/provider_diff.go). The program asks for deleteBeforeReplace.
 	for key, v := range map[string]any{"ipAddress": "203.0.113.77", "primaryIpId": 4242.0} {
 		n := in.Copy()
 		n[resource.PropertyKey(key)] = resource.NewPropertyValue(v)
-		wantDiff(t, key, h.diff(urn, id, in, outs, n), []string{key}, []string{key}, true)
+		wantDiff(t, key, h.diff(urn, id, in, outs, n), []string{key}, []string{key}, false)
 	}
 	h.api.reset()
 	h.mustUpdate(urn, id, in, outs, news)
@@ -534,11 +550,16 @@ func TestFirewallAttachment(t *testing.T) {
 		t.Errorf("read: %s %v", gotID, readIns)
 	}
 
-	// Sets: the order does not matter.
-	a, _ := h.check(urn, props(map[string]any{"firewallId": 1, "serverIds": []any{3, 1, 2, 1}}), nil)
-	if !get(a, "serverIds").DeepEquals(resource.NewPropertyValue([]any{1, 2, 3})) {
-		t.Errorf("serverIds not kept as a sorted set: %v", get(a, "serverIds"))
+	// Sets (internal/firewall/attachment_resource.go: server_ids TypeSet): stored as given, and the order is no
+	// change.
+	given := props(map[string]any{"firewallId": 1, "serverIds": []any{3, 1, 2}, "__defaults": []any{}})
+	a, _ := h.check(urn, given, nil)
+	if !a.DeepEquals(given) {
+		t.Errorf("Check changed the inputs: %v", a)
 	}
+	b := a.Copy()
+	b["serverIds"] = resource.NewPropertyValue([]any{2, 3, 1})
+	wantDiff(t, "order", h.diff(urn, id, a, outs, b), nil, nil, false)
 
 	news := in.Copy()
 	news["serverIds"] = resource.NewPropertyValue([]any{float64(mustID(t, sid2))})
@@ -563,8 +584,9 @@ func TestFirewallAttachment(t *testing.T) {
 	h.mustDelete(urn, id, outs)
 	wantCalls(t, "detach", h.api.calls(), []string{"POST /firewalls/" + fwID + "/actions/remove_from_resources"})
 	h.mustDelete(urn, id, outs) // already removed: no error
-	if gotID, _, _ := h.read(urn, id, outs, news); gotID != "" {
-		t.Error("an attachment to nothing is gone")
+	// Upstream's read keeps an attachment whose firewall applies to nothing, with empty sets.
+	if gotID, readOuts, _ := h.read(urn, id, outs, news); gotID != id || len(get(readOuts, "serverIds").ArrayValue()) != 0 {
+		t.Errorf("read of an attachment to nothing: %q %v", gotID, readOuts)
 	}
 	h.mustDelete(urnOf(firewallType, "fw"), fwID, props(map[string]any{"name": "fw"}))
 }
@@ -613,5 +635,32 @@ func TestMailstackStack(t *testing.T) {
 		if r.Auth != "Bearer "+testToken {
 			t.Fatalf("%s %s without the token", r.Method, r.Path)
 		}
+	}
+}
+
+// Turning IPv6 off updates the server in place, as terraform-provider-hcloud's updatePublicNet does
+// (internal/server/resource.go; public_net has no ForceNew): power off, then per family publicNetUpdateDecision
+// (the pinned IPv4 is unassigned and assigned again; the IPv6 address Hetzner made for the server is unassigned
+// and deleted), then power on.
+func TestServerPublicNetInPlace(t *testing.T) {
+	h := newHarness(t)
+	host := newHost(t, h)
+	id, outs := h.mustCreate(host.urn, host.in)
+	s := h.api.servers[mustID(t, id)]
+	v6 := strconv.FormatInt(s.PublicNet.IPv6.ID, 10)
+	news := host.in.Copy()
+	news["publicNets"] = resource.NewPropertyValue([]any{map[string]any{"ipv4Enabled": true,
+		"ipv4": float64(mustID(t, host.ipID)), "ipv6Enabled": false}})
+	wantDiff(t, "IPv6 off", h.diff(host.urn, id, host.in, outs, news), []string{"publicNets"}, nil, false)
+	h.api.reset()
+	outs = h.mustUpdate(host.urn, id, host.in, outs, news)
+	wantCalls(t, "IPv6 off", h.api.calls(), []string{"GET /servers/" + id, "POST /servers/" + id + "/actions/poweroff",
+		"POST /primary_ips/" + host.ipID + "/actions/unassign", "POST /primary_ips/" + host.ipID + "/actions/assign",
+		"POST /primary_ips/" + v6 + "/actions/unassign", "DELETE /primary_ips/" + v6,
+		"POST /servers/" + id + "/actions/poweron", "GET /servers/" + id})
+	wantString(t, outs, "status", "running")
+	wantString(t, outs, "ipv6Address", "")
+	if _, ok := h.api.primaryIPs[mustID(t, host.ipID)]; !ok {
+		t.Error("the pinned IPv4 address was deleted")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"slices"
 
@@ -14,14 +15,10 @@ import (
 	"mailstack/toolchain/providers/internal/base"
 )
 
-// serverKind is hcloud:index/server:Server.
-//
-// As in the real provider: image, location, datacenter, sshKeys and userData replace (the API cannot change
-// them; userData is compared without surrounding whitespace); name and labels update in place; serverType
-// updates in place by a resize (power off, change type, upgrading the disk unless keepDisk, power on again), as
-// the real provider does. publicNets: swapping the primary IP of IPv4 or IPv6 for another one updates in place
-// (power off, unassign, assign, power on); turning IPv4 or IPv6 on or off, or dropping a pinned primary IP,
-// replaces the server.
+// serverKind is hcloud:index/server:Server, as terraform-provider-hcloud internal/server/resource.go (SDKv2):
+// image, location, sshKeys and userData replace (userData compared without surrounding whitespace, its
+// DiffSuppressFunc); name, labels, serverType and publicNets update in place. A replacement deletes the old
+// server first when the program named it (the bridge's nameRequiresDeleteBeforeReplace).
 type serverKind struct{}
 
 var publicNetSpec = base.Spec{
@@ -59,19 +56,16 @@ func (serverKind) spec() base.Spec {
 }
 
 func (serverKind) check(news, _ resource.PropertyMap) []*pulumirpc.CheckFailure {
-	for _, k := range []string{"keepDisk", "allowDeprecatedImages", "ignoreRemoteFirewallIds", "backups",
-		"deleteProtection", "rebuildProtection", "shutdownBeforeDeletion"} {
-		base.SetDefault(news, k, boolV(false))
-	}
 	failures := unsupported(news, map[string]resource.PropertyValue{
 		"backups": boolV(false), "deleteProtection": boolV(false), "rebuildProtection": boolV(false),
 		"shutdownBeforeDeletion": boolV(false), "networks": resource.NewNullProperty(),
 		"firewallIds": resource.NewNullProperty(), "placementGroupId": resource.NewNullProperty(),
 		"iso": resource.NewNullProperty(), "rescue": resource.NewNullProperty(),
 	})
+	// Removed in terraform-provider-hcloud v1.67.0 (validateutil.IsRemoved), which @pulumi/hcloud 1.41.0 bridges.
 	if v := news["datacenter"]; !v.IsNull() {
 		failures = append(failures, base.Failure("datacenter",
-			"'datacenter' is not supported by mailstack's hcloud provider (Hetzner deprecated datacenters): use 'location'"))
+			"Removed Attribute: 'datacenter' was removed from the server (Hetzner phases out datacenters); use 'location'"))
 	}
 	if v := news["image"]; v.IsNull() {
 		failures = append(failures, base.Failure("image",
@@ -84,117 +78,43 @@ func (serverKind) check(news, _ resource.PropertyMap) []*pulumirpc.CheckFailure 
 		}
 	}
 	failures = append(failures, validateLabels(news)...)
-
-	// publicNets: one entry, defaults made explicit as the real provider does (both families on).
-	pn := base.Plain(news["publicNets"])
-	if !pn.IsArray() {
-		return failures
-	}
 	failures = append(failures, validateObjects(news, "publicNets", publicNetSpec)...)
-	if len(pn.ArrayValue()) > 1 {
+	if pn := base.Plain(news["publicNets"]); pn.IsArray() && len(pn.ArrayValue()) > 1 {
 		failures = append(failures, base.Failure("publicNets", "'publicNets' takes at most one entry"))
-	}
-	if v := news["publicNets"]; v.IsArray() { // not secret: defaults can be added in place
-		arr := slices.Clone(v.ArrayValue())
-		for i, e := range arr {
-			if e.IsObject() {
-				m := e.ObjectValue().Copy()
-				base.SetDefault(m, "ipv4Enabled", boolV(true))
-				base.SetDefault(m, "ipv6Enabled", boolV(true))
-				arr[i] = resource.NewObjectProperty(m)
-				for _, fam := range []string{"ipv4", "ipv6"} {
-					if _, set := intOf(m, fam); set && !base.GetBool(m, fam+"Enabled", true) {
-						failures = append(failures, base.Failure(fmt.Sprintf("publicNets[%d].%s", i, fam),
-							"'publicNets[%d]': %s is set but %sEnabled is false", i, fam, fam))
-					}
-				}
-				if v4, v6 := m["ipv4Enabled"], m["ipv6Enabled"]; v4.IsBool() && v6.IsBool() && !v4.BoolValue() && !v6.BoolValue() {
-					failures = append(failures, base.Failure(fmt.Sprintf("publicNets[%d]", i),
-						"'publicNets[%d]' turns off both IPv4 and IPv6: a server without public network needs a "+
-							"private network, which mailstack's hcloud provider does not support", i))
-				}
-			}
-		}
-		news["publicNets"] = resource.NewArrayProperty(arr)
 	}
 	return failures
 }
 
-// publicNet is the public network an input asks for. IDs are 0 when the API chooses the address.
+// publicNet is the public network an input asks for (terraform-provider-hcloud's public_net block; both
+// families default to enabled). IDs are 0 when the API chooses the address.
 type publicNet struct {
-	v4, v6               bool
-	v4ID, v6ID           int64
-	v4Unknown, v6Unknown bool // the primary IP's ID is not known yet (preview)
-	flagsUnknown         bool
+	v4, v6     bool
+	v4ID, v6ID int64
 }
 
-func publicNetOf(pm resource.PropertyMap) publicNet {
+func publicNetOf(pm resource.PropertyMap) (publicNet, bool) {
 	pn := publicNet{v4: true, v6: true}
 	v := base.Plain(pm["publicNets"])
-	if v.IsComputed() || v.IsOutput() {
-		pn.flagsUnknown = true
-		return pn
+	if !v.IsArray() || len(v.ArrayValue()) == 0 || !v.ArrayValue()[0].IsObject() {
+		return pn, false
 	}
-	if !v.IsArray() || len(v.ArrayValue()) == 0 {
-		return pn
-	}
-	e := v.ArrayValue()[0]
-	if !e.IsObject() {
-		pn.flagsUnknown = true
-		return pn
-	}
-	m := e.ObjectValue()
-	flag := func(key string) bool {
-		f := m[resource.PropertyKey(key)]
-		if f.IsComputed() || f.IsOutput() {
-			pn.flagsUnknown = true
-		}
-		return !f.IsBool() || f.BoolValue()
-	}
-	pn.v4, pn.v6 = flag("ipv4Enabled"), flag("ipv6Enabled")
+	m := v.ArrayValue()[0].ObjectValue()
+	pn.v4, pn.v6 = base.GetBool(m, "ipv4Enabled", true), base.GetBool(m, "ipv6Enabled", true)
 	pn.v4ID, _ = intOf(m, "ipv4")
 	pn.v6ID, _ = intOf(m, "ipv6")
-	pn.v4Unknown = m["ipv4"].ContainsUnknowns()
-	pn.v6Unknown = m["ipv6"].ContainsUnknowns()
-	if pn.v4ID != 0 {
-		pn.v4 = true
-	}
-	if pn.v6ID != 0 {
-		pn.v6 = true
-	}
-	return pn
-}
-
-// publicNetReplaces says whether going from o to n needs a new server (see serverKind).
-func publicNetReplaces(o, n publicNet) bool {
-	switch {
-	case n.flagsUnknown || o.v4 != n.v4 || o.v6 != n.v6:
-		return true
-	case !n.v4Unknown && n.v4ID == 0 && o.v4ID != 0:
-		return true
-	case !n.v6Unknown && n.v6ID == 0 && o.v6ID != 0:
-		return true
-	}
-	return false
+	return pn, true
 }
 
 func (serverKind) diff(olds, news resource.PropertyMap, ignore []string) *pulumirpc.DiffResponse {
-	o, n := publicNetOf(olds), publicNetOf(news)
 	resp := diffInputs(olds, news, ignore, diffRules{
 		replace: []string{"image", "location", "datacenter", "sshKeys", "userData"},
-		trim:    []string{"userData"},
-		custom: func(_, _ resource.PropertyMap) []string {
-			if publicNetReplaces(o, n) {
-				return []string{"publicNets"}
-			}
-			return nil
+		normal: map[string]func(resource.PropertyValue) resource.PropertyValue{
+			"userData": trimmed, "publicNets": sortedSet,
 		},
 	})
-	// A server that keeps its primary IP must go first: the API cannot assign the IP to a second server.
-	if len(resp.Replaces) > 0 &&
-		((o.v4ID != 0 && !n.v4Unknown && o.v4ID == n.v4ID) || (o.v6ID != 0 && !n.v6Unknown && o.v6ID == n.v6ID)) {
-		resp.DeleteBeforeReplace = true
-	}
+	// pulumi-terraform-bridge pkg/tfbridge/provider.go Diff: an SDKv2 replacement deletes first when the program
+	// set the autonamed property (nameRequiresDeleteBeforeReplace): the new server could not take the name.
+	resp.DeleteBeforeReplace = len(resp.Replaces) > 0 && nameGiven(news)
 	return resp
 }
 
@@ -272,8 +192,7 @@ func (serverKind) create(ctx context.Context, op *operation, in resource.Propert
 	if loc := str(in, "location"); loc != "" {
 		opts.Location = &hcloud.Location{Name: loc}
 	}
-	if v := in["publicNets"]; v.IsArray() && len(v.ArrayValue()) > 0 {
-		pn := publicNetOf(in)
+	if pn, ok := publicNetOf(in); ok {
 		opts.PublicNet = &hcloud.ServerCreatePublicNet{EnableIPv4: pn.v4, EnableIPv6: pn.v6}
 		if pn.v4ID != 0 {
 			opts.PublicNet.IPv4 = &hcloud.PrimaryIP{ID: pn.v4ID}
@@ -322,18 +241,7 @@ func sshKeys(ctx context.Context, op *operation, idsOrNames []string) ([]*hcloud
 }
 
 func (serverKind) read(ctx context.Context, op *operation, id string, inputs, _ resource.PropertyMap) (resource.PropertyMap, error) {
-	n, err := parseID("server", id)
-	if err != nil {
-		return nil, err
-	}
-	s, _, err := op.client.Server.GetByID(ctx, n)
-	if err != nil {
-		return nil, fmt.Errorf("reading server %s: %w", id, err)
-	}
-	if s == nil {
-		return nil, nil
-	}
-	return serverOutputs(inputs, s), nil
+	return readBy(ctx, "server", id, op.client.Server.GetByID, inputs, serverOutputs)
 }
 
 func (serverKind) update(ctx context.Context, op *operation, id string, olds, _, news resource.PropertyMap) (resource.PropertyMap, error) {
@@ -351,7 +259,7 @@ func (serverKind) update(ctx context.Context, op *operation, id string, olds, _,
 	if err := updateServer(ctx, op, s, olds, news); err != nil {
 		return nil, fmt.Errorf("updating server %s: %w", id, err)
 	}
-	// Read back after the power-on, so that the status is current.
+	// Read back, so that the status is current.
 	if s, _, err = op.client.Server.GetByID(ctx, n); err == nil && s == nil {
 		err = errors.New("it is gone")
 	}
@@ -361,112 +269,159 @@ func (serverKind) update(ctx context.Context, op *operation, id string, olds, _,
 	return serverOutputs(news, s), nil
 }
 
-// updateServer applies the in-place changes: name and labels; then, with the server off, a new type and swapped
-// primary IPs. A server that was running is powered on again afterwards, also after a failure.
-func updateServer(ctx context.Context, op *operation, s *hcloud.Server, olds, news resource.PropertyMap) (err error) {
-	if str(olds, "name") != str(news, "name") || !labelsV(labels(olds)).DeepEquals(labelsV(labels(news))) {
-		if _, _, err := op.client.Server.Update(ctx, s, hcloud.ServerUpdateOpts{
-			Name: str(news, "name"), Labels: labels(news),
+// updateServer applies the in-place changes in resourceServerUpdate's order: name, labels, server type, public
+// network. A resize powers a running server off and leaves it off; only a public network change powers it on.
+func updateServer(ctx context.Context, op *operation, s *hcloud.Server, olds, news resource.PropertyMap) error {
+	if str(olds, "name") != str(news, "name") {
+		if _, _, err := op.client.Server.Update(ctx, s, hcloud.ServerUpdateOpts{Name: str(news, "name")}); err != nil {
+			return err
+		}
+	}
+	if !labelsV(labels(olds)).DeepEquals(labelsV(labels(news))) {
+		if _, _, err := op.client.Server.Update(ctx, s, hcloud.ServerUpdateOpts{Labels: labels(news)}); err != nil {
+			return err
+		}
+	}
+	if newType := str(news, "serverType"); str(olds, "serverType") != newType {
+		if s.Status == hcloud.ServerStatusRunning {
+			op.warn(fmt.Sprintf("powering off server %s (%d) to change its type; it stays off", s.Name, s.ID))
+			if err := powerOff(ctx, op, s); err != nil {
+				return err
+			}
+		}
+		typeID, typeName := idOrName(newType)
+		if err := op.act(ctx, "changing the type to "+newType, func() (*hcloud.Action, *hcloud.Response, error) {
+			return op.client.Server.ChangeType(ctx, s, hcloud.ServerChangeTypeOpts{
+				ServerType:  &hcloud.ServerType{ID: typeID, Name: typeName},
+				UpgradeDisk: !base.GetBool(news, "keepDisk", false),
+			})
 		}); err != nil {
 			return err
 		}
 	}
-	newType := str(news, "serverType")
-	resize := str(olds, "serverType") != newType
-	pn := publicNetOf(news)
-	swap4 := pn.v4ID != 0 && pn.v4ID != s.PublicNet.IPv4.ID
-	swap6 := pn.v6ID != 0 && pn.v6ID != s.PublicNet.IPv6.ID
-	if !resize && !swap4 && !swap6 {
-		return nil
-	}
-	if s.Status == hcloud.ServerStatusRunning {
-		op.warn(fmt.Sprintf("powering off server %s (%d) for the change", s.Name, s.ID))
-		if err := powerOff(ctx, op, s); err != nil {
-			return err
-		}
-		defer func() {
-			if perr := powerOn(ctx, op, s); perr != nil && err == nil {
-				err = perr
-			}
-		}()
-	}
-	if resize {
-		op.status(fmt.Sprintf("changing the type of server %s to %s", s.Name, newType))
-		typeID, typeName := idOrName(newType)
-		action, _, err := op.client.Server.ChangeType(ctx, s, hcloud.ServerChangeTypeOpts{
-			ServerType:  &hcloud.ServerType{ID: typeID, Name: typeName},
-			UpgradeDisk: !base.GetBool(news, "keepDisk", false),
-		})
-		if err == nil {
-			err = op.wait(ctx, action)
-		}
-		if err != nil {
-			return fmt.Errorf("changing the type to %s: %w", newType, err)
-		}
-	}
-	if swap4 {
-		if err := swapPrimaryIP(ctx, op, s.ID, s.PublicNet.IPv4.ID, pn.v4ID); err != nil {
-			return err
-		}
-	}
-	if swap6 {
-		if err := swapPrimaryIP(ctx, op, s.ID, s.PublicNet.IPv6.ID, pn.v6ID); err != nil {
-			return err
-		}
+	if !sortedSet(base.Plain(olds["publicNets"])).DeepEquals(sortedSet(base.Plain(news["publicNets"]))) {
+		return updatePublicNet(ctx, op, s, olds, news)
 	}
 	return nil
 }
 
-// swapPrimaryIP unassigns old (if any) from the server, which is off, and assigns new to it.
-func swapPrimaryIP(ctx context.Context, op *operation, serverID, old, new int64) error {
-	if old != 0 {
-		op.status(fmt.Sprintf("unassigning primary IP %d", old))
-		action, _, err := op.client.PrimaryIP.Unassign(ctx, old)
-		if err == nil {
-			err = op.wait(ctx, action)
-		}
-		if err != nil {
-			return fmt.Errorf("unassigning primary IP %d: %w", old, err)
+// updatePublicNet is upstream's updatePublicNet for one public_net block: power off, then per address family
+// publicNetUpdateDecision, then power on.
+func updatePublicNet(ctx context.Context, op *operation, s *hcloud.Server, olds, news resource.PropertyMap) error {
+	o, _ := publicNetOf(olds)
+	n, ok := publicNetOf(news)
+	if !ok {
+		return errors.New("removing the publicNets block is not supported by mailstack's hcloud provider")
+	}
+	op.warn(fmt.Sprintf("powering off server %s (%d) to change its public network", s.Name, s.ID))
+	if err := powerOff(ctx, op, s); err != nil {
+		return err
+	}
+	families := []netChange{
+		{hcloud.PrimaryIPTypeIPv4, n.v4, o.v4, n.v4ID, o.v4ID, s.PublicNet.IPv4.ID},
+		{hcloud.PrimaryIPTypeIPv6, n.v6, o.v6, n.v6ID, o.v6ID, s.PublicNet.IPv6.ID},
+	}
+	for _, f := range families {
+		if err := f.apply(ctx, op, s); err != nil {
+			if perr := powerOn(ctx, op, s); perr != nil {
+				return errors.Join(err, perr)
+			}
+			return err
 		}
 	}
-	op.status(fmt.Sprintf("assigning primary IP %d", new))
-	action, _, err := op.client.PrimaryIP.Assign(ctx, hcloud.PrimaryIPAssignOpts{
-		ID: new, AssigneeID: serverID, AssigneeType: "server",
+	return powerOn(ctx, op, s)
+}
+
+// netChange is one address family's part of a public network change.
+type netChange struct {
+	typ                hcloud.PrimaryIPType
+	enabled, wasOn     bool
+	id, oldID, current int64 // the primary IP asked for, the one asked for before, the one the server has
+}
+
+// apply is upstream's publicNetUpdateDecision.
+func (c netChange) apply(ctx context.Context, op *operation, s *hcloud.Server) error {
+	switch {
+	case c.enabled && c.id != 0:
+		if c.current != 0 {
+			if err := unassign(ctx, op, c.current); err != nil {
+				return err
+			}
+			if c.oldID == 0 { // the server's own address, made for it: it goes
+				if err := deleteIP(ctx, op, c.current); err != nil {
+					return err
+				}
+			}
+		}
+		return assign(ctx, op, c.id, s.ID)
+	case !c.enabled && c.id == 0:
+		if c.current == 0 {
+			return nil
+		}
+		if err := unassign(ctx, op, c.current); err != nil {
+			return err
+		}
+		if c.oldID == 0 {
+			return deleteIP(ctx, op, c.current)
+		}
+	case c.enabled && c.id == 0:
+		if c.wasOn && c.oldID != 0 {
+			if err := unassign(ctx, op, c.oldID); err != nil {
+				return err
+			}
+		}
+		if (!c.wasOn && c.oldID == 0) || (c.wasOn && c.oldID != 0) {
+			op.status(fmt.Sprintf("creating a new %s primary IP for server %d", c.typ, s.ID))
+			res, _, err := op.client.PrimaryIP.Create(ctx, hcloud.PrimaryIPCreateOpts{
+				Name: fmt.Sprintf("primary_ip-%d", 1000000+rand.IntN(9000000)), AssigneeID: &s.ID,
+				AssigneeType: "server", AutoDelete: hcloud.Ptr(true), Type: c.typ,
+			})
+			if err == nil && res.Action != nil {
+				err = op.wait(ctx, res.Action)
+			}
+			return err
+		}
+	default: // enabled false with an ID
+		return fmt.Errorf("this operation is not allowed: ipv4_enabled = false | ipv4 = %d", c.id)
+	}
+	return nil
+}
+
+func unassign(ctx context.Context, op *operation, id int64) error {
+	return op.act(ctx, fmt.Sprintf("unassigning primary IP %d", id), func() (*hcloud.Action, *hcloud.Response, error) {
+		return op.client.PrimaryIP.Unassign(ctx, id)
 	})
-	if err == nil {
-		err = op.wait(ctx, action)
-	}
-	if err != nil {
-		return fmt.Errorf("assigning primary IP %d: %w", new, err)
+}
+
+func assign(ctx context.Context, op *operation, id, serverID int64) error {
+	return op.act(ctx, fmt.Sprintf("assigning primary IP %d", id), func() (*hcloud.Action, *hcloud.Response, error) {
+		return op.client.PrimaryIP.Assign(ctx, hcloud.PrimaryIPAssignOpts{ID: id, AssigneeID: serverID, AssigneeType: "server"})
+	})
+}
+
+func deleteIP(ctx context.Context, op *operation, id int64) error {
+	if _, err := op.client.PrimaryIP.Delete(ctx, &hcloud.PrimaryIP{ID: id}); err != nil {
+		return fmt.Errorf("deleting primary IP %d: %w", id, err)
 	}
 	return nil
 }
 
 func powerOff(ctx context.Context, op *operation, s *hcloud.Server) error {
-	action, _, err := op.client.Server.Poweroff(ctx, s)
-	if err == nil {
-		err = op.wait(ctx, action)
-	}
-	if err != nil {
-		return fmt.Errorf("powering off server %d: %w", s.ID, err)
-	}
-	return nil
+	return op.act(ctx, fmt.Sprintf("powering off server %d", s.ID), func() (*hcloud.Action, *hcloud.Response, error) {
+		return op.client.Server.Poweroff(ctx, s)
+	})
 }
 
 func powerOn(ctx context.Context, op *operation, s *hcloud.Server) error {
-	action, _, err := op.client.Server.Poweron(ctx, s)
-	if err == nil {
-		err = op.wait(ctx, action)
-	}
-	if err != nil {
-		return fmt.Errorf("powering on server %d: %w", s.ID, err)
-	}
-	return nil
+	return op.act(ctx, fmt.Sprintf("powering on server %d", s.ID), func() (*hcloud.Action, *hcloud.Response, error) {
+		return op.client.Server.Poweron(ctx, s)
+	})
 }
 
 func (k serverKind) previewUpdate(olds, state, news resource.PropertyMap) resource.PropertyMap {
 	var changed []string
-	if o, n := base.Plain(olds["publicNets"]), base.Plain(news["publicNets"]); n.ContainsUnknowns() || !o.DeepEquals(n) {
+	if o, n := base.Plain(olds["publicNets"]), base.Plain(news["publicNets"]); n.ContainsUnknowns() ||
+		!sortedSet(o).DeepEquals(sortedSet(n)) {
 		changed = append(changed, "ipv4Address", "ipv6Address", "ipv6Network")
 	}
 	return keepComputed(state, news, k.computed(), changed...)

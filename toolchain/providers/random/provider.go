@@ -44,16 +44,15 @@ var spec = base.Spec{
 var outputKeys = []resource.PropertyKey{"result", "bcryptHash"}
 
 // Provider serves the random resources.
-type Provider struct {
-	base.Base
+type Provider struct{ *base.Base }
+
+// Main serves the provider to the engine: the plugin's main.
+func Main() {
+	base.Serve("random", func(h *provider.HostClient) pulumirpc.ResourceProviderServer { return New(h) })
 }
 
 // New is the factory for provider.Main.
-func New(host *provider.HostClient) *Provider {
-	p := &Provider{}
-	p.Init("random", Version, host)
-	return p
-}
+func New(host *provider.HostClient) *Provider { return &Provider{base.New("random", Version, host)} }
 
 func resourceType(urn string) (string, error) {
 	t := string(resource.URN(urn).Type())
@@ -63,8 +62,8 @@ func resourceType(urn string) (string, error) {
 	return t, nil
 }
 
-// Check validates the inputs and makes the defaults explicit, as the real (bridged) provider does: every class
-// on, every minimum 0, and number/numeric kept equal when only one of them is set.
+// Check validates the inputs and stores them as given: the bridge's Plugin Framework Check adds no Terraform
+// defaults to the inputs (pkg/pf/tfbridge/provider_check.go); they appear in the outputs only.
 func (p *Provider) Check(_ context.Context, req *pulumirpc.CheckRequest) (*pulumirpc.CheckResponse, error) {
 	if _, err := resourceType(req.GetUrn()); err != nil {
 		return nil, err
@@ -74,22 +73,6 @@ func (p *Provider) Check(_ context.Context, req *pulumirpc.CheckRequest) (*pulum
 		return nil, err
 	}
 	failures := base.Validate(spec, news, "")
-
-	_, hasNumeric := news["numeric"]
-	_, hasNumber := news["number"]
-	switch {
-	case hasNumeric && !hasNumber:
-		news["number"] = news["numeric"]
-	case hasNumber && !hasNumeric:
-		news["numeric"] = news["number"]
-	}
-	for _, k := range []string{"upper", "lower", "numeric", "number", "special"} {
-		base.SetDefault(news, k, resource.NewBoolProperty(true))
-	}
-	for _, k := range []string{"minUpper", "minLower", "minNumeric", "minSpecial"} {
-		base.SetDefault(news, k, resource.NewNumberProperty(0))
-	}
-
 	if len(failures) == 0 && !news.ContainsUnknowns() {
 		prm := readParams(news)
 		if sum := prm.minUpper + prm.minLower + prm.minNumeric + prm.minSpecial; sum > prm.length {
@@ -102,6 +85,25 @@ func (p *Provider) Check(_ context.Context, req *pulumirpc.CheckRequest) (*pulum
 		return nil, err
 	}
 	return &pulumirpc.CheckResponse{Inputs: inputs, Failures: failures}, nil
+}
+
+// withDefaults is the inputs with terraform-provider-random's schema defaults filled in (every class on, every
+// minimum 0, number and numeric equal), as the state upstream holds them.
+func withDefaults(in resource.PropertyMap) resource.PropertyMap {
+	out := in.Copy()
+	prm := readParams(in)
+	for k, v := range map[string]bool{"upper": prm.upper, "lower": prm.lower, "numeric": prm.numeric,
+		"number": prm.numeric, "special": prm.special} {
+		if cur, ok := out[resource.PropertyKey(k)]; !ok || cur.IsNull() {
+			out[resource.PropertyKey(k)] = resource.NewBoolProperty(v)
+		}
+	}
+	for _, k := range []string{"minUpper", "minLower", "minNumeric", "minSpecial"} {
+		if cur, ok := out[resource.PropertyKey(k)]; !ok || cur.IsNull() {
+			out[resource.PropertyKey(k)] = resource.NewNumberProperty(0)
+		}
+	}
+	return out
 }
 
 func readParams(pm resource.PropertyMap) params {
@@ -120,17 +122,54 @@ func readParams(pm resource.PropertyMap) params {
 	return p
 }
 
-// Diff: every input change replaces the resource (a new value is generated); no change, no diff.
+// Diff: every input change replaces the resource (a new value is generated), except two that
+// internal/provider/resource_password.go marks otherwise: keepers only replace when a changed value is not null
+// (RequiresReplaceIfValuesNotNull), and overrideSpecial going between "" and unset does not replace
+// (RequiresReplaceUnlessEmptyStringToNull). Those are updates, which keep the value.
 func (p *Provider) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*pulumirpc.DiffResponse, error) {
-	olds, err := base.OldInputs(req.GetOldInputs(), req.GetOlds(), outputKeys)
+	olds, news, err := base.DiffArgs(req, outputKeys)
 	if err != nil {
 		return nil, err
 	}
-	news, err := base.Unmarshal(req.GetNews())
-	if err != nil {
-		return nil, err
+	// Compared as Terraform plans them: with the schema defaults filled in on both sides, so that an absent
+	// `upper` equals a stored `upper: true` (state written with the defaults, or outputs standing in for inputs).
+	olds, news = withDefaults(olds), withDefaults(news)
+	soft := map[string]func(resource.PropertyValue) resource.PropertyValue{
+		"keepers": nonNullKeepers, "overrideSpecial": emptyIsUnset,
 	}
-	return base.DiffInputs(olds, news, func(string) bool { return true }, req.GetIgnoreChanges()), nil
+	return base.DiffInputs(olds, news, base.DiffOptions{
+		Replace: func(k string) bool {
+			f, ok := soft[k]
+			pk := resource.PropertyKey(k)
+			return !ok || news[pk].ContainsUnknowns() || !f(base.Plain(olds[pk])).DeepEquals(f(base.Plain(news[pk])))
+		},
+		Ignore: req.GetIgnoreChanges(),
+	}), nil
+}
+
+// nonNullKeepers is keepers without null values; empty is the same as unset.
+func nonNullKeepers(v resource.PropertyValue) resource.PropertyValue {
+	if !v.IsObject() {
+		return resource.NewNullProperty()
+	}
+	m := resource.PropertyMap{}
+	for k, e := range v.ObjectValue() {
+		if !e.IsNull() {
+			m[k] = e
+		}
+	}
+	if len(m) == 0 {
+		return resource.NewNullProperty()
+	}
+	return resource.NewObjectProperty(m)
+}
+
+// emptyIsUnset treats "" as unset.
+func emptyIsUnset(v resource.PropertyValue) resource.PropertyValue {
+	if v.IsString() && v.StringValue() == "" {
+		return resource.NewNullProperty()
+	}
+	return v
 }
 
 // Create generates the value, once: it is kept in the state and never regenerated except by a replacement.
@@ -144,7 +183,7 @@ func (p *Provider) Create(_ context.Context, req *pulumirpc.CreateRequest) (*pul
 	if err != nil {
 		return nil, err
 	}
-	outs := inputs.Copy()
+	outs := withDefaults(inputs)
 	wrap := func(v resource.PropertyValue) resource.PropertyValue {
 		if typ == passwordType {
 			return resource.MakeSecret(v)
@@ -195,14 +234,10 @@ func bcryptHash(password string) (string, error) {
 	return string(h), nil
 }
 
-// Update cannot change the value (every input change is a replacement), so it keeps the generated outputs. The
-// engine only calls it when Diff reported no replacement, which does not happen; it is here for completeness.
+// Update never changes the value: it runs for the changes that do not replace (keepers set to null values,
+// overrideSpecial between "" and unset) and keeps the generated outputs, as upstream's Update copies the plan.
 func (p *Provider) Update(_ context.Context, req *pulumirpc.UpdateRequest) (*pulumirpc.UpdateResponse, error) {
-	news, err := base.Unmarshal(req.GetNews())
-	if err != nil {
-		return nil, err
-	}
-	olds, err := base.Unmarshal(req.GetOlds())
+	news, olds, err := base.UpdateArgs(req)
 	if err != nil {
 		return nil, err
 	}
@@ -224,17 +259,7 @@ func (p *Provider) Read(_ context.Context, req *pulumirpc.ReadRequest) (*pulumir
 	if len(req.GetProperties().GetFields()) == 0 {
 		return nil, errors.New("importing a random value is not supported by mailstack's random provider")
 	}
-	inputs := req.GetInputs()
-	if inputs == nil {
-		olds, err := base.OldInputs(nil, req.GetProperties(), outputKeys)
-		if err != nil {
-			return nil, err
-		}
-		if inputs, err = base.Marshal(olds); err != nil {
-			return nil, err
-		}
-	}
-	return &pulumirpc.ReadResponse{Id: req.GetId(), Properties: req.GetProperties(), Inputs: inputs}, nil
+	return base.ReadState(req, outputKeys)
 }
 
 // Delete has nothing to do: the value only exists in the state.

@@ -8,9 +8,9 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"golang.org/x/crypto/bcrypt"
-	"google.golang.org/protobuf/types/known/structpb"
 
 	"mailstack/toolchain/providers/internal/base"
+	"mailstack/toolchain/providers/internal/basetest"
 )
 
 const (
@@ -18,23 +18,7 @@ const (
 	stringURN   = "urn:pulumi:dev::proj::random:index/randomString:RandomString::s"
 )
 
-func marshal(t *testing.T, pm resource.PropertyMap) *structpb.Struct {
-	t.Helper()
-	s, err := base.Marshal(pm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-func unmarshal(t *testing.T, s *structpb.Struct) resource.PropertyMap {
-	t.Helper()
-	pm, err := base.Unmarshal(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pm
-}
+var marshal, unmarshal = basetest.Marshal, basetest.Unmarshal
 
 func check(t *testing.T, p *Provider, urn string, news map[string]any) (resource.PropertyMap, []*pulumirpc.CheckFailure) {
 	t.Helper()
@@ -111,17 +95,16 @@ func TestGenerate(t *testing.T) {
 
 func TestPasswordLifecycle(t *testing.T) {
 	p := New(nil)
-	in, failures := check(t, p, passwordURN, map[string]any{"length": 24, "special": false})
+	given := map[string]any{"length": 24, "special": false}
+	in, failures := check(t, p, passwordURN, given)
 	if len(failures) > 0 {
 		t.Fatal(failures)
 	}
-	for _, k := range []string{"upper", "lower", "numeric", "number"} {
-		if !base.GetBool(in, k, false) {
-			t.Fatalf("%s must default to true: %v", k, in)
-		}
-	}
-	if base.GetBool(in, "special", true) || base.GetInt(in, "minSpecial", -1) != 0 {
-		t.Fatalf("defaults: %v", in)
+	// The bridge's Plugin Framework Check stores the inputs as given (pulumi-terraform-bridge
+	// pkg/pf/tfbridge/provider_check.go); Terraform's defaults (internal/provider/resource_password.go: upper,
+	// lower, numeric, number true; min_* 0) are in the state only.
+	if !in.DeepEquals(resource.NewPropertyMapFromMap(given)) {
+		t.Fatalf("Check changed the inputs: %v", in)
 	}
 
 	// Preview: result and hash unknown.
@@ -140,6 +123,14 @@ func TestPasswordLifecycle(t *testing.T) {
 	outs := unmarshal(t, resp.Properties)
 	if !outs["result"].IsSecret() || !outs["bcryptHash"].IsSecret() {
 		t.Fatal("result and bcryptHash must be secret")
+	}
+	for _, k := range []string{"upper", "lower", "numeric", "number"} {
+		if !base.GetBool(outs, k, false) {
+			t.Fatalf("the state must hold %s = true: %v", k, outs)
+		}
+	}
+	if base.GetBool(outs, "special", true) || base.GetInt(outs, "minSpecial", -1) != 0 {
+		t.Fatalf("state defaults: %v", outs)
 	}
 	result, _ := base.GetString(outs, "result")
 	hash, _ := base.GetString(outs, "bcryptHash")
@@ -173,6 +164,23 @@ func TestPasswordLifecycle(t *testing.T) {
 	if d := diff(in); d.Changes != pulumirpc.DiffResponse_DIFF_NONE {
 		t.Fatalf("same inputs: %v", d)
 	}
+	// Inputs stored with the defaults spelt out (as earlier stand-ins did) are the same inputs: no replacement.
+	spelt := in.Copy()
+	spelt["upper"], spelt["minUpper"] = resource.NewBoolProperty(true), resource.NewNumberProperty(0)
+	if d := diff(spelt); d.Changes != pulumirpc.DiffResponse_DIFF_NONE {
+		t.Fatalf("defaults spelt out: %v", d)
+	}
+	// keepers only replace when a changed value is not null (RequiresReplaceIfValuesNotNull), overrideSpecial not
+	// between "" and unset (RequiresReplaceUnlessEmptyStringToNull): updates, which keep the value.
+	for _, soft := range []map[string]any{
+		{"length": 24, "special": false, "keepers": map[string]any{}},
+		{"length": 24, "special": false, "overrideSpecial": ""},
+	} {
+		news, _ := check(t, p, passwordURN, soft)
+		if d := diff(news); len(d.Replaces) != 0 {
+			t.Fatalf("%v: want no replacement, got %v", soft, d)
+		}
+	}
 	for _, change := range []map[string]any{
 		{"length": 25, "special": false},
 		{"length": 24, "special": true},
@@ -203,9 +211,12 @@ func TestCheckFailures(t *testing.T) {
 			t.Errorf("%v: want one failure on %s, got %v", tc.news, tc.failOn, failures)
 		}
 	}
-	// The deprecated `number` sets numeric when numeric is not given.
+	// The deprecated `number` sets numeric when numeric is not given: in the state, not in the inputs.
 	in, _ := check(t, p, passwordURN, map[string]any{"length": 8, "number": false})
-	if base.GetBool(in, "numeric", true) {
+	if _, ok := in["numeric"]; ok {
+		t.Fatal("numeric stored in the inputs")
+	}
+	if base.GetBool(withDefaults(in), "numeric", true) {
 		t.Fatal("number=false must carry over to numeric")
 	}
 }

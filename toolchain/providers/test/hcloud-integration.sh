@@ -12,6 +12,7 @@
 # has @pulumi/{pulumi,hcloud}, typescript and ts-node. `node` (>= 22) and `go` must be on PATH. Everything lives
 # in a temp dir, removed at the end (kept with HCLOUD_IT_KEEP=1, to read the logs).
 set -euo pipefail
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/project.sh"
 
 plugins="$(cd "${1:?usage: hcloud-integration.sh PLUGIN_DIR PULUMI_DIR NODE_MODULES}" && pwd)"
 pulumi_dir="$(cd "${2:?}" && pwd)"
@@ -38,12 +39,7 @@ mkdir -p "$T/home" "$T/state" "$T/proj" "$T/fake"
 pulumi plugin install resource hcloud 1.41.0 --file "$plugins/pulumi-resource-hcloud" >/dev/null
 
 cd "$T/proj"
-ln -s "$node_modules" node_modules
-printf 'name: hcloud-it\nruntime: nodejs\n' > Pulumi.yaml
-echo '{ "name": "hcloud-it", "main": "index.ts" }' > package.json
-cat > tsconfig.json <<'EOF'
-{ "compilerOptions": { "strict": true, "target": "ES2020", "module": "commonjs", "esModuleInterop": true, "skipLibCheck": true }, "files": ["index.ts"] }
-EOF
+new_project hcloud-it "$node_modules"
 cat > index.ts <<'EOF'
 import * as hcloud from "@pulumi/hcloud";
 import * as pulumi from "@pulumi/pulumi";
@@ -150,7 +146,7 @@ pulumi config set image debian-13 >/dev/null
 run up4.log up --yes
 grep -q "1 replaced" "$T/up4.log" || { cat "$T/up4.log"; fail "new image: expected 1 replaced"; }
 [[ "$(pulumi stack output serverId)" != "$old_id" ]] || fail "the server was not replaced"
-ok "a new image replaces the server (deleted first: it keeps its name and primary IP)"
+ok "a new image replaces the server (deleted first: the program named it)"
 
 run refresh.log refresh --yes
 run preview-after.log preview --expect-no-changes

@@ -8,6 +8,7 @@
 # has @pulumi/{pulumi,command,random}, typescript and ts-node. `node` (>= 22) must be on PATH. Needs sshd and
 # ssh-keygen (openssh-server). Everything lives in a temp dir, removed at the end with the sshd stopped.
 set -euo pipefail
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/project.sh"
 
 plugins="$(cd "${1:?usage: integration.sh PLUGIN_DIR PULUMI_DIR NODE_MODULES}" && pwd)"
 pulumi_dir="$(cd "${2:?}" && pwd)"
@@ -55,12 +56,7 @@ pulumi plugin install resource command 1.2.1 --file "$plugins/pulumi-resource-co
 pulumi plugin install resource random 4.21.2 --file "$plugins/pulumi-resource-random" >/dev/null
 
 cd "$T/proj"
-ln -s "$node_modules" node_modules
-printf 'name: provider-it\nruntime: nodejs\n' > Pulumi.yaml
-echo '{ "name": "provider-it", "main": "index.ts" }' > package.json
-cat > tsconfig.json <<'EOF'
-{ "compilerOptions": { "strict": true, "target": "ES2020", "module": "commonjs", "esModuleInterop": true, "skipLibCheck": true }, "files": ["index.ts"] }
-EOF
+new_project provider-it "$node_modules"
 cat > index.ts <<EOF
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
@@ -97,7 +93,7 @@ const secretFile = new command.remote.Command("secret", {
     stdin: pw.result,
     addPreviousOutputInEnv: false,
     logging: "none",
-});
+}, { additionalSecretOutputs: ["stdout", "stderr"] });
 
 export const pwLength = pw.result.apply((r) => r.length);
 export const localOut = local.stdout;

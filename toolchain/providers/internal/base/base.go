@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"sync"
 	"time"
 
@@ -55,10 +56,11 @@ type Base struct {
 	cancel     context.CancelFunc
 }
 
-// Init must be called once before serving. host may be nil (tests, or attach mode before Attach).
-func (b *Base) Init(name, version string, host *provider.HostClient) {
-	b.Name, b.Version, b.host = name, version, host
+// New makes the Base of a provider. host may be nil (tests, or attach mode before Attach).
+func New(name, version string, host *provider.HostClient) *Base {
+	b := &Base{Name: name, Version: version, host: host}
 	b.cancelCtx, b.cancel = context.WithCancel(context.Background())
+	return b
 }
 
 // Log sends a message to the engine, tied to the resource so it shows under it in the CLI output. Failures are
@@ -163,4 +165,49 @@ func OldInputs(inputs, outputs *structpb.Struct, outputKeys []resource.PropertyK
 		delete(olds, k)
 	}
 	return olds, nil
+}
+
+// ReadState answers a Read (refresh, import) of a resource that lives only in the state (a command's run, a random
+// value): the state as it is, with its inputs (the outputs minus outputKeys when the engine sends none).
+func ReadState(req *pulumirpc.ReadRequest, outputKeys []resource.PropertyKey) (*pulumirpc.ReadResponse, error) {
+	inputs := req.GetInputs()
+	if inputs == nil {
+		olds, err := OldInputs(nil, req.GetProperties(), outputKeys)
+		if err != nil {
+			return nil, err
+		}
+		if inputs, err = Marshal(olds); err != nil {
+			return nil, err
+		}
+	}
+	return &pulumirpc.ReadResponse{Id: req.GetId(), Properties: req.GetProperties(), Inputs: inputs}, nil
+}
+
+// Serve runs a provider plugin until the engine stops it; a failure to serve ends the process.
+func Serve(name string, factory func(*provider.HostClient) pulumirpc.ResourceProviderServer) {
+	err := provider.Main(name, func(h *provider.HostClient) (pulumirpc.ResourceProviderServer, error) { return factory(h), nil })
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+// DiffArgs is a Diff request's old inputs (see OldInputs) and new inputs.
+func DiffArgs(req *pulumirpc.DiffRequest, outputKeys []resource.PropertyKey) (resource.PropertyMap, resource.PropertyMap, error) {
+	olds, err := OldInputs(req.GetOldInputs(), req.GetOlds(), outputKeys)
+	if err != nil {
+		return nil, nil, err
+	}
+	news, err := Unmarshal(req.GetNews())
+	return olds, news, err
+}
+
+// UpdateArgs is an Update request's new inputs and old state.
+func UpdateArgs(req *pulumirpc.UpdateRequest) (resource.PropertyMap, resource.PropertyMap, error) {
+	news, err := Unmarshal(req.GetNews())
+	if err != nil {
+		return nil, nil, err
+	}
+	olds, err := Unmarshal(req.GetOlds())
+	return news, olds, err
 }

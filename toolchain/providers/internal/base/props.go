@@ -156,10 +156,51 @@ func validateValue(f Field, v resource.PropertyValue, path string) []*pulumirpc.
 // Int64Ptr is a helper for Field.Min.
 func Int64Ptr(v int64) *int64 { return &v }
 
-// DiffInputs compares old and new inputs key by key. Secretness alone is not a change (the value is the same and
-// re-running a command for it would surprise); an unknown new value counts as a change, since it may differ.
-// replaceKeys says which changed keys force a replacement; all other changes are updates.
-func DiffInputs(olds, news resource.PropertyMap, replaceKeys func(key string) bool, ignore []string) *pulumirpc.DiffResponse {
+// Comparable is v as a diff sees it: without the bridge's bookkeeping keys ("__defaults") at any depth, and,
+// unless secrets count, without secret wrappers.
+func Comparable(v resource.PropertyValue, secretsCount bool) resource.PropertyValue {
+	switch {
+	case v.IsSecret():
+		if secretsCount {
+			return resource.MakeSecret(Comparable(v.SecretValue().Element, true))
+		}
+		return Comparable(v.SecretValue().Element, false)
+	case v.IsArray():
+		arr := make([]resource.PropertyValue, len(v.ArrayValue()))
+		for i, e := range v.ArrayValue() {
+			arr[i] = Comparable(e, secretsCount)
+		}
+		return resource.NewArrayProperty(arr)
+	case v.IsObject():
+		return resource.NewObjectProperty(WithoutInternal(v.ObjectValue(), secretsCount))
+	}
+	return v
+}
+
+// WithoutInternal is Comparable for a whole map.
+func WithoutInternal(pm resource.PropertyMap, secretsCount bool) resource.PropertyMap {
+	out := make(resource.PropertyMap, len(pm))
+	for k, v := range pm {
+		if !resource.IsInternalPropertyKey(k) {
+			out[k] = Comparable(v, secretsCount)
+		}
+	}
+	return out
+}
+
+// DiffOptions says how DiffInputs compares.
+type DiffOptions struct {
+	Replace func(key string) bool // which changed keys force a replacement; all other changes are updates
+	Ignore  []string              // the resource's ignoreChanges
+	// SecretsCount makes a change of secretness alone a change, as pulumi-go-provider's default diff does
+	// (PropertyValue.DeepEquals compares secret wrappers). The bridged providers compare Terraform values,
+	// which have no secrets, so for them it is no change.
+	SecretsCount bool
+}
+
+// DiffInputs compares old and new inputs key by key. An unknown new value counts as a change, since it may
+// differ. Internal keys ("__defaults") are never compared.
+func DiffInputs(olds, news resource.PropertyMap, opts DiffOptions) *pulumirpc.DiffResponse {
 	keys := map[resource.PropertyKey]bool{}
 	for k := range olds {
 		keys[k] = true
@@ -174,12 +215,12 @@ func DiffInputs(olds, news resource.PropertyMap, replaceKeys func(key string) bo
 	}
 	for k := range keys {
 		name := string(k)
-		if resource.IsInternalPropertyKey(k) || slices.Contains(ignore, name) {
+		if resource.IsInternalPropertyKey(k) || slices.Contains(opts.Ignore, name) {
 			continue
 		}
 		o, n := olds[k], news[k]
 		hasOld, hasNew := o.HasValue(), n.HasValue()
-		if !n.ContainsUnknowns() && Plain(o).DeepEquals(Plain(n)) {
+		if !n.ContainsUnknowns() && Comparable(o, opts.SecretsCount).DeepEquals(Comparable(n, opts.SecretsCount)) {
 			continue
 		}
 		kind := pulumirpc.PropertyDiff_UPDATE
@@ -191,7 +232,7 @@ func DiffInputs(olds, news resource.PropertyMap, replaceKeys func(key string) bo
 		case !hasOld && !hasNew:
 			continue
 		}
-		if replaceKeys(name) {
+		if opts.Replace != nil && opts.Replace(name) {
 			kind++ // each *_REPLACE kind directly follows its plain kind in the enum
 			resp.Replaces = append(resp.Replaces, name)
 		}

@@ -1,0 +1,198 @@
+// A stack written by the upstream plugins (pulumi-hcloud, pulumi-random, pulumi-command) moves to the plugins this
+// machine has (the stand-ins of toolchain/ where the upstream ones cannot be had) without a change: the state
+// below is written by hand the way the upstream plugins store it, imported with `pulumi stack import`, and the
+// prod program's preview against it must be empty. Offline: a preview never calls the Hetzner API.
+//
+// Upstream conventions in the state:
+// - Inputs are what the program gave. The bridge's Plugin Framework Check adds no Terraform defaults
+//   (pulumi-terraform-bridge pkg/pf/tfbridge/provider_check.go: SshKey, PrimaryIp, Rdns, RandomPassword); its SDKv2
+//   Check adds "__defaults" (the keys it filled in, nested objects included) and suppresses falsy Terraform
+//   defaults (pkg/tfbridge/schema.go: Server, Firewall, FirewallAttachment). pulumi-command stores its inputs as
+//   given (addPreviousOutputInEnv's default true is not written).
+// - Outputs carry every attribute, the Terraform defaults included (RandomPassword upper/lower/number/numeric
+//   true, min_* 0; Server keepDisk, backups, ... false).
+
+import { spawnSync, SpawnSyncReturns } from "child_process";
+import { createHash } from "crypto";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "fs";
+import { tmpdir } from "os";
+import * as path from "path";
+
+jest.setTimeout(300_000);
+
+const ROOT = path.join(__dirname, "..", "..");
+const STACK = "upstream";
+const PROJECT = "mailstack";
+// Without a final newline: `pulumi config set` drops it from stdin.
+const PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nbm90IGEga2V5\n-----END OPENSSH PRIVATE KEY-----";
+const HOSTNAME = "mail.jumpforjoy.example";
+const PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPlaceholderReplaceWithYourOwnPublicKey00000 admin@example";
+const IP = "203.0.113.10";
+const labels = { "managed-by": "mailstack" };
+const ANYWHERE = ["0.0.0.0/0", "::/0"];
+
+const secret = (v: unknown) => ({ "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", plaintext: JSON.stringify(v) });
+
+const types = {
+    stack: "pulumi:pulumi:Stack",
+    mail: "mailstack:index:MailServer",
+    host: "mailstack:index:HetznerServer",
+    firewall: "mailstack:index:Firewall",
+    users: "mailstack:index:Users",
+};
+const urn = (chain: string[], name: string) => `urn:pulumi:${STACK}::${PROJECT}::${chain.join("$")}::${name}`;
+const stackUrn = urn([types.stack], `${PROJECT}-${STACK}`);
+const mailUrn = urn([types.mail], "mail");
+const hostUrn = urn([types.mail, types.host], "mail-server");
+const fwUrn = urn([types.mail, types.firewall], "mail-firewall");
+const usersUrn = urn([types.mail, types.users], "mail-users");
+const provider = (pkg: string, version: string) => ({
+    urn: `urn:pulumi:${STACK}::${PROJECT}::pulumi:providers:${pkg}::default_${version.replace(/\./g, "_")}`,
+    custom: true, id: `${pkg}-provider-id`, type: `pulumi:providers:${pkg}`,
+    inputs: { version }, outputs: { version },
+});
+const providers = { hcloud: provider("hcloud", "1.41.0"), random: provider("random", "4.21.2"), command: provider("command", "1.2.1") };
+const ref = (p: { urn: string; id: string }) => `${p.urn}::${p.id}`;
+const component = (u: string, type: string, parent?: string) => ({ urn: u, custom: false, type, ...(parent ? { parent } : {}) });
+
+interface Res { urn: string; id: string; type: string; parent: string; provider: string; inputs: object; outputs: object; dependencies?: string[] }
+const hc = (parentUrn: string, type: string, name: string, id: string, inputs: object, outputs: object, dependencies: string[] = []): Res => ({
+    urn: urn([types.mail, parentUrn === hostUrn ? types.host : types.firewall, type], name), id, type,
+    parent: parentUrn, provider: ref(providers.hcloud), inputs, outputs: { ...outputs, id }, dependencies,
+});
+
+const keyId = "11", ipId = "12", serverId = "13", fwId = "14";
+const sshKey = hc(hostUrn, "hcloud:index/sshKey:SshKey", "mail-server-key", keyId,
+    { labels, name: HOSTNAME, publicKey: PUBLIC_KEY },
+    { fingerprint: "b7:2f:00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd", labels, name: HOSTNAME, publicKey: PUBLIC_KEY });
+const primaryIp = hc(hostUrn, "hcloud:index/primaryIp:PrimaryIp", "mail-server-ipv4", ipId,
+    { autoDelete: false, labels, location: "nbg1", name: `${HOSTNAME}-ipv4`, type: "ipv4" },
+    { assigneeId: Number(serverId), assigneeType: "server", autoDelete: false, deleteProtection: false, ipAddress: IP,
+        ipNetwork: "", labels, location: "nbg1", name: `${HOSTNAME}-ipv4`, type: "ipv4" });
+const server = hc(hostUrn, "hcloud:index/server:Server", "mail-server", serverId,
+    { __defaults: [], image: "debian-12", labels, location: "nbg1", name: HOSTNAME,
+        publicNets: [{ __defaults: [], ipv4: Number(ipId), ipv4Enabled: true, ipv6Enabled: true }],
+        serverType: "cx22", sshKeys: [keyId] },
+    { allowDeprecatedImages: false, backupWindow: "", backups: false, deleteProtection: false, firewallIds: [Number(fwId)],
+        ignoreRemoteFirewallIds: false, image: "debian-12", ipv4Address: IP, ipv6Address: "2001:db8:1::1",
+        ipv6Network: "2001:db8:1::/64", keepDisk: false, labels, location: "nbg1", name: HOSTNAME, primaryDiskSize: 40,
+        publicNets: [{ ipv4: Number(ipId), ipv4Enabled: true, ipv6: 15, ipv6Enabled: true }], rebuildProtection: false,
+        serverType: "cx22", shutdownBeforeDeletion: false, sshKeys: [keyId], status: "running" },
+    [sshKey.urn, primaryIp.urn]);
+const rdns = hc(hostUrn, "hcloud:index/rdns:Rdns", "mail-server-ptr", `p-${ipId}-${IP}`,
+    { dnsPtr: HOSTNAME, ipAddress: IP, primaryIpId: Number(ipId) },
+    { dnsPtr: HOSTNAME, ipAddress: IP, primaryIpId: Number(ipId) }, [primaryIp.urn, server.urn]);
+const rule = (port: string | undefined, description: string, sourceIps: string[]) => ({
+    __defaults: [], description, direction: "in", ...(port ? { port, protocol: "tcp" } : { protocol: "icmp" }), sourceIps,
+});
+const rules = [
+    rule("22", "SSH (admins only)", ["203.0.113.0/24"]), rule("25", "SMTP: inbound mail", ANYWHERE),
+    rule("80", "HTTP: ACME HTTP-01 challenges", ANYWHERE), rule("143", "IMAP with STARTTLS", ANYWHERE),
+    rule("587", "Submission with STARTTLS", ANYWHERE), rule(undefined, "ping, path MTU discovery", ANYWHERE),
+];
+const firewall = hc(fwUrn, "hcloud:index/firewall:Firewall", "mail-firewall", fwId,
+    { __defaults: [], labels, name: HOSTNAME, rules },
+    { applyTos: [{ server: Number(serverId) }], labels, name: HOSTNAME,
+        rules: rules.map(({ __defaults, ...r }) => ({ ...r, destinationIps: [] })) });
+const attachment = hc(fwUrn, "hcloud:index/firewallAttachment:FirewallAttachment", "mail-firewall", fwId,
+    { __defaults: [], firewallId: Number(fwId), serverIds: [Number(serverId)] },
+    { firewallId: Number(fwId), labelSelectors: [], serverIds: [Number(serverId)] }, [firewall.urn, server.urn]);
+
+const password = (user: string, result: string): Res => ({
+    urn: urn([types.mail, types.users, "random:index/randomPassword:RandomPassword"], `mail-users-${user}`),
+    id: "none", type: "random:index/randomPassword:RandomPassword", parent: usersUrn, provider: ref(providers.random),
+    inputs: { length: 24, special: false },
+    outputs: { id: "none", length: 24, lower: true, minLower: 0, minNumeric: 0, minSpecial: 0, minUpper: 0, number: true,
+        numeric: true, special: false, upper: true, result: secret(result),
+        bcryptHash: secret("$2a$10$abcdefghijklmnopqrstuuq3Lhx6Bg7m0Gq1ZC0k3pM8r4fDmO8g2") },
+});
+const passwords = [password("mark@jumpforjoy.example", "Mark0123456789abcdefABCD"), password("apps@jumpforjoy.example", "Apps0123456789abcdefABCD")];
+
+const connection = { dialErrorLimit: -1, host: IP, perDialTimeout: 15, port: 22, privateKey: PRIVATE_KEY, user: "root" };
+const sshStep: Res = {
+    urn: urn([types.mail, types.host, "command:remote:Command"], "mail-server-ssh"), id: "mail-server-ssh-0a1b2c3d",
+    type: "command:remote:Command", parent: hostUrn, provider: ref(providers.command),
+    inputs: { addPreviousOutputInEnv: false, connection: secret(connection), create: "echo up", logging: "stdoutAndStderr" },
+    outputs: { addPreviousOutputInEnv: false, connection: secret(connection), create: "echo up", logging: "stdoutAndStderr",
+        stderr: "", stdout: "up" },
+    dependencies: [server.urn],
+};
+
+const customs: Res[] = [sshKey, primaryIp, server, rdns, firewall, attachment, ...passwords, sshStep];
+const deployment = {
+    version: 3,
+    deployment: {
+        manifest: { time: "2026-11-01T00:00:00Z", magic: createHash("sha256").update("v3.274.1").digest("hex"), version: "v3.274.1" },
+        resources: [
+            component(stackUrn, types.stack),
+            ...Object.values(providers),
+            component(mailUrn, types.mail, stackUrn),
+            component(hostUrn, types.host, mailUrn),
+            component(fwUrn, types.firewall, mailUrn),
+            component(usersUrn, types.users, mailUrn),
+            ...customs.map((r) => ({ ...r, custom: true })),
+        ],
+    },
+};
+
+interface Step { op: string; urn: string; diffs?: string[]; detailedDiff?: unknown }
+
+let dir: string;
+
+function pulumi(args: string[], input?: string): SpawnSyncReturns<string> {
+    return spawnSync("bash", ["-c", `. "${ROOT}/scripts/lib.sh" && cd "${dir}" && exec pulumi "$@"`, "pulumi", ...args], {
+        encoding: "utf8",
+        input,
+        env: {
+            ...process.env,
+            PULUMI_BACKEND_URL: `file://${path.join(dir, "state")}`,
+            PULUMI_CONFIG_PASSPHRASE: "upstream-state-test",
+            PULUMI_CONFIG_PASSPHRASE_FILE: "",
+            HCLOUD_TOKEN: "x".repeat(64),
+        },
+    });
+}
+
+function ok(r: SpawnSyncReturns<string>): string {
+    if (r.status !== 0) {
+        throw new Error(`pulumi failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
+    }
+    return r.stdout;
+}
+
+beforeAll(() => {
+    // The project, by links: the stack's config file and state stay out of the checkout.
+    dir = mkdtempSync(path.join(tmpdir(), "mailstack-upstream-state-"));
+    for (const f of ["index.ts", "components", "files", "node_modules", "package.json", "tsconfig.json", "Pulumi.yaml"]) {
+        symlinkSync(path.join(ROOT, f), path.join(dir, f));
+    }
+    mkdirSync(path.join(dir, "state"));
+    ok(pulumi(["stack", "init", STACK]));
+    const prod = readFileSync(path.join(ROOT, "Pulumi.prod.yaml"), "utf8");
+    const stackFile = path.join(dir, `Pulumi.${STACK}.yaml`);
+    writeFileSync(stackFile, readFileSync(stackFile, "utf8") + prod.slice(prod.indexOf("config:")));
+    ok(pulumi(["config", "set", "--secret", "mailstack:sshPrivateKey", "--stack", STACK], PRIVATE_KEY));
+    // Secrets in the import are plaintext; the stack's passphrase provider (its salt) encrypts them.
+    const salt = /^encryptionsalt: (\S+)$/m.exec(readFileSync(stackFile, "utf8"))?.[1];
+    const file = path.join(dir, "upstream.json");
+    writeFileSync(file, JSON.stringify({ ...deployment, deployment: { ...deployment.deployment,
+        secrets_providers: { type: "passphrase", state: { salt } } } }, null, 2));
+    ok(pulumi(["stack", "import", "--stack", STACK, "--file", file]));
+});
+
+afterAll(() => {
+    if (dir) {
+        rmSync(dir, { recursive: true, force: true });
+    }
+});
+
+test("the prod program's preview of a stack the upstream plugins wrote changes nothing, and warns of nothing", () => {
+    const targets = customs.flatMap((r) => ["--target", r.urn]);
+    const r = pulumi(["preview", "--stack", STACK, "--json", "--diff", ...targets]);
+    const out = ok(r);
+    const preview = JSON.parse(out) as { steps: Step[]; diagnostics?: { severity: string; message: string }[] };
+    // The JSON lists the steps that do something; "same" ones too in some versions.
+    const changed = preview.steps.filter((s) => s.op !== "same");
+    expect(changed.map((s) => ({ op: s.op, urn: s.urn, diffs: s.diffs, detailedDiff: s.detailedDiff }))).toEqual([]);
+    expect((preview.diagnostics ?? []).filter((d) => d.severity === "warning")).toEqual([]);
+});
