@@ -29,6 +29,8 @@ export interface StepArgs {
     /** The command line: names and paths only. */
     create: pulumi.Input<string>;
     stdin?: pulumi.Input<string>;
+    /** Run when the step leaves the stack (names and paths only, like `create`). */
+    delete?: pulumi.Input<string>;
     triggers?: pulumi.Input<unknown>[];
     /** Output that may contain secrets is never logged. */
     quiet?: boolean;
@@ -42,6 +44,7 @@ export function step(name: string, args: StepArgs, opts: pulumi.CustomResourceOp
     return new command.remote.Command(name, {
         connection: args.connection,
         create: args.create,
+        delete: args.delete,
         stdin: args.stdin,
         triggers: args.triggers,
         addPreviousOutputInEnv: false,

@@ -12,6 +12,9 @@ import { ServerState } from "./serverState";
 
 export const PASSWD_FILE = "/etc/dovecot/users";
 
+/** In systemUserPasswords, for an account that existed before it was listed: the stack never changed its password. */
+export const ADOPTED = "(adopted: the account keeps the password it already had)";
+
 export interface UsersArgs {
     connection: pulumi.Input<Connection>;
     config: MailConfig;
@@ -72,16 +75,24 @@ export class Users extends pulumi.ComponentResource {
 
         const system = c.systemUsers.map((user) => ({ user, pw: password(`${name}-${user}`, this) }));
         // A new mailstack-ctl re-runs these steps once, so that what it now does for an account (such as repairing
-        // the root-owned Maildir that earlier versions made) reaches the accounts created before it.
-        const ctl = sha256(staticFile("mailstack-ctl"));
-        for (const s of system) {
-            step(`${name}-${s.user}`, {
-                connection: conn, create: `${CTL} system-user ${quote(s.user)}`, stdin: s.pw.result, quiet: true,
-                triggers: [ctl],
-            }, { parent: this });
-        }
-        this.systemUserPasswords = pulumi.secret(pulumi.all(system.map((s) => s.pw.result))
-            .apply((results) => Object.fromEntries(system.map((s, i) => [`${s.user}@${c.baseDomain}`, results[i]]))));
+        // the root-owned Maildir that earlier versions made) reaches the accounts created before it. Named in the
+        // command line, not in triggers: a trigger would replace the step, and a replacement runs its delete (lock).
+        const ctl = sha256(staticFile("mailstack-ctl")).slice(0, 16);
+        const statuses = system.map((s) => {
+            const where = `${quote(s.user)} ${quote(c.baseDomain)} ${quote(c.hostname)}`;
+            const made = step(`${name}-${s.user}`, {
+                connection: conn, create: `${CTL} system-user ${where} # mailstack-ctl ${ctl}`, stdin: s.pw.result,
+                quiet: true,
+                // Leaving the config locks the account for mail (its home and Maildir stay); listing it again unlocks it.
+                delete: `${CTL} lock-user ${where}`,
+            // a replacement locks the old step's account first, then the new step unlocks it: never the reverse
+            }, { parent: this, deleteBeforeReplace: true });
+            // created, updated or adopted: no secret, but a quiet step's output is secret
+            return pulumi.unsecret(made.stdout).apply((out) => out.trim().split("\n").pop() ?? "");
+        });
+        this.systemUserPasswords = pulumi.secret(pulumi.all([pulumi.all(system.map((s) => s.pw.result)), pulumi.all(statuses)])
+            .apply(([results, status]) => Object.fromEntries(system.map((s, i) => [`${s.user}@${c.baseDomain}`,
+                status[i] === "adopted" ? ADOPTED : results[i]]))));
         this.registerOutputs({});
     }
 }

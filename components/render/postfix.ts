@@ -17,6 +17,8 @@ export const MAPS = {
     virtual: "/etc/postfix/virtual",
     senderLogins: "/etc/postfix/sender_logins",
     baseSenderLogins: "/etc/postfix/sender_logins_base",
+    /** System users removed from the config (mailstack-ctl lock-user): 550 at RCPT. Kept by the server, not rendered. */
+    locked: "/etc/postfix/locked_recipients",
 } as const;
 
 const lines = (entries: [string, string][]): string => entries.map(([k, v]) => `${k} = ${v}`).join("\n") + "\n";
@@ -78,7 +80,8 @@ export function mainCf(p: PostfixInput): string {
         ["smtpd_sasl_auth_enable", "no"],
         ["smtpd_sender_login_maps", `hash:${MAPS.senderLogins}, regexp:${MAPS.baseSenderLogins}`],
         ["smtpd_relay_restrictions", "permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination"],
-        ["smtpd_recipient_restrictions", "permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination"],
+        ["smtpd_recipient_restrictions",
+            `check_recipient_access hash:${MAPS.locked}, permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination`],
     ]);
 }
 

@@ -402,7 +402,7 @@ function secrets(get: () => Rendered): void {
             expect(carriers.map((c) => c.name)).toHaveLength(1);
             expect(reveal(carriers[0].inputs.stdin)).toBe(pw);
             expect(isSecretValue(carriers[0].inputs.stdin)).toBe(true);
-            expect(reveal(carriers[0].inputs.create)).toMatch(new RegExp(`system-user ${user}$`));
+            expect(reveal(carriers[0].inputs.create)).toMatch(new RegExp(`system-user ${user} `));
         }
         const virtual = await valueOf(server.virtualUserPasswords);
         for (const pw of Object.values(virtual)) {
@@ -410,14 +410,16 @@ function secrets(get: () => Rendered): void {
         }
     });
 
-    test("a changed mailstack-ctl re-runs every system-user step once (its trigger is the script's hash)", () => {
+    test("a changed mailstack-ctl re-runs every system-user step once, as an update (the script's hash is in its command)", () => {
         const { rec } = get();
-        const ctl = sha256(staticFile("mailstack-ctl"));
+        const ctl = sha256(staticFile("mailstack-ctl")).slice(0, 16);
         const steps = rec.byType(TYPES.remote).filter((c) => /system-user /.test(String(reveal(c.inputs.create))));
-        expect(steps.map((c) => reveal(c.inputs.create))).toEqual(
-            ["frank", "grace"].map((u) => `/usr/local/sbin/mailstack-ctl system-user ${u}`));
+        expect(steps.map((c) => reveal(c.inputs.create))).toEqual(["frank", "grace"].map((u) =>
+            `/usr/local/sbin/mailstack-ctl system-user ${u} example.org mail.example.org # mailstack-ctl ${ctl}`));
         for (const c of steps) {
-            expect(reveal(c.inputs.triggers)).toEqual([ctl]);
+            // no trigger: a replacement would run the step's delete, which locks the account
+            expect(c.inputs.triggers).toBeUndefined();
+            expect(reveal(c.inputs.delete)).toBe(String(reveal(c.inputs.create)).replace(/ system-user (.*) # .*$/, " lock-user $1"));
         }
     });
 
