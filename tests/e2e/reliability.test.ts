@@ -232,11 +232,10 @@ describe("certificate renewal", () => {
         // As certbot's timer runs it: the timer's unit, without REQUESTS_CA_BUNDLE (the stack put Pebble's CA in the
         // system store).
         // (a run of the timer that happens to be sleeping now would hold certbot's lock: it goes first)
-        const r = onServerStatus(`systemctl stop certbot.service && mkdir -p ${path.posix.dirname(DROPIN)} && {
-                echo '[Service]'; echo 'ExecStart='
-                echo "ExecStart=$(systemctl cat certbot.service | sed -n 's/^ExecStart=//p' | tail -n 1) --force-renewal --no-random-sleep-on-renew"
-            } > ${DROPIN} && systemctl daemon-reload && systemctl start certbot.service &&
-            systemctl show -p Result --value certbot.service`);
+        const r = onServerStatus(`systemctl stop certbot.service 2>/dev/null &&
+            start=$(systemctl cat certbot.service | sed -n 's/^ExecStart=//p' | tail -n 1) && mkdir -p ${path.posix.dirname(DROPIN)} &&
+            printf '[Service]\\nExecStart=\\nExecStart=%s --force-renewal --no-random-sleep-on-renew\\n' "$start" > ${DROPIN} &&
+            systemctl daemon-reload && systemctl start certbot.service && systemctl show -p Result --value certbot.service`);
         expect(r).toEqual({ rc: 0, out: "success\n" });
         const hooks = hookLog().slice(hooksBefore.length).trim().split("\n");
         expect(hooks).toEqual([expect.stringMatching(
