@@ -221,8 +221,12 @@ describe("certificate renewal", () => {
         const reloads = (): number[] => onServer("grep -c 'postfix/master.*: reload' /var/log/mail.log; " +
             "pgrep -f '^dovecot/log' | head -n 1").trim().split("\n").map(Number);
         // systemd's own record of reload jobs: the hook went through the units, not around them
-        const unitReloads = (): number[] => ["postfix@-", "dovecot"].map((u) => Number(onServer(
-            `journalctl -q --no-pager -o cat _PID=1 | grep -c '^Reloaded ${u}\\.service' || true`).trim()));
+        // (the unit that runs postfix's master: postfix@-.service on Debian 12, postfix.service on Debian 13)
+        const postfixUnit = onServer("sed -n 's|^0::.*/||p' /proc/$(tr -dc 0-9 < /var/spool/postfix/pid/master.pid)/cgroup")
+            .trim();
+        expect(postfixUnit).toMatch(/^postfix(@-)?\.service$/);
+        const unitReloads = (): number[] => [postfixUnit, "dovecot.service"].map((u) => Number(onServer(
+            `journalctl -q --no-pager -o cat _PID=1 | grep -cF 'Reloaded ${u} ' || true`).trim()));
 
         // certbot logs the hooks it runs (and their failures) to its own log, not to the terminal
         const hookLog = (): string => onServer("grep -E 'deploy-hook' /var/log/letsencrypt/letsencrypt.log || true");

@@ -89,7 +89,9 @@ export function inGuest(...cmd: string[]): string {
 
 /** ssh sessions the test server has accepted so far (sshd's journal): every remote command of the stack opens one. */
 export function sshSessions(): number {
-    return inGuest("journalctl", "--quiet", "--no-pager", "--output=cat", "SYSLOG_IDENTIFIER=sshd")
+    // OpenSSH 10 (Debian 13) logs sessions as sshd-session
+    return inGuest("journalctl", "--quiet", "--no-pager", "--output=cat", "SYSLOG_IDENTIFIER=sshd",
+        "SYSLOG_IDENTIFIER=sshd-session")
         .split("\n").filter((l) => l.startsWith("Accepted publickey")).length;
 }
 
