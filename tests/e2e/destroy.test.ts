@@ -1,8 +1,9 @@
 // Run by scripts/test after every other end-to-end suite: tearing down a test server is `pulumi destroy`.
 
-import { existsSync } from "fs";
+import { execFileSync } from "child_process";
+import { existsSync, readdirSync, readFileSync } from "fs";
 import * as path from "path";
-import { pulumi, ROOT, SERVER_NETNS } from "./testbed";
+import { pulumi, ROOT, SERVER_NETNS, TESTBED_NAME } from "./testbed";
 
 jest.setTimeout(300_000);
 
@@ -14,4 +15,32 @@ test("pulumi destroy removes the test server", () => {
     expect(existsSync(path.join(ROOT, ".local", "server"))).toBe(false);
     expect(existsSync(`/run/netns/${SERVER_NETNS}`)).toBe(false);
     expect(pulumi("stack", "export").stdout).not.toContain("command:remote:Command");
+});
+
+// The test server was a booted systemd in nspawn: its shutdown must leave no process, mount, cgroup or namespace.
+test("nothing of the test server is left on this machine", () => {
+    const serverRoot = path.join(ROOT, ".local", "server");
+    const group = `mailstack-${TESTBED_NAME}`;
+    const read = (f: string): string => {
+        try {
+            return readFileSync(f, "utf8");
+        } catch {
+            return ""; // gone meanwhile
+        }
+    };
+    const procs = readdirSync("/proc").filter((p) => /^\d+$/.test(p)).map((p) => ({
+        pid: p,
+        cmdline: read(`/proc/${p}/cmdline`).replace(/\0/g, " "),
+        cgroup: read(`/proc/${p}/cgroup`),
+    }));
+    expect(procs.length).toBeGreaterThan(10); // control: this sees the machine's processes
+    expect(procs.filter((p) => p.cgroup.includes(`/${group}`) || p.cmdline.includes(serverRoot))).toEqual([]);
+    // the network namespace file was checked above; any other namespace of the server died with its last process
+    expect(read("/proc/self/mounts").split("\n").filter((m) => m.includes(serverRoot))).toEqual([]);
+    const cgroupMounts = read("/proc/self/mounts").split("\n").map((m) => m.split(" "))
+        .filter((f) => f[2] === "cgroup" || f[2] === "cgroup2").map((f) => f[1]);
+    expect(cgroupMounts.length).toBeGreaterThan(0);
+    const groups = execFileSync("find", [...cgroupMounts, "-maxdepth", "4", "-type", "d", "-name", group],
+        { encoding: "utf8" });
+    expect(groups).toBe("");
 });

@@ -17,6 +17,26 @@ const run = `${Date.now()}`; // subjects unique to this run, so an old message n
 const pw = (user: string): string =>
     [alice.name, alice.address].includes(user) ? alice.password : virtual[user] ?? system[user] ?? system[`${user}@example.org`];
 
+describe("the test server runs Debian's own systemd, as a VPS does", () => {
+    test("PID 1 is systemd, and it reports the system running (nothing failed)", () => {
+        expect(onServer("cat /proc/1/comm")).toBe("systemd\n");
+        expect(onServer("systemctl is-system-running --wait")).toBe("running\n");
+    });
+
+    test("ssh, postfix and dovecot are active units, and certbot's timer is enabled", () => {
+        expect(onServer("systemctl is-active postfix dovecot ssh")).toBe("active\nactive\nactive\n");
+        expect(onServer("systemctl is-enabled certbot.timer")).toBe("enabled\n");
+    });
+
+    test("the daemons were started by their units, not by hand", () => {
+        const cgroupOf = (pidfile: string): string => onServer(`cat /proc/$(tr -dc 0-9 < ${pidfile})/cgroup`);
+        // Debian 12 runs postfix as the instance postfix@-.service, Debian 13 as postfix.service itself
+        expect(cgroupOf("/var/spool/postfix/pid/master.pid"))
+            .toMatch(/^0::\/system\.slice\/(system-postfix\.slice\/postfix@-|postfix)\.service$/m);
+        expect(cgroupOf("/run/dovecot/master.pid")).toMatch(/^0::\/system\.slice\/dovecot\.service$/m);
+    });
+});
+
 describe("IMAP 143 with STARTTLS", () => {
     test.each([alice.name, alice.address, "frank", "frank@example.org", ...Object.keys(virtual)])("%s logs in", (user) => {
         expect(mail("login", host, user, pw(user))).toMatchObject({ ok: true });

@@ -16,6 +16,7 @@ function testbedName(): string {
         return "mailstack";
     }
 }
+export const TESTBED_NAME = testbedName();
 export const CLIENT_NETNS = `${testbedName()}-client`;
 export const SERVER_NETNS = `${testbedName()}-server`;
 
@@ -78,10 +79,21 @@ export function output<T>(name: string): T {
     return JSON.parse(r.stdout) as T;
 }
 
-/** ssh sessions the test server has accepted so far: every remote command of the stack opens one. */
+/** A command inside the test server through its systemd's namespaces (scripts/testbed guest): no ssh session. */
+export function inGuest(...cmd: string[]): string {
+    const r = spawnSync("bash", [path.join(ROOT, "scripts", "testbed"), "guest", ...cmd], { cwd: ROOT, encoding: "utf8" });
+    if (r.status !== 0) {
+        throw new Error(`in guest: ${cmd.join(" ")}: ${r.stderr}`);
+    }
+    return r.stdout;
+}
+
+/** ssh sessions the test server has accepted so far (sshd's journal): every remote command of the stack opens one. */
 export function sshSessions(): number {
-    const log = readFileSync(path.join(ROOT, ".local", "log", "sshd.log"), "utf8");
-    return log.split("\n").filter((l) => l.startsWith("Accepted publickey")).length;
+    // OpenSSH 10 (Debian 13) logs sessions as sshd-session
+    return inGuest("journalctl", "--quiet", "--no-pager", "--output=cat", "SYSLOG_IDENTIFIER=sshd",
+        "SYSLOG_IDENTIFIER=sshd-session")
+        .split("\n").filter((l) => l.startsWith("Accepted publickey")).length;
 }
 
 /** A command on the test server, as root over ssh. */
