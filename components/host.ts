@@ -11,6 +11,8 @@ import { Connection, step } from "./remote";
 export interface Host {
     connection: pulumi.Output<Connection>;
     address: pulumi.Output<string>;
+    /** The IPv6 address mail leaves from, with its PTR set; hosts without one send over IPv4 only. */
+    ipv6?: pulumi.Output<string>;
     /** The Hetzner server id, for the firewall attachment. */
     serverId?: pulumi.Output<number>;
     /** Resources that must exist before the first remote step. */
@@ -26,6 +28,7 @@ export interface HetznerArgs {
 export class HetznerServer extends pulumi.ComponentResource implements Host {
     readonly connection: pulumi.Output<Connection>;
     readonly address: pulumi.Output<string>;
+    readonly ipv6: pulumi.Output<string>;
     readonly serverId: pulumi.Output<number>;
     readonly ready: pulumi.Resource[];
 
@@ -44,18 +47,34 @@ export class HetznerServer extends pulumi.ComponentResource implements Host {
             autoDelete: false,
             labels,
         }, { parent: this });
+        // Its own primary IP for the same reason: the /64 (and so the sending address and its PTR) stays.
+        const ip6 = new hcloud.PrimaryIp(`${name}-ipv6`, {
+            name: `${hostname}-ipv6`,
+            type: "ipv6",
+            assigneeType: "server",
+            location: config.location,
+            autoDelete: false,
+            labels,
+        }, { parent: this });
         const server = new hcloud.Server(name, {
             name: hostname,
             serverType: config.serverType,
             image: config.image,
             location: config.location,
             sshKeys: [key.id],
-            publicNets: [{ ipv4Enabled: true, ipv4: ip.id.apply(Number), ipv6Enabled: true }],
+            publicNets: [{ ipv4Enabled: true, ipv4: ip.id.apply(Number), ipv6Enabled: true, ipv6: ip6.id.apply(Number) }],
             labels,
         }, { parent: this });
         const rdns = new hcloud.Rdns(`${name}-ptr`, {
             primaryIpId: ip.id.apply(Number),
             ipAddress: ip.ipAddress,
+            dnsPtr: hostname,
+        }, { parent: this, dependsOn: [server] });
+        // Hetzner configures the first address of the /64 on the server (cloud-init): postfix binds to it.
+        this.ipv6 = server.ipv6Address;
+        const rdns6 = new hcloud.Rdns(`${name}-ptr6`, {
+            primaryIpId: ip6.id.apply(Number),
+            ipAddress: this.ipv6,
             dnsPtr: hostname,
         }, { parent: this, dependsOn: [server] });
         this.address = ip.ipAddress;
@@ -68,7 +87,7 @@ export class HetznerServer extends pulumi.ComponentResource implements Host {
             connection: this.connection.apply((c) => ({ ...c, dialErrorLimit: -1 })),
             create: "echo up",
         }, { parent: this, dependsOn: [server] });
-        this.ready = [booted, rdns];
+        this.ready = [booted, rdns, rdns6];
         this.registerOutputs({ address: this.address, serverId: this.serverId });
     }
 }

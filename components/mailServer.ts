@@ -11,6 +11,8 @@ import { Packages } from "./packages";
 import { Postfix } from "./postfix";
 import { Users, PASSWD_FILE } from "./users";
 import { Vmail } from "./vmail";
+import { PAM_SERVICE } from "./render/access";
+import { CIPHERS } from "./render/postfix";
 import { ClientSettings, clientSettings, DnsRecord, dnsRecords } from "./render/records";
 
 export interface MailServerArgs {
@@ -48,13 +50,14 @@ export class MailServer extends pulumi.ComponentResource {
                 hostname: c.hostname, baseDomain: c.baseDomain, virtualDomains: c.virtualDomains,
                 certFile: cert.certFile, keyFile: cert.keyFile, smtps: c.smtps,
             },
+            ipv6: host.ipv6,
         }, { parent: this, dependsOn: [users] });
         new Dovecot(`${name}-dovecot`, {
             connection: conn,
             version: packages.dovecotVersion,
             input: {
                 baseDomain: c.baseDomain, certFile: cert.certFile, keyFile: cert.keyFile, passwdFile: PASSWD_FILE,
-                postmaster: `postmaster@${c.baseDomain}`, imaps: c.imaps,
+                postmaster: `postmaster@${c.baseDomain}`, imaps: c.imaps, pamService: PAM_SERVICE, ciphers: CIPHERS,
             },
         }, {
             parent: this,
@@ -65,7 +68,8 @@ export class MailServer extends pulumi.ComponentResource {
 
         this.serverIp = host.address;
         this.clientSettings = clientSettings(c);
-        this.dnsRecords = host.address.apply((ip) => dnsRecords(c, ip));
+        this.dnsRecords = pulumi.all([host.address, host.ipv6 ?? pulumi.output(undefined)])
+            .apply(([ip, ip6]) => dnsRecords(c, ip, ip6));
         this.virtualUserPasswords = users.virtualUserPasswords;
         this.systemUserPasswords = users.systemUserPasswords;
         this.registerOutputs({

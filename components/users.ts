@@ -4,7 +4,8 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { MailConfig } from "./config";
+import { effectiveAliases, MailConfig, splitAddress } from "./config";
+import { nonMailRecipients, PAM_FILE, pamService, parseAccounts } from "./render/access";
 import { baseSenderLogins, passwdFile, senderLogins, virtualAliases, vmailbox } from "./render/maps";
 import { MAPS } from "./render/postfix";
 import { CTL, Connection, putFile, quote, step } from "./remote";
@@ -24,6 +25,9 @@ function password(name: string, parent: pulumi.Resource): random.RandomPassword 
 export class Users extends pulumi.ComponentResource {
     readonly virtualUserPasswords: pulumi.Output<Record<string, string>>;
     readonly systemUserPasswords: pulumi.Output<Record<string, string>>;
+    /** /etc/pam.d/mailstack, which dovecot's pam passdb needs. */
+    readonly pam: pulumi.Resource;
+    readonly nonMail: pulumi.Resource;
 
     constructor(name: string, args: UsersArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mailstack:index:Users", name, {}, opts);
@@ -39,10 +43,11 @@ export class Users extends pulumi.ComponentResource {
         putFile(`${name}-passwd`, { path: PASSWD_FILE, mode: "0640", owner: "root:dovecot", content: pulumi.secret(table) },
             conn, { parent: this });
 
+        const aliases = effectiveAliases(c);
         const maps: [string, string][] = [
             [MAPS.vmailbox, vmailbox(c.virtualUsers)],
-            [MAPS.virtual, virtualAliases(c.aliases)],
-            [MAPS.senderLogins, senderLogins(c)],
+            [MAPS.virtual, virtualAliases(aliases)],
+            [MAPS.senderLogins, senderLogins({ ...c, aliases })],
         ];
         for (const [path, content] of maps) {
             step(`${name}-${path.split("/").pop()}`, {
@@ -59,6 +64,24 @@ export class Users extends pulumi.ComponentResource {
                 connection: conn, create: `${CTL} system-user ${quote(s.user)}`, stdin: s.pw.result, quiet: true,
             }, { parent: this });
         }
+        // Which PAM accounts are mail accounts: the server's UID range and accounts, read once (a later `up` with a
+        // changed config re-renders from them). The PAM check itself is live: an account made later by the admin
+        // logs in (or not) by its uid at once.
+        const scan = step(`${name}-accounts`, { connection: conn, create: `${CTL} accounts` }, { parent: this });
+        const accounts = scan.stdout.apply(parseAccounts);
+        const scope = { scope: c.loginScope, listed: c.systemUsers };
+        this.pam = putFile(`${name}-pam`, {
+            path: PAM_FILE, mode: "0644", owner: "root:root", content: accounts.apply((a) => pamService(a, scope)),
+        }, conn, { parent: this });
+        const aliased = Object.keys(aliases).filter((a) => splitAddress(a).domain === c.baseDomain)
+            .map((a) => splitAddress(a).local);
+        this.nonMail = step(`${name}-nonmail_recipients`, {
+            connection: conn, create: `${CTL} put-map ${quote(MAPS.nonMail)}`,
+            stdin: accounts.apply((a) => nonMailRecipients(a, {
+                ...scope, hostname: c.hostname, baseDomain: c.baseDomain, aliased,
+            })),
+        }, { parent: this });
+
         this.systemUserPasswords = pulumi.secret(pulumi.all(system.map((s) => s.pw.result))
             .apply((results) => Object.fromEntries(system.map((s, i) => [`${s.user}@${c.baseDomain}`, results[i]]))));
         this.registerOutputs({});
