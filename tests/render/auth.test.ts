@@ -22,7 +22,7 @@ const PASSWORDS: Record<string, string> = {
 };
 const ALICE = { uid: 1001, gid: 1001 };
 const VMAIL = { uid: 5000, gid: 5000 };
-const SVC = { uid: 998, gid: 998 };
+const SVC = { uid: 901, gid: 901 };
 const SERVER = "192.0.2.10";
 const CLIENT = "198.51.100.7";
 

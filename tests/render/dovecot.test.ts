@@ -115,7 +115,7 @@ describe(`dovecot.conf on ${SUITE}`, () => {
             const anvil = section(top, "service", "anvil");
             const penalty = section(anvil, "unix_listener", "anvil-auth-penalty");
             expect(penalty.settings.get(version === "2.3" ? "mode" : "unix_listener_mode") ?? penalty.settings.get("mode"))
-                .toBe("00");
+                .toMatch(/^0+$/);
         });
 
         test("userdbs in order: passwd-file as vmail in /var/mail/vhosts/DOMAIN/USER, then the system's passwd", () => {
