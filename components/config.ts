@@ -70,6 +70,8 @@ export interface BruteForceConfig {
     maxRetry: number;
     findTime: number;
     banTime: number;
+    /** Addresses never banned (an office, a monitoring host). */
+    ignore: string[];
 }
 
 export class ConfigError extends Error {
@@ -410,15 +412,23 @@ export function parseConfig(raw: RawConfig): MailConfig {
 
 function parseBruteForce(value: unknown): BruteForceConfig {
     const raw = value === undefined || value === null ? {} : record("bruteForce", value);
-    onlyKeys("bruteForce", raw, ["maxRetry", "findTime", "banTime"]);
-    const int = (key: keyof BruteForceConfig, fallback: number, min: number): number => {
+    onlyKeys("bruteForce", raw, ["maxRetry", "findTime", "banTime", "ignore"]);
+    const int = (key: "maxRetry" | "findTime" | "banTime", fallback: number, min: number): number => {
         const v = raw[key] ?? fallback;
         if (typeof v !== "number" || !Number.isInteger(v) || v < min) {
             throw new ConfigError(`bruteForce.${key}`, `expected a whole number of at least ${min}, got ${JSON.stringify(v)}`);
         }
         return v;
     };
-    return { maxRetry: int("maxRetry", 5, 1), findTime: int("findTime", 600, 1), banTime: int("banTime", 3600, 1) };
+    const ignore = strList("bruteForce.ignore", raw.ignore, false);
+    ignore.forEach((c, i) => {
+        if (!isCidr(c)) {
+            throw new ConfigError(`bruteForce.ignore[${i}]`, `"${c}" is not a CIDR such as 203.0.113.7/32`);
+        }
+    });
+    return {
+        maxRetry: int("maxRetry", 5, 1), findTime: int("findTime", 600, 1), banTime: int("banTime", 3600, 1), ignore,
+    };
 }
 
 function parseAdminEmail(value: unknown, known: Known, sources: string[]): string {

@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { Certificate } from "./certificate";
 import { MailConfig } from "./config";
 import { Dovecot } from "./dovecot";
+import { Fail2ban } from "./fail2ban";
 import { Firewall } from "./firewall";
 import { ExistingServer, HetznerServer, Host, TestbedServer } from "./host";
 import { Packages } from "./packages";
@@ -52,7 +53,7 @@ export class MailServer extends pulumi.ComponentResource {
             },
             ipv6: host.ipv6,
         }, { parent: this, dependsOn: [users] });
-        new Dovecot(`${name}-dovecot`, {
+        const dovecot = new Dovecot(`${name}-dovecot`, {
             connection: conn,
             version: packages.dovecotVersion,
             input: {
@@ -65,6 +66,11 @@ export class MailServer extends pulumi.ComponentResource {
             // (postfix 3.10 on Debian 13 only when it first starts).
             dependsOn: [users, postfix],
         });
+
+        // After both: the jail reads their logs.
+        new Fail2ban(`${name}-fail2ban`, {
+            connection: conn, input: { ...c.bruteForce, imaps: c.imaps, smtps: c.smtps },
+        }, { parent: this, dependsOn: [postfix, dovecot] });
 
         this.serverIp = host.address;
         this.clientSettings = clientSettings(c);

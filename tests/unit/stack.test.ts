@@ -232,6 +232,8 @@ function dependencyChain(get: () => Rendered): void {
         ["Users", "Certificate"],
         ["Postfix", "Users"],
         ["Dovecot", "Users"],
+        ["Fail2ban", "Postfix"],
+        ["Fail2ban", "Dovecot"],
     ];
     test.each(chain)("%s waits for every resource of %s", (later, earlier) => {
         const { rec } = get();
