@@ -4,6 +4,7 @@
 // Pulumi.local.yaml sets bruteForce (maxRetry 5, banTime 30 s) so that the expiry fits in a test.
 
 import { execFileSync } from "child_process";
+import { SUBMISSION_LIMITS } from "../../components/render/postfix";
 import { CLIENT_NETNS, mail, onServer, output, testbed } from "./testbed";
 
 jest.setTimeout(300_000);
@@ -17,6 +18,7 @@ const run = `${Date.now()}`;
 const octet = 100 + (Date.now() % 50);
 const NAT = `192.0.2.${octet}`; // several users behind one address, one of them with a wrong password
 const ATTACKER = `192.0.2.${octet + 50}`;
+const SENDER = `192.0.2.${octet + 100}`; // an authenticated client that sends too much
 const listed = (address: string): boolean =>
     new RegExp(`(^|\\s)${address.replace(/\./g, "\\.")}(\\s|$)`, "m").test(onServer("fail2ban-client status mailstack"));
 
@@ -51,14 +53,14 @@ async function until<T>(what: string, seconds: number, probe: () => T | undefine
 beforeAll(() => {
     const dev = device();
     expect(dev).not.toBe("");
-    for (const a of [NAT, ATTACKER]) {
+    for (const a of [NAT, ATTACKER, SENDER]) {
         execFileSync("ip", ["-n", CLIENT_NETNS, "addr", "replace", `${a}/32`, "dev", dev]);
     }
 });
 
 afterAll(() => {
     const dev = device();
-    for (const a of [NAT, ATTACKER]) {
+    for (const a of [NAT, ATTACKER, SENDER]) {
         execFileSync("ip", ["-n", CLIENT_NETNS, "addr", "del", `${a}/32`, "dev", dev]);
         onServer(`fail2ban-client set mailstack unbanip ${a} >/dev/null 2>&1 || true`);
     }
@@ -85,6 +87,26 @@ test("4 wrong passwords from one address, then the right one on 587 and 143: acc
     expect(from(NAT, "login", host, bob.name, bob.password)).toMatchObject({ ok: true });
     // no penalty that grows per failure: far below postfix's 10 s SASL wait (a figure for the report, not a limit)
     console.log(`correct logins after 4 failures took ${Date.now() - started} ms`);
+});
+
+test("submission rate limit: a client gets 450 after SUBMISSION_LIMITS.messages messages a minute", () => {
+    const results: Result[] = [];
+    for (let i = 0; i <= SUBMISSION_LIMITS.messages + 5; i++) {
+        const r = from(SENDER, "send", host, "587", bob.name, "erin@example.com", `rate ${i} ${run}`, bob.name, bob.password);
+        results.push(r);
+        if (!r.ok) {
+            break;
+        }
+    }
+    const refused = results.findIndex((r) => !r.ok);
+    // the limit holds per minute; a slow run may fit one more message into the next minute
+    expect(refused).toBeGreaterThanOrEqual(SUBMISSION_LIMITS.messages);
+    expect(refused).toBeLessThanOrEqual(SUBMISSION_LIMITS.messages + 5);
+    expect(results[refused]).toMatchObject({ ok: false, code: 450 });
+    expect(results[refused].error).toMatch(/4\.7\.1 Error: too much mail from/);
+    // another client is not limited
+    expect(mail("send", host, "587", bob.name, "erin@example.com", `rate other ${run}`, bob.name, bob.password))
+        .toMatchObject({ ok: true });
 });
 
 describe("a ban", () => {
