@@ -149,7 +149,7 @@ export class TestbedServer extends pulumi.ComponentResource implements Host {
             // There is one test server slot: the old server must go before its replacement comes up.
             deleteBeforeReplace: true,
         });
-        const info = server.stdout.apply((out): TestbedInfo => JSON.parse(out.trim().split("\n").pop() ?? "{}"));
+        const info = server.stdout.apply((out) => JSON.parse(out.trim().split("\n").pop() ?? "{}") as TestbedInfo);
         this.address = pulumi.unsecret(info.apply((i) => i.address));
         this.connection = pulumi.secret(info.apply((i) => ({
             host: i.address, port: i.port, user: i.user, privateKey: i.privateKey,

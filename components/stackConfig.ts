@@ -51,7 +51,7 @@ function read(cfg: pulumi.Config): StackConfig {
             throw new ConfigError("sshPrivateKey", problem);
         }
         // A preview runs no remote command, so it can show the plan; `up` refuses before touching anything.
-        pulumi.log.warn(`mailstack:sshPrivateKey ${problem}; this preview goes on, \`pulumi up\` will refuse`);
+        void pulumi.log.warn(`mailstack:sshPrivateKey ${problem}; this preview goes on, \`pulumi up\` will refuse`);
         sshPrivateKey = pulumi.secret(pulumi.output(pulumi.unknown as unknown as string));
     }
     return { config, sshPrivateKey };

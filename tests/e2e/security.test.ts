@@ -23,7 +23,7 @@ interface SendResult extends ClientResult {
     stage?: string;
     queued?: string;
 }
-const send = (...args: string[]): SendResult => mail("send", ...args) as SendResult;
+const send = (...args: string[]): SendResult => mail("send", ...args);
 
 describe("no open relay: mail for a foreign domain is refused unless the client authenticated", () => {
     // [what, verb, port, from, to, login?, code, text]
@@ -270,7 +270,7 @@ describe("generated passwords never appear in plain text", () => {
     test("not in temporary files: the up's own TMPDIR, and anything new in /tmp", () => {
         const files: string[] = [];
         const walk = (dir: string, onlyNew: boolean): void => {
-            let entries: string[] = [];
+            let entries: string[];
             try {
                 entries = readdirSync(dir);
             } catch {

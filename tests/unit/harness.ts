@@ -165,7 +165,7 @@ function newResource(args: MockResourceArgs): MockResourceResult {
         throw new Error("newResource outside of a recorded render");
     }
     rec.newResourceCalls++;
-    const state: Record<string, unknown> = { ...args.inputs };
+    const state: Record<string, unknown> = { ...(args.inputs as Record<string, unknown>) };
     switch (args.type) {
         case TYPES.primaryIp:
             state.ipAddress = args.inputs.type === "ipv6" ? PRIMARY_IP6_NET : PRIMARY_IP;
@@ -191,7 +191,7 @@ function newResource(args: MockResourceArgs): MockResourceResult {
         }
     }
     const id = args.custom ? (args.type.startsWith("hcloud:") ? numericId(args.type, args.name) : `${args.name}-id`) : undefined;
-    entry.inputs = args.inputs;
+    entry.inputs = args.inputs as Record<string, unknown>;
     entry.state = state;
     entry.id = id;
     return { id, state };
@@ -218,6 +218,7 @@ interface Request {
 const WRAPPED = Symbol.for("mailstack.tests.recording");
 const proto = MockMonitor.prototype as unknown as Record<string | symbol, unknown>;
 if (!proto[WRAPPED]) {
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- called below with .call(this, ...)
     const original = MockMonitor.prototype.registerResource;
     MockMonitor.prototype.registerResource = function (this: MockMonitor, req: Request, callback: Callback) {
         const propertyDependencies: Record<string, string[]> = {};
