@@ -168,7 +168,7 @@ function newResource(args: MockResourceArgs): MockResourceResult {
     const state: Record<string, unknown> = { ...(args.inputs as Record<string, unknown>) };
     switch (args.type) {
         case TYPES.primaryIp:
-            state.ipAddress = args.inputs.type === "ipv6" ? PRIMARY_IP6_NET : PRIMARY_IP;
+            state.ipAddress = state.type === "ipv6" ? PRIMARY_IP6_NET : PRIMARY_IP;
             break;
         case TYPES.server:
             state.ipv6Address = SERVER_IP6;
