@@ -54,6 +54,8 @@ export interface MailConfig {
     systemUsers: string[];
     /** Alias address -> target addresses (or bare system user names). */
     aliases: Record<string, string[]>;
+    /** Virtual users that had another address before: the mailbox moves to the new address, the password stays. */
+    renames: Rename[];
     host: HostConfig;
     certificate: CertificateConfig;
     /** Optional extra listeners beyond 143/587. */
@@ -72,6 +74,11 @@ export interface BruteForceConfig {
     banTime: number;
     /** Addresses never banned (an office, a monitoring host). */
     ignore: string[];
+}
+
+export interface Rename {
+    from: string;
+    to: string;
 }
 
 export class ConfigError extends Error {
@@ -144,6 +151,7 @@ export interface RawConfig {
     virtualUsers?: unknown;
     systemUsers?: unknown;
     aliases?: unknown;
+    renames?: unknown;
     host?: unknown;
     certificate?: unknown;
     imaps?: unknown;
@@ -400,6 +408,7 @@ export function parseConfig(raw: RawConfig): MailConfig {
         virtualUsers,
         systemUsers,
         aliases,
+        renames: parseRenames(raw.renames, { baseDomain, domains, virtualUsers, systemUsers }),
         host: parseHost(raw.host),
         certificate: parseCertificate(raw.certificate, names),
         imaps: bool("imaps", raw.imaps, false),
@@ -470,6 +479,65 @@ interface Known {
     domains: string[];
     virtualUsers: string[];
     systemUsers: string[];
+}
+
+/**
+ * `renames`: old address -> new address, or old domain -> new domain (every virtual user of the new domain then
+ * had the same name in the old one, unless an address entry says otherwise). The new side must be configured,
+ * the old one must not be any more.
+ */
+function parseRenames(value: unknown, known: Known): Rename[] {
+    if (value === undefined || value === null) {
+        return [];
+    }
+    const raw = record("renames", value);
+    const byAddress = new Map<string, string>();
+    const domainRenames: [string, string][] = [];
+    for (const [source, target] of Object.entries(raw)) {
+        const key = `renames["${source}"]`;
+        const from = source.toLowerCase();
+        const to = str(key, target).toLowerCase();
+        if (from.includes("@") !== to.includes("@")) {
+            throw new ConfigError(key, `"${source}" -> "${to}" renames an address to a domain or a domain to an address`);
+        }
+        if (from.includes("@")) {
+            if (!/^[^@]+@[^@]+$/.test(from) || !LOCAL_PART.test(splitAddress(from).local) || !isDomain(splitAddress(from).domain)) {
+                throw new ConfigError(key, `"${source}" is not an address of the form user@domain`);
+            }
+            if (!known.virtualUsers.includes(to)) {
+                throw new ConfigError(key, `"${to}" is not in virtualUsers: a rename needs the new address configured`);
+            }
+            if (known.virtualUsers.includes(from)) {
+                throw new ConfigError(key, `"${source}" is still in virtualUsers: a renamed user has only the new address`);
+            }
+            byAddress.set(to, from);
+        } else {
+            if (!isDomain(from)) {
+                throw new ConfigError(key, `"${source}" is not a domain`);
+            }
+            if (!known.domains.includes(to) || to === known.baseDomain) {
+                throw new ConfigError(key, `"${to}" is not in virtualDomains: a rename needs the new domain configured`);
+            }
+            if (known.domains.includes(from)) {
+                throw new ConfigError(key, `"${source}" is still configured: a renamed domain has only the new name`);
+            }
+            domainRenames.push([from, to]);
+        }
+    }
+    for (const [from, to] of domainRenames) {
+        for (const user of known.virtualUsers.filter((u) => splitAddress(u).domain === to && !byAddress.has(u))) {
+            byAddress.set(user, `${splitAddress(user).local}@${from}`);
+        }
+    }
+    const seen = new Map<string, string>();
+    for (const [to, from] of byAddress) {
+        const other = seen.get(from);
+        if (other !== undefined) {
+            throw new ConfigError("renames", `"${from}" is renamed twice, to "${other}" and to "${to}"`);
+        }
+        seen.set(from, to);
+    }
+    return [...byAddress].map(([to, from]) => ({ from, to })).sort((a, b) => a.to.localeCompare(b.to));
 }
 
 function parseAliases(value: unknown, known: Known): Record<string, string[]> {

@@ -4,16 +4,17 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Certificate } from "./certificate";
 import { MailConfig } from "./config";
-import { Dovecot } from "./dovecot";
+import { DOVECOT_FILES, Dovecot } from "./dovecot";
 import { Fail2ban } from "./fail2ban";
 import { Firewall } from "./firewall";
 import { ExistingServer, HetznerServer, Host, TestbedServer } from "./host";
 import { Packages } from "./packages";
-import { Postfix } from "./postfix";
-import { Users, PASSWD_FILE } from "./users";
+import { POSTFIX_FILES, Postfix } from "./postfix";
+import { USER_FILES, Users, PASSWD_FILE } from "./users";
 import { Vmail } from "./vmail";
 import { PAM_SERVICE } from "./render/access";
 import { CIPHERS } from "./render/postfix";
+import { ServerState } from "./serverState";
 import { ClientSettings, clientSettings, DnsRecord, dnsRecords } from "./render/records";
 
 export interface MailServerArgs {
@@ -40,11 +41,18 @@ export class MailServer extends pulumi.ComponentResource {
             }, { parent: this });
         }
         const packages = new Packages(`${name}-packages`, { connection: conn }, { parent: this, dependsOn: host.ready });
+        // After the packages, so that the first read already sees the installed versions.
+        const state = new ServerState(`${name}-state`, {
+            target: pulumi.output(conn).apply((k) => ({ host: k.host, port: k.port, user: k.user, privateKey: k.privateKey })),
+            files: [...USER_FILES, ...POSTFIX_FILES, ...DOVECOT_FILES],
+            users: [...c.virtualUsers, ...c.renames.map((r) => r.from)],
+            passwdFile: PASSWD_FILE,
+        }, { parent: this, dependsOn: [packages] });
         const vmail = new Vmail(`${name}-vmail`, { connection: conn, virtualDomains: c.virtualDomains },
             { parent: this, dependsOn: [packages] });
         const cert = new Certificate(`${name}-certificate`, { connection: conn, config: c.certificate },
             { parent: this, dependsOn: [vmail] });
-        const users = new Users(`${name}-users`, { connection: conn, config: c }, { parent: this, dependsOn: [cert] });
+        const users = new Users(`${name}-users`, { connection: conn, config: c, state }, { parent: this, dependsOn: [cert] });
         const postfix = new Postfix(`${name}-postfix`, {
             connection: conn,
             input: {
@@ -52,10 +60,11 @@ export class MailServer extends pulumi.ComponentResource {
                 certFile: cert.certFile, keyFile: cert.keyFile, smtps: c.smtps,
             },
             ipv6: host.ipv6,
+            state,
         }, { parent: this, dependsOn: [users] });
         const dovecot = new Dovecot(`${name}-dovecot`, {
             connection: conn,
-            version: packages.dovecotVersion,
+            state,
             input: {
                 baseDomain: c.baseDomain, certFile: cert.certFile, keyFile: cert.keyFile, passwdFile: PASSWD_FILE,
                 postmaster: `postmaster@${c.baseDomain}`, imaps: c.imaps, pamService: PAM_SERVICE, ciphers: CIPHERS,

@@ -9,9 +9,6 @@ export interface PackagesArgs {
 }
 
 export class Packages extends pulumi.ComponentResource {
-    /** `dovecot --version` as found on the server, e.g. "2.3.19.1 (9b53102964)". */
-    readonly dovecotVersion: pulumi.Output<string>;
-
     constructor(name: string, args: PackagesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mailstack:index:Packages", name, {}, opts);
         const apt = step(`${name}-apt`, {
@@ -24,7 +21,6 @@ export class Packages extends pulumi.ComponentResource {
             create: `mkdir -p /usr/local/sbin && cat > ${CTL}.new && chmod 0755 ${CTL}.new && mv -f ${CTL}.new ${CTL}`,
             stdin: staticFile("mailstack-ctl"),
         }, { parent: this, dependsOn: [apt] });
-        this.dovecotVersion = apt.stdout.apply((out) => out.trim().split("\n").pop() ?? "");
-        this.registerOutputs({ dovecotVersion: this.dovecotVersion });
+        this.registerOutputs({});
     }
 }

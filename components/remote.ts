@@ -46,13 +46,15 @@ export function step(name: string, args: StepArgs, opts: pulumi.CustomResourceOp
     }, opts);
 }
 
-/** Writes a file through mailstack-ctl, content on stdin (secret content stays a secret input). */
+/** Writes a file through mailstack-ctl, content on stdin (secret content stays a secret input, and is never printed). */
 export function putFile(name: string, file: { path: string; mode: string; owner: string; content: pulumi.Input<string> },
-    connection: pulumi.Input<Connection>, opts: pulumi.CustomResourceOptions): command.remote.Command {
+    connection: pulumi.Input<Connection>, opts: pulumi.CustomResourceOptions,
+    triggers?: pulumi.Input<unknown>[]): command.remote.Command {
     return step(name, {
         connection,
         create: `${CTL} put ${quote(file.path)} ${quote(file.mode)} ${quote(file.owner)}`,
         stdin: file.content,
-        quiet: true,
+        triggers,
+        // mailstack-ctl put prints only what it did (e.g. that it restored a hand-edited file), never the content
     }, opts);
 }

@@ -33,6 +33,7 @@ function read(cfg: pulumi.Config): StackConfig {
         virtualUsers: cfg.getObject("virtualUsers"),
         systemUsers: cfg.getObject("systemUsers"),
         aliases: cfg.getObject("aliases"),
+        renames: cfg.getObject("renames"),
         host: cfg.getObject("host"),
         certificate: cfg.getObject("certificate"),
         imaps: cfg.getObject("imaps"),

@@ -9,17 +9,25 @@ import { nonMailRecipients, PAM_FILE, pamService, parseAccounts } from "./render
 import { baseSenderLogins, passwdFile, senderLogins, virtualAliases, vmailbox } from "./render/maps";
 import { MAPS } from "./render/postfix";
 import { CTL, Connection, putFile, quote, step } from "./remote";
+import { ServerState } from "./serverState";
 
 export const PASSWD_FILE = "/etc/dovecot/users";
 
 export interface UsersArgs {
     connection: pulumi.Input<Connection>;
     config: MailConfig;
+    /** Drift of the tables on the server: a repaired table is written again. */
+    state: ServerState;
 }
 
-function password(name: string, parent: pulumi.Resource): random.RandomPassword {
+/** The files this component writes. */
+export const USER_FILES = [PASSWD_FILE, MAPS.vmailbox, MAPS.virtual, MAPS.senderLogins, MAPS.baseSenderLogins];
+
+function password(name: string, parent: pulumi.Resource, formerly?: string): random.RandomPassword {
     // Letters and digits only: 24 of them carry ~142 bits and survive every client's and shell's quoting.
-    return new random.RandomPassword(name, { length: 24, special: false }, { parent });
+    // A renamed user's password is the resource of the old address under its new name: the same password.
+    return new random.RandomPassword(name, { length: 24, special: false },
+        { parent, aliases: formerly === undefined ? undefined : [{ name: formerly }] });
 }
 
 export class Users extends pulumi.ComponentResource {
@@ -34,14 +42,22 @@ export class Users extends pulumi.ComponentResource {
         const c = args.config;
         const conn = args.connection;
 
-        const virtual = c.virtualUsers.map((address) => ({ address, pw: password(`${name}-${address}`, this) }));
+        const formerly = new Map(c.renames.map((r) => [r.to, r.from]));
+        const virtual = c.virtualUsers.map((address) => {
+            const old = formerly.get(address);
+            return { address, pw: password(`${name}-${address}`, this, old === undefined ? undefined : `${name}-${old}`) };
+        });
+        // Mailboxes move before the tables name the new addresses, so that no mail lands in a new, empty one.
+        const moves = c.renames.map((r) => step(`${name}-rename-${r.from}`, {
+            connection: conn, create: `${CTL} rename-mailbox ${quote(r.from)} ${quote(r.to)}`,
+        }, { parent: this }));
         this.virtualUserPasswords = pulumi.secret(pulumi.all(virtual.map((v) => v.pw.result))
             .apply((results) => Object.fromEntries(virtual.map((v, i) => [v.address, results[i]]))));
         // bcryptHash is stored in state with the password, so the hash (and the file) stays the same across ups.
         const table = pulumi.all(virtual.map((v) => v.pw.bcryptHash))
             .apply((hashes) => passwdFile(virtual.map((v, i) => ({ address: v.address, hash: hashes[i] }))));
         putFile(`${name}-passwd`, { path: PASSWD_FILE, mode: "0640", owner: "root:dovecot", content: pulumi.secret(table) },
-            conn, { parent: this });
+            conn, { parent: this, dependsOn: moves }, [args.state.repairOf(PASSWD_FILE)]);
 
         const aliases = effectiveAliases(c);
         const maps: [string, string][] = [
@@ -52,11 +68,12 @@ export class Users extends pulumi.ComponentResource {
         for (const [path, content] of maps) {
             step(`${name}-${path.split("/").pop()}`, {
                 connection: conn, create: `${CTL} put-map ${quote(path)}`, stdin: content,
-            }, { parent: this });
+                triggers: [args.state.repairOf(path)],
+            }, { parent: this, dependsOn: moves });
         }
         putFile(`${name}-sender_logins_base`, {
             path: MAPS.baseSenderLogins, mode: "0644", owner: "root:root", content: baseSenderLogins(c.baseDomain),
-        }, conn, { parent: this });
+        }, conn, { parent: this }, [args.state.repairOf(MAPS.baseSenderLogins)]);
 
         const system = c.systemUsers.map((user) => ({ user, pw: password(`${name}-${user}`, this) }));
         for (const s of system) {

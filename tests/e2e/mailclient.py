@@ -16,6 +16,8 @@
                                             tls1_2, tls1_3), at SECLEVEL 0 so that only the server can refuse
   tlscontrol imap|smtp VERSION              the same s_client command against a local `openssl s_server`
                                             that accepts VERSION (behind a small STARTTLS front)
+  hold HOST USER PASS STOPFILE [SECONDS]    log in and select INBOX, print {"ready": true}, keep the session
+                                            until STOPFILE exists, then use it again (NOOP, SELECT, subjects)
 """
 import base64
 import email
@@ -392,8 +394,24 @@ def tlscontrol(proto, version):
     out(**result)
 
 
+def hold(host, user, password, stopfile, seconds="300"):
+    imap = imap_session(host, user, password)
+    imap.select("INBOX", readonly=True)
+    print(json.dumps({"ready": True}), flush=True)
+    deadline = time.time() + float(seconds)
+    while not os.path.exists(stopfile) and time.time() < deadline:
+        time.sleep(0.2)
+    try:
+        imap.noop()
+        found = subjects(imap)
+        imap.logout()
+    except (imaplib.IMAP4.error, OSError) as e:
+        return out(ok=False, error=f"{type(e).__name__}: {e}")
+    out(ok=True, subjects=found)
+
+
 if __name__ == "__main__":
     verbs = {"login": login, "wait": wait, "send": send, "sendplain": sendplain, "cert": cert,
              "plainlogin": plainlogin, "plaintext": plaintext, "search": search, "flood": flood, "tls": tls,
-             "tlscontrol": tlscontrol, "sendhelo": sendhelo, "headers": headers, "cipher": cipher}
+             "tlscontrol": tlscontrol, "sendhelo": sendhelo, "headers": headers, "cipher": cipher, "hold": hold}
     verbs[sys.argv[1]](*sys.argv[2:])

@@ -29,6 +29,7 @@ export interface Testbed {
     /** Path ON THE SERVER of the CA bundle that certbot needs to talk to Pebble (REQUESTS_CA_BUNDLE). */
     caBundle: string;
     names: string[];
+    suite: string;
 }
 
 export function testbed(): Testbed {

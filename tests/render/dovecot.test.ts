@@ -192,6 +192,10 @@ describe(`dovecot.conf on ${SUITE}`, () => {
         test("logs to /var/log/dovecot.log", () => {
             expect(top.settings.get("log_path")).toBe("/var/log/dovecot.log");
         });
+
+        test("a reload leaves open sessions alone (shutdown_clients = no, as doveconf reads it)", () => {
+            expect(top.settings.get("shutdown_clients")).toBe("no");
+        });
     });
 
     // The checks pass because the text is right, not because doveconf accepts anything.

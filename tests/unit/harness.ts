@@ -18,6 +18,7 @@ export const TYPES = {
     password: "random:index/randomPassword:RandomPassword",
     remote: "command:remote:Command",
     local: "command:local:Command",
+    serverState: "pulumi-nodejs:dynamic/mailstack:ServerState",
 } as const;
 
 export const PRIMARY_IP = "203.0.113.10";
@@ -181,6 +182,12 @@ function newResource(args: MockResourceArgs): MockResourceResult {
         case TYPES.local:
             state.stdout = args.name.endsWith("-packages-apt") ? `Setting up dovecot-core ...\n${DOVECOT_VERSION}\n` : "";
             state.stderr = "";
+            break;
+        case TYPES.serverState:
+            // what the dynamic provider's create reads from a freshly installed server
+            state.facts = { dovecot: DOVECOT_VERSION, postfix: "3.7.11" };
+            state.repairs = {};
+            state.drifted = [];
             break;
     }
     if (rec.engineSecrets) {

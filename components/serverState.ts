@@ -1,0 +1,241 @@
+// What the server really looks like, read on every `up` and `preview` in one read-only SSH session: which of the
+// files the stack manages were changed or removed by hand, and the versions the rendered config depends on.
+// mailstack-ctl records the sha256 of every file it writes (under /etc/mailstack/managed), so the check needs no
+// secret from the program. A drifted file gets its repair count raised, which is a trigger of the steps that
+// write it, so the same `up` writes it again through the validated apply; an upgraded dovecot or postfix changes
+// the facts the config is rendered from. An undrifted server yields no change at all: a no-op `up` stays a no-op.
+
+import * as pulumi from "@pulumi/pulumi";
+import type { Client, ConnectConfig } from "ssh2";
+
+/** Where mailstack-ctl records what it wrote: the hash of /etc/x/y is in RECORDS/etc/x/y. */
+export const RECORDS = "/etc/mailstack/managed";
+
+/** The server's versions that the rendered config depends on. */
+export interface Facts {
+    /** `dovecot --version`, e.g. "2.3.19.1 (9b53102964)"; empty before dovecot is installed. */
+    dovecot: string;
+    /** `postconf -h mail_version`, e.g. "3.7.11". */
+    postfix: string;
+}
+
+export interface SshTarget {
+    host: string;
+    port?: number;
+    user?: string;
+    privateKey?: string;
+}
+
+interface Inputs {
+    target: SshTarget;
+    /** The paths the stack writes. */
+    files: string[];
+    /** The virtual users of this config, and the old addresses of renamed ones: every other user of the live
+     * passwd-file is being dropped by this plan. */
+    users: string[];
+    /** The live dovecot passwd-file. */
+    passwdFile: string;
+}
+
+interface State extends Inputs {
+    facts: Facts;
+    /** Per path: how many times a drifted copy was found; a trigger of the steps that write the path. */
+    repairs: Record<string, number>;
+    /** The paths the last update found drifted. */
+    drifted: string[];
+}
+
+/** A virtual user the plan drops while its mailbox holds mail. */
+export interface Dropped {
+    address: string;
+    dir: string;
+    messages: number;
+}
+
+export interface Seen {
+    drifted: string[];
+    facts: Facts;
+    dropped: Dropped[];
+}
+
+const shellWord = (w: string): string => `'${w.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * The read-only script of the check: a `D path` line for each managed file whose content is not what mailstack-ctl
+ * last wrote there (or that is gone), then the versions. Files never written yet are not drifted.
+ */
+export function readScript(paths: string[], users: string[] = [], passwdFile = "/etc/dovecot/users"): string {
+    return [
+        `for f in ${paths.map(shellWord).join(" ")}; do`,
+        `  [ -f "${RECORDS}$f" ] || continue`,
+        `  if [ -f "$f" ]; then h=$(sha256sum < "$f" | cut -c1-64); else h=missing; fi`,
+        `  [ "$h" = "$(cat "${RECORDS}$f")" ] || printf 'D %s\\n' "$f"`,
+        "done",
+        `printf 'V dovecot %s\\n' "$(dovecot --version 2>/dev/null || true)"`,
+        `printf 'V postfix %s\\n' "$(postconf -h mail_version 2>/dev/null || true)"`,
+        `keep=${shellWord(` ${users.join(" ")} `)}`,
+        `[ ! -f ${shellWord(passwdFile)} ] || cut -d: -f1 ${shellWord(passwdFile)} | while read -r a; do`,
+        `  case "$keep" in *" $a "*) continue ;; esac`,
+        `  d="/var/mail/vhosts/\${a#*@}/\${a%%@*}"`,
+        `  n=$(find "$d" -type f \\( -path '*/cur/*' -o -path '*/new/*' \\) 2>/dev/null | wc -l)`,
+        `  [ "$n" -eq 0 ] || printf 'G %s %s %s\\n' "$a" "$d" "$n"`,
+        "done",
+        "",
+    ].join("\n");
+}
+
+export function parseSeen(out: string): Seen {
+    const seen: Seen = { drifted: [], facts: { dovecot: "", postfix: "" }, dropped: [] };
+    for (const line of out.split("\n")) {
+        const d = /^D (.+)$/.exec(line);
+        if (d) {
+            seen.drifted.push(d[1]);
+        }
+        const g = /^G (\S+) (\S+) (\d+)$/.exec(line);
+        if (g) {
+            seen.dropped.push({ address: g[1], dir: g[2], messages: Number(g[3]) });
+        }
+        const v = /^V (dovecot|postfix) ?(.*)$/.exec(line);
+        if (v) {
+            seen.facts[v[1] as keyof Facts] = v[2].trim();
+        }
+    }
+    return seen;
+}
+
+/**
+ * A warning in the engine's own output. A dynamic provider has no logging API: it runs in a plugin process whose
+ * first argument is the engine's address, so it calls the engine's Log service itself, as the SDK does.
+ */
+async function warn(message: string): Promise<void> {
+    /* eslint-disable @typescript-eslint/no-require-imports -- loaded in the dynamic provider's process */
+    const grpc = require("@grpc/grpc-js") as typeof import("@grpc/grpc-js");
+    const engine = require("@pulumi/pulumi/proto/engine_grpc_pb.js") as typeof import("@pulumi/pulumi/proto/engine_grpc_pb");
+    const proto = require("@pulumi/pulumi/proto/engine_pb.js") as typeof import("@pulumi/pulumi/proto/engine_pb");
+    /* eslint-enable @typescript-eslint/no-require-imports */
+    const address = process.argv[2];
+    if (!address) {
+        console.error(`warning: ${message}`);
+        return;
+    }
+    const client = new engine.EngineClient(address, grpc.credentials.createInsecure());
+    const req = new proto.LogRequest();
+    req.setSeverity(proto.LogSeverity.WARNING);
+    req.setMessage(message);
+    await new Promise<void>((resolve) => client.log(req, () => resolve()));
+    client.close();
+}
+
+function sameFacts(a: Facts | undefined, b: Facts): boolean {
+    return a !== undefined && a.dovecot === b.dovecot && a.postfix === b.postfix;
+}
+
+/**
+ * Whether the state must be updated: a drifted file, new facts, or another set of managed files. The user list
+ * only names the users a plan drops, so a new user alone changes nothing here (and costs no second session).
+ */
+export function stateChanged(olds: Pick<State, "facts" | "files">, news: Pick<Inputs, "files">, seen: Seen): boolean {
+    return seen.drifted.length > 0 || !sameFacts(olds.facts, seen.facts) ||
+        JSON.stringify(olds.files) !== JSON.stringify(news.files);
+}
+
+async function look(inputs: Inputs): Promise<Seen> {
+    const target = inputs.target;
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded in the dynamic provider's process
+    const { Client: SshClient } = require("ssh2") as { Client: new () => Client };
+    const config: ConnectConfig = {
+        host: target.host, port: target.port ?? 22, username: target.user ?? "root", privateKey: target.privateKey,
+        readyTimeout: 30_000,
+    };
+    const out = await new Promise<string>((resolve, reject) => {
+        const conn = new SshClient();
+        conn.on("ready", () => {
+            conn.exec("sh -s", (err, stream) => {
+                if (err) {
+                    conn.end();
+                    reject(err);
+                    return;
+                }
+                let stdout = "";
+                let stderr = "";
+                stream.on("data", (d: Buffer) => { stdout += d.toString(); });
+                stream.stderr.on("data", (d: Buffer) => { stderr += d.toString(); });
+                stream.on("close", (code: number | null) => {
+                    conn.end();
+                    if (code === 0) {
+                        resolve(stdout);
+                    } else {
+                        reject(new Error(`reading the server's state failed (${code}): ${stderr.trim()}`));
+                    }
+                });
+                stream.end(readScript(inputs.files, inputs.users, inputs.passwdFile));
+            });
+        });
+        conn.on("error", reject);
+        conn.connect(config);
+    });
+    return parseSeen(out);
+}
+
+export const serverStateProvider: pulumi.dynamic.ResourceProvider<Inputs, State> = {
+    async create(inputs) {
+        const seen = await look(inputs);
+        return { id: "server-state", outs: { ...inputs, facts: seen.facts, repairs: {}, drifted: [] } };
+    },
+
+    async diff(_id, olds, news) {
+        const seen = await look(news);
+        // The plan's own report: shown by preview and up alike, before anything runs.
+        for (const p of seen.drifted) {
+            await warn(`${p} was changed or removed by hand since the last up: this up writes it again`);
+        }
+        for (const d of seen.dropped) {
+            await warn(`this plan drops the virtual user ${d.address}: its mailbox ${d.dir} (${d.messages} messages) ` +
+                "is kept on the server, not deleted; mailstack:renames moves it to a new address instead");
+        }
+        return { changes: stateChanged(olds, news, seen) };
+    },
+
+    // `pulumi refresh` shows what drifted; the facts stay as last applied, so the next `up` still sees a change.
+    async read(id, props) {
+        if (props === undefined) {
+            throw new Error("mailstack:ServerState cannot be imported: it has no state of its own to read");
+        }
+        const seen = await look(props);
+        return { id, props: { ...props, drifted: seen.drifted } };
+    },
+
+    async update(_id, olds, news) {
+        const seen = await look(news);
+        const repairs = { ...olds.repairs };
+        for (const p of seen.drifted) {
+            repairs[p] = (repairs[p] ?? 0) + 1;
+        }
+        return { outs: { ...news, facts: seen.facts, repairs, drifted: seen.drifted } };
+    },
+};
+
+export interface ServerStateArgs {
+    target: pulumi.Input<SshTarget>;
+    files: string[];
+    users: string[];
+    passwdFile: string;
+}
+
+export class ServerState extends pulumi.dynamic.Resource {
+    declare readonly facts: pulumi.Output<Facts>;
+    declare readonly repairs: pulumi.Output<Record<string, number>>;
+    declare readonly drifted: pulumi.Output<string[]>;
+
+    constructor(name: string, args: ServerStateArgs, opts?: pulumi.CustomResourceOptions) {
+        super(serverStateProvider, name, {
+            target: pulumi.secret(args.target), files: args.files, users: args.users, passwdFile: args.passwdFile,
+            facts: undefined, repairs: undefined, drifted: undefined,
+        }, { ...opts, additionalSecretOutputs: ["target"] }, "mailstack", "ServerState");
+    }
+
+    /** A trigger for the steps that write PATHS: changes only when a drifted copy of one of them was found. */
+    repairOf(...paths: string[]): pulumi.Output<number> {
+        return this.repairs.apply((r) => paths.reduce((n, p) => n + (r?.[p] ?? 0), 0));
+    }
+}
