@@ -40,6 +40,10 @@ export interface CertificateConfig {
     names: string[];
 }
 
+/** Who may log in through PAM (IMAP, SMTP AUTH): every human account (UID_MIN..UID_MAX of the server's
+ * /etc/login.defs), or only the listed systemUsers. Virtual users always may. */
+export type LoginScope = "all-humans" | "listed";
+
 export interface MailConfig {
     hostname: string;
     baseDomain: string;
@@ -57,6 +61,19 @@ export interface MailConfig {
     /** Optional extra listeners beyond 143/587. */
     imaps: boolean;
     smtps: boolean;
+    /** Where postmaster@ and abuse@ of every domain, and root's mail, go. */
+    adminEmail: string;
+    loginScope: LoginScope;
+    /** fail2ban on the authenticated ports: maxRetry failed logins within findTime seconds ban for banTime. */
+    bruteForce: BruteForceConfig;
+}
+
+export interface BruteForceConfig {
+    maxRetry: number;
+    findTime: number;
+    banTime: number;
+    /** Addresses never banned (an office, a monitoring host). */
+    ignore: string[];
 }
 
 export interface Rename {
@@ -140,6 +157,9 @@ export interface RawConfig {
     certificate?: unknown;
     imaps?: unknown;
     smtps?: unknown;
+    adminEmail?: unknown;
+    loginScope?: unknown;
+    bruteForce?: unknown;
 }
 
 function str(key: string, value: unknown): string {
@@ -387,6 +407,13 @@ export function parseConfig(raw: RawConfig): MailConfig {
     const aliases = parseAliases(raw.aliases, { baseDomain, domains, virtualUsers, systemUsers });
 
     const names = [hostname, ...domains.map((d) => `mail.${d}`)].filter((n, i, all) => all.indexOf(n) === i);
+    const adminEmail = parseAdminEmail(raw.adminEmail, { baseDomain, domains, virtualUsers, systemUsers },
+        Object.keys(aliases));
+    const loginScope = raw.loginScope ?? "all-humans";
+    if (loginScope !== "all-humans" && loginScope !== "listed") {
+        throw new ConfigError("loginScope", `unknown login scope ${JSON.stringify(loginScope)} (all-humans, listed)`);
+    }
+    checkAliasLoops(effectiveAliases({ baseDomain, virtualDomains, aliases, adminEmail }), baseDomain);
     return {
         hostname,
         baseDomain,
@@ -399,7 +426,65 @@ export function parseConfig(raw: RawConfig): MailConfig {
         certificate: parseCertificate(raw.certificate, names),
         imaps: bool("imaps", raw.imaps, false),
         smtps: bool("smtps", raw.smtps, false),
+        adminEmail,
+        loginScope,
+        bruteForce: parseBruteForce(raw.bruteForce),
     };
+}
+
+function parseBruteForce(value: unknown): BruteForceConfig {
+    const raw = value === undefined || value === null ? {} : record("bruteForce", value);
+    onlyKeys("bruteForce", raw, ["maxRetry", "findTime", "banTime", "ignore"]);
+    const int = (key: "maxRetry" | "findTime" | "banTime", fallback: number, min: number): number => {
+        const v = raw[key] ?? fallback;
+        if (typeof v !== "number" || !Number.isInteger(v) || v < min) {
+            throw new ConfigError(`bruteForce.${key}`, `expected a whole number of at least ${min}, got ${JSON.stringify(v)}`);
+        }
+        return v;
+    };
+    const ignore = strList("bruteForce.ignore", raw.ignore, false);
+    ignore.forEach((c, i) => {
+        if (!isCidr(c)) {
+            throw new ConfigError(`bruteForce.ignore[${i}]`, `"${c}" is not a CIDR such as 203.0.113.7/32`);
+        }
+    });
+    return {
+        maxRetry: int("maxRetry", 5, 1), findTime: int("findTime", 600, 1), banTime: int("banTime", 3600, 1), ignore,
+    };
+}
+
+function parseAdminEmail(value: unknown, known: Known, sources: string[]): string {
+    if (value === undefined || value === null) {
+        throw new ConfigError("adminEmail", "is required: postmaster@ and abuse@ of every domain and root's mail " +
+            `go there (got ${String(value)})`);
+    }
+    const address = str("adminEmail", value).toLowerCase();
+    if (!address.includes("@")) {
+        throw new ConfigError("adminEmail", `"${address}" is not an email address`);
+    }
+    checkAliasTarget("adminEmail", address, known, sources);
+    const { local, domain: d } = splitAddress(address);
+    if (known.domains.includes(d) && ["postmaster", "abuse", "root"].includes(local)) {
+        throw new ConfigError("adminEmail", `"${address}" is one of the addresses that go to adminEmail itself`);
+    }
+    return address;
+}
+
+/** The names every domain must answer (RFC 2142), and root, which the base domain's system mail goes to. */
+export const ADMIN_ALIASES = ["postmaster", "abuse"] as const;
+
+/**
+ * The aliases postfix serves: the configured ones, plus postmaster@ and abuse@ of every domain and root@BASE to
+ * adminEmail where the config does not route them itself.
+ */
+export function effectiveAliases(c: Pick<MailConfig, "baseDomain" | "virtualDomains" | "aliases" | "adminEmail">):
+    Record<string, string[]> {
+    const out: Record<string, string[]> = { ...c.aliases };
+    const sources = [c.baseDomain, ...c.virtualDomains].flatMap((d) => ADMIN_ALIASES.map((n) => `${n}@${d}`));
+    for (const source of [...sources, `root@${c.baseDomain}`]) {
+        out[source] ??= [c.adminEmail];
+    }
+    return out;
 }
 
 interface Known {

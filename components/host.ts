@@ -11,6 +11,8 @@ import { Connection, step } from "./remote";
 export interface Host {
     connection: pulumi.Output<Connection>;
     address: pulumi.Output<string>;
+    /** The IPv6 address mail leaves from, with its PTR set; hosts without one send over IPv4 only. */
+    ipv6?: pulumi.Output<string>;
     /** The Hetzner server id, for the firewall attachment. */
     serverId?: pulumi.Output<number>;
     /** Resources that must exist before the first remote step. */
@@ -26,6 +28,7 @@ export interface HetznerArgs {
 export class HetznerServer extends pulumi.ComponentResource implements Host {
     readonly connection: pulumi.Output<Connection>;
     readonly address: pulumi.Output<string>;
+    readonly ipv6: pulumi.Output<string>;
     readonly serverId: pulumi.Output<number>;
     readonly ready: pulumi.Resource[];
 
@@ -46,13 +49,21 @@ export class HetznerServer extends pulumi.ComponentResource implements Host {
             autoDelete: false,
             labels,
         }, { parent: this, deleteBeforeReplace: true });
+        // Its own primary IP for the same reason: the /64 (and so the sending address and its PTR) stays.
+        const ip6 = new hcloud.PrimaryIp(`${name}-ipv6`, {
+            name: `${hostname}-ipv6`,
+            type: "ipv6",
+            location: config.location,
+            autoDelete: false,
+            labels,
+        }, { parent: this, deleteBeforeReplace: true });
         const server = new hcloud.Server(name, {
             name: hostname,
             serverType: config.serverType,
             image: config.image,
             location: config.location,
             sshKeys: [key.id],
-            publicNets: [{ ipv4Enabled: true, ipv4: ip.id.apply(Number), ipv6Enabled: true }],
+            publicNets: [{ ipv4Enabled: true, ipv4: ip.id.apply(Number), ipv6Enabled: true, ipv6: ip6.id.apply(Number) }],
             labels,
         }, {
             parent: this,
@@ -66,6 +77,13 @@ export class HetznerServer extends pulumi.ComponentResource implements Host {
             ipAddress: ip.ipAddress,
             dnsPtr: hostname,
         }, { parent: this, dependsOn: [server], deleteBeforeReplace: true });
+        // Hetzner configures the first address of the /64 on the server (cloud-init): postfix binds to it.
+        this.ipv6 = server.ipv6Address;
+        const rdns6 = new hcloud.Rdns(`${name}-ptr6`, {
+            primaryIpId: ip6.id.apply(Number),
+            ipAddress: this.ipv6,
+            dnsPtr: hostname,
+        }, { parent: this, dependsOn: [server], deleteBeforeReplace: true });
         this.address = ip.ipAddress;
         this.serverId = server.id.apply(Number);
         this.connection = pulumi.secret(pulumi.all([ip.ipAddress, args.sshPrivateKey]).apply(([host, privateKey]) => ({
@@ -76,7 +94,7 @@ export class HetznerServer extends pulumi.ComponentResource implements Host {
             connection: this.connection.apply((c) => ({ ...c, dialErrorLimit: -1 })),
             create: "echo up",
         }, { parent: this, dependsOn: [server] });
-        this.ready = [booted, rdns];
+        this.ready = [booted, rdns, rdns6];
         this.registerOutputs({ address: this.address, serverId: this.serverId });
     }
 }

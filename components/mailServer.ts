@@ -5,12 +5,15 @@ import * as pulumi from "@pulumi/pulumi";
 import { Certificate } from "./certificate";
 import { MailConfig } from "./config";
 import { DOVECOT_FILES, Dovecot } from "./dovecot";
+import { Fail2ban } from "./fail2ban";
 import { Firewall } from "./firewall";
 import { ExistingServer, HetznerServer, Host, TestbedServer } from "./host";
 import { Packages } from "./packages";
 import { POSTFIX_FILES, Postfix } from "./postfix";
 import { USER_FILES, Users, PASSWD_FILE } from "./users";
 import { Vmail } from "./vmail";
+import { PAM_SERVICE } from "./render/access";
+import { CIPHERS } from "./render/postfix";
 import { ServerState } from "./serverState";
 import { ClientSettings, clientSettings, DnsRecord, dnsRecords } from "./render/records";
 
@@ -56,14 +59,15 @@ export class MailServer extends pulumi.ComponentResource {
                 hostname: c.hostname, baseDomain: c.baseDomain, virtualDomains: c.virtualDomains,
                 certFile: cert.certFile, keyFile: cert.keyFile, smtps: c.smtps,
             },
+            ipv6: host.ipv6,
             state,
         }, { parent: this, dependsOn: [users] });
-        new Dovecot(`${name}-dovecot`, {
+        const dovecot = new Dovecot(`${name}-dovecot`, {
             connection: conn,
             state,
             input: {
                 baseDomain: c.baseDomain, certFile: cert.certFile, keyFile: cert.keyFile, passwdFile: PASSWD_FILE,
-                postmaster: `postmaster@${c.baseDomain}`, imaps: c.imaps,
+                postmaster: `postmaster@${c.baseDomain}`, imaps: c.imaps, pamService: PAM_SERVICE, ciphers: CIPHERS,
             },
         }, {
             parent: this,
@@ -72,9 +76,15 @@ export class MailServer extends pulumi.ComponentResource {
             dependsOn: [users, postfix],
         });
 
+        // After both: the jail reads their logs.
+        new Fail2ban(`${name}-fail2ban`, {
+            connection: conn, input: { ...c.bruteForce, imaps: c.imaps, smtps: c.smtps },
+        }, { parent: this, dependsOn: [postfix, dovecot] });
+
         this.serverIp = host.address;
         this.clientSettings = clientSettings(c);
-        this.dnsRecords = host.address.apply((ip) => dnsRecords(c, ip));
+        this.dnsRecords = pulumi.all([host.address, host.ipv6 ?? pulumi.output(undefined)])
+            .apply(([ip, ip6]) => dnsRecords(c, ip, ip6));
         this.virtualUserPasswords = users.virtualUserPasswords;
         this.systemUserPasswords = users.systemUserPasswords;
         this.registerOutputs({

@@ -8,7 +8,9 @@ import { ServerState } from "./serverState";
 
 export interface PostfixArgs {
     connection: pulumi.Input<Connection>;
-    input: PostfixInput;
+    input: Omit<PostfixInput, "ipv6">;
+    /** The address outbound mail leaves from over IPv6, where the host has one with a PTR (Hetzner). */
+    ipv6?: pulumi.Input<string>;
     /** Drift of the live files: a repaired file is staged and applied again. */
     state: ServerState;
 }
@@ -18,7 +20,8 @@ export const POSTFIX_FILES = ["/etc/postfix/main.cf", "/etc/postfix/master.cf"];
 export class Postfix extends pulumi.ComponentResource {
     constructor(name: string, args: PostfixArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mailstack:index:Postfix", name, {}, opts);
-        const files: [string, string][] = [["main.cf", mainCf(args.input)], ["master.cf", masterCf(args.input)]];
+        const input = pulumi.output(args.ipv6).apply((ipv6): PostfixInput => ({ ...args.input, ipv6 }));
+        const files: [string, pulumi.Output<string>][] = [["main.cf", input.apply(mainCf)], ["master.cf", input.apply(masterCf)]];
         const repair = args.state.repairOf(...POSTFIX_FILES);
         const staged = files.map(([file, text]) => step(`${name}-${file}`, {
             connection: args.connection, create: `${CTL} stage postfix ${file}`, stdin: text, triggers: [repair],
@@ -26,7 +29,7 @@ export class Postfix extends pulumi.ComponentResource {
         step(`${name}-apply`, {
             connection: args.connection,
             create: `${CTL} apply postfix`,
-            triggers: [...files.map(([, text]) => sha256(text)), repair],
+            triggers: [...files.map(([, text]) => text.apply(sha256)), repair],
         }, { parent: this, dependsOn: staged });
         this.registerOutputs({});
     }

@@ -10,7 +10,22 @@ export interface StackConfig {
     sshPrivateKey?: pulumi.Output<string>;
 }
 
+/**
+ * As readStackConfig, but a bad value stops the program as a pulumi.RunError: the engine then prints the one
+ * line that names key and value, without a stack trace.
+ */
 export function readStackConfig(cfg: pulumi.Config): StackConfig {
+    try {
+        return read(cfg);
+    } catch (e) {
+        if (e instanceof ConfigError) {
+            throw new pulumi.RunError(e.message);
+        }
+        throw e;
+    }
+}
+
+function read(cfg: pulumi.Config): StackConfig {
     const raw: RawConfig = {
         hostname: cfg.get("hostname"),
         baseDomain: cfg.get("baseDomain"),
@@ -23,6 +38,9 @@ export function readStackConfig(cfg: pulumi.Config): StackConfig {
         certificate: cfg.getObject("certificate"),
         imaps: cfg.getObject("imaps"),
         smtps: cfg.getObject("smtps"),
+        adminEmail: cfg.get("adminEmail"),
+        loginScope: cfg.get("loginScope"),
+        bruteForce: cfg.getObject("bruteForce"),
     };
     const config = parseConfig(raw);
     let sshPrivateKey = cfg.getSecret("sshPrivateKey");

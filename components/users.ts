@@ -4,7 +4,8 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { MailConfig } from "./config";
+import { effectiveAliases, MailConfig, splitAddress } from "./config";
+import { nonMailRecipients, PAM_FILE, pamService, parseAccounts } from "./render/access";
 import { baseSenderLogins, passwdFile, senderLogins, virtualAliases, vmailbox } from "./render/maps";
 import { MAPS } from "./render/postfix";
 import { CTL, Connection, putFile, quote, sha256, staticFile, step } from "./remote";
@@ -23,7 +24,8 @@ export interface UsersArgs {
 }
 
 /** The files this component writes. */
-export const USER_FILES = [PASSWD_FILE, MAPS.vmailbox, MAPS.virtual, MAPS.senderLogins, MAPS.baseSenderLogins];
+export const USER_FILES = [PASSWD_FILE, MAPS.vmailbox, MAPS.virtual, MAPS.senderLogins, MAPS.baseSenderLogins, MAPS.nonMail,
+    PAM_FILE];
 
 function password(name: string, parent: pulumi.Resource, formerly?: string): random.RandomPassword {
     // Letters and digits only: 24 of them carry ~142 bits and survive every client's and shell's quoting.
@@ -35,6 +37,9 @@ function password(name: string, parent: pulumi.Resource, formerly?: string): ran
 export class Users extends pulumi.ComponentResource {
     readonly virtualUserPasswords: pulumi.Output<Record<string, string>>;
     readonly systemUserPasswords: pulumi.Output<Record<string, string>>;
+    /** /etc/pam.d/mailstack, which dovecot's pam passdb needs. */
+    readonly pam: pulumi.Resource;
+    readonly nonMail: pulumi.Resource;
 
     constructor(name: string, args: UsersArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mailstack:index:Users", name, {}, opts);
@@ -58,10 +63,11 @@ export class Users extends pulumi.ComponentResource {
         putFile(`${name}-passwd`, { path: PASSWD_FILE, mode: "0640", owner: "root:dovecot", content: pulumi.secret(table) },
             conn, { parent: this, dependsOn: moves }, [args.state.repairOf(PASSWD_FILE)]);
 
+        const aliases = effectiveAliases(c);
         const maps: [string, string][] = [
             [MAPS.vmailbox, vmailbox(c.virtualUsers)],
-            [MAPS.virtual, virtualAliases(c.aliases)],
-            [MAPS.senderLogins, senderLogins(c)],
+            [MAPS.virtual, virtualAliases(aliases)],
+            [MAPS.senderLogins, senderLogins({ ...c, aliases })],
         ];
         for (const [path, content] of maps) {
             step(`${name}-${path.split("/").pop()}`, {
@@ -90,6 +96,25 @@ export class Users extends pulumi.ComponentResource {
             // created, updated or adopted: no secret, but a quiet step's output is secret
             return pulumi.unsecret(made.stdout).apply((out) => out.trim().split("\n").pop() ?? "");
         });
+        // Which PAM accounts are mail accounts: the server's UID range and accounts, read once (a later `up` with a
+        // changed config re-renders from them). The PAM check itself is live: an account made later by the admin
+        // logs in (or not) by its uid at once.
+        const scan = step(`${name}-accounts`, { connection: conn, create: `${CTL} accounts` }, { parent: this });
+        const accounts = scan.stdout.apply(parseAccounts);
+        const scope = { scope: c.loginScope, listed: c.systemUsers };
+        this.pam = putFile(`${name}-pam`, {
+            path: PAM_FILE, mode: "0644", owner: "root:root", content: accounts.apply((a) => pamService(a, scope)),
+        }, conn, { parent: this }, [args.state.repairOf(PAM_FILE)]);
+        const aliased = Object.keys(aliases).filter((a) => splitAddress(a).domain === c.baseDomain)
+            .map((a) => splitAddress(a).local);
+        this.nonMail = step(`${name}-nonmail_recipients`, {
+            connection: conn, create: `${CTL} put-map ${quote(MAPS.nonMail)}`,
+            stdin: accounts.apply((a) => nonMailRecipients(a, {
+                ...scope, hostname: c.hostname, baseDomain: c.baseDomain, aliased,
+            })),
+            triggers: [args.state.repairOf(MAPS.nonMail)],
+        }, { parent: this });
+
         this.systemUserPasswords = pulumi.secret(pulumi.all([pulumi.all(system.map((s) => s.pw.result)), pulumi.all(statuses)])
             .apply(([results, status]) => Object.fromEntries(system.map((s, i) => [`${s.user}@${c.baseDomain}`,
                 status[i] === "adopted" ? ADOPTED : results[i]]))));

@@ -13,6 +13,10 @@ export interface DovecotInput {
     postmaster: string;
     /** Also listen on 993 (implicit TLS). */
     imaps: boolean;
+    /** The PAM service of the pam passdb (its file decides which accounts are mail accounts). */
+    pamService: string;
+    /** OpenSSL cipher list for TLS 1.2 (TLS 1.3 suites are all forward-secret). */
+    ciphers: string;
 }
 
 export const VHOSTS = "/var/mail/vhosts";
@@ -78,6 +82,7 @@ passdb {
 }
 passdb {
   driver = pam
+  args = ${d.pamService}
   username_filter = !*@*
 }
 userdb {
@@ -103,6 +108,7 @@ ssl = required
 ssl_cert = <${d.certFile}
 ssl_key = <${d.keyFile}
 ssl_min_protocol = TLSv1.2
+ssl_cipher_list = ${d.ciphers}
 ssl_prefer_server_ciphers = yes
 
 ${services(d)}`;
@@ -130,6 +136,7 @@ passdb passwd-file {
   username_filter = *@*
 }
 passdb pam {
+  passdb_pam_service_name = ${d.pamService}
   username_filter = !*@*
 }
 userdb passwd-file {
@@ -158,6 +165,7 @@ ssl = required
 ssl_server_cert_file = ${d.certFile}
 ssl_server_key_file = ${d.keyFile}
 ssl_min_protocol = TLSv1.2
+ssl_cipher_list = ${d.ciphers}
 ssl_server_prefer_ciphers = server
 
 ${services(d)}`;
@@ -173,6 +181,15 @@ function services(d: DovecotInput): string {
   inet_listener imaps {
     port = ${imapsPort}
     ssl = yes
+  }
+}
+
+# No growing per-IP delay before every login (up to 15 s): postfix gives up on SASL after 10 s, so a correct
+# password would fail with 454 after a few wrong ones from the same address (a NAT). Failed logins still wait
+# auth_failure_delay each, and fail2ban bans repeated failures.
+service anvil {
+  unix_listener anvil-auth-penalty {
+    mode = 0
   }
 }
 

@@ -10,7 +10,20 @@ export interface PostfixInput {
     keyFile: string;
     /** Also listen on 465 (implicit TLS submission). */
     smtps: boolean;
+    /** The IPv6 address outbound mail leaves from (its PTR is the hostname). Without one, IPv4 only: mail sent
+     * over IPv6 from an address without PTR, AAAA and SPF is refused by the big receivers. */
+    ipv6?: string;
 }
+
+/** Per submission client (SASL login's address), per anvil_rate_time_unit (60 s). */
+export const SUBMISSION_LIMITS = { messages: 60, recipients: 200 } as const;
+
+/** Mozilla's "intermediate" TLS 1.2 suites (TLS 1.3 suites are all forward-secret), without the DHE ones: the
+ * certificate is ECDSA and dovecot 2.3 has no DH parameters here. No RSA key exchange, no CBC. */
+export const CIPHERS = [
+    "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",
+    "ECDHE-RSA-AES256-GCM-SHA384", "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305",
+].join(":");
 
 export const MAPS = {
     vmailbox: "/etc/postfix/vmailbox",
@@ -19,7 +32,15 @@ export const MAPS = {
     baseSenderLogins: "/etc/postfix/sender_logins_base",
     /** System users removed from the config (mailstack-ctl lock-user): 550 at RCPT. Kept by the server, not rendered. */
     locked: "/etc/postfix/locked_recipients",
+    /** Written from the server's accounts (components/render/access.ts). */
+    nonMail: "/etc/postfix/nonmail_recipients",
 } as const;
+
+/** An access table that refuses every domain of ours (and the hostname) as envelope sender. */
+function ownDomains(p: PostfixInput): string {
+    const domains = [p.baseDomain, p.hostname, ...p.virtualDomains];
+    return `inline:{ ${domains.map((d) => `{ ${d} = REJECT 5.7.1 Use our submission port to send as ${d} }`).join(", ")} }`;
+}
 
 const lines = (entries: [string, string][]): string => entries.map(([k, v]) => `${k} = ${v}`).join("\n") + "\n";
 
@@ -33,7 +54,8 @@ export function mainCf(p: PostfixInput): string {
         ["mydestination", "$myhostname, $mydomain, localhost.$mydomain, localhost"],
         ["mynetworks", "127.0.0.0/8 [::1]/128"],
         ["inet_interfaces", "all"],
-        ["inet_protocols", "all"],
+        ["inet_protocols", p.ipv6 === undefined ? "ipv4" : "all"],
+        ...(p.ipv6 === undefined ? [] : [["smtp_bind_address6", p.ipv6] as [string, string]]),
         // Through postlogd, so that a server without syslog (the local test server, minimal images) has a log.
         ["maillog_file", "/var/log/mail.log"],
         ["biff", "no"],
@@ -79,9 +101,24 @@ export function mainCf(p: PostfixInput): string {
         // SASL is only offered on submission (587/465), never on port 25.
         ["smtpd_sasl_auth_enable", "no"],
         ["smtpd_sender_login_maps", `hash:${MAPS.senderLogins}, regexp:${MAPS.baseSenderLogins}`],
+        // Port 25 (submission overrides these). The client, not the login, is checked at RCPT (smtpd_delay_reject),
+        // so an authenticated client is never refused for a MUA's bare or literal HELO.
+        ["smtpd_helo_restrictions", "permit_mynetworks, permit_sasl_authenticated, reject_invalid_helo_hostname, " +
+            "reject_non_fqdn_helo_hostname"],
+        // Nobody outside may use our domains as envelope sender: our users send through 587/465. Unknown
+        // addresses of our domains get the more precise "unknown" answer first.
+        ["smtpd_sender_restrictions", "permit_mynetworks, reject_non_fqdn_sender, reject_unlisted_sender, " +
+            `check_sender_access ${ownDomains(p)}`],
         ["smtpd_relay_restrictions", "permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination"],
-        ["smtpd_recipient_restrictions",
-            `check_recipient_access hash:${MAPS.locked}, permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination`],
+        ["smtpd_recipient_restrictions", `check_recipient_access hash:${MAPS.locked}, check_recipient_access hash:${MAPS.nonMail}, ` +
+            "permit_mynetworks, permit_sasl_authenticated, reject_non_fqdn_recipient, reject_unauth_destination"],
+        // Referred to by the submission services in master.cf.
+        ["mailstack_submission_sender", "check_sender_access inline:{<>=REJECT}, reject_sender_login_mismatch"],
+        ["mailstack_submission_recipient",
+            `check_recipient_access hash:${MAPS.locked}, check_recipient_access hash:${MAPS.nonMail}, permit_sasl_authenticated, reject`],
+        ["mailstack_tls_ciphers", CIPHERS],
+        // The first Received: line of submitted mail names the user's own address: dropped (see subcleanup).
+        ["mailstack_submission_headers", "regexp:{ {/^Received: .* with ESMTPS?A / IGNORE} }"],
     ]);
 }
 
@@ -118,15 +155,27 @@ scache    unix  -       -       y       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 `;
 
+/** The cleanup(8) of submitted mail (as Mail-in-a-Box's authclean): removes the user's IP from Received:. */
+const SUBMISSION_CLEANUP = `subcleanup unix n       -       y       -       0       cleanup
+  -o header_checks=$mailstack_submission_headers
+`;
+
 /** Authenticated submission: TLS first, then SASL via dovecot, and only as an address the login owns. */
 const SUBMISSION_OPTIONS = [
     "syslog_name=postfix/$service_name",
     "smtpd_sasl_auth_enable=yes",
     "smtpd_tls_auth_only=yes",
     "smtpd_client_restrictions=permit_sasl_authenticated,reject",
-    "smtpd_sender_restrictions=reject_sender_login_mismatch",
+    // No null sender (bounces come from the server itself, never from a user).
+    "smtpd_sender_restrictions=$mailstack_submission_sender",
     "smtpd_relay_restrictions=permit_sasl_authenticated,reject",
-    "smtpd_recipient_restrictions=permit_sasl_authenticated,reject",
+    "smtpd_recipient_restrictions=$mailstack_submission_recipient",
+    "smtpd_client_message_rate_limit=" + SUBMISSION_LIMITS.messages,
+    "smtpd_client_recipient_rate_limit=" + SUBMISSION_LIMITS.recipients,
+    // Port 25 stays permissive (RFC 7435); an authenticated port gets forward-secret AEAD suites only.
+    "smtpd_tls_mandatory_ciphers=high",
+    "tls_high_cipherlist=$mailstack_tls_ciphers",
+    "cleanup_service_name=subcleanup",
     "milter_macro_daemon_name=ORIGINATING",
 ];
 
@@ -135,7 +184,7 @@ function service(head: string, options: string[]): string {
 }
 
 export function masterCf(p: PostfixInput): string {
-    let text = MASTER_HEADER + DEBIAN_SERVICES;
+    let text = MASTER_HEADER + DEBIAN_SERVICES + SUBMISSION_CLEANUP;
     text += service("submission inet n       -       y       -       -       smtpd",
         ["smtpd_tls_security_level=encrypt", ...SUBMISSION_OPTIONS]);
     if (p.smtps) {

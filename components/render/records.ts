@@ -4,16 +4,23 @@ import { MailConfig } from "../config";
 
 export interface DnsRecord {
     name: string;
-    type: "A" | "MX" | "TXT" | "PTR";
+    type: "A" | "AAAA" | "MX" | "TXT" | "PTR";
     value: string;
 }
 
+/** ip6: the address mail leaves from over IPv6, if the host has one (postfix sends over IPv4 only otherwise). */
 export function dnsRecords(c: Pick<MailConfig, "hostname" | "baseDomain" | "virtualDomains" | "certificate">,
-    ip: string): DnsRecord[] {
+    ip: string, ip6?: string): DnsRecord[] {
     const records: DnsRecord[] = [
         { name: c.hostname, type: "A", value: ip },
         { name: ip, type: "PTR", value: c.hostname },
     ];
+    if (ip6 !== undefined) {
+        records.push({ name: c.hostname, type: "AAAA", value: ip6 }, { name: ip6, type: "PTR", value: c.hostname });
+    }
+    // `mx` covers the MX host's A and AAAA; the addresses are spelled out too, so a receiver that checks SPF
+    // before (or without) resolving the MX still finds them.
+    const spf = `v=spf1 mx ip4:${ip}${ip6 === undefined ? "" : ` ip6:${ip6}`} -all`;
     for (const domain of [c.baseDomain, ...c.virtualDomains]) {
         const mailName = `mail.${domain}`;
         if (c.certificate.names.includes(mailName) && mailName !== c.hostname) {
@@ -21,7 +28,7 @@ export function dnsRecords(c: Pick<MailConfig, "hostname" | "baseDomain" | "virt
         }
         records.push(
             { name: domain, type: "MX", value: `10 ${c.hostname}.` },
-            { name: domain, type: "TXT", value: "v=spf1 mx -all" },
+            { name: domain, type: "TXT", value: spf },
             { name: `_dmarc.${domain}`, type: "TXT", value: `v=DMARC1; p=quarantine; rua=mailto:postmaster@${domain}` },
         );
     }

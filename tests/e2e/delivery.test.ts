@@ -135,7 +135,7 @@ describe("the Maildir of system users", () => {
         onServer("chown root:root /home/frank/Maildir && chmod 0755 /home/frank/Maildir && " +
             "rm -f /home/frank/Maildir/dovecot-uidlist* /home/frank/Maildir/dovecot.index*");
         // The password goes on stdin, as the stack sends it (printf is a shell builtin: no argv).
-        onServer(`printf '%s' '${frank}' | /usr/local/sbin/mailstack-ctl system-user frank`);
+        onServer(`printf '%s' '${frank}' | /usr/local/sbin/mailstack-ctl system-user frank example.org mail.example.org`);
         expect(stat("/home/frank/Maildir")).toEqual(["frank:frank 700 /home/frank/Maildir"]);
         const subject = `after the repair ${run}`;
         expect(mail("send", host, "25", "someone@client.example", "frank@example.org", subject)).toMatchObject({ ok: true });
@@ -151,7 +151,7 @@ describe("the Maildir of system users", () => {
             install -d -o root -g mail -m 0775 ${home}/Maildir/.Shared`);
         const before = stat(`${home} ${home}/Maildir ${home}/Maildir/cur ${home}/Maildir/new ${home}/Maildir/tmp ${home}/Maildir/.Shared`);
         try {
-            onServer(`printf '%s' 'Preexisting-Passw0rd' | /usr/local/sbin/mailstack-ctl system-user ms-preexisting`);
+            onServer(`printf '%s' 'Preexisting-Passw0rd' | /usr/local/sbin/mailstack-ctl system-user ms-preexisting example.org mail.example.org`);
             expect(stat(`${home} ${home}/Maildir ${home}/Maildir/cur ${home}/Maildir/new ${home}/Maildir/tmp ${home}/Maildir/.Shared`))
                 .toEqual(before);
         } finally {

@@ -47,6 +47,17 @@ import threading
 import time
 
 
+# MAILCLIENT_SOURCE: the client address to connect from (a second address of the client namespace), for tests
+# that need one address throttled or banned and another one not.
+SOURCE = os.environ.get("MAILCLIENT_SOURCE")
+
+
+class SourceIMAP(imaplib.IMAP4):
+    def _create_socket(self, timeout):
+        return socket.create_connection((self.host, self.port), timeout,
+                                        source_address=(SOURCE, 0) if SOURCE else None)
+
+
 def out(**kw):
     print(json.dumps(kw))
 
@@ -88,7 +99,7 @@ def quoted(name):
 
 
 def imap_session(host, user, password):
-    imap = imaplib.IMAP4(host, 143, timeout=20)
+    imap = SourceIMAP(host, 143, timeout=20)
     imap.starttls(ssl_context=loose())
     imap.login(user, password)
     return imap
@@ -119,12 +130,13 @@ def wait(host, user, password, subject, seconds="30", mailbox="INBOX"):
     out(ok=False, subjects=[m["subject"] for m in found])
 
 
-def submit(host, port, sender, rcpt, subject, user=None, password=None, tls=True):
+def submit(host, port, sender, rcpt, subject, user=None, password=None, tls=True, helo="client.example"):
     """One message; the result names the stage that failed and the server's code and text."""
-    msg = f"From: {sender}\r\nTo: {rcpt}\r\nSubject: {subject}\r\n\r\nmailstack end-to-end test\r\n"
+    msg = f"From: {sender or 'nobody@client.example'}\r\nTo: {rcpt}\r\nSubject: {subject}\r\n\r\nmailstack end-to-end test\r\n"
     stage = "connect"
     try:
-        with smtplib.SMTP(host, int(port), local_hostname="client.example", timeout=20) as smtp:
+        with smtplib.SMTP(host, int(port), local_hostname=helo, timeout=20,
+                          source_address=(SOURCE, 0) if SOURCE else None) as smtp:
             stage = "ehlo"
             smtp.ehlo()
             if tls:
@@ -249,6 +261,28 @@ def folder(host, user, password, op, name, arg=None):
         out(ok=False, answer=str(e))
     finally:
         imap.logout()
+def sendhelo(host, port, helo, sender, rcpt, subject):
+    """Like send, on port 25 style (no AUTH), with the given HELO name."""
+    out(**submit(host, port, sender, rcpt, subject, helo=helo))
+
+
+def headers(host, user, password, subject, seconds="30"):
+    """The header block of the INBOX message with exactly this subject (polled until it is there)."""
+    deadline = time.time() + float(seconds)
+    while True:
+        imap = imap_session(host, user, password)
+        imap.select("INBOX", readonly=True)
+        _, data = imap.search(None, "SUBJECT", f'"{subject}"')
+        for num in data[0].split():
+            _, msg = imap.fetch(num, "(BODY.PEEK[HEADER])")
+            text = msg[0][1].decode(errors="replace")
+            if str(email.message_from_string(text).get("Subject", "")).strip() == subject:
+                imap.logout()
+                return out(ok=True, headers=text)
+        imap.logout()
+        if time.time() >= deadline:
+            return out(ok=False, headers=None)
+        time.sleep(0.5)
 
 
 def sendplain(host, port, sender, rcpt, subject):
@@ -400,6 +434,17 @@ def tls(host, port, proto, version):
     out(**s_client(host, port, proto, version))
 
 
+def cipher(host, port, proto, suite):
+    """TLS 1.2 offering only the given OpenSSL cipher suite (at SECLEVEL 0: only the server can refuse it)."""
+    cmd = ["openssl", "s_client", "-connect", f"{host}:{port}", "-starttls", proto, "-tls1_2",
+           "-cipher", f"{suite}:@SECLEVEL=0"]
+    r = subprocess.run(cmd, input=b"", capture_output=True, timeout=30)
+    text = (r.stdout + r.stderr).decode(errors="replace")
+    got = re.search(r"Cipher is (\S+)", text)
+    ok = r.returncode == 0 and got is not None and got.group(1) != "(NONE)"
+    out(ok=ok, command=" ".join(cmd), cipher=got.group(1) if got else None)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -492,5 +537,5 @@ if __name__ == "__main__":
     verbs = {"login": login, "wait": wait, "send": send, "sendplain": sendplain, "sendutf8": sendutf8,
              "folders": folders, "folder": folder, "cert": cert,
              "plainlogin": plainlogin, "plaintext": plaintext, "search": search, "flood": flood, "tls": tls,
-             "tlscontrol": tlscontrol, "hold": hold}
+             "tlscontrol": tlscontrol, "sendhelo": sendhelo, "headers": headers, "cipher": cipher, "hold": hold}
     verbs[sys.argv[1]](*sys.argv[2:])

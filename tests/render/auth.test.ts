@@ -9,6 +9,7 @@ import * as bcrypt from "bcryptjs";
 import * as fs from "fs";
 import * as path from "path";
 import { DovecotVersion, dovecotConf, dovecotVersion } from "../../components/render/dovecot";
+import { PAM_SERVICE, pamService } from "../../components/render/access";
 import { passwdFile } from "../../components/render/maps";
 import { groupId, ids, problems, Result, ROOTFS_TIMEOUT_MS, Sandbox, selfSignedCert, shq, SUITE } from "./debian";
 import { config, dovecotInput } from "./fixture";
@@ -21,19 +22,25 @@ const PASSWORDS: Record<string, string> = {
 };
 const ALICE = { uid: 1001, gid: 1001 };
 const VMAIL = { uid: 5000, gid: 5000 };
+const SVC = { uid: 901, gid: 901 };
 const SERVER = "192.0.2.10";
 const CLIENT = "198.51.100.7";
 
 /** Adds users to copies of the root's account files: the root itself is never changed. */
 function accounts(sb: Sandbox, aliceHash: string): void {
     const read = (f: string): string => fs.readFileSync(path.join(sb.root, "etc", f), "utf8");
-    for (const id of [ALICE.uid, VMAIL.uid]) {
+    for (const id of [ALICE.uid, VMAIL.uid, SVC.uid]) {
         expect(read("passwd").split("\n").filter((l) => l.split(":")[2] === String(id))).toEqual([]);
     }
+    // root and a system account (uid below UID_MIN) get alice's password: PAM must refuse them all the same.
     sb.write("etc/passwd", read("passwd") +
-        `alice:x:${ALICE.uid}:${ALICE.gid}:Alice:/home/alice:/bin/bash\nvmail:x:${VMAIL.uid}:${VMAIL.gid}::/var/mail/vhosts:/usr/sbin/nologin\n`);
-    sb.write("etc/group", read("group") + `alice:x:${ALICE.gid}:\nvmail:x:${VMAIL.gid}:\n`);
-    sb.write("etc/shadow", read("shadow") + `alice:${aliceHash}:19000:0:99999:7:::\nvmail:!:19000::::::\n`, 0o640);
+        `alice:x:${ALICE.uid}:${ALICE.gid}:Alice:/home/alice:/bin/bash\nvmail:x:${VMAIL.uid}:${VMAIL.gid}::/var/mail/vhosts:/usr/sbin/nologin\n` +
+        `svc:x:${SVC.uid}:${SVC.gid}::/nonexistent:/usr/sbin/nologin\n`);
+    sb.write("etc/group", read("group") + `alice:x:${ALICE.gid}:\nvmail:x:${VMAIL.gid}:\nsvc:x:${SVC.gid}:\n`);
+    sb.write("etc/shadow", read("shadow").replace(/^root:[^:]*:/m, `root:${aliceHash}:`) +
+        `alice:${aliceHash}:19000:0:99999:7:::\nvmail:!:19000::::::\nsvc:${aliceHash}:19000:0:99999:7:::\n`, 0o640);
+    // The stack's PAM service, as users.ts writes it for the server's UID range.
+    sb.write("etc/pam-mailstack", pamService({ uidMin: 1000, uidMax: 60000 }, { scope: "all-humans", listed: [] }));
     fs.chownSync(path.join(sb.host, "etc/shadow"), 0, groupId(sb.root, "shadow")); // root:shadow, for unix_chkpwd
 }
 
@@ -87,6 +94,8 @@ function server(sb: Sandbox, imaps: boolean): { version: DovecotVersion; conf: s
         hide home
         mkdir -p "$W/log" && mount --bind "$W/log" "$ROOT/var/log"
         for f in passwd group shadow; do mount --bind "$W/etc/$f" "$ROOT/etc/$f"; done
+        mkdir "$W/pam.d" && cp -a "$ROOT/etc/pam.d/." "$W/pam.d/" && cp "$W/etc/pam-mailstack" "$W/pam.d/${PAM_SERVICE}"
+        mount --bind "$W/pam.d" "$ROOT/etc/pam.d"
         in_root ip addr add ${SERVER}/32 dev lo
         in_root ip addr add ${CLIENT}/32 dev lo
         # As Debian's postfix package and the stack's vmail step leave them.
@@ -148,6 +157,11 @@ describe(`dovecot on ${SUITE} authenticates and delivers (imaps on)`, () => {
         ["bob-bare", "bob", PASSWORDS["bob@example.net"]],
         ["alice-virtual", "alice@example.net", PASSWORDS.alice],
         ["carol-base", "carol@example.org", PASSWORDS["carol@example.net"]],
+        // Not mail accounts, with a right password (alice's, set for them too).
+        ["root", "root", PASSWORDS.alice],
+        ["root-base", "root@example.org", PASSWORDS.alice],
+        ["svc", "svc", PASSWORDS.alice],
+        ["vmail", "vmail", PASSWORDS.alice],
     ];
     const users = ["bob@example.net", "dave@example.com", "alice", "alice@example.org", "nobody@example.net"];
 
@@ -170,7 +184,9 @@ describe(`dovecot on ${SUITE} authenticates and delivers (imaps on)`, () => {
                 ${sasl("alice", PASSWORDS.alice, true)} \\
                 ${sasl("alice@example.org", PASSWORDS.alice, true)} \\
                 ${sasl("bob@example.net", PASSWORDS.alice, true)} \\
-                ${sasl("bob@example.net", PASSWORDS["bob@example.net"], false)} &
+                ${sasl("bob@example.net", PASSWORDS["bob@example.net"], false)} \\
+                ${sasl("root", PASSWORDS.alice, true)} \\
+                ${sasl("svc", PASSWORDS.alice, true)} &
             step imap-cleartext in_root perl ${client} imap ${SERVER} 143 ${CLIENT} alice ${s(PASSWORDS.alice)} &
             step imap-starttls in_root sh -c ${s(`printf 'a LOGIN alice ${PASSWORDS.alice}\\r\\nb LOGOUT\\r\\n' | ` +
                 `timeout 20 openssl s_client -connect ${SERVER}:143 -starttls imap -quiet 2>&1`)} &
@@ -202,6 +218,11 @@ describe(`dovecot on ${SUITE} authenticates and delivers (imaps on)`, () => {
         ["bob-bare", null],
         ["alice-virtual", null],
         ["carol-base", null],
+        // root and a system account: refused by the PAM service before their (right) password is checked
+        ["root", null],
+        ["root-base", null],
+        ["svc", null],
+        ["vmail", null],
     ])("doveadm auth test %s -> %s", (name, user) => {
         const r = step(`auth-${name}`);
         if (user === null) {
@@ -246,6 +267,9 @@ describe(`dovecot on ${SUITE} authenticates and delivers (imaps on)`, () => {
             // Without "secured" (what postfix sends before STARTTLS) too: dovecot's auth server leaves cleartext to its
             // client, so postfix's smtpd_tls_auth_only=yes on submission is what refuses AUTH before STARTTLS.
             "5 OK bob@example.net",
+            // root and a system account with a right password: refused on postfix's SASL path too
+            "6 FAIL root",
+            "7 FAIL svc",
         ]);
         expect(r.stdout).toMatch(/^S: MECH\tPLAIN\t/m);
     });

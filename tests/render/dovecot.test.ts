@@ -2,7 +2,8 @@
 // no warning, and what doveconf parsed says what the blog post needed (auth routing, TLS, postfix's sockets).
 
 import { DovecotVersion, dovecotConf, dovecotVersion, VHOSTS } from "../../components/render/dovecot";
-import { mainCf } from "../../components/render/postfix";
+import { PAM_SERVICE } from "../../components/render/access";
+import { CIPHERS, mainCf } from "../../components/render/postfix";
 import { problems, Result, ROOTFS_TIMEOUT_MS, Sandbox, selfSignedCert, SUITE } from "./debian";
 import { config, dovecotInput, postfixInput } from "./fixture";
 
@@ -101,6 +102,20 @@ describe(`dovecot.conf on ${SUITE}`, () => {
                 expect(file.get("passwd_file_path")).toBe(passwdFile);
                 expect(file.get("default_password_scheme")).toBe("BLF-CRYPT");
             }
+        });
+
+        test("PAM through the stack's own service (its file decides who is a mail account)", () => {
+            const pam = sections(top, "passdb")[1].settings;
+            expect(version === "2.3" ? pam.get("args") : pam.get("passdb_pam_service_name") ?? pam.get("service_name"))
+                .toBe(PAM_SERVICE);
+        });
+
+        test("TLS 1.2 suites: Mozilla intermediate, forward-secret only; no growing per-IP auth penalty", () => {
+            expect(doveconf("-h", "ssl_cipher_list").stdout.trim()).toBe(CIPHERS);
+            const anvil = section(top, "service", "anvil");
+            const penalty = section(anvil, "unix_listener", "anvil-auth-penalty");
+            expect(penalty.settings.get(version === "2.3" ? "mode" : "unix_listener_mode") ?? penalty.settings.get("mode"))
+                .toMatch(/^0+$/);
         });
 
         test("userdbs in order: passwd-file as vmail in /var/mail/vhosts/DOMAIN/USER, then the system's passwd", () => {

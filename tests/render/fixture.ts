@@ -1,10 +1,11 @@
 // One realistic mail server, through the same parseConfig the stack runs: base example.org (system users, PAM),
 // virtual example.net and example.com (passwd-file users), aliases across both kinds.
 
-import { MailConfig, parseConfig } from "../../components/config";
+import { effectiveAliases, MailConfig, parseConfig } from "../../components/config";
 import { DovecotInput } from "../../components/render/dovecot";
 import { SenderInput } from "../../components/render/maps";
-import { PostfixInput } from "../../components/render/postfix";
+import { PAM_SERVICE } from "../../components/render/access";
+import { CIPHERS, PostfixInput } from "../../components/render/postfix";
 
 export function config(options: { smtps?: boolean; imaps?: boolean } = {}): MailConfig {
     return parseConfig({
@@ -20,6 +21,7 @@ export function config(options: { smtps?: boolean; imaps?: boolean } = {}): Mail
         },
         host: { kind: "existing", address: "192.0.2.10" },
         certificate: { email: "admin@example.org", acme: "staging" },
+        adminEmail: "alice@example.org",
         ...(options.smtps === undefined ? {} : { smtps: options.smtps }),
         ...(options.imaps === undefined ? {} : { imaps: options.imaps }),
     });
@@ -34,9 +36,12 @@ export function postfixInput(c: MailConfig, tls: { certFile: string; keyFile: st
 export function dovecotInput(c: MailConfig, version: DovecotInput["version"], files: {
     certFile: string; keyFile: string; passwdFile: string;
 }): DovecotInput {
-    return { version, baseDomain: c.baseDomain, postmaster: `postmaster@${c.baseDomain}`, imaps: c.imaps, ...files };
+    return {
+        version, baseDomain: c.baseDomain, postmaster: `postmaster@${c.baseDomain}`, imaps: c.imaps,
+        pamService: PAM_SERVICE, ciphers: CIPHERS, ...files,
+    };
 }
 
 export function senderInput(c: MailConfig): SenderInput {
-    return { baseDomain: c.baseDomain, virtualUsers: c.virtualUsers, systemUsers: c.systemUsers, aliases: c.aliases };
+    return { baseDomain: c.baseDomain, virtualUsers: c.virtualUsers, systemUsers: c.systemUsers, aliases: effectiveAliases(c) };
 }

@@ -1,8 +1,10 @@
 // main.cf and master.cf, checked by the suite's real postfix: postconf must read them without a word of warning,
 // `postfix check` must pass, and what postconf parsed (not what we wrote) must say what the stack relies on.
 
+import { effectiveAliases } from "../../components/config";
 import { VHOSTS } from "../../components/render/dovecot";
-import { MAPS, mainCf, masterCf } from "../../components/render/postfix";
+import { CIPHERS, MAPS, mainCf, masterCf } from "../../components/render/postfix";
+import { nonMailRecipients, parseAccounts } from "../../components/render/access";
 import { baseSenderLogins, senderLogins, virtualAliases, vmailbox } from "../../components/render/maps";
 import { problems, Result, ROOTFS_TIMEOUT_MS, Sandbox, selfSignedCert, SUITE } from "./debian";
 import { config, postfixInput, senderInput } from "./fixture";
@@ -59,9 +61,12 @@ describe.each([false, true])(`postfix on ${SUITE}, smtps=%s`, (smtps) => {
         sb.write("etc-postfix/master.cf", masterCf(input));
         const tables: [string, string][] = [
             [MAPS.vmailbox, vmailbox(c.virtualUsers)],
-            [MAPS.virtual, virtualAliases(c.aliases)],
+            [MAPS.virtual, virtualAliases(effectiveAliases(c))],
             [MAPS.senderLogins, senderLogins(senderInput(c))],
             [MAPS.baseSenderLogins, baseSenderLogins(c.baseDomain)],
+            [MAPS.nonMail, nonMailRecipients(parseAccounts("UID_MIN 1000\nUID_MAX 60000\nroot:0\nsshd:105\nalice:1001\n"),
+                { scope: "all-humans", listed: c.systemUsers, hostname: c.hostname, baseDomain: c.baseDomain,
+                    aliased: ["postmaster", "abuse", "root"] })],
         ];
         for (const [file, text] of tables) {
             expect(file).toMatch(/^\/etc\/postfix\/[^/]+$/);
@@ -144,10 +149,77 @@ describe.each([false, true])(`postfix on ${SUITE}, smtps=%s`, (smtps) => {
             expect(o("smtpd_tls_auth_only")).toBe("yes");
             expect(o("smtpd_client_restrictions")).toBe("permit_sasl_authenticated,reject");
             expect(o("smtpd_relay_restrictions")).toBe("permit_sasl_authenticated,reject");
-            expect(o("smtpd_recipient_restrictions")).toBe("permit_sasl_authenticated,reject");
-            expect(o("smtpd_sender_restrictions")).toBe("reject_sender_login_mismatch");
+            expect(o("smtpd_recipient_restrictions")).toBe("$mailstack_submission_recipient");
+            expect(o("smtpd_sender_restrictions")).toBe("$mailstack_submission_sender");
             expect(o("smtpd_tls_wrappermode")).toBe(name === "submissions" ? "yes" : undefined);
+            expect(o("smtpd_tls_mandatory_ciphers")).toBe("high");
+            expect(o("tls_high_cipherlist")).toBe("$mailstack_tls_ciphers");
+            expect(o("cleanup_service_name")).toBe("subcleanup");
+            expect(Number(o("smtpd_client_message_rate_limit"))).toBeGreaterThan(0);
+            expect(Number(o("smtpd_client_recipient_rate_limit"))).toBeGreaterThan(0);
         }
+        const m = params(postconf("-x", "mailstack_submission_recipient", "mailstack_submission_sender",
+            "mailstack_tls_ciphers").stdout);
+        expect(list(m.get("mailstack_submission_recipient"))).toEqual(
+            ["check_recipient_access", `hash:${MAPS.locked}`, "check_recipient_access", `hash:${MAPS.nonMail}`,
+                "permit_sasl_authenticated", "reject"]);
+        expect(list(m.get("mailstack_submission_sender"))).toEqual(
+            ["check_sender_access", "inline:{<>=REJECT}", "reject_sender_login_mismatch"]);
+        expect(m.get("mailstack_tls_ciphers")).toBe(CIPHERS);
+        expect(CIPHERS.split(":").every((x) => x.startsWith("ECDHE-") && /GCM|CHACHA20/.test(x))).toBe(true);
+        const cleanup = services(postconf("-M").stdout).find((x) => x.name === "subcleanup");
+        expect(cleanup).toMatchObject({ type: "unix", command: "cleanup" });
+        expect(p.get("subcleanup/unix/header_checks")).toBe("$mailstack_submission_headers");
+    });
+
+    test("port 25: restrictions on HELO, senders of our domains and recipients", () => {
+        const p = params(postconf("-x", "smtpd_helo_restrictions", "smtpd_recipient_restrictions", "inet_protocols")
+            .stdout);
+        expect(list(p.get("smtpd_helo_restrictions"))).toEqual(["permit_mynetworks", "permit_sasl_authenticated",
+            "reject_invalid_helo_hostname", "reject_non_fqdn_helo_hostname"]);
+        expect(list(p.get("smtpd_recipient_restrictions"))).toEqual(["check_recipient_access", `hash:${MAPS.locked}`,
+            "check_recipient_access", `hash:${MAPS.nonMail}`,
+            "permit_mynetworks", "permit_sasl_authenticated", "reject_non_fqdn_recipient", "reject_unauth_destination"]);
+        // The testbed and existing hosts have no IPv6 address with a PTR: IPv4 only.
+        expect(p.get("inet_protocols")).toBe("ipv4");
+    });
+
+    // The sender table, as postfix's own postmap reads it from main.cf.
+    test.each<[string, string | null]>([
+        ["alice@example.org", "REJECT 5.7.1 Use our submission port to send as example.org"],
+        ["bob@example.net", "REJECT 5.7.1 Use our submission port to send as example.net"],
+        ["dave@example.com", "REJECT 5.7.1 Use our submission port to send as example.com"],
+        ["root@mail.example.org", "REJECT 5.7.1 Use our submission port to send as mail.example.org"],
+        ["someone@client.example", null],
+        ["<>", null],
+    ])("port 25 sender table: %s -> %s", (sender, value) => {
+        const restrictions = postconf("-xh", "smtpd_sender_restrictions").stdout.trim();
+        const table = /check_sender_access (inline:\{.*\})$/.exec(restrictions)?.[1] ?? "";
+        expect(restrictions.startsWith("permit_mynetworks, reject_non_fqdn_sender, reject_unlisted_sender, ")).toBe(true);
+        // an access table looks up the address, then its domain: query the way smtpd does
+        const lookup = (key: string): Result => sb.run(["postmap", "-c", dir, "-q", key, table]);
+        const [address, domain] = [sender, sender.split("@")[1]];
+        const r = lookup(address).status === 0 ? lookup(address) : domain === undefined ? lookup(address) : lookup(domain);
+        expect(r.status === 0 ? r.stdout.trim() : null).toBe(value);
+    });
+
+    test("submitted mail: the first Received: (with the client's address) is dropped, the others stay", () => {
+        const table = postconf("-xh", "mailstack_submission_headers").stdout.trim();
+        const headers = [
+            "Received: from client.example (unknown [192.0.2.1])",
+            "\t(Authenticated sender: bob@example.net)",
+            "\tby mail.example.org (Postfix) with ESMTPSA id 4AbC",
+            "\tfor <erin@example.com>; Fri, 27 Nov 2026 09:00:00 +0000 (UTC)",
+            "Received: from mail.example.org by mail.example.org (Postfix) with ESMTP id 5XyZ",
+            "Subject: Received: with ESMTPSA in a subject",
+            "",
+        ].join("\n");
+        const r = sb.run(["postmap", "-c", dir, "-h", "-q", "-", table], headers);
+        expect(r.stderr).toBe("");
+        // one logical header per hit (continuation lines start with a tab)
+        const hits = r.stdout.split(/\n(?![\t ])/).filter((l) => l !== "");
+        expect(hits.length).toBe(1);
+        expect(hits[0]).toMatch(/^Received: from client\.example \(unknown \[192\.0\.2\.1\]\).*IGNORE$/s);
     });
 
     test("the service names resolve to the right ports in the suite's /etc/services", () => {
@@ -171,7 +243,7 @@ describe.each([false, true])(`postfix on ${SUITE}, smtps=%s`, (smtps) => {
                 mount --bind "$W/log" "$ROOT/var/log"
                 tty_step check-sandbox "chroot $ROOT postfix -c $I/postfix check"
                 tty_step check "chroot $ROOT postfix check"
-                for t in ${MAPS.vmailbox} ${MAPS.virtual} ${MAPS.senderLogins}; do step "postmap-$(basename $t)" in_root postmap hash:$t; done
+                for t in ${MAPS.vmailbox} ${MAPS.virtual} ${MAPS.senderLogins} ${MAPS.nonMail}; do step "postmap-$(basename $t)" in_root postmap hash:$t; done
                 for map in virtual_mailbox_maps virtual_alias_maps smtpd_sender_login_maps; do
                     in_root postconf -xh $map | tr ', ' '\\n\\n' | grep . >"$W/$map.list"
                 done
@@ -189,6 +261,11 @@ describe.each([false, true])(`postfix on ${SUITE}, smtps=%s`, (smtps) => {
                 q smtpd_sender_login_maps team@example.org
                 q smtpd_sender_login_maps olduser@example.org
                 q smtpd_sender_login_maps bob@example.com
+                q virtual_alias_maps postmaster@example.net
+                q virtual_alias_maps abuse@example.org
+                q virtual_alias_maps root@example.org
+                step "nonmail sshd@example.org" in_root postmap -q sshd@example.org hash:${MAPS.nonMail}
+                step "nonmail alice@example.org" in_root postmap -q alice@example.org hash:${MAPS.nonMail}
                 cat "$W/log/mail.log" 2>/dev/null || true
             `);
         }, 60_000);
@@ -202,7 +279,7 @@ describe.each([false, true])(`postfix on ${SUITE}, smtps=%s`, (smtps) => {
         });
 
         test("postmap builds every hash table without warnings", () => {
-            for (const t of [MAPS.vmailbox, MAPS.virtual, MAPS.senderLogins]) {
+            for (const t of [MAPS.vmailbox, MAPS.virtual, MAPS.senderLogins, MAPS.nonMail]) {
                 clean(sb.step(`postmap-${t.split("/").pop()}`));
             }
         });
@@ -223,6 +300,12 @@ describe.each([false, true])(`postfix on ${SUITE}, smtps=%s`, (smtps) => {
             // A system user the stack does not know (it was on the server before): the regexp fallback.
             ["smtpd_sender_login_maps", "olduser@example.org", "olduser, olduser@example.org"],
             ["smtpd_sender_login_maps", "bob@example.com", null],
+            // Every domain's postmaster and abuse, and root, go to adminEmail unless the config routes them.
+            ["virtual_alias_maps", "postmaster@example.net", "alice@example.org"],
+            ["virtual_alias_maps", "abuse@example.org", "alice@example.org"],
+            ["virtual_alias_maps", "root@example.org", "alice@example.org"],
+            ["nonmail", "sshd@example.org", "550 5.1.1 User unknown in local recipient table"],
+            ["nonmail", "alice@example.org", null],
         ])("postmap -q through main.cf's %s: %s -> %s", (map, key, value) => {
             const r = sb.step(`${map} ${key}`);
             expect(r.stderr).toBe("");

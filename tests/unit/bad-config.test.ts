@@ -15,6 +15,7 @@ const valid: RawConfig = {
     aliases: { "info@example.net": "bob@example.net", "postmaster@example.com": ["dave@example.com", "alice"] },
     host: { kind: "existing", address: "192.0.2.10" },
     certificate: { email: "admin@example.org", acme: "staging" },
+    adminEmail: "alice@example.org",
 };
 
 const sshKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMockKey admin@example";
@@ -98,6 +99,20 @@ const cases: [string, Partial<RawConfig>, string, string][] = [
     ["alias to a reserved account by bare name", aliases({ "info@example.net": "vmail" }), "aliases[\"info@example.net\"]", "\"vmail\""],
     ["alias to a reserved account by address", aliases({ "info@example.net": "dovecot@example.org" }), "aliases[\"info@example.net\"]",
         "dovecot@example.org"],
+
+    // admin address and login scope
+    ["missing adminEmail", { adminEmail: undefined }, "adminEmail", "undefined"],
+    ["adminEmail not an address", { adminEmail: "alice" }, "adminEmail", "\"alice\""],
+    ["adminEmail unknown in a virtual domain", { adminEmail: "nobody@example.net" }, "adminEmail", "nobody@example.net"],
+    ["adminEmail is a postmaster address", { adminEmail: "postmaster@example.net" }, "adminEmail", "postmaster@example.net"],
+    ["adminEmail is root", { adminEmail: "root@example.org" }, "adminEmail", "root@example.org"],
+    ["adminEmail is a reserved account", { adminEmail: "vmail@example.org" }, "adminEmail", "vmail@example.org"],
+    ["unknown loginScope", { loginScope: "everyone" }, "loginScope", "\"everyone\""],
+    ["bruteForce not an object", { bruteForce: 5 }, "bruteForce", "5"],
+    ["bruteForce with an unknown key", { bruteForce: { maxretry: 3 } }, "bruteForce.maxretry", "3"],
+    ["bruteForce.maxRetry zero", { bruteForce: { maxRetry: 0 } }, "bruteForce.maxRetry", "0"],
+    ["bruteForce.banTime not a number", { bruteForce: { banTime: "1h" } }, "bruteForce.banTime", "\"1h\""],
+    ["bruteForce.ignore not a CIDR", { bruteForce: { ignore: ["192.0.2.1"] } }, "bruteForce.ignore[0]", "192.0.2.1"],
     ["alias target with a comma (two targets in the postfix table)", aliases({ "info@example.net": "x,y@example.edu" }),
         "aliases[\"info@example.net\"]", "x,y@example.edu"],
     ["alias with the extension delimiter +", aliases({ "info+eu@example.net": "bob@example.net" }),
@@ -190,6 +205,7 @@ describe("index.ts", () => {
         "mailstack:systemUsers": JSON.stringify(["frank"]),
         "mailstack:host": JSON.stringify({ kind: "existing", address: "192.0.2.10" }),
         "mailstack:certificate": JSON.stringify({ email: "admin@example.org", acme: "staging" }),
+        "mailstack:adminEmail": "bob@example.net",
         "mailstack:sshPrivateKey": "-----BEGIN OPENSSH PRIVATE KEY-----\nbW9jaw==\n-----END OPENSSH PRIVATE KEY-----\n",
     };
 
@@ -199,6 +215,8 @@ describe("index.ts", () => {
         types: string[];
         exports?: Record<string, unknown>;
         secret?: boolean;
+        /** A pulumi.RunError: the engine prints its message alone, without a stack trace. */
+        runError?: boolean;
     }
 
     async function runIndex(config: Record<string, string>, preview = false): Promise<Run> {
@@ -210,7 +228,8 @@ describe("index.ts", () => {
             await harness.installMocks(preview);
             pulumi.runtime.setAllConfig(config, ["mailstack:sshPrivateKey"]);
             const { rec, result, error } = await harness.record(() => require("../../index") as Record<string, unknown>);
-            run = { error, newResourceCalls: rec.newResourceCalls, types: rec.resources.map((r) => r.type), exports: result };
+            run = { error, newResourceCalls: rec.newResourceCalls, types: rec.resources.map((r) => r.type), exports: result,
+                runError: pulumi.RunError.isInstance(error) };
             if (result !== undefined) {
                 run.secret = await pulumi.isSecret(result.virtualUserPasswords as import("@pulumi/pulumi").Output<unknown>);
             }
@@ -244,6 +263,8 @@ describe("index.ts", () => {
             /^mailstack:certificate\.email: "x"/],
         ["no SSH private key for an existing host", { "mailstack:sshPrivateKey": undefined }, /^mailstack:sshPrivateKey: is not set/],
         ["a value that is not JSON", { "mailstack:host": "existing" }, /mailstack:host.*existing/],
+        ["no adminEmail", { "mailstack:adminEmail": undefined }, /^mailstack:adminEmail: is required/],
+        ["an unknown loginScope", { "mailstack:loginScope": "everyone" }, /^mailstack:loginScope: .*"everyone"/],
     ])("refuses %s before any resource is registered", async (_what, change, message) => {
         const config = { ...good, ...change };
         for (const [k, v] of Object.entries(change)) {
@@ -254,6 +275,8 @@ describe("index.ts", () => {
         const run = await runIndex(config as Record<string, string>);
         expect(run.error).toBeInstanceOf(Error);
         expect((run.error as Error).message).toMatch(message);
+        expect((run.error as Error).message).not.toContain("\n");
+        expect(run.runError).toBe(true);
         expect(run.newResourceCalls).toBe(0);
         expect(run.types).toEqual([]);
     });

@@ -9,6 +9,7 @@ export const valid: RawConfig = {
     aliases: { "info@example.net": "bob@example.net", "postmaster@example.com": ["dave@example.com", "alice"] },
     host: { kind: "existing", address: "192.0.2.10" },
     certificate: { email: "admin@example.org", acme: "staging" },
+    adminEmail: "alice@example.org",
 };
 
 function rejects(change: Partial<RawConfig>, key: string, message: RegExp): void {

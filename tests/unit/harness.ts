@@ -22,6 +22,9 @@ export const TYPES = {
 } as const;
 
 export const PRIMARY_IP = "203.0.113.10";
+/** The IPv6 primary IP is a /64; Hetzner's server gets its first address. */
+export const PRIMARY_IP6_NET = "2001:db8:10:20::";
+export const SERVER_IP6 = "2001:db8:10:20::1";
 export const DOVECOT_VERSION = "2.3.19.1 (9b53102964)";
 
 export interface Registered {
@@ -169,7 +172,10 @@ function newResource(args: MockResourceArgs): MockResourceResult {
     const state: Record<string, unknown> = { ...(args.inputs as Record<string, unknown>) };
     switch (args.type) {
         case TYPES.primaryIp:
-            state.ipAddress = PRIMARY_IP;
+            state.ipAddress = state.type === "ipv6" ? PRIMARY_IP6_NET : PRIMARY_IP;
+            break;
+        case TYPES.server:
+            state.ipv6Address = SERVER_IP6;
             break;
         case TYPES.password:
             state.result = mockPassword(args.name);

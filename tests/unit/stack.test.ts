@@ -7,7 +7,7 @@ import { openPorts } from "../../components/firewall";
 import { MailServer } from "../../components/mailServer";
 import { sha256, staticFile } from "../../components/remote";
 import {
-    installMocks, isSecretValue, mockBcrypt, mockPassword, PRIMARY_IP, record, Recorder, Registered,
+    installMocks, isSecretValue, mockBcrypt, mockPassword, PRIMARY_IP, PRIMARY_IP6_NET, record, SERVER_IP6, Recorder, Registered,
     reveal, TYPES, valueOf,
 } from "./harness";
 
@@ -22,6 +22,7 @@ const common: RawConfig = {
     systemUsers: ["frank", "grace"],
     aliases: { "info@example.net": "bob@example.net", "postmaster@example.com": ["dave@example.com", "alice"] },
     certificate: { email: "admin@example.org", acme: "staging" },
+    adminEmail: "alice@example.org",
 };
 
 const hetznerHost = {
@@ -86,34 +87,43 @@ describe("MailServer on a new Hetzner server", () => {
         r = await render(hetznerRaw);
     });
 
-    test("one of each hcloud resource", () => {
+    test("one of each hcloud resource, and a primary IP and PTR per address family", () => {
         const hcloud = r.rec.resources.filter((x) => x.type.startsWith("hcloud:")).map((x) => x.type).sort();
         expect(hcloud).toEqual([
-            TYPES.firewall, TYPES.firewallAttachment, TYPES.primaryIp, TYPES.rdns, TYPES.server, TYPES.sshKey,
+            TYPES.firewall, TYPES.firewallAttachment, TYPES.primaryIp, TYPES.primaryIp, TYPES.rdns, TYPES.rdns,
+            TYPES.server, TYPES.sshKey,
         ].sort());
     });
 
-    test("ssh key, primary IP and server come from the config", () => {
+    test("ssh key, primary IPs and server come from the config", () => {
         const key = r.rec.one(TYPES.sshKey);
         expect(key.inputs).toMatchObject({ name: "mail.example.org", publicKey: hetznerHost.sshPublicKey });
 
-        const ip = r.rec.one(TYPES.primaryIp);
-        // autoDelete false: the address (and its PTR and reputation) outlives a replaced server.
+        // autoDelete false: the addresses (and their PTRs and reputation) outlive a replaced server.
+        const ip = r.rec.one(TYPES.primaryIp, "mail-server-ipv4");
         expect(ip.inputs).toMatchObject({ type: "ipv4", location: "fsn1", autoDelete: false });
+        const ip6 = r.rec.one(TYPES.primaryIp, "mail-server-ipv6");
+        expect(ip6.inputs).toMatchObject({ type: "ipv6", location: "fsn1", autoDelete: false });
         // assigneeType without assigneeId makes the provider warn on every preview and up.
-        expect(ip.inputs).not.toHaveProperty("assigneeType");
+        for (const x of [ip, ip6]) {
+            expect(x.inputs).not.toHaveProperty("assigneeType");
+        }
 
         const server = r.rec.one(TYPES.server);
         expect(server.inputs).toMatchObject({
             name: "mail.example.org", image: "debian-12", location: "fsn1", serverType: "cx32", sshKeys: [key.id],
         });
-        expect(server.inputs.publicNets).toEqual([expect.objectContaining({ ipv4Enabled: true, ipv4: Number(ip.id) })]);
+        expect(server.inputs.publicNets).toEqual([expect.objectContaining({
+            ipv4Enabled: true, ipv4: Number(ip.id), ipv6Enabled: true, ipv6: Number(ip6.id),
+        })]);
     });
 
     test("replacement order and kept keys are stated, not left to the provider", () => {
-        // Hetzner names are unique and key and IP keep theirs; the provider would create the new one first.
+        // Hetzner names are unique and key and IPs keep theirs; the provider would create the new one first.
         for (const type of [TYPES.sshKey, TYPES.primaryIp, TYPES.rdns]) {
-            expect({ type, dbr: r.rec.one(type).deleteBeforeReplace }).toEqual({ type, dbr: true });
+            for (const x of r.rec.byType(type)) {
+                expect({ name: x.name, dbr: x.deleteBeforeReplace }).toEqual({ name: x.name, dbr: true });
+            }
         }
         const server = r.rec.one(TYPES.server);
         // A new SSH key must not replace (wipe) the server: keys are only installed at create.
@@ -133,11 +143,22 @@ describe("MailServer on a new Hetzner server", () => {
         }
     });
 
-    test("reverse DNS: the hostname, on the primary IP", () => {
-        const ip = r.rec.one(TYPES.primaryIp);
-        const rdns = r.rec.one(TYPES.rdns);
+    test("reverse DNS: the hostname, on the IPv4 primary IP and on the server's IPv6 address", () => {
+        const ip = r.rec.one(TYPES.primaryIp, "mail-server-ipv4");
+        const rdns = r.rec.one(TYPES.rdns, "mail-server-ptr");
         expect(rdns.inputs).toEqual({ dnsPtr: "mail.example.org", primaryIpId: Number(ip.id), ipAddress: PRIMARY_IP });
         expect(r.rec.explicitDependencies(rdns)).toContain(r.rec.one(TYPES.server).urn);
+        const ip6 = r.rec.one(TYPES.primaryIp, "mail-server-ipv6");
+        const rdns6 = r.rec.one(TYPES.rdns, "mail-server-ptr6");
+        expect(rdns6.inputs).toEqual({ dnsPtr: "mail.example.org", primaryIpId: Number(ip6.id), ipAddress: SERVER_IP6 });
+        expect(SERVER_IP6.startsWith(PRIMARY_IP6_NET)).toBe(true);
+    });
+
+    test("postfix sends over IPv6 from the address with the PTR; elsewhere IPv4 only", () => {
+        const mainCf = r.rec.customsOf(component(r.rec, "Postfix")).map((x) => reveal(x.inputs.stdin))
+            .find((t) => typeof t === "string" && t.includes("inet_protocols")) as string;
+        expect(mainCf).toMatch(/^inet_protocols = all$/m);
+        expect(mainCf).toContain(`\nsmtp_bind_address6 = ${SERVER_IP6}\n`);
     });
 
     test("firewall: exactly 22 (admins only), 25, 80, 143, 587, and ping; attached to the server", () => {
@@ -171,7 +192,7 @@ describe("MailServer on a new Hetzner server", () => {
         const host = component(r.rec, "HetznerServer");
         const probes = r.rec.customsOf(host).filter((x) => x.type === TYPES.remote);
         expect(probes.length).toBeGreaterThan(0);
-        const ready = [...probes, r.rec.one(TYPES.rdns)];
+        const ready = [...probes, ...r.rec.byType(TYPES.rdns)];
         const packages = component(r.rec, "Packages");
         expect(r.rec.explicitDependencies(packages)).toEqual(expect.arrayContaining(ready.map((x) => x.urn)));
         for (const step of r.rec.customsOf(packages)) {
@@ -186,7 +207,7 @@ describe("MailServer on a new Hetzner server", () => {
     });
 
     dependencyChain(() => r);
-    outputs(() => r, PRIMARY_IP);
+    outputs(() => r, PRIMARY_IP, SERVER_IP6);
     secrets(() => r);
 });
 
@@ -251,6 +272,8 @@ function dependencyChain(get: () => Rendered): void {
         ["Users", "Certificate"],
         ["Postfix", "Users"],
         ["Dovecot", "Users"],
+        ["Fail2ban", "Postfix"],
+        ["Fail2ban", "Dovecot"],
     ];
     test.each(chain)("%s waits for every resource of %s", (later, earlier) => {
         const { rec } = get();
@@ -307,7 +330,15 @@ function dependencyChain(get: () => Rendered): void {
     });
 }
 
-function outputs(get: () => Rendered, ip: string): void {
+function outputs(get: () => Rendered, ip: string, ip6?: string): void {
+    test(`postfix: ${ip6 === undefined ? "IPv4 only (no IPv6 address with a PTR)" : "IPv4 and IPv6"}`, () => {
+        const { rec } = get();
+        const mainCf = rec.customsOf(component(rec, "Postfix")).map((x) => reveal(x.inputs.stdin))
+            .find((t) => typeof t === "string" && t.includes("inet_protocols")) as string;
+        expect(mainCf).toMatch(new RegExp(`^inet_protocols = ${ip6 === undefined ? "ipv4" : "all"}$`, "m"));
+        expect(mainCf.includes("smtp_bind_address6")).toBe(ip6 !== undefined);
+    });
+
     test("client settings: IMAP 143 and SMTP 587 with STARTTLS, and how each kind of user logs in", () => {
         const { server } = get();
         expect(server.clientSettings).toEqual({
@@ -326,20 +357,24 @@ function outputs(get: () => Rendered, ip: string): void {
         expect(await valueOf(server.serverIp)).toBe(ip);
         const records = await valueOf(server.dnsRecords);
         expect(records).toContainEqual({ name: "mail.example.org", type: "A", value: ip });
-        expect(records.filter((x) => x.type === "PTR")).toEqual([{ name: ip, type: "PTR", value: "mail.example.org" }]);
+        expect(records.filter((x) => x.type === "PTR")).toEqual([{ name: ip, type: "PTR", value: "mail.example.org" },
+            ...(ip6 === undefined ? [] : [{ name: ip6, type: "PTR", value: "mail.example.org" }])]);
+        expect(records.filter((x) => x.type === "AAAA"))
+            .toEqual(ip6 === undefined ? [] : [{ name: "mail.example.org", type: "AAAA", value: ip6 }]);
         expect(records.filter((x) => x.type === "A").every((x) => x.value === ip)).toBe(true);
         for (const domain of ["example.org", "example.net", "example.com"]) {
             expect(records.filter((x) => x.name === domain && x.type === "MX")).toEqual([
                 { name: domain, type: "MX", value: "10 mail.example.org." },
             ]);
             expect(records.filter((x) => x.name === domain && x.type === "TXT" && x.value.startsWith("v=spf1")))
-                .toEqual([{ name: domain, type: "TXT", value: "v=spf1 mx -all" }]);
+                .toEqual([{ name: domain, type: "TXT",
+                    value: `v=spf1 mx ip4:${ip}${ip6 === undefined ? "" : ` ip6:${ip6}`} -all` }]);
             expect(records.filter((x) => x.name === `_dmarc.${domain}` && x.type === "TXT"))
                 .toEqual([{ name: `_dmarc.${domain}`, type: "TXT", value: expect.stringMatching(/^v=DMARC1; p=/) }]);
         }
         // Nothing for a domain the config does not have.
         const domains = new Set(["example.org", "example.net", "example.com"]);
-        for (const x of records.filter((y) => y.type !== "PTR")) {
+        for (const x of records.filter((y) => y.type !== "PTR" && y.type !== "AAAA")) {
             const owner = x.name.replace(/^(_dmarc|mail)\./, "");
             expect({ record: x, known: domains.has(owner) }).toEqual({ record: x, known: true });
         }
