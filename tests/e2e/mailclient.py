@@ -266,7 +266,7 @@ def sendhelo(host, port, helo, sender, rcpt, subject):
     out(**submit(host, port, sender, rcpt, subject, helo=helo))
 
 
-def headers(host, user, password, subject, seconds="30"):
+def header_block(host, user, password, subject, seconds="30"):
     """The header block of the INBOX message with exactly this subject (polled until it is there)."""
     deadline = time.time() + float(seconds)
     while True:
@@ -537,5 +537,5 @@ if __name__ == "__main__":
     verbs = {"login": login, "wait": wait, "send": send, "sendplain": sendplain, "sendutf8": sendutf8,
              "folders": folders, "folder": folder, "cert": cert,
              "plainlogin": plainlogin, "plaintext": plaintext, "search": search, "flood": flood, "tls": tls,
-             "tlscontrol": tlscontrol, "sendhelo": sendhelo, "headers": headers, "cipher": cipher, "hold": hold}
+             "tlscontrol": tlscontrol, "sendhelo": sendhelo, "headers": header_block, "cipher": cipher, "hold": hold}
     verbs[sys.argv[1]](*sys.argv[2:])

@@ -61,7 +61,8 @@ const hc = (parentUrn: string, type: string, name: string, id: string, inputs: o
     parent: parentUrn, provider: ref(providers.hcloud), inputs, outputs: { ...outputs, id }, dependencies,
 });
 
-const keyId = "11", ipId = "12", serverId = "13", fwId = "14";
+const keyId = "11", ipId = "12", serverId = "13", fwId = "14", ip6Id = "15";
+const IP6 = "2001:db8:1::1";
 const sshKey = hc(hostUrn, "hcloud:index/sshKey:SshKey", "mail-server-key", keyId,
     { labels, name: HOSTNAME, publicKey: PUBLIC_KEY },
     { fingerprint: "b7:2f:00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd", labels, name: HOSTNAME, publicKey: PUBLIC_KEY });
@@ -69,19 +70,27 @@ const primaryIp = hc(hostUrn, "hcloud:index/primaryIp:PrimaryIp", "mail-server-i
     { autoDelete: false, labels, location: "nbg1", name: `${HOSTNAME}-ipv4`, type: "ipv4" },
     { assigneeId: Number(serverId), assigneeType: "server", autoDelete: false, deleteProtection: false, ipAddress: IP,
         ipNetwork: "", labels, location: "nbg1", name: `${HOSTNAME}-ipv4`, type: "ipv4" });
+const primaryIp6 = hc(hostUrn, "hcloud:index/primaryIp:PrimaryIp", "mail-server-ipv6", ip6Id,
+    { autoDelete: false, labels, location: "nbg1", name: `${HOSTNAME}-ipv6`, type: "ipv6" },
+    { assigneeId: Number(serverId), assigneeType: "server", autoDelete: false, deleteProtection: false,
+        ipAddress: "2001:db8:1::/64", ipNetwork: "2001:db8:1::/64", labels, location: "nbg1", name: `${HOSTNAME}-ipv6`,
+        type: "ipv6" });
 const server = hc(hostUrn, "hcloud:index/server:Server", "mail-server", serverId,
     { __defaults: [], image: "debian-12", labels, location: "nbg1", name: HOSTNAME,
-        publicNets: [{ __defaults: [], ipv4: Number(ipId), ipv4Enabled: true, ipv6Enabled: true }],
+        publicNets: [{ __defaults: [], ipv4: Number(ipId), ipv4Enabled: true, ipv6: Number(ip6Id), ipv6Enabled: true }],
         serverType: "cx22", sshKeys: [keyId] },
     { allowDeprecatedImages: false, backupWindow: "", backups: false, deleteProtection: false, firewallIds: [Number(fwId)],
         ignoreRemoteFirewallIds: false, image: "debian-12", ipv4Address: IP, ipv6Address: "2001:db8:1::1",
         ipv6Network: "2001:db8:1::/64", keepDisk: false, labels, location: "nbg1", name: HOSTNAME, primaryDiskSize: 40,
-        publicNets: [{ ipv4: Number(ipId), ipv4Enabled: true, ipv6: 15, ipv6Enabled: true }], rebuildProtection: false,
+        publicNets: [{ ipv4: Number(ipId), ipv4Enabled: true, ipv6: Number(ip6Id), ipv6Enabled: true }], rebuildProtection: false,
         serverType: "cx22", shutdownBeforeDeletion: false, sshKeys: [keyId], status: "running" },
-    [sshKey.urn, primaryIp.urn]);
+    [sshKey.urn, primaryIp.urn, primaryIp6.urn]);
 const rdns = hc(hostUrn, "hcloud:index/rdns:Rdns", "mail-server-ptr", `p-${ipId}-${IP}`,
     { dnsPtr: HOSTNAME, ipAddress: IP, primaryIpId: Number(ipId) },
     { dnsPtr: HOSTNAME, ipAddress: IP, primaryIpId: Number(ipId) }, [primaryIp.urn, server.urn]);
+const rdns6 = hc(hostUrn, "hcloud:index/rdns:Rdns", "mail-server-ptr6", `p-${ip6Id}-${IP6}`,
+    { dnsPtr: HOSTNAME, ipAddress: IP6, primaryIpId: Number(ip6Id) },
+    { dnsPtr: HOSTNAME, ipAddress: IP6, primaryIpId: Number(ip6Id) }, [primaryIp6.urn, server.urn]);
 const rule = (port: string | undefined, description: string, sourceIps: string[]) => ({
     __defaults: [], description, direction: "in", ...(port ? { port, protocol: "tcp" } : { protocol: "icmp" }), sourceIps,
 });
@@ -118,7 +127,7 @@ const sshStep: Res = {
     dependencies: [server.urn],
 };
 
-const customs: Res[] = [sshKey, primaryIp, server, rdns, firewall, attachment, ...passwords, sshStep];
+const customs: Res[] = [sshKey, primaryIp, primaryIp6, server, rdns, rdns6, firewall, attachment, ...passwords, sshStep];
 const deployment = {
     version: 3,
     deployment: {
