@@ -53,6 +53,10 @@ export function mainCf(p: PostfixInput): string {
         // The base domain is local (system users, PAM). Virtual domains must never appear here.
         ["mydestination", "$myhostname, $mydomain, localhost.$mydomain, localhost"],
         ["mynetworks", "127.0.0.0/8 [::1]/128"],
+        // Postfix's default but for smtpd_access_maps: a domain in an access table (the port 25 sender table of our
+        // own domains) matches that domain only, so a sender at client.example.net is not taken for example.net.
+        ["parent_domain_matches_subdomains",
+            "debug_peer_list, fast_flush_domains, mynetworks, permit_mx_backup_networks, qmqpd_authorized_clients, relay_domains"],
         ["inet_interfaces", "all"],
         ["inet_protocols", p.ipv6 === undefined ? "ipv4" : "all"],
         ...(p.ipv6 === undefined ? [] : [["smtp_bind_address6", p.ipv6] as [string, string]]),

@@ -90,14 +90,8 @@ test("4 wrong passwords from one address, then the right one on 587 and 143: acc
 });
 
 test("submission rate limit: a client gets 450 after SUBMISSION_LIMITS.messages messages a minute", () => {
-    const results: Result[] = [];
-    for (let i = 0; i <= SUBMISSION_LIMITS.messages + 5; i++) {
-        const r = from(SENDER, "send", host, "587", bob.name, "erin@example.com", `rate ${i} ${run}`, bob.name, bob.password);
-        results.push(r);
-        if (!r.ok) {
-            break;
-        }
-    }
+    const { results } = from(SENDER, "burst", host, "587", bob.name, "erin@example.com", `rate ${run}`,
+        String(SUBMISSION_LIMITS.messages + 6), bob.name, bob.password) as unknown as { results: Result[] };
     const refused = results.findIndex((r) => !r.ok);
     // the limit holds per minute; a slow run may fit one more message into the next minute
     expect(refused).toBeGreaterThanOrEqual(SUBMISSION_LIMITS.messages);

@@ -26,6 +26,7 @@
                                             tls1_2, tls1_3), at SECLEVEL 0 so that only the server can refuse
   tlscontrol imap|smtp VERSION              the same s_client command against a local `openssl s_server`
                                             that accepts VERSION (behind a small STARTTLS front)
+  burst HOST PORT FROM TO PREFIX N USER PASS  up to N messages in one authenticated session, until one is refused
   hold HOST USER PASS STOPFILE [SECONDS]    log in and select INBOX, print {"ready": true}, keep the session
                                             until STOPFILE exists, then use it again (NOOP, SELECT, subjects)
 """
@@ -163,6 +164,35 @@ def submit(host, port, sender, rcpt, subject, user=None, password=None, tls=True
         return dict(ok=False, stage=stage, code=e.smtp_code, error=e.smtp_error.decode(errors="replace"))
     except (smtplib.SMTPException, OSError) as e:
         return dict(ok=False, stage=stage, code=None, error=f"{type(e).__name__}: {e}")
+
+
+def burst(host, port, sender, rcpt, prefix, count, user, password):
+    """Up to COUNT messages in one authenticated session, as fast as the server takes them, until one is refused:
+    a rate limit is then reached by the count, not by how fast this machine happens to be."""
+    results = []
+    try:
+        with smtplib.SMTP(host, int(port), local_hostname="client.example", timeout=20,
+                          source_address=(SOURCE, 0) if SOURCE else None) as smtp:
+            smtp.ehlo()
+            smtp.starttls(context=loose())
+            smtp.ehlo()
+            smtp.user, smtp.password = user, password
+            smtp.auth("PLAIN", smtp.auth_plain)
+            for i in range(int(count)):
+                msg = f"From: {sender}\r\nTo: {rcpt}\r\nSubject: {prefix} {i}\r\n\r\nmailstack end-to-end test\r\n"
+                code, text = smtp.mail(sender)
+                if code == 250:
+                    code, text = smtp.rcpt(rcpt)
+                if code == 250:
+                    code, text = smtp.data(msg.encode())
+                ok = code == 250
+                results.append(dict(ok=ok, code=code, error=None if ok else text.decode(errors="replace")))
+                if not ok:
+                    break
+                smtp.rset()
+    except (smtplib.SMTPException, OSError) as e:
+        results.append(dict(ok=False, code=None, error=f"{type(e).__name__}: {e}"))
+    out(ok=True, results=results)
 
 
 def send(host, port, sender, rcpt, subject, user=None, password=None):
@@ -537,5 +567,5 @@ if __name__ == "__main__":
     verbs = {"login": login, "wait": wait, "send": send, "sendplain": sendplain, "sendutf8": sendutf8,
              "folders": folders, "folder": folder, "cert": cert,
              "plainlogin": plainlogin, "plaintext": plaintext, "search": search, "flood": flood, "tls": tls,
-             "tlscontrol": tlscontrol, "sendhelo": sendhelo, "headers": header_block, "cipher": cipher, "hold": hold}
+             "tlscontrol": tlscontrol, "sendhelo": sendhelo, "headers": header_block, "cipher": cipher, "hold": hold, "burst": burst}
     verbs[sys.argv[1]](*sys.argv[2:])

@@ -105,9 +105,11 @@ describe("mailstack-ctl apply: a bad config never stays live", () => {
         mailFlows("postfix rollback");
     });
 
-    test("a dovecot.conf that validates but cannot be loaded (imap on postfix's 25): rolled back, serving", () => {
+    // Port 22: sshd holds it on IPv4 and IPv6 alike (postfix listens on IPv4 only where the host has no IPv6 of its own,
+    // and dovecot's `::` listener would then take port 25 on IPv6 and pass as serving).
+    test("a dovecot.conf that validates but cannot be loaded (imap on sshd's 22): rolled back, serving", () => {
         const pid = onServer("cat /run/dovecot/master.pid");
-        const r = onServerStatus(`{ cat /etc/dovecot/dovecot.conf; printf 'service imap-login {\\n  inet_listener extra {\\n    port = 25\\n  }\\n}\\n'; } |
+        const r = onServerStatus(`{ cat /etc/dovecot/dovecot.conf; printf 'service imap-login {\\n  inet_listener extra {\\n    port = 22\\n  }\\n}\\n'; } |
             ${CTL} stage dovecot dovecot.conf && doveconf -c /etc/mailstack/staged/dovecot/dovecot.conf -n >/dev/null &&
             echo "staged config validates" && ${CTL} apply dovecot`);
         expect(r.out).toContain("staged config validates");
@@ -116,7 +118,7 @@ describe("mailstack-ctl apply: a bad config never stays live", () => {
         // the broken file must not stay live either: dovecot kept running, but the next restart would have failed
         expect(checksums()).toBe(live);
         expect(onServer("cat /run/dovecot/master.pid")).toBe(pid);
-        expect(onServer("ss -Hltnp 'sport = :25'")).not.toContain('"dovecot"');
+        expect(onServer("ss -Hltnp 'sport = :22'")).not.toContain('"dovecot"');
         mailFlows("dovecot rollback");
     });
 

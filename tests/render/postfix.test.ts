@@ -182,6 +182,8 @@ describe.each([false, true])(`postfix on ${SUITE}, smtps=%s`, (smtps) => {
             "permit_mynetworks", "permit_sasl_authenticated", "reject_non_fqdn_recipient", "reject_unauth_destination"]);
         // The testbed and existing hosts have no IPv6 address with a PTR: IPv4 only.
         expect(p.get("inet_protocols")).toBe("ipv4");
+        // our domains in the sender table match themselves, not their subdomains (client.example.net is not ours)
+        expect(list(postconf("-h", "parent_domain_matches_subdomains").stdout)).not.toContain("smtpd_access_maps");
     });
 
     // The sender table, as postfix's own postmap reads it from main.cf.
