@@ -72,7 +72,8 @@ export function readScript(paths: string[], users: string[] = [], passwdFile = "
         `  [ "$h" = "$(cat "${RECORDS}$f")" ] || printf 'D %s\\n' "$f"`,
         "done",
         `printf 'V dovecot %s\\n' "$(dovecot --version 2>/dev/null || true)"`,
-        `printf 'V postfix %s\\n' "$(postconf -h mail_version 2>/dev/null || true)"`,
+        // -d: the compiled-in value, readable before the first main.cf (Debian's "No configuration" install has none)
+        `printf 'V postfix %s\\n' "$(postconf -d -h mail_version 2>/dev/null || true)"`,
         `keep=${shellWord(` ${users.join(" ")} `)}`,
         `[ ! -f ${shellWord(passwdFile)} ] || cut -d: -f1 ${shellWord(passwdFile)} | while read -r a; do`,
         `  case "$keep" in *" $a "*) continue ;; esac`,

@@ -12,6 +12,8 @@ test("the read script is valid sh and quotes every path and user", () => {
     expect(() => execFileSync("sh", ["-n"], { input: script })).not.toThrow();
     expect(script).toContain(`'/etc/it'\\''s'`);
     expect(script).toContain("keep=' bob@example.net carol@example.net '");
+    // the version postfix was built as, even before main.cf exists: the first read must equal every later one
+    expect(script).toContain("postconf -d -h mail_version");
 });
 
 test("what the script prints is read back: drifted paths, versions, dropped users", () => {
