@@ -50,9 +50,11 @@ export class MailServer extends pulumi.ComponentResource {
         }, { parent: this, dependsOn: [packages] });
         const vmail = new Vmail(`${name}-vmail`, { connection: conn, virtualDomains: c.virtualDomains },
             { parent: this, dependsOn: [packages] });
+        // The certificate (an ACME round trip, the longest step after apt) runs beside the accounts: only postfix
+        // and dovecot read it.
         const cert = new Certificate(`${name}-certificate`, { connection: conn, config: c.certificate },
-            { parent: this, dependsOn: [vmail] });
-        const users = new Users(`${name}-users`, { connection: conn, config: c, state }, { parent: this, dependsOn: [cert] });
+            { parent: this, dependsOn: [packages] });
+        const users = new Users(`${name}-users`, { connection: conn, config: c, state }, { parent: this, dependsOn: [vmail] });
         const postfix = new Postfix(`${name}-postfix`, {
             connection: conn,
             input: {
@@ -61,7 +63,7 @@ export class MailServer extends pulumi.ComponentResource {
             },
             ipv6: host.ipv6,
             state,
-        }, { parent: this, dependsOn: [users] });
+        }, { parent: this, dependsOn: [users, cert] });
         const dovecot = new Dovecot(`${name}-dovecot`, {
             connection: conn,
             state,

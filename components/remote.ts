@@ -6,10 +6,11 @@ import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
 import { readFileSync } from "fs";
 import * as path from "path";
+import { CTL } from "./serverState";
+
+export { CTL };
 
 export type Connection = command.types.input.remote.ConnectionArgs;
-
-export const CTL = "/usr/local/sbin/mailstack-ctl";
 
 export function staticFile(name: string): string {
     return readFileSync(path.join(__dirname, "..", "files", name), "utf8");

@@ -8,8 +8,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Client, ConnectConfig } from "ssh2";
 
-/** Where mailstack-ctl records what it wrote: the hash of /etc/x/y is in RECORDS/etc/x/y. */
-export const RECORDS = "/etc/mailstack/managed";
+/** The server-side helper (files/mailstack-ctl). Declared here, not in remote.ts: the provider's code is
+ * serialized with what it captures, and this module must not capture the command package. */
+export const CTL = "/usr/local/sbin/mailstack-ctl";
 
 /** The server's versions that the rendered config depends on. */
 export interface Facts {
@@ -66,11 +67,9 @@ const shellWord = (w: string): string => `'${w.replace(/'/g, `'\\''`)}'`;
  */
 export function readScript(paths: string[], users: string[] = [], passwdFile = "/etc/dovecot/users"): string {
     return [
-        `for f in ${paths.map(shellWord).join(" ")}; do`,
-        `  [ -f "${RECORDS}$f" ] || continue`,
-        `  if [ -f "$f" ]; then h=$(sha256sum < "$f" | cut -c1-64); else h=missing; fi`,
-        `  [ "$h" = "$(cat "${RECORDS}$f")" ] || printf 'D %s\\n' "$f"`,
-        "done",
+        // Before mailstack-ctl is installed nothing was recorded either: no drift (and one written before the
+        // verb existed reports none until the up that updates it).
+        `[ ! -x ${CTL} ] || ${CTL} drifted ${paths.map(shellWord).join(" ")} 2>/dev/null`,
         `printf 'V dovecot %s\\n' "$(dovecot --version 2>/dev/null || true)"`,
         // -d: the compiled-in value, readable before the first main.cf (Debian's "No configuration" install has none)
         `printf 'V postfix %s\\n' "$(postconf -d -h mail_version 2>/dev/null || true)"`,

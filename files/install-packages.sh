@@ -1,5 +1,5 @@
 # Runs on the server as `sh -s` (this text arrives on stdin). Idempotent: apt-get install of what is installed
-# is a no-op. Only `dovecot --version` goes to stdout: the stack reads it to pick the config syntax.
+# is a no-op. The versions the config depends on are read by the state check (components/serverState.ts).
 set -eu
 # scripts/rootfs reads this line too, to fill the local test server's apt repository: keep it on one line.
 PACKAGES="postfix dovecot-core dovecot-imapd dovecot-lmtpd certbot ca-certificates openssl fail2ban nftables python3-systemd"
@@ -9,15 +9,9 @@ if command -v cloud-init >/dev/null 2>&1; then cloud-init status --wait >/dev/nu
 # mailstack writes main.cf itself; the packaged questionnaire would only be overwritten.
 echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
 # Debian's fail2ban enables its sshd jail, which reads /var/log/auth.log: a Debian 12 server without rsyslog has
-# none, and fail2ban then refuses to start at all (and, without systemd, its postinst fails). The journal has
-# what sshd logs; without systemd (the local test server) there is nothing to read and the jail stays off.
+# none, and fail2ban then refuses to start at all. The journal has what sshd logs.
 mkdir -p /etc/fail2ban/jail.d
-if [ -d /run/systemd/system ]; then
-    printf '[sshd]\nbackend = systemd\n' > /etc/fail2ban/jail.d/mailstack-sshd.local
-else
-    printf '[sshd]\nenabled = false\n' > /etc/fail2ban/jail.d/mailstack-sshd.local
-fi
+printf '[sshd]\nbackend = systemd\n' > /etc/fail2ban/jail.d/mailstack-sshd.local
 apt-get -o DPkg::Lock::Timeout=600 update -q >&2
 # shellcheck disable=SC2086
 apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends $PACKAGES >&2
-dovecot --version

@@ -182,7 +182,7 @@ function newResource(args: MockResourceArgs): MockResourceResult {
             state.bcryptHash = mockBcrypt(args.name);
             break;
         case TYPES.remote:
-            state.stdout = args.name.endsWith("-packages-apt") ? `Setting up dovecot-core ...\n${DOVECOT_VERSION}\n` : "";
+            state.stdout = "";
             state.stderr = "";
             break;
         case TYPES.serverState:

@@ -264,13 +264,14 @@ describe("MailServer on an existing host", () => {
     secrets(() => r);
 });
 
-/** packages -> vmail -> certificate -> users -> postfix, dovecot. */
+/** packages -> (vmail -> users) beside certificate -> postfix -> dovecot -> fail2ban. */
 function dependencyChain(get: () => Rendered): void {
     const chain: [string, string][] = [
         ["Vmail", "Packages"],
-        ["Certificate", "Vmail"],
-        ["Users", "Certificate"],
+        ["Certificate", "Packages"],
+        ["Users", "Vmail"],
         ["Postfix", "Users"],
+        ["Postfix", "Certificate"],
         ["Dovecot", "Users"],
         ["Fail2ban", "Postfix"],
         ["Fail2ban", "Dovecot"],
