@@ -4,19 +4,15 @@
 // folders whose names have dots, for both kinds of user, next to the Maildir++ folders a user already had; and the
 // Maildir of the accounts the stack creates. Runs after `npm run local` (scripts/test brings the server up).
 
-import { mail, onServer, onServerStatus, output, testbed } from "./testbed";
+import { logins, mail, onServer, onServerStatus, testbed } from "./testbed";
 
 jest.setTimeout(300_000);
 
 const t = testbed();
 const host = t.serverAddress;
-const virtual = output<Record<string, string>>("virtualUserPasswords");
-const system = output<Record<string, string>>("systemUserPasswords");
-const alice = t.systemUser;
+const { alice, virtual, system, pw } = logins(t);
 const frank = system["frank@example.org"];
 const run = `${Date.now()}`; // subjects unique to this run, so an old message never passes a test
-const pw = (user: string): string =>
-    [alice.name, alice.address].includes(user) ? alice.password : virtual[user] ?? system[user] ?? system[`${user}@example.org`];
 
 /** What the mail log says about a queue id: the reason when a message does not arrive. */
 function logOf(queued: unknown): string {

@@ -4,18 +4,14 @@
 
 import { copyFileSync, readFileSync } from "fs";
 import * as path from "path";
-import { mail, onServer, output, pebbleRoot, pulumi, ROOT, sshSessions, testbed } from "./testbed";
+import { logins, mail, onServer, output, pebbleRoot, pulumi, ROOT, sshSessions, testbed } from "./testbed";
 
 jest.setTimeout(300_000);
 
 const t = testbed();
 const host = t.serverAddress;
-const virtual = output<Record<string, string>>("virtualUserPasswords");
-const system = output<Record<string, string>>("systemUserPasswords");
-const alice = t.systemUser;
+const { alice, virtual, pw } = logins(t);
 const run = `${Date.now()}`; // subjects unique to this run, so an old message never passes a test
-const pw = (user: string): string =>
-    [alice.name, alice.address].includes(user) ? alice.password : virtual[user] ?? system[user] ?? system[`${user}@example.org`];
 
 describe("the test server runs Debian's own systemd, as a VPS does", () => {
     test("PID 1 is systemd, and it reports the system running (nothing failed)", () => {

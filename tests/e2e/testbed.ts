@@ -79,6 +79,25 @@ export function output<T>(name: string): T {
     return JSON.parse(r.stdout) as T;
 }
 
+export interface Logins {
+    alice: Testbed["systemUser"];
+    virtual: Record<string, string>;
+    system: Record<string, string>;
+    /** The password of any login form: `alice`, `alice@example.org`, `frank`, `bob@example.net`. */
+    pw: (login: string) => string;
+}
+
+/** Every account's password: alice's from the testbed, the others' from the stack's outputs. */
+export function logins(t: Testbed = testbed()): Logins {
+    const virtual = output<Record<string, string>>("virtualUserPasswords");
+    const system = output<Record<string, string>>("systemUserPasswords");
+    const alice = t.systemUser;
+    const base = alice.address.split("@")[1];
+    const pw = (login: string): string =>
+        [alice.name, alice.address].includes(login) ? alice.password : virtual[login] ?? system[login] ?? system[`${login}@${base}`];
+    return { alice, virtual, system, pw };
+}
+
 /** A command inside the test server through its systemd's namespaces (scripts/testbed guest): no ssh session. */
 export function inGuest(...cmd: string[]): string {
     const r = spawnSync("bash", [path.join(ROOT, "scripts", "testbed"), "guest", ...cmd], { cwd: ROOT, encoding: "utf8" });
