@@ -1,9 +1,11 @@
-// One certbot certificate for the hostname and every domain's mail name. The deploy hook is stored by certbot as
-// renew hook too, so renewals reload postfix and dovecot without mailstack.
+// One certbot certificate for the hostname and every domain's mail and web names. The deploy hook is stored by
+// certbot as renew hook too, so renewals reload postfix, dovecot and nginx without mailstack. HTTP-01 through
+// nginx's webroot (nginx holds port 80, so certbot's standalone server could not bind it).
 
 import * as pulumi from "@pulumi/pulumi";
 import { CertificateConfig } from "./config";
 import { CTL, Connection, quote, step } from "./remote";
+import { ACME_ROOT } from "./render/web";
 
 export const CERT_NAME = "mailstack";
 export const CERT_FILE = `/etc/letsencrypt/live/${CERT_NAME}/fullchain.pem`;
@@ -14,12 +16,13 @@ export function certbotCommand(c: CertificateConfig): string {
     // Renewals run from certbot's timer, without this environment: the CA goes into the system store too.
     const env = c.caBundle ? `${CTL} trust-ca ${quote(c.caBundle)} && REQUESTS_CA_BUNDLE=${quote(c.caBundle)} ` : "";
     return env + [
-        "certbot certonly --standalone --non-interactive --agree-tos",
+        "certbot certonly --webroot --non-interactive --agree-tos",
+        `-w ${ACME_ROOT}`,
         `-m ${quote(c.email)}`,
         `--server ${quote(c.directory)}`,
         `--cert-name ${CERT_NAME}`,
         ...c.names.map((n) => `-d ${quote(n)}`),
-        `--deploy-hook ${quote(`${CTL} reload postfix dovecot`)}`,
+        `--deploy-hook ${quote(`${CTL} reload postfix dovecot nginx`)}`,
     ].join(" ");
 }
 

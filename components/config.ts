@@ -2,6 +2,7 @@
 // Everything here is pure so that a bad value is refused before any resource exists.
 
 import { isIP, isIPv4 } from "net";
+import { MtaStsMode, webNames } from "./render/web";
 
 export type AcmeMode = "letsencrypt" | "staging" | "custom";
 
@@ -36,8 +37,11 @@ export interface CertificateConfig {
     directory: string;
     /** Path ON THE SERVER of a CA bundle that certbot must trust (custom ACME servers such as Pebble). */
     caBundle?: string;
-    /** Every name the certificate covers: the hostname first, then `mail.DOMAIN` for each domain. */
+    /** Every name the certificate covers: the hostname first, then `mail.DOMAIN` for each domain, then each
+     * domain's autoconfig., autodiscover. and mta-sts. names. */
     names: string[];
+    /** The CAA issuer domain of the CA (letsencrypt.org for Let's Encrypt); none for a custom CA unless configured. */
+    caa?: string;
 }
 
 /** Who may log in through PAM (IMAP, SMTP AUTH): every human account (UID_MIN..UID_MAX of the server's
@@ -66,6 +70,8 @@ export interface MailConfig {
     loginScope: LoginScope;
     /** fail2ban on the authenticated ports: maxRetry failed logins within findTime seconds ban for banTime. */
     bruteForce: BruteForceConfig;
+    /** The MTA-STS policy mode other servers are told to apply to mail for our domains. */
+    mtaSts: MtaStsMode;
 }
 
 export interface BruteForceConfig {
@@ -160,6 +166,7 @@ export interface RawConfig {
     adminEmail?: unknown;
     loginScope?: unknown;
     bruteForce?: unknown;
+    mtaSts?: unknown;
 }
 
 function str(key: string, value: unknown): string {
@@ -304,7 +311,7 @@ function parseHost(value: unknown): HostConfig {
 
 function parseCertificate(value: unknown, names: string[]): CertificateConfig {
     const raw = record("certificate", value);
-    onlyKeys("certificate", raw, ["email", "acme", "directory", "caBundle"]);
+    onlyKeys("certificate", raw, ["email", "acme", "directory", "caBundle", "caa"]);
     const email = str("certificate.email", raw.email);
     if (!/^[^@\s]+@[^@\s]+$/.test(email) || !isDomain(splitAddress(email).domain.toLowerCase())) {
         throw new ConfigError("certificate.email", `"${email}" is not an email address`);
@@ -339,7 +346,19 @@ function parseCertificate(value: unknown, names: string[]): CertificateConfig {
     if (caBundle !== undefined && !caBundle.startsWith("/")) {
         throw new ConfigError("certificate.caBundle", `"${caBundle}" must be an absolute path on the server`);
     }
-    return { email, acme: acme as AcmeMode, directory, caBundle, names };
+    // CAA names the CA by its issuer domain (RFC 8659); a custom CA's is not derivable from its directory URL.
+    let caa: string | undefined = acme === "custom" ? undefined : "letsencrypt.org";
+    if (raw.caa !== undefined) {
+        if (acme !== "custom") {
+            throw new ConfigError("certificate.caa", `${JSON.stringify(raw.caa)} is only used with acme: custom ` +
+                `(acme is ${JSON.stringify(acme)}, whose CAA issuer is letsencrypt.org)`);
+        }
+        caa = str("certificate.caa", raw.caa).toLowerCase();
+        if (!isDomain(caa)) {
+            throw new ConfigError("certificate.caa", `"${caa}" is not a CA's issuer domain such as letsencrypt.org`);
+        }
+    }
+    return { email, acme: acme as AcmeMode, directory, caBundle, names, ...(caa === undefined ? {} : { caa }) };
 }
 
 /** Validates the raw stack config and returns it normalised (lower case, defaults filled in). */
@@ -406,7 +425,8 @@ export function parseConfig(raw: RawConfig): MailConfig {
     const domains = [baseDomain, ...virtualDomains];
     const aliases = parseAliases(raw.aliases, { baseDomain, domains, virtualUsers, systemUsers });
 
-    const names = [hostname, ...domains.map((d) => `mail.${d}`)].filter((n, i, all) => all.indexOf(n) === i);
+    const names = [hostname, ...domains.map((d) => `mail.${d}`), ...webNames({ baseDomain, virtualDomains })]
+        .filter((n, i, all) => all.indexOf(n) === i);
     const adminEmail = parseAdminEmail(raw.adminEmail, { baseDomain, domains, virtualUsers, systemUsers },
         Object.keys(aliases));
     const loginScope = raw.loginScope ?? "all-humans";
@@ -429,7 +449,16 @@ export function parseConfig(raw: RawConfig): MailConfig {
         adminEmail,
         loginScope,
         bruteForce: parseBruteForce(raw.bruteForce),
+        mtaSts: parseMtaSts(raw.mtaSts),
     };
+}
+
+function parseMtaSts(value: unknown): MtaStsMode {
+    const mode = value ?? "enforce";
+    if (mode !== "enforce" && mode !== "testing") {
+        throw new ConfigError("mtaSts", `unknown MTA-STS mode ${JSON.stringify(mode)} (enforce, testing)`);
+    }
+    return mode;
 }
 
 function parseBruteForce(value: unknown): BruteForceConfig {

@@ -24,8 +24,9 @@ export function openPorts(args: Pick<FirewallArgs, "adminCidrs" | "imaps" | "smt
     const ports: Port[] = [
         { port: 22, description: "SSH (admins only)", sources: args.adminCidrs },
         { port: 25, description: "SMTP: inbound mail", sources: ANYWHERE },
-        { port: 80, description: "HTTP: ACME HTTP-01 challenges", sources: ANYWHERE },
+        { port: 80, description: "HTTP: ACME HTTP-01 challenges, redirect to https", sources: ANYWHERE },
         { port: 143, description: "IMAP with STARTTLS", sources: ANYWHERE },
+        { port: 443, description: "HTTPS: autoconfig, autodiscover, MTA-STS", sources: ANYWHERE },
         { port: 587, description: "Submission with STARTTLS", sources: ANYWHERE },
     ];
     if (args.smtps) {

@@ -2,7 +2,7 @@
 // the blog post had to discover by hand.
 
 import * as pulumi from "@pulumi/pulumi";
-import { Certificate } from "./certificate";
+import { CERT_FILE, Certificate, certbotCommand, KEY_FILE } from "./certificate";
 import { MailConfig } from "./config";
 import { DOVECOT_FILES, Dovecot } from "./dovecot";
 import { Fail2ban } from "./fail2ban";
@@ -12,6 +12,7 @@ import { Packages } from "./packages";
 import { POSTFIX_FILES, Postfix } from "./postfix";
 import { USER_FILES, Users, PASSWD_FILE } from "./users";
 import { Vmail } from "./vmail";
+import { Web } from "./web";
 import { PAM_SERVICE } from "./render/access";
 import { CIPHERS } from "./render/postfix";
 import { ServerState } from "./serverState";
@@ -50,10 +51,18 @@ export class MailServer extends pulumi.ComponentResource {
         }, { parent: this, dependsOn: [packages] });
         const vmail = new Vmail(`${name}-vmail`, { connection: conn, virtualDomains: c.virtualDomains },
             { parent: this, dependsOn: [packages] });
-        // The certificate (an ACME round trip, the longest step after apt) runs beside the accounts: only postfix
-        // and dovecot read it.
+        const web = new Web(`${name}-web`, {
+            connection: conn,
+            input: {
+                hostname: c.hostname, baseDomain: c.baseDomain, virtualDomains: c.virtualDomains, imaps: c.imaps,
+                smtps: c.smtps, mtaSts: c.mtaSts, certFile: CERT_FILE, keyFile: KEY_FILE,
+            },
+        }, { parent: this, dependsOn: [packages] });
+        // The certificate (an ACME round trip, the longest step after apt) runs beside the accounts: only postfix,
+        // dovecot and nginx read it.
         const cert = new Certificate(`${name}-certificate`, { connection: conn, config: c.certificate },
-            { parent: this, dependsOn: [packages] });
+            { parent: this, dependsOn: [packages, web.acmeReady] });
+        web.serve(`${name}-web-tls`, cert, certbotCommand(c.certificate));
         const users = new Users(`${name}-users`, { connection: conn, config: c, state }, { parent: this, dependsOn: [vmail] });
         const postfix = new Postfix(`${name}-postfix`, {
             connection: conn,

@@ -41,6 +41,7 @@ function read(cfg: pulumi.Config): StackConfig {
         adminEmail: cfg.get("adminEmail"),
         loginScope: cfg.get("loginScope"),
         bruteForce: cfg.getObject("bruteForce"),
+        mtaSts: cfg.get("mtaSts"),
     };
     const config = parseConfig(raw);
     let sshPrivateKey = cfg.getSecret("sshPrivateKey");

@@ -1,16 +1,17 @@
 // What the admin publishes in DNS and types into a mail client: derived from the config, never stored.
 
 import { MailConfig } from "../config";
+import { mtaStsId, WEB_PREFIXES } from "./web";
 
 export interface DnsRecord {
     name: string;
-    type: "A" | "AAAA" | "MX" | "TXT" | "PTR";
+    type: "A" | "AAAA" | "MX" | "TXT" | "PTR" | "SRV" | "CAA";
     value: string;
 }
 
 /** ip6: the address mail leaves from over IPv6, if the host has one (postfix sends over IPv4 only otherwise). */
-export function dnsRecords(c: Pick<MailConfig, "hostname" | "baseDomain" | "virtualDomains" | "certificate">,
-    ip: string, ip6?: string): DnsRecord[] {
+export function dnsRecords(c: Pick<MailConfig, "hostname" | "baseDomain" | "virtualDomains" | "certificate" | "imaps" |
+    "smtps" | "adminEmail" | "mtaSts">, ip: string, ip6?: string): DnsRecord[] {
     const records: DnsRecord[] = [
         { name: c.hostname, type: "A", value: ip },
         { name: ip, type: "PTR", value: c.hostname },
@@ -21,7 +22,10 @@ export function dnsRecords(c: Pick<MailConfig, "hostname" | "baseDomain" | "virt
     // `mx` covers the MX host's A and AAAA; the addresses are spelled out too, so a receiver that checks SPF
     // before (or without) resolving the MX still finds them.
     const spf = `v=spf1 mx ip4:${ip}${ip6 === undefined ? "" : ` ip6:${ip6}`} -all`;
-    for (const domain of [c.baseDomain, ...c.virtualDomains]) {
+    // adminEmail may be a bare base-domain account name: a report address needs the domain
+    const report = c.adminEmail.includes("@") ? c.adminEmail : `${c.adminEmail}@${c.baseDomain}`;
+    const domains = [c.baseDomain, ...c.virtualDomains];
+    for (const domain of domains) {
         const mailName = `mail.${domain}`;
         if (c.certificate.names.includes(mailName) && mailName !== c.hostname) {
             records.push({ name: mailName, type: "A", value: ip });
@@ -31,6 +35,30 @@ export function dnsRecords(c: Pick<MailConfig, "hostname" | "baseDomain" | "virt
             { name: domain, type: "TXT", value: spf },
             { name: `_dmarc.${domain}`, type: "TXT", value: `v=DMARC1; p=quarantine; rua=mailto:postmaster@${domain}` },
         );
+        // nginx listens on both families; the AAAA only where the host has an IPv6 address (Hetzner)
+        for (const p of WEB_PREFIXES) {
+            records.push({ name: `${p}.${domain}`, type: "A", value: ip });
+            if (ip6 !== undefined) {
+                records.push({ name: `${p}.${domain}`, type: "AAAA", value: ip6 });
+            }
+        }
+        // RFC 6186: priority weight port target; a target of "." says the service is not offered (section 4)
+        const srv = (service: string, port: number | undefined): DnsRecord => ({
+            name: `_${service}._tcp.${domain}`, type: "SRV", value: port === undefined ? "0 0 0 ." : `0 1 ${port} ${c.hostname}.`,
+        });
+        records.push(srv("imap", 143), srv("submission", 587), srv("imaps", c.imaps ? 993 : undefined),
+            srv("submissions", c.smtps ? 465 : undefined));
+        records.push(
+            { name: `_mta-sts.${domain}`, type: "TXT", value: `v=STSv1; id=${mtaStsId(c)}` },
+            { name: `_smtp._tls.${domain}`, type: "TXT", value: `v=TLSRPTv1; rua=mailto:${report}` },
+        );
+        if (c.certificate.caa !== undefined) {
+            records.push({ name: domain, type: "CAA", value: `0 issue "${c.certificate.caa}"` });
+        }
+    }
+    // CAA is inherited by the names below a domain; a hostname outside all of them needs its own.
+    if (c.certificate.caa !== undefined && !domains.some((d) => c.hostname.endsWith(`.${d}`) || c.hostname === d)) {
+        records.push({ name: c.hostname, type: "CAA", value: `0 issue "${c.certificate.caa}"` });
     }
     return records;
 }

@@ -184,10 +184,12 @@ describe("submission", () => {
 
 describe("postmaster@, abuse@, root and DMARC reports reach the admin; sub-addresses reach their user", () => {
     const records = output<{ name: string; type: string; value: string }[]>("dnsRecords");
-    const rua = records.flatMap((r) => [...r.value.matchAll(/rua=mailto:([^;,\s]+)/g)].map((m) => m[1]));
+    const rua = (prefix: string): string[] => records.filter((r) => r.name.startsWith(prefix))
+        .flatMap((r) => [...r.value.matchAll(/rua=mailto:([^;,\s]+)/g)].map((m) => m[1]));
 
-    test("every domain publishes a rua address", () => {
-        expect([...rua].sort()).toEqual(["postmaster@example.com", "postmaster@example.net", "postmaster@example.org"]);
+    test("every domain publishes a rua address: DMARC's to its postmaster@, TLS-RPT's to adminEmail", () => {
+        expect(rua("_dmarc.").sort()).toEqual(["postmaster@example.com", "postmaster@example.net", "postmaster@example.org"]);
+        expect(rua("_smtp._tls.")).toEqual(["alice@example.org", "alice@example.org", "alice@example.org"]);
     });
 
     // adminEmail is alice@example.org (Pulumi.local.yaml); postmaster@example.com is configured to alice too.

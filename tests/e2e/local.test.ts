@@ -135,7 +135,8 @@ describe("updates", () => {
             expect(pulumi("config", "set", "--path", key, value, "--config-file", config).status).toBe(0);
         }
         expect(pulumi("up", "--yes", "--skip-preview", "--config-file", config).status).toBe(0);
-        expect(names()).toEqual([...t.names, "mail.example.info"].sort());
+        expect(names()).toEqual([...t.names, ...["mail", "autoconfig", "autodiscover", "mta-sts"]
+            .map((p) => `${p}.example.info`)].sort());
         const gus = output<Record<string, string>>("virtualUserPasswords")["gus@example.info"];
         const subject = `new domain ${run}`;
         expect(mail("send", host, "25", "someone@client.example", "gus@example.info", subject)).toMatchObject({ ok: true });

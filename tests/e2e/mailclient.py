@@ -33,6 +33,7 @@
 import base64
 import email
 import email.policy
+import http.client
 import imaplib
 import json
 import os
@@ -46,6 +47,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 
 
 # MAILCLIENT_SOURCE: the client address to connect from (a second address of the client namespace), for tests
@@ -327,6 +329,8 @@ def cert(host, port, proto, cafile):
         conn = imaplib.IMAP4(host, int(port), timeout=20)
         conn.starttls(ssl_context=ctx)
         sock = conn.sock
+    elif proto == "https":
+        sock = ctx.wrap_socket(socket.create_connection((host, int(port)), timeout=20), server_hostname=host)
     else:
         conn = smtplib.SMTP(host, int(port), local_hostname="client.example", timeout=20)
         conn.starttls(context=ctx)
@@ -335,6 +339,22 @@ def cert(host, port, proto, cafile):
     issuer = dict(x[0] for x in c["issuer"])
     out(ok=True, issuer=issuer.get("commonName"), names=[v for k, v in c.get("subjectAltName", ()) if k == "DNS"],
         serial=c["serialNumber"], version=sock.version())
+
+
+def fetch(method, url, cafile, body=""):
+    """One HTTP(S) request, certificate and name verified against CAFILE; redirects are not followed."""
+    u = urllib.parse.urlsplit(url)
+    if u.scheme == "https":
+        conn = http.client.HTTPSConnection(u.hostname, u.port or 443, timeout=20,
+                                           context=ssl.create_default_context(cafile=cafile))
+    else:
+        conn = http.client.HTTPConnection(u.hostname, u.port or 80, timeout=20)
+    path = u.path + ("?" + u.query if u.query else "")
+    hdrs = {"Content-Type": "text/xml"} if body else {}
+    conn.request(method, path, body=body.encode() if body else None, headers=hdrs)
+    r = conn.getresponse()
+    out(ok=True, code=r.status, type=r.getheader("Content-Type"), location=r.getheader("Location"),
+        body=r.read().decode("utf-8", "replace"))
 
 
 def plainlogin(host, proto, user, password):
@@ -567,5 +587,5 @@ if __name__ == "__main__":
     verbs = {"login": login, "wait": wait, "send": send, "sendplain": sendplain, "sendutf8": sendutf8,
              "folders": folders, "folder": folder, "cert": cert,
              "plainlogin": plainlogin, "plaintext": plaintext, "search": search, "flood": flood, "tls": tls,
-             "tlscontrol": tlscontrol, "sendhelo": sendhelo, "headers": header_block, "cipher": cipher, "hold": hold, "burst": burst}
+             "tlscontrol": tlscontrol, "sendhelo": sendhelo, "headers": header_block, "cipher": cipher, "hold": hold, "burst": burst, "fetch": fetch}
     verbs[sys.argv[1]](*sys.argv[2:])

@@ -208,14 +208,19 @@ describe("certificate renewal", () => {
         onServer(`rm -f ${DROPIN} && systemctl daemon-reload`);
     });
 
-    test("certbot.service renews, its deploy hook reloads postfix and dovecot through systemd; 587 and 143 serve the new certificate", async () => {
+    test("certbot.service renews through nginx's webroot, its deploy hook reloads postfix, dovecot and nginx through systemd; 587, 143 and 443 serve the new certificate", async () => {
         const root = pebbleRoot(path.join(ROOT, ".local", "pebble-root.pem"));
         const serial = (port: string, proto: string): string => mail("cert", host, port, proto, root).serial ?? "";
-        const before = { smtp: serial("587", "smtp"), imap: serial("143", "imap") };
+        const web = `mta-sts.${t.baseDomain}`;
+        const webSerial = (): string => mail("cert", web, "443", "https", root).serial ?? "";
+        const before = { smtp: serial("587", "smtp"), imap: serial("143", "imap"), web: webSerial() };
         expect(before.smtp).toBe(before.imap);
+        expect(before.web).toBe(before.imap);
 
         const conf = onServer("cat /etc/letsencrypt/renewal/mailstack.conf");
-        expect(conf).toMatch(/^renew_hook = \/usr\/local\/sbin\/mailstack-ctl reload postfix dovecot$/m);
+        expect(conf).toMatch(/^renew_hook = \/usr\/local\/sbin\/mailstack-ctl reload postfix dovecot nginx$/m);
+        // port 80 belongs to nginx: certbot answers the challenges through its webroot
+        expect(conf).toMatch(/^authenticator = webroot$/m);
         expect(conf).toMatch(/^server = https:\/\/192\.0\.2\.1:14000\/dir$/m);
         expect(onServer("systemctl is-enabled certbot.timer; systemctl show -p Triggers --value certbot.timer"))
             .toBe("enabled\ncertbot.service\n");
@@ -227,7 +232,7 @@ describe("certificate renewal", () => {
         const postfixUnit = onServer("sed -n 's|^0::.*/||p' /proc/$(tr -dc 0-9 < /var/spool/postfix/pid/master.pid)/cgroup")
             .trim();
         expect(postfixUnit).toMatch(/^postfix(@-)?\.service$/);
-        const unitReloads = (): number[] => [postfixUnit, "dovecot.service"].map((u) => Number(onServer(
+        const unitReloads = (): number[] => [postfixUnit, "dovecot.service", "nginx.service"].map((u) => Number(onServer(
             `journalctl -q --no-pager -o cat _PID=1 | grep -cF 'Reloaded ${u} ' || true`).trim()));
 
         // certbot logs the hooks it runs (and their failures) to its own log, not to the terminal
@@ -245,7 +250,7 @@ describe("certificate renewal", () => {
         expect(r).toEqual({ rc: 0, out: "success\n" });
         const hooks = hookLog().slice(hooksBefore.length).trim().split("\n");
         expect(hooks).toEqual([expect.stringMatching(
-            /:INFO:.*Running deploy-hook command: \/usr\/local\/sbin\/mailstack-ctl reload postfix dovecot$/)]);
+            /:INFO:.*Running deploy-hook command: \/usr\/local\/sbin\/mailstack-ctl reload postfix dovecot nginx$/)]);
         const renewed = onServer("openssl x509 -noout -serial -in /etc/letsencrypt/live/mailstack/cert.pem")
             .trim().replace(/^serial=/, "");
         expect(renewed).not.toBe(before.smtp);
@@ -257,8 +262,10 @@ describe("certificate renewal", () => {
         const units = unitReloads();
         expect(units[0]).toBeGreaterThan(unitsBefore[0]);
         expect(units[1]).toBeGreaterThan(unitsBefore[1]);
+        expect(units[2]).toBeGreaterThan(unitsBefore[2]);
         await until("the new certificate on 587", 30, () => (serial("587", "smtp") === renewed ? true : undefined));
         await until("the new certificate on 143", 30, () => (serial("143", "imap") === renewed ? true : undefined));
+        await until("the new certificate on 443", 30, () => (webSerial() === renewed ? true : undefined));
         // the new private key is as private as the first one
         expect(onServer("stat -L -c '%a %U:%G' /etc/letsencrypt/live/mailstack/privkey.pem")).toBe("600 root:root\n");
         mailFlows("after renewal");

@@ -30,6 +30,8 @@ export interface Testbed {
     /** Path ON THE SERVER of the CA bundle that certbot needs to talk to Pebble (REQUESTS_CA_BUNDLE). */
     caBundle: string;
     names: string[];
+    hostname: string;
+    baseDomain: string;
     suite: string;
 }
 

@@ -108,6 +108,7 @@ const cases: [string, Partial<RawConfig>, string, string][] = [
     ["adminEmail is root", { adminEmail: "root@example.org" }, "adminEmail", "root@example.org"],
     ["adminEmail is a reserved account", { adminEmail: "vmail@example.org" }, "adminEmail", "vmail@example.org"],
     ["unknown loginScope", { loginScope: "everyone" }, "loginScope", "\"everyone\""],
+    ["unknown MTA-STS mode", { mtaSts: "none" }, "mtaSts", "\"none\""],
     ["bruteForce not an object", { bruteForce: 5 }, "bruteForce", "5"],
     ["bruteForce with an unknown key", { bruteForce: { maxretry: 3 } }, "bruteForce.maxretry", "3"],
     ["bruteForce.maxRetry zero", { bruteForce: { maxRetry: 0 } }, "bruteForce.maxRetry", "0"],
@@ -153,6 +154,11 @@ const cases: [string, Partial<RawConfig>, string, string][] = [
         "certificate.caBundle", "certs/pebble.pem"],
     ["misspelt certificate key", cert({ acme: "custom", directory: "https://ca.example.org/dir", caBundel: "/etc/ca.pem" }),
         "certificate.caBundel", "/etc/ca.pem"],
+
+    ["caa with a Let's Encrypt mode (its issuer is known)", cert({ acme: "letsencrypt", caa: "example.org" }),
+        "certificate.caa", "example.org"],
+    ["caa not a domain", cert({ acme: "custom", directory: "https://ca.example.org/dir", caa: "my ca" }),
+        "certificate.caa", "my ca"],
 
     // listeners
     ["non-boolean imaps", { imaps: "yes" }, "imaps", "\"yes\""],

@@ -1,4 +1,5 @@
 import { ConfigError, parseConfig, RawConfig } from "../../components/config";
+import { DnsRecord, dnsRecords } from "../../components/render/records";
 
 export const valid: RawConfig = {
     hostname: "mail.example.org",
@@ -31,8 +32,12 @@ describe("parseConfig", () => {
         expect(c.aliases["postmaster@example.com"]).toEqual(["dave@example.com", "alice"]);
         expect(c.host).toEqual({ kind: "existing", address: "192.0.2.10", port: 22, user: "root" });
         expect(c.certificate.directory).toBe("https://acme-staging-v02.api.letsencrypt.org/directory");
-        expect(c.certificate.names).toEqual(["mail.example.org", "mail.example.net", "mail.example.com"]);
+        expect(c.certificate.names).toEqual(["mail.example.org", "mail.example.net", "mail.example.com",
+            ...["example.org", "example.net", "example.com"]
+                .flatMap((d) => [`autoconfig.${d}`, `autodiscover.${d}`, `mta-sts.${d}`])]);
+        expect(c.certificate.caa).toBe("letsencrypt.org");
         expect(c.imaps).toBe(false);
+        expect(c.mtaSts).toBe("enforce");
     });
 
     test("normalises case", () => {
@@ -108,4 +113,49 @@ describe("parseConfig", () => {
             "virtualDomains", /server's hostname/],
         ["non-boolean imaps", { imaps: "yes" }, "imaps", /true or false/],
     ])("rejects %s", (_what, change, key, message) => rejects(change, key, message));
+});
+
+describe("dnsRecords: what mail programs and other servers look up", () => {
+    const records = (raw: Partial<RawConfig> = {}): DnsRecord[] => dnsRecords(parseConfig({ ...valid, ...raw }), "192.0.2.10");
+    const of = (rs: DnsRecord[], name: string, type: string): string[] =>
+        rs.filter((r) => r.name === name && r.type === type).map((r) => r.value);
+
+    test("RFC 6186 SRV per domain; the implicit-TLS ones say 'not offered' until they are on", () => {
+        const off = records();
+        expect(of(off, "_imap._tcp.example.net", "SRV")).toEqual(["0 1 143 mail.example.org."]);
+        expect(of(off, "_submission._tcp.example.net", "SRV")).toEqual(["0 1 587 mail.example.org."]);
+        expect(of(off, "_imaps._tcp.example.net", "SRV")).toEqual(["0 0 0 ."]);
+        expect(of(off, "_submissions._tcp.example.org", "SRV")).toEqual(["0 0 0 ."]);
+        const on = records({ imaps: true, smtps: true });
+        expect(of(on, "_imaps._tcp.example.com", "SRV")).toEqual(["0 1 993 mail.example.org."]);
+        expect(of(on, "_submissions._tcp.example.com", "SRV")).toEqual(["0 1 465 mail.example.org."]);
+    });
+
+    test("MTA-STS id follows the policy text, TLS-RPT goes to adminEmail, CAA names the CA", () => {
+        const enforce = records();
+        const testing = records({ mtaSts: "testing" });
+        const id = (rs: DnsRecord[]): string => of(rs, "_mta-sts.example.org", "TXT")[0];
+        expect(id(enforce)).toMatch(/^v=STSv1; id=[A-Za-z0-9]{1,32}$/);
+        expect(id(testing)).toMatch(/^v=STSv1; id=[A-Za-z0-9]{1,32}$/);
+        expect(id(testing)).not.toBe(id(enforce));
+        expect(id(records({ hostname: "mx.example.org" }))).not.toBe(id(enforce));
+        expect(of(enforce, "_mta-sts.example.net", "TXT")).toEqual([id(enforce)]);
+        expect(of(enforce, "_smtp._tls.example.com", "TXT")).toEqual(["v=TLSRPTv1; rua=mailto:alice@example.org"]);
+        expect(of(enforce, "example.net", "CAA")).toEqual(['0 issue "letsencrypt.org"']);
+        // a custom CA: CAA only if configured
+        const custom = { email: "admin@example.org", acme: "custom", directory: "https://ca.example.org/dir" };
+        expect(records({ certificate: custom }).filter((r) => r.type === "CAA")).toEqual([]);
+        expect(of(records({ certificate: { ...custom, caa: "ca.example.org" } }), "example.com", "CAA"))
+            .toEqual(['0 issue "ca.example.org"']);
+        // a hostname outside every domain gets its own
+        expect(of(records({ hostname: "mx.example.info" }), "mx.example.info", "CAA")).toEqual(['0 issue "letsencrypt.org"']);
+    });
+
+    test("autoconfig, autodiscover and mta-sts names of every domain point at the server", () => {
+        for (const d of ["example.org", "example.net", "example.com"]) {
+            for (const p of ["autoconfig", "autodiscover", "mta-sts"]) {
+                expect(of(records(), `${p}.${d}`, "A")).toEqual(["192.0.2.10"]);
+            }
+        }
+    });
 });

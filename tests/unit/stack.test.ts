@@ -66,10 +66,10 @@ beforeAll(async () => {
 
 describe("firewall ports (openPorts)", () => {
     test.each([
-        [false, false, [22, 25, 80, 143, 587]],
-        [true, false, [22, 25, 80, 143, 587, 993]],
-        [false, true, [22, 25, 80, 143, 465, 587]],
-        [true, true, [22, 25, 80, 143, 465, 587, 993]],
+        [false, false, [22, 25, 80, 143, 443, 587]],
+        [true, false, [22, 25, 80, 143, 443, 587, 993]],
+        [false, true, [22, 25, 80, 143, 443, 465, 587]],
+        [true, true, [22, 25, 80, 143, 443, 465, 587, 993]],
     ])("imaps=%s smtps=%s opens exactly %j", (imaps, smtps, expected) => {
         const adminCidrs = ["198.51.100.0/24"];
         const ports = openPorts({ adminCidrs, imaps, smtps });
@@ -164,7 +164,7 @@ describe("MailServer on a new Hetzner server", () => {
     test("firewall: exactly 22 (admins only), 25, 80, 143, 587, and ping; attached to the server", () => {
         const fw = r.rec.one(TYPES.firewall);
         const rules = fw.inputs.rules as { direction: string; protocol: string; port?: string; sourceIps: string[] }[];
-        expect(tcpPorts(rules)).toEqual([22, 25, 80, 143, 587]);
+        expect(tcpPorts(rules)).toEqual([22, 25, 80, 143, 443, 587]);
         // The resource carries exactly what openPorts computes for this config.
         const expected = openPorts({ adminCidrs: hetznerHost.adminCidrs, imaps: false, smtps: false });
         expect(rules.filter((x) => x.protocol === "tcp").map((x) => ({ port: Number(x.port), sources: x.sourceIps })))
@@ -229,7 +229,7 @@ describe("MailServer on a Hetzner server with imaps and smtps", () => {
 
     test("the firewall also opens 465 and 993", () => {
         const rules = r.rec.one(TYPES.firewall).inputs.rules as { protocol: string; port?: string }[];
-        expect(tcpPorts(rules)).toEqual([22, 25, 80, 143, 465, 587, 993]);
+        expect(tcpPorts(rules)).toEqual([22, 25, 80, 143, 443, 465, 587, 993]);
     });
 
     test("the client settings list the implicit-TLS ports", () => {
@@ -360,8 +360,14 @@ function outputs(get: () => Rendered, ip: string, ip6?: string): void {
         expect(records).toContainEqual({ name: "mail.example.org", type: "A", value: ip });
         expect(records.filter((x) => x.type === "PTR")).toEqual([{ name: ip, type: "PTR", value: "mail.example.org" },
             ...(ip6 === undefined ? [] : [{ name: ip6, type: "PTR", value: "mail.example.org" }])]);
-        expect(records.filter((x) => x.type === "AAAA"))
-            .toEqual(ip6 === undefined ? [] : [{ name: "mail.example.org", type: "AAAA", value: ip6 }]);
+        const web = ["example.org", "example.net", "example.com"]
+            .flatMap((d) => ["autoconfig", "autodiscover", "mta-sts"].map((p) => `${p}.${d}`));
+        expect(records.filter((x) => x.type === "AAAA")).toEqual(ip6 === undefined ? [] : [
+            { name: "mail.example.org", type: "AAAA", value: ip6 },
+            ...web.map((name) => ({ name, type: "AAAA", value: ip6 }))]);
+        for (const name of web) {
+            expect(records.filter((x) => x.name === name && x.type === "A")).toEqual([{ name, type: "A", value: ip }]);
+        }
         expect(records.filter((x) => x.type === "A").every((x) => x.value === ip)).toBe(true);
         for (const domain of ["example.org", "example.net", "example.com"]) {
             expect(records.filter((x) => x.name === domain && x.type === "MX")).toEqual([
@@ -376,7 +382,7 @@ function outputs(get: () => Rendered, ip: string, ip6?: string): void {
         // Nothing for a domain the config does not have.
         const domains = new Set(["example.org", "example.net", "example.com"]);
         for (const x of records.filter((y) => y.type !== "PTR" && y.type !== "AAAA")) {
-            const owner = x.name.replace(/^(_dmarc|mail)\./, "");
+            const owner = x.name.replace(/^(_dmarc|mail|autoconfig|autodiscover|mta-sts|_mta-sts|_smtp\._tls|_[a-z]+\._tcp)\./, "");
             expect({ record: x, known: domains.has(owner) }).toEqual({ record: x, known: true });
         }
     });
