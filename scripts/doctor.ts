@@ -45,7 +45,8 @@ async function published(r: Resolver, rec: DnsRecord): Promise<string[]> {
             // A long TXT record is several strings of at most 255 characters, read as one.
             return (await r.resolveTxt(rec.name)).map((chunks) => chunks.join(""));
         case "PTR":
-            return (await r.reverse(rec.name)).map(norm);
+            // A DNS query: reverse() would read /etc/hosts first.
+            return (await r.resolvePtr(arpa(rec.name))).map(norm);
     }
 }
 
@@ -105,6 +106,10 @@ export function reversed(ip: string): string {
     const tail = halves.length > 1 ? groups(halves[1]) : [];
     const full = [...head, ...Array<string>(8 - head.length - tail.length).fill("0"), ...tail];
     return full.map((g) => g.padStart(4, "0")).join("").split("").reverse().join(".");
+}
+
+export function arpa(ip: string): string {
+    return `${reversed(ip)}.${net.isIPv4(ip) ? "in-addr" : "ip6"}.arpa`;
 }
 
 export async function checkBlocklist(r: Resolver, ip: string, zone: string): Promise<Check> {

@@ -107,7 +107,7 @@ function fakeResolver(answers: Record<string, unknown>): Resolver {
         return Promise.resolve(a);
     };
     return { resolve4: lookup("A"), resolve6: lookup("AAAA"), resolveMx: lookup("MX"), resolveTxt: lookup("TXT"),
-        reverse: lookup("PTR") } as unknown as Resolver;
+        resolvePtr: lookup("PTR") } as unknown as Resolver;
 }
 
 describe("doctor: records as published", () => {
@@ -126,8 +126,8 @@ describe("doctor: records as published", () => {
         ["a second SPF record", spf, { "example.net|TXT": [[spf.value], ["v=spf1 -all"]] }, "fail", /two v=spf1 records/],
         ["SPF cut short", spf, { "example.net|TXT": [["v=spf1 mx ip4:192.0.2.10"]] }, "fail",
             /published "v=spf1 mx ip4:192.0.2.10", expected "v=spf1 mx ip4:192.0.2.10 -all"/],
-        ["a PTR", { name: "192.0.2.10", type: "PTR", value: "mail.example.org" }, { "192.0.2.10|PTR": ["Mail.Example.org."] }, "ok", /mail/],
-        ["a wrong PTR", { name: "192.0.2.10", type: "PTR", value: "mail.example.org" }, { "192.0.2.10|PTR": ["static.10.2.0.192.clients.example"] },
+        ["a PTR", { name: "192.0.2.10", type: "PTR", value: "mail.example.org" }, { "10.2.0.192.in-addr.arpa|PTR": ["Mail.Example.org."] }, "ok", /mail/],
+        ["a wrong PTR", { name: "192.0.2.10", type: "PTR", value: "mail.example.org" }, { "10.2.0.192.in-addr.arpa|PTR": ["static.10.2.0.192.clients.example"] },
             "fail", /static.10.2.0.192.clients.example/],
         ["a lookup that fails", { name: "example.net", type: "MX", value: "10 mail.example.org." }, { "example.net|MX": "ESERVFAIL" },
             "fail", /lookup failed \(ESERVFAIL\)/],
