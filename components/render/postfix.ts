@@ -41,8 +41,9 @@ function outbound(p: PostfixInput): [string, string][] {
     }
     return [
         ["relayhost", relayNexthop(p.relay)],
-        // A smarthost named only in /etc/hosts (a private relay) is found too.
-        ["smtp_host_lookup", "dns, native"],
+        // One name, no MX: found as every other program on the server finds it (hosts file, then DNS), so a private
+        // relay named in /etc/hosts works too. "dns, native" would not do: a DNS error other than NXDOMAIN defers.
+        ["smtp_host_lookup", "native"],
         ["smtp_sasl_auth_enable", "yes"],
         ["smtp_sasl_password_maps", `hash:${MAPS.saslPasswd}`],
         // Never send the password over a connection that is not verified TLS (secure below), nor anonymously.

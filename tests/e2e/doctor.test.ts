@@ -313,7 +313,7 @@ describe("with relayHost", () => {
         const d = doctor();
         doctorTable("relay-wrong-password");
         expect(d.failed.map((c) => c.check)).toEqual(["outbound"]);
-        expect(d.failed[0].detail).toMatch(/smarthost smarthost\.test:587 refuses our mail: SASL authentication failed/);
+        expect(d.failed[0].detail).toMatch(/smarthost smarthost\.test:587 is deferred: SASL authentication failed/);
         onServer("postsuper -d ALL deferred >/dev/null 2>&1");
     });
 });
