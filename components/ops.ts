@@ -41,7 +41,7 @@ export class Ops extends pulumi.ComponentResource {
                 stdin: pulumi.secret(pulumi.output(args.alertWebhook).apply(webhookConf)),
                 delete: `rm -f ${quote(WEBHOOK_CONF)}`,
                 quiet: true,
-            }, { parent: this }));
+            }, { parent: this, deleteBeforeReplace: true }));
         }
         step(`${name}-timer`, {
             connection: args.connection,
@@ -49,7 +49,8 @@ export class Ops extends pulumi.ComponentResource {
                 "systemctl restart mailstack-doctor.timer",
             delete: "systemctl disable --now --quiet mailstack-doctor.timer || true",
             triggers: files.map(([, , text]) => sha256(text)),
-        }, { parent: this, dependsOn: written });
+            // A changed file replaces this step: the old one's delete (disable) must run before the new create.
+        }, { parent: this, dependsOn: written, deleteBeforeReplace: true });
         this.registerOutputs({});
     }
 }

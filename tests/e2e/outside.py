@@ -39,7 +39,8 @@ class Store:
         self.kind, self.port = kind, port
 
     async def handle_DATA(self, server, session, envelope):
-        login = session.login_data.decode() if isinstance(session.login_data, bytes) else session.login_data
+        auth = session.auth_data
+        login = auth.login.decode() if isinstance(auth, LoginPassword) else None
         record(self.kind, {"port": self.port, "login": login, "tls": session.ssl is not None,
                            "from": envelope.mail_from, "to": envelope.rcpt_tos,
                            "data": envelope.content.decode("utf8", "replace")})

@@ -48,6 +48,8 @@ test("relay password and webhook: only in the stdin of one quiet step each, as s
         expect(String(reveal(carriers[0].inputs.delete))).toContain(`rm -f ${path}`);
         expect(carriers[0].inputs.logging).toBe("none");
         expect(carriers[0].additionalSecretOutputs).toEqual(expect.arrayContaining(["stdout", "stderr"]));
+        // a replacement's delete (rm) must not run after the new create
+        expect(carriers[0].deleteBeforeReplace).toBe(true);
     }
     const sasl = commands.find((c) => String(reveal(c.inputs.create)).includes("sasl_passwd"));
     expect(reveal(sasl?.inputs.stdin)).toBe(`[smtp.relay.example]:587 mailer:${PASSWORD}\n`);
@@ -66,4 +68,7 @@ test("without relayHost and webhook: no SASL table, no webhook file; the check t
         expect.stringContaining("put /usr/local/sbin/mailstack-doctor 0755"),
         expect.stringContaining("enable --quiet mailstack-doctor.timer"),
     ]));
+    // a changed file replaces the timer step; the old step's disable must come first
+    expect(rec.byType(TYPES.remote).find((c) => String(reveal(c.inputs.create)).includes("enable --quiet mailstack-doctor.timer"))?.deleteBeforeReplace)
+        .toBe(true);
 });
