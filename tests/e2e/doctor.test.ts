@@ -156,6 +156,7 @@ beforeAll(() => {
     rmSync(DIR, { recursive: true, force: true });
     mkdirSync(OUT, { recursive: true });
     records = output<DnsRecord[]>("dnsRecords");
+    serveDns(records);
     const { cert, key } = makeCert();
     outside = spawn("ip", ["netns", "exec", CLIENT_NETNS, "/usr/bin/python3", path.join(__dirname, "outside.py"), OUT, cert, key,
         RELAY_USER, RELAY_PASSWORD], { stdio: ["ignore", "pipe", "inherit"] });
