@@ -4,12 +4,13 @@ import * as pulumi from "@pulumi/pulumi";
 import { MailServer } from "./components/mailServer";
 import { readStackConfig } from "./components/stackConfig";
 
-const { config, sshPrivateKey } = readStackConfig(new pulumi.Config("mailstack"));
+const { config, sshPrivateKey, relayPassword, alertWebhook } = readStackConfig(new pulumi.Config("mailstack"));
 
-const server = new MailServer("mail", { config, sshPrivateKey });
+const server = new MailServer("mail", { config, sshPrivateKey, relayPassword, alertWebhook });
 
 export const serverIp = server.serverIp;
 export const clientSettings = server.clientSettings;
 export const dnsRecords = server.dnsRecords;
 export const virtualUserPasswords = server.virtualUserPasswords;
 export const systemUserPasswords = server.systemUserPasswords;
+export const doctor = server.doctor;

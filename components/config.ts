@@ -72,7 +72,40 @@ export interface MailConfig {
     bruteForce: BruteForceConfig;
     /** The MTA-STS policy mode other servers are told to apply to mail for our domains. */
     mtaSts: MtaStsMode;
+    /** All outbound mail goes through this server (its password is the secret key relayPassword). */
+    relayHost?: RelayHostConfig;
+    /** Days of /var/log/mail.log and /var/log/dovecot.log kept by logrotate (one file a day). */
+    logRetentionDays: number;
+    doctor: DoctorConfig;
 }
+
+export type RelayTls = "starttls" | "implicit";
+
+export interface RelayHostConfig {
+    host: string;
+    port: number;
+    tls: RelayTls;
+    username: string;
+}
+
+export interface DoctorConfig {
+    /** The name server(s) doctor asks, ip or ip:port; empty = the system's resolver. */
+    resolvers: string[];
+    /** DNS blocklist zones the sending addresses are looked up in. */
+    blocklists: string[];
+    /** Inside checks: thresholds of a failure. */
+    queueMaxMessages: number;
+    queueMaxAgeHours: number;
+    diskMaxPercent: number;
+    backupMaxAgeHours: number;
+    certMinDays: number;
+    /** Minutes between two runs of the server's own check timer. */
+    intervalMinutes: number;
+    /** Without relayHost: a mail server whose port 25 the server must reach (outbound 25 blocked = cannot send). */
+    outboundProbe: string;
+}
+
+export const DEFAULT_BLOCKLISTS = ["zen.spamhaus.org", "bl.spamcop.net", "b.barracudacentral.org"];
 
 export interface BruteForceConfig {
     maxRetry: number;
@@ -167,6 +200,9 @@ export interface RawConfig {
     loginScope?: unknown;
     bruteForce?: unknown;
     mtaSts?: unknown;
+    relayHost?: unknown;
+    logRetentionDays?: unknown;
+    doctor?: unknown;
 }
 
 function str(key: string, value: unknown): string {
@@ -450,6 +486,107 @@ export function parseConfig(raw: RawConfig): MailConfig {
         loginScope,
         bruteForce: parseBruteForce(raw.bruteForce),
         mtaSts: parseMtaSts(raw.mtaSts),
+        relayHost: parseRelayHost(raw.relayHost),
+        logRetentionDays: wholeNumber("logRetentionDays", raw.logRetentionDays ?? 30, 1, 3650),
+        doctor: parseDoctor(raw.doctor),
+    };
+}
+
+function wholeNumber(key: string, v: unknown, min: number, max: number): number {
+    if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+        throw new ConfigError(key, `expected a whole number from ${min} to ${max}, got ${JSON.stringify(v)}`);
+    }
+    return v;
+}
+
+function parseRelayHost(value: unknown): RelayHostConfig | undefined {
+    if (value === undefined || value === null) {
+        return undefined;
+    }
+    const raw = record("relayHost", value);
+    if (raw.password !== undefined) {
+        throw new ConfigError("relayHost.password", "must not be in plain config: set it as a secret with " +
+            "`pulumi config set --secret mailstack:relayPassword` (content on stdin)");
+    }
+    onlyKeys("relayHost", raw, ["host", "port", "tls", "username"]);
+    const host = str("relayHost.host", raw.host).toLowerCase();
+    // TLS is verified against this name: an IP literal has no name to match the certificate with.
+    if (!isDomain(host)) {
+        throw new ConfigError("relayHost.host", `"${host}" is not a host name (the relay's certificate is checked against it)`);
+    }
+    const port = wholeNumber("relayHost.port", raw.port ?? (raw.tls === "implicit" ? 465 : 587), 1, 65535);
+    const tls = raw.tls ?? (port === 465 ? "implicit" : "starttls");
+    if (tls !== "starttls" && tls !== "implicit") {
+        throw new ConfigError("relayHost.tls", `unknown TLS mode ${JSON.stringify(tls)} (starttls, implicit)`);
+    }
+    const username = str("relayHost.username", raw.username);
+    // postfix's sasl_passwd holds "username:password" as one value: a colon would split it, a space end it.
+    if (/[:\s]/.test(username)) {
+        throw new ConfigError("relayHost.username", `"${username}" contains a colon or white space`);
+    }
+    return { host, port, tls, username };
+}
+
+/** The relay password as read from the secret key: present, one line (sasl_passwd is one entry a line). */
+export function checkRelayPassword(relay: RelayHostConfig | undefined, password: string | undefined): void {
+    if (relay === undefined) {
+        if (password !== undefined) {
+            throw new ConfigError("relayPassword", "is set but relayHost is not (remove it, or configure relayHost)");
+        }
+        return;
+    }
+    if (password === undefined || password === "") {
+        throw new ConfigError("relayPassword", `is not set, and relayHost ${relay.host} needs it ` +
+            "(pulumi config set --secret mailstack:relayPassword)");
+    }
+    if (/[\r\n]/.test(password)) {
+        throw new ConfigError("relayPassword", "contains a line break (the value is not shown: it is a secret)");
+    }
+}
+
+/** An https:// URL with a host: the alert webhook (checked up front even though its value is a secret). */
+export function checkWebhook(url: string | undefined): void {
+    if (url === undefined) {
+        return;
+    }
+    let ok: boolean;
+    try {
+        const u = new URL(url);
+        ok = u.protocol === "https:" && u.hostname !== "" && !/\s/.test(url);
+    } catch {
+        ok = false;
+    }
+    if (!ok) {
+        throw new ConfigError("alertWebhook", "is not an https:// URL (the value is not shown: it is a secret)");
+    }
+}
+
+function parseDoctor(value: unknown): DoctorConfig {
+    const raw = value === undefined || value === null ? {} : record("doctor", value);
+    onlyKeys("doctor", raw, ["resolvers", "blocklists", "queueMaxMessages", "queueMaxAgeHours", "diskMaxPercent",
+        "backupMaxAgeHours", "certMinDays", "intervalMinutes", "outboundProbe"]);
+    const resolvers = strList("doctor.resolvers", raw.resolvers, false);
+    resolvers.forEach((r, i) => {
+        const m = /^(?:\[([0-9a-f:.]+)\]|([0-9.]+))(?::([0-9]{1,5}))?$/i.exec(r);
+        const ip = m === null ? "" : (m[1] ?? m[2]);
+        if (m === null || isIP(ip) === 0 || (m[3] !== undefined && (Number(m[3]) < 1 || Number(m[3]) > 65535))) {
+            throw new ConfigError(`doctor.resolvers[${i}]`, `"${r}" is not an address such as 192.0.2.53 or 192.0.2.53:5353`);
+        }
+    });
+    const blocklists = raw.blocklists === undefined ? [...DEFAULT_BLOCKLISTS]
+        : strList("doctor.blocklists", raw.blocklists, false).map((z, i) => domain(`doctor.blocklists[${i}]`, z));
+    const n = (key: string, fallback: number, min: number, max: number): number =>
+        wholeNumber(`doctor.${key}`, raw[key] ?? fallback, min, max);
+    return {
+        resolvers,
+        blocklists,
+        queueMaxMessages: n("queueMaxMessages", 100, 0, 1000000),
+        queueMaxAgeHours: n("queueMaxAgeHours", 24, 1, 10000),
+        diskMaxPercent: n("diskMaxPercent", 90, 1, 100),
+        backupMaxAgeHours: n("backupMaxAgeHours", 48, 1, 100000),
+        certMinDays: n("certMinDays", 14, 0, 365),
+        intervalMinutes: n("intervalMinutes", 15, 1, 1440),
+        outboundProbe: domain("doctor.outboundProbe", raw.outboundProbe ?? "gmail-smtp-in.l.google.com"),
     };
 }
 

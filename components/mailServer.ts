@@ -8,6 +8,7 @@ import { DOVECOT_FILES, Dovecot } from "./dovecot";
 import { Fail2ban } from "./fail2ban";
 import { Firewall } from "./firewall";
 import { ExistingServer, HetznerServer, Host, TestbedServer } from "./host";
+import { Ops } from "./ops";
 import { Packages } from "./packages";
 import { POSTFIX_FILES, Postfix } from "./postfix";
 import { USER_FILES, Users, PASSWD_FILE } from "./users";
@@ -17,11 +18,30 @@ import { PAM_SERVICE } from "./render/access";
 import { CIPHERS } from "./render/postfix";
 import { ServerState } from "./serverState";
 import { ClientSettings, clientSettings, DnsRecord, dnsRecords } from "./render/records";
+import { Port, tlsPorts } from "./render/ops";
+
+/** What `npm run doctor` needs besides dnsRecords: no secret in it. */
+export interface DoctorTarget {
+    hostname: string;
+    /** Names every served certificate must cover. */
+    names: string[];
+    ports: Port[];
+    resolvers: string[];
+    blocklists: string[];
+    certMinDays: number;
+    ssh: { host: string; port: number; user: string };
+    /** "host:port" of the smarthost, when mail leaves through one. */
+    relay?: string;
+}
 
 export interface MailServerArgs {
     config: MailConfig;
     /** Required for hetzner and existing hosts; the testbed makes its own key. */
     sshPrivateKey?: pulumi.Input<string>;
+    /** Secret; with config.relayHost. */
+    relayPassword?: pulumi.Input<string>;
+    /** Secret; where the server's check timer posts failures. */
+    alertWebhook?: pulumi.Input<string>;
 }
 
 export class MailServer extends pulumi.ComponentResource {
@@ -30,6 +50,7 @@ export class MailServer extends pulumi.ComponentResource {
     readonly dnsRecords: pulumi.Output<DnsRecord[]>;
     readonly virtualUserPasswords: pulumi.Output<Record<string, string>>;
     readonly systemUserPasswords: pulumi.Output<Record<string, string>>;
+    readonly doctor: pulumi.Output<DoctorTarget>;
 
     constructor(name: string, args: MailServerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mailstack:index:MailServer", name, {}, opts);
@@ -68,10 +89,11 @@ export class MailServer extends pulumi.ComponentResource {
             connection: conn,
             input: {
                 hostname: c.hostname, baseDomain: c.baseDomain, virtualDomains: c.virtualDomains,
-                certFile: cert.certFile, keyFile: cert.keyFile, smtps: c.smtps,
+                certFile: cert.certFile, keyFile: cert.keyFile, smtps: c.smtps, relay: c.relayHost,
             },
             ipv6: host.ipv6,
             state,
+            relayPassword: args.relayPassword,
         }, { parent: this, dependsOn: [users, cert] });
         const dovecot = new Dovecot(`${name}-dovecot`, {
             connection: conn,
@@ -92,7 +114,20 @@ export class MailServer extends pulumi.ComponentResource {
             connection: conn, input: { ...c.bruteForce, imaps: c.imaps, smtps: c.smtps },
         }, { parent: this, dependsOn: [postfix, dovecot] });
 
+        const ports = tlsPorts(c);
+        new Ops(`${name}-ops`, {
+            connection: conn, logRetentionDays: c.logRetentionDays, doctor: c.doctor, relay: c.relayHost,
+            certFile: cert.certFile, ports, alertWebhook: args.alertWebhook,
+        }, { parent: this, dependsOn: [postfix, dovecot] });
+
         this.serverIp = host.address;
+        this.doctor = pulumi.output(host.address).apply((ip): DoctorTarget => ({
+            hostname: c.hostname, names: c.certificate.names, ports, resolvers: c.doctor.resolvers,
+            blocklists: c.doctor.blocklists, certMinDays: c.doctor.certMinDays,
+            ssh: c.host.kind === "existing" ? { host: c.host.address, port: c.host.port, user: c.host.user }
+                : { host: ip, port: 22, user: "root" },
+            ...(c.relayHost === undefined ? {} : { relay: `${c.relayHost.host}:${c.relayHost.port}` }),
+        }));
         this.clientSettings = clientSettings(c);
         this.dnsRecords = pulumi.all([host.address, host.ipv6 ?? pulumi.output(undefined)])
             .apply(([ip, ip6]) => dnsRecords(c, ip, ip6));
@@ -104,6 +139,7 @@ export class MailServer extends pulumi.ComponentResource {
             dnsRecords: this.dnsRecords,
             virtualUserPasswords: this.virtualUserPasswords,
             systemUserPasswords: this.systemUserPasswords,
+            doctor: this.doctor,
         });
     }
 

@@ -2,8 +2,8 @@
 // reloaded by `mailstack-ctl apply`, which restores the previous files if anything fails.
 
 import * as pulumi from "@pulumi/pulumi";
-import { mainCf, masterCf, PostfixInput } from "./render/postfix";
-import { CTL, Connection, sha256, step } from "./remote";
+import { mainCf, MAPS, masterCf, PostfixInput, saslPasswd } from "./render/postfix";
+import { CTL, Connection, quote, sha256, step } from "./remote";
 import { ServerState } from "./serverState";
 
 export interface PostfixArgs {
@@ -13,6 +13,8 @@ export interface PostfixArgs {
     ipv6?: pulumi.Input<string>;
     /** Drift of the live files: a repaired file is staged and applied again. */
     state: ServerState;
+    /** Secret: the smarthost's password, with input.relay. */
+    relayPassword?: pulumi.Input<string>;
 }
 
 export const POSTFIX_FILES = ["/etc/postfix/main.cf", "/etc/postfix/master.cf"];
@@ -26,6 +28,18 @@ export class Postfix extends pulumi.ComponentResource {
         const staged = files.map(([file, text]) => step(`${name}-${file}`, {
             connection: args.connection, create: `${CTL} stage postfix ${file}`, stdin: text, triggers: [repair],
         }, { parent: this }));
+        if (args.input.relay !== undefined && args.relayPassword !== undefined) {
+            const relay = args.input.relay;
+            // Before main.cf names it. Content on stdin and secret; 0600 for the text and its .db; removed with relayHost.
+            staged.push(step(`${name}-sasl_passwd`, {
+                connection: args.connection,
+                create: `${CTL} put-map ${quote(MAPS.saslPasswd)} 0600`,
+                stdin: pulumi.secret(pulumi.output(args.relayPassword).apply((pw) => saslPasswd(relay, pw))),
+                delete: `rm -f ${quote(MAPS.saslPasswd)} ${quote(MAPS.saslPasswd)}.db`,
+                quiet: true,
+                // a replacement's delete would otherwise remove the new table
+            }, { parent: this, deleteBeforeReplace: true }));
+        }
         step(`${name}-apply`, {
             connection: args.connection,
             create: `${CTL} apply postfix`,

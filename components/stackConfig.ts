@@ -2,12 +2,16 @@
 // before the program creates any resource. Kept apart from config.ts, which stays free of Pulumi.
 
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, MailConfig, parseConfig, RawConfig } from "./config";
+import { checkRelayPassword, checkWebhook, ConfigError, MailConfig, parseConfig, RawConfig } from "./config";
 
 export interface StackConfig {
     config: MailConfig;
     /** Secret; required for hetzner and existing hosts, unused by the testbed (which makes its own key). */
     sshPrivateKey?: pulumi.Output<string>;
+    /** Secret; set exactly when relayHost is. */
+    relayPassword?: pulumi.Output<string>;
+    /** Secret (a Slack or ntfy URL is a credential): where the server's own check timer posts failures. */
+    alertWebhook?: pulumi.Output<string>;
 }
 
 /**
@@ -42,8 +46,16 @@ function read(cfg: pulumi.Config): StackConfig {
         loginScope: cfg.get("loginScope"),
         bruteForce: cfg.getObject("bruteForce"),
         mtaSts: cfg.get("mtaSts"),
+        relayHost: cfg.getObject("relayHost"),
+        logRetentionDays: cfg.getObject("logRetentionDays"),
+        doctor: cfg.getObject("doctor"),
     };
     const config = parseConfig(raw);
+    // Validated from the plain value, passed on only as a secret.
+    checkRelayPassword(config.relayHost, cfg.get("relayPassword"));
+    checkWebhook(cfg.get("alertWebhook"));
+    const relayPassword = config.relayHost === undefined ? undefined : cfg.requireSecret("relayPassword");
+    const alertWebhook = cfg.getSecret("alertWebhook");
     let sshPrivateKey = cfg.getSecret("sshPrivateKey");
     if (sshPrivateKey === undefined && config.host.kind !== "testbed") {
         const problem = `is not set, and host kind "${config.host.kind}" needs it ` +
@@ -56,5 +68,5 @@ function read(cfg: pulumi.Config): StackConfig {
         void pulumi.log.warn(`mailstack:sshPrivateKey ${problem}; this preview goes on, \`pulumi up\` will refuse`);
         sshPrivateKey = pulumi.secret(pulumi.output(pulumi.unknown as unknown as string));
     }
-    return { config, sshPrivateKey };
+    return { config, sshPrivateKey, relayPassword, alertWebhook };
 }

@@ -1,5 +1,6 @@
 // postfix main.cf and master.cf, rendered from typed input. No Pulumi here: tests feed the text to the real postconf.
 
+import { RelayHostConfig } from "../config";
 import { VHOSTS } from "./dovecot";
 
 export interface PostfixInput {
@@ -13,6 +14,46 @@ export interface PostfixInput {
     /** The IPv6 address outbound mail leaves from (its PTR is the hostname). Without one, IPv4 only: mail sent
      * over IPv6 from an address without PTR, AAAA and SPF is refused by the big receivers. */
     ipv6?: string;
+    /** Every outbound message goes through this smarthost, authenticated, TLS verified. */
+    relay?: RelayHostConfig;
+}
+
+/** The system's CA store (Debian's ca-certificates): smtp(8) runs chrooted and reads the file before it chroots. */
+export const SYSTEM_CA_FILE = "/etc/ssl/certs/ca-certificates.crt";
+
+/** The relayhost value, which is also the key of its entry in the SASL password table: [host]:port, no MX lookup. */
+export function relayNexthop(r: RelayHostConfig): string {
+    return `[${r.host}]:${r.port}`;
+}
+
+/** Postfix's SASL password table: one entry, "username:password" (the password may hold colons, not line breaks). */
+export function saslPasswd(r: RelayHostConfig, password: string): string {
+    if (/[\r\n]/.test(password)) {
+        throw new Error("the relay password contains a line break");
+    }
+    return `${relayNexthop(r)} ${r.username}:${password}\n`;
+}
+
+/** Direct delivery, or all of it through the smarthost: TLS with a verified certificate, then AUTH. */
+function outbound(p: PostfixInput): [string, string][] {
+    if (p.relay === undefined) {
+        return [["smtp_tls_security_level", "may"]];
+    }
+    return [
+        ["relayhost", relayNexthop(p.relay)],
+        // One name, no MX: found as every other program on the server finds it (hosts file, then DNS), so a private
+        // relay named in /etc/hosts works too. "dns, native" would not do: a DNS error other than NXDOMAIN defers.
+        ["smtp_host_lookup", "native"],
+        ["smtp_sasl_auth_enable", "yes"],
+        ["smtp_sasl_password_maps", `hash:${MAPS.saslPasswd}`],
+        // Never send the password over a connection that is not verified TLS (secure below), nor anonymously.
+        ["smtp_sasl_security_options", "noanonymous"],
+        ["smtp_sasl_tls_security_options", "noanonymous"],
+        // The relay's certificate must chain to the system's CAs and name the relay host.
+        ["smtp_tls_security_level", "secure"],
+        ["smtp_tls_CAfile", SYSTEM_CA_FILE],
+        ...(p.relay.tls === "implicit" ? [["smtp_tls_wrappermode", "yes"] as [string, string]] : []),
+    ];
 }
 
 /** Per submission client (SASL login's address), per anvil_rate_time_unit (60 s). */
@@ -34,6 +75,8 @@ export const MAPS = {
     locked: "/etc/postfix/locked_recipients",
     /** Written from the server's accounts (components/render/access.ts). */
     nonMail: "/etc/postfix/nonmail_recipients",
+    /** The smarthost's credentials (0600, root). */
+    saslPasswd: "/etc/postfix/sasl_passwd",
 } as const;
 
 /** An access table that refuses every domain of ours (and the hostname) as envelope sender. */
@@ -96,7 +139,7 @@ export function mainCf(p: PostfixInput): string {
         ["smtpd_tls_session_cache_database", "btree:${data_directory}/smtpd_scache"],
         ["smtpd_tls_protocols", ">=TLSv1.2"],
         ["smtpd_tls_mandatory_protocols", ">=TLSv1.2"],
-        ["smtp_tls_security_level", "may"],
+        ...outbound(p),
         ["smtp_tls_session_cache_database", "btree:${data_directory}/smtp_scache"],
         ["smtp_tls_protocols", ">=TLSv1.2"],
         ["tls_preempt_cipherlist", "yes"],

@@ -1,0 +1,56 @@
+// Operations on the server: log rotation, the inside checks (files/mailstack-doctor, shared with `npm run doctor`)
+// and their timer, which posts failures to a webhook rather than by mail through the server being checked.
+
+import * as pulumi from "@pulumi/pulumi";
+import { DoctorConfig, RelayHostConfig } from "./config";
+import {
+    DOCTOR, DOCTOR_CONF, DOCTOR_TIMER, DOCTOR_UNIT, doctorConf, doctorService, doctorTimer, LOGROTATE_FILE, logrotate, Port,
+    WEBHOOK_CONF, webhookConf,
+} from "./render/ops";
+import { CTL, Connection, putFile, quote, sha256, staticFile, step } from "./remote";
+
+export interface OpsArgs {
+    connection: pulumi.Input<Connection>;
+    logRetentionDays: number;
+    doctor: DoctorConfig;
+    relay?: RelayHostConfig;
+    certFile: string;
+    ports: Port[];
+    /** Secret. Without it the timer still runs the checks (journal), and posts nothing. */
+    alertWebhook?: pulumi.Input<string>;
+}
+
+export class Ops extends pulumi.ComponentResource {
+    constructor(name: string, args: OpsArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("mailstack:index:Ops", name, {}, opts);
+        const script = staticFile("mailstack-doctor");
+        const files: [string, string, string][] = [
+            [LOGROTATE_FILE, "0644", logrotate(args.logRetentionDays)],
+            [DOCTOR, "0755", script],
+            [DOCTOR_CONF, "0644", doctorConf({ doctor: args.doctor, relay: args.relay, certFile: args.certFile, ports: args.ports })],
+            [DOCTOR_UNIT, "0644", doctorService()],
+            [DOCTOR_TIMER, "0644", doctorTimer(args.doctor.intervalMinutes)],
+        ];
+        const written = files.map(([path, mode, content]) => putFile(`${name}-${path.split("/").pop()}`, {
+            path, mode, owner: "root:root", content,
+        }, args.connection, { parent: this }));
+        if (args.alertWebhook !== undefined) {
+            written.push(step(`${name}-webhook`, {
+                connection: args.connection,
+                create: `${CTL} put ${quote(WEBHOOK_CONF)} 0600 root:root`,
+                stdin: pulumi.secret(pulumi.output(args.alertWebhook).apply(webhookConf)),
+                delete: `rm -f ${quote(WEBHOOK_CONF)}`,
+                quiet: true,
+            }, { parent: this, deleteBeforeReplace: true }));
+        }
+        step(`${name}-timer`, {
+            connection: args.connection,
+            create: "systemctl daemon-reload && systemctl enable --quiet mailstack-doctor.timer && " +
+                "systemctl restart mailstack-doctor.timer",
+            delete: "systemctl disable --now --quiet mailstack-doctor.timer || true",
+            triggers: files.map(([, , text]) => sha256(text)),
+            // A changed file replaces this step: the old one's delete (disable) must run before the new create.
+        }, { parent: this, dependsOn: written, deleteBeforeReplace: true });
+        this.registerOutputs({});
+    }
+}
