@@ -36,6 +36,7 @@ type fakeAPI struct {
 	primaryIPs   map[int64]*schema.PrimaryIP
 	servers      map[int64]*schema.Server
 	firewalls    map[int64]*schema.Firewall
+	volumes      map[int64]*schema.Volume
 	actions      map[int64]*schema.Action
 	pollsLeft    map[int64]int
 }
@@ -49,7 +50,7 @@ func newFakeAPI(t *testing.T, token string) *fakeAPI {
 	f := &fakeAPI{
 		t: t, token: token, nextID: 100, polls: 1,
 		sshKeys: map[int64]*schema.SSHKey{}, primaryIPs: map[int64]*schema.PrimaryIP{},
-		servers: map[int64]*schema.Server{}, firewalls: map[int64]*schema.Firewall{},
+		servers: map[int64]*schema.Server{}, firewalls: map[int64]*schema.Firewall{}, volumes: map[int64]*schema.Volume{},
 		actions: map[int64]*schema.Action{}, pollsLeft: map[int64]int{},
 	}
 	mux := http.NewServeMux()
@@ -101,6 +102,11 @@ func newFakeAPI(t *testing.T, token string) *fakeAPI {
 	route("PUT /firewalls/{id}", byID(f, f.firewalls, "firewall", show(f, "firewall", func(fw *schema.Firewall, b map[string]any) { rename(b, &fw.Name, &fw.Labels) })))
 	route("DELETE /firewalls/{id}", byID(f, f.firewalls, "firewall", f.deleteFirewall))
 	route("POST /firewalls/{id}/actions/{action}", byID(f, f.firewalls, "firewall", f.firewallAction))
+	route("POST /volumes", f.createVolume)
+	route("GET /volumes/{id}", byID(f, f.volumes, "volume", show[schema.Volume](f, "volume", nil)))
+	route("PUT /volumes/{id}", byID(f, f.volumes, "volume", show(f, "volume", func(v *schema.Volume, b map[string]any) { rename(b, &v.Name, &v.Labels) })))
+	route("DELETE /volumes/{id}", byID(f, f.volumes, "volume", f.deleteVolume))
+	route("POST /volumes/{id}/actions/{action}", byID(f, f.volumes, "volume", f.volumeAction))
 
 	f.srv = httptest.NewServer(mux)
 	t.Cleanup(f.srv.Close)
@@ -529,6 +535,15 @@ func (f *fakeAPI) createServer(w http.ResponseWriter, _ *http.Request, body map[
 }
 
 func (f *fakeAPI) deleteServer(w http.ResponseWriter, r *http.Request, s *schema.Server, _ map[string]any) {
+	if s.Protection.Delete {
+		f.fail(w, 423, "protected", "server is protected")
+		return
+	}
+	for _, v := range f.volumes {
+		if v.Server != nil && *v.Server == s.ID {
+			v.Server = nil // the API detaches a deleted server's volumes
+		}
+	}
 	for _, id := range []int64{s.PublicNet.IPv4.ID, s.PublicNet.IPv6.ID} {
 		if ip := f.primaryIPs[id]; ip != nil {
 			ip.AssigneeID = nil
@@ -568,6 +583,14 @@ func (f *fakeAPI) serverAction(w http.ResponseWriter, r *http.Request, s *schema
 		f.json(w, 201, map[string]any{"action": f.action("change_server_type", ref)})
 	case "change_dns_ptr":
 		f.changePtr(w, nil, s, body, ref)
+	case "change_protection":
+		if v, ok := body["delete"].(bool); ok {
+			s.Protection.Delete = v
+		}
+		if v, ok := body["rebuild"].(bool); ok {
+			s.Protection.Rebuild = v
+		}
+		f.json(w, 201, map[string]any{"action": f.action("change_protection", ref)})
 	default:
 		f.t.Errorf("unexpected server action %s", a)
 		f.fail(w, 404, "not_found", "no such action")
@@ -701,6 +724,104 @@ func (f *fakeAPI) firewallAction(w http.ResponseWriter, r *http.Request, fw *sch
 		f.json(w, 201, schema.FirewallActionRemoveFromResourcesResponse{Actions: []schema.Action{f.action("remove_firewall", ref)}})
 	default:
 		f.t.Errorf("unexpected firewall action %s", a)
+		f.fail(w, 404, "not_found", "no such action")
+	}
+}
+
+// --- volumes --------------------------------------------------------------------------------------------------------
+
+func (f *fakeAPI) createVolume(w http.ResponseWriter, _ *http.Request, body map[string]any) {
+	name, loc := str_(body, "name"), ""
+	size, _ := body["size"].(float64)
+	if l, ok := body["location"].(string); ok {
+		loc = l
+	}
+	var server *schema.Server
+	if n, ok := body["server"].(float64); ok {
+		if server = f.servers[int64(n)]; server == nil {
+			f.fail(w, 422, "invalid_input", "server not found")
+			return
+		}
+		loc = server.Location.Name
+	}
+	if name == "" || size < 10 || loc == "" {
+		f.fail(w, 400, "invalid_input", "name, size (at least 10) and location or server are required")
+		return
+	}
+	for _, v := range f.volumes {
+		if v.Name == name {
+			f.fail(w, 409, "uniqueness_error", "volume with the same name already exists")
+			return
+		}
+	}
+	v := &schema.Volume{ID: f.id(), Name: name, Size: int(size), Status: "available", Labels: labelsOf(body),
+		Location: schema.Location{ID: 1, Name: loc}}
+	if fmt_, ok := body["format"].(string); ok {
+		v.Format = &fmt_
+	}
+	v.LinuxDevice = fmt.Sprintf("/dev/disk/by-id/scsi-0HC_Volume_%d", v.ID)
+	f.volumes[v.ID] = v
+	ref := schema.ActionResourceReference{ID: v.ID, Type: "volume"}
+	resp := schema.VolumeCreateResponse{Volume: *v, Action: hcloudAction(f.action("create_volume", ref)),
+		NextActions: []schema.Action{}}
+	if server != nil {
+		v.Server = &server.ID
+		resp.NextActions = append(resp.NextActions, f.action("attach_volume", ref))
+	}
+	f.json(w, 201, resp)
+}
+
+func hcloudAction(a schema.Action) *schema.Action { return &a }
+
+func (f *fakeAPI) deleteVolume(w http.ResponseWriter, _ *http.Request, v *schema.Volume, _ map[string]any) {
+	switch {
+	case v.Protection.Delete:
+		f.fail(w, 423, "protected", "volume is protected")
+	case v.Server != nil:
+		f.fail(w, 422, "invalid_input", "volume is attached to a server")
+	default:
+		delete(f.volumes, v.ID)
+		w.WriteHeader(204)
+	}
+}
+
+func (f *fakeAPI) volumeAction(w http.ResponseWriter, r *http.Request, v *schema.Volume, body map[string]any) {
+	ref := schema.ActionResourceReference{ID: v.ID, Type: "volume"}
+	switch a := r.PathValue("action"); a {
+	case "attach":
+		n, _ := body["server"].(float64)
+		s := f.servers[int64(n)]
+		switch {
+		case s == nil:
+			f.fail(w, 422, "invalid_input", "server not found")
+			return
+		case v.Server != nil:
+			f.fail(w, 422, "volume_already_attached", "volume is already attached to a server")
+			return
+		case s.Location.Name != v.Location.Name:
+			f.fail(w, 422, "invalid_input", "server in another location")
+			return
+		}
+		v.Server = &s.ID
+		f.json(w, 201, map[string]any{"action": f.action("attach_volume", ref)})
+	case "detach":
+		v.Server = nil
+		f.json(w, 201, map[string]any{"action": f.action("detach_volume", ref)})
+	case "resize":
+		n, _ := body["size"].(float64)
+		if int(n) < v.Size {
+			f.fail(w, 422, "invalid_input", "volumes cannot shrink")
+			return
+		}
+		v.Size = int(n)
+		f.json(w, 201, map[string]any{"action": f.action("resize_volume", ref)})
+	case "change_protection":
+		if d, ok := body["delete"].(bool); ok {
+			v.Protection.Delete = d
+		}
+		f.json(w, 201, map[string]any{"action": f.action("change_protection", ref)})
+	default:
+		f.t.Errorf("unexpected volume action %s", a)
 		f.fail(w, 404, "not_found", "no such action")
 	}
 }

@@ -316,6 +316,14 @@ func nameGiven(news resource.PropertyMap) bool {
 	return true
 }
 
+// namedDiff adds the bridge's delete-before-replace rule for SDKv2 resources (pulumi-terraform-bridge
+// pkg/tfbridge/provider.go Diff, nameRequiresDeleteBeforeReplace): a replacement deletes first when the program
+// set the autonamed name, which the new resource could not take.
+func namedDiff(resp *pulumirpc.DiffResponse, news resource.PropertyMap) *pulumirpc.DiffResponse {
+	resp.DeleteBeforeReplace = len(resp.Replaces) > 0 && nameGiven(news)
+	return resp
+}
+
 // --- diffing ------------------------------------------------------------------------------------------------------
 
 // diffRules says how one kind compares inputs.

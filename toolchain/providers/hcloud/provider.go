@@ -1,6 +1,6 @@
 // Package hcloud is mailstack's own implementation of the subset of the pulumi-hcloud provider (v1.41.0, a bridge
-// of terraform-provider-hcloud) that mailstack uses: SshKey, PrimaryIp, Server, Rdns, Firewall and
-// FirewallAttachment, with the npm SDK's type tokens and property names, over the Hetzner Cloud API through
+// of terraform-provider-hcloud) that mailstack uses: SshKey, PrimaryIp, Server, Rdns, Firewall,
+// FirewallAttachment, Volume and VolumeAttachment, with the npm SDK's type tokens and property names, over the Hetzner Cloud API through
 // hcloud-go.
 //
 // What it does like the real provider: the provider configuration (token from hcloud:token or HCLOUD_TOKEN,
@@ -51,6 +51,8 @@ const (
 	rdnsType               = "hcloud:index/rdns:Rdns"
 	firewallType           = "hcloud:index/firewall:Firewall"
 	firewallAttachmentType = "hcloud:index/firewallAttachment:FirewallAttachment"
+	volumeType             = "hcloud:index/volume:Volume"
+	volumeAttachmentType   = "hcloud:index/volumeAttachment:VolumeAttachment"
 )
 
 // errNoToken is what any API call fails with when no token is configured. The message names both ways to set one.
@@ -94,7 +96,8 @@ type warner interface {
 
 // sdkv2 are the kinds upstream implements with terraform-plugin-sdk/v2 (the others with the Plugin Framework):
 // the bridge treats them differently in Check (__defaults) and Diff (delete-before-replace by name).
-var sdkv2 = map[tokens.Type]bool{serverType: true, firewallType: true, firewallAttachmentType: true}
+var sdkv2 = map[tokens.Type]bool{serverType: true, firewallType: true, firewallAttachmentType: true,
+	volumeType: true, volumeAttachmentType: true}
 
 var kinds = map[string]kind{
 	sshKeyType:             sshKeyKind{},
@@ -103,6 +106,8 @@ var kinds = map[string]kind{
 	rdnsType:               rdnsKind{},
 	firewallType:           firewallKind{},
 	firewallAttachmentType: firewallAttachmentKind{},
+	volumeType:             volumeKind{},
+	volumeAttachmentType:   volumeAttachmentKind{},
 }
 
 // config is the provider configuration. The token is never logged nor put in an error message.
