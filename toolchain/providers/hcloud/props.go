@@ -18,6 +18,57 @@ import (
 	"mailstack/toolchain/providers/internal/base"
 )
 
+// --- what a kind declares ---------------------------------------------------------------------------------------
+
+// shape is the declarative part of a kind: its inputs, how a change of them is compared, its computed outputs,
+// and which outputs are inputs again (state written without inputs, imports).
+type shape struct {
+	inputs   base.Spec
+	rules    diffRules
+	named    bool     // an SDKv2 resource with a name: replaced delete-first when the program named it
+	outputs  []string // computed
+	restored []string
+}
+
+func (s shape) spec() base.Spec    { return s.inputs }
+func (s shape) computed() []string { return s.outputs }
+
+func (s shape) diff(olds, news resource.PropertyMap, ignore []string) *pulumirpc.DiffResponse {
+	d := diffInputs(olds, news, ignore, s.rules)
+	if s.named {
+		d = namedDiff(d, news)
+	}
+	return d
+}
+
+func (s shape) inputsFromOutputs(outs resource.PropertyMap) resource.PropertyMap {
+	return inputsOf(outs, s.restored...)
+}
+
+var fieldKinds = map[string]base.Kind{"": base.String, "int": base.Int, "bool": base.Bool, "map": base.StringMap,
+	"list": base.Array, "strings": base.StringArray}
+
+// fields reads a spec from words "name[:kind][!][=a|b]": kind int, bool, map (of strings), list or strings (a
+// string by default), "!" for a required field, "=" for the allowed values of a string.
+func fields(words string) base.Spec {
+	spec := base.Spec{}
+	for _, w := range strings.Fields(words) {
+		w, enum, _ := strings.Cut(w, "=")
+		f := base.Field{Required: strings.HasSuffix(w, "!")}
+		name, kind, _ := strings.Cut(strings.TrimSuffix(w, "!"), ":")
+		k, ok := fieldKinds[kind]
+		if !ok {
+			panic("fields: unknown kind " + kind)
+		}
+		f.Kind = k
+		if enum != "" {
+			f.Enum = strings.Split(enum, "|")
+		}
+		spec[name] = f
+	}
+	return spec
+}
+
 // --- reading inputs (plain, known values) ---------------------------------------------------------------------
 
 func str(pm resource.PropertyMap, key string) string {

@@ -100,14 +100,14 @@ var sdkv2 = map[tokens.Type]bool{serverType: true, firewallType: true, firewallA
 	volumeType: true, volumeAttachmentType: true}
 
 var kinds = map[string]kind{
-	sshKeyType:             sshKeyKind{},
-	primaryIPType:          primaryIPKind{},
-	serverType:             serverKind{},
-	rdnsType:               rdnsKind{},
-	firewallType:           firewallKind{},
-	firewallAttachmentType: firewallAttachmentKind{},
-	volumeType:             volumeKind{},
-	volumeAttachmentType:   volumeAttachmentKind{},
+	sshKeyType:             sshKeyKind{sshKeyShape},
+	primaryIPType:          primaryIPKind{primaryIPShape},
+	serverType:             serverKind{serverShape},
+	rdnsType:               rdnsKind{rdnsShape},
+	firewallType:           firewallKind{firewallShape},
+	firewallAttachmentType: firewallAttachmentKind{firewallAttachmentShape},
+	volumeType:             volumeKind{volumeShape},
+	volumeAttachmentType:   volumeAttachmentKind{volumeAttachmentShape},
 }
 
 // config is the provider configuration. The token is never logged nor put in an error message.

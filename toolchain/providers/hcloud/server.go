@@ -19,41 +19,29 @@ import (
 // image, location, sshKeys and userData replace (userData compared without surrounding whitespace, its
 // DiffSuppressFunc); name, labels, serverType, deleteProtection/rebuildProtection and publicNets update in place. A replacement deletes the old
 // server first when the program named it (the bridge's nameRequiresDeleteBeforeReplace).
-type serverKind struct{}
+type serverKind struct{ shape }
 
-var publicNetSpec = base.Spec{
-	"ipv4Enabled": {Kind: base.Bool},
-	"ipv4":        {Kind: base.Int},
-	"ipv6Enabled": {Kind: base.Bool},
-	"ipv6":        {Kind: base.Int},
+var serverShape = shape{
+	// backups .. rescue are not implemented: only their defaults pass Check.
+	inputs: fields("name serverType! image location datacenter sshKeys:strings publicNets:list labels:map userData " +
+		"keepDisk:bool allowDeprecatedImages:bool ignoreRemoteFirewallIds:bool deleteProtection:bool " +
+		"rebuildProtection:bool backups:bool shutdownBeforeDeletion:bool networks:list firewallIds:list " +
+		"placementGroupId:int iso rescue"),
+	rules: diffRules{
+		replace: []string{"image", "location", "datacenter", "sshKeys", "userData"},
+		normal: map[string]func(resource.PropertyValue) resource.PropertyValue{
+			"userData": trimmed, "publicNets": sortedSet,
+		},
+	},
+	named: true,
+	outputs: []string{"ipv4Address", "ipv6Address", "ipv6Network", "status", "location", "backupWindow",
+		"primaryDiskSize", "firewallIds", "labels"},
+	restored: []string{"name", "serverType", "image", "location", "sshKeys", "publicNets", "labels", "userData",
+		"keepDisk", "allowDeprecatedImages", "ignoreRemoteFirewallIds", "backups", "deleteProtection",
+		"rebuildProtection", "shutdownBeforeDeletion"},
 }
 
-func (serverKind) spec() base.Spec {
-	return base.Spec{
-		"name":                    {Kind: base.String},
-		"serverType":              {Kind: base.String, Required: true},
-		"image":                   {Kind: base.String},
-		"location":                {Kind: base.String},
-		"datacenter":              {Kind: base.String},
-		"sshKeys":                 {Kind: base.StringArray},
-		"publicNets":              {Kind: base.Array},
-		"labels":                  {Kind: base.StringMap},
-		"userData":                {Kind: base.String},
-		"keepDisk":                {Kind: base.Bool},
-		"allowDeprecatedImages":   {Kind: base.Bool},
-		"ignoreRemoteFirewallIds": {Kind: base.Bool},
-		"deleteProtection":        {Kind: base.Bool},
-		"rebuildProtection":       {Kind: base.Bool},
-		// Not implemented: only their defaults pass Check.
-		"backups":                {Kind: base.Bool},
-		"shutdownBeforeDeletion": {Kind: base.Bool},
-		"networks":               {Kind: base.Array},
-		"firewallIds":            {Kind: base.Array},
-		"placementGroupId":       {Kind: base.Int},
-		"iso":                    {Kind: base.String},
-		"rescue":                 {Kind: base.String},
-	}
-}
+var publicNetSpec = fields("ipv4Enabled:bool ipv4:int ipv6Enabled:bool ipv6:int")
 
 func (serverKind) check(news, _ resource.PropertyMap) []*pulumirpc.CheckFailure {
 	failures := unsupported(news, map[string]resource.PropertyValue{
@@ -109,20 +97,6 @@ func publicNetOf(pm resource.PropertyMap) (publicNet, bool) {
 	pn.v4ID, _ = intOf(m, "ipv4")
 	pn.v6ID, _ = intOf(m, "ipv6")
 	return pn, true
-}
-
-func (serverKind) diff(olds, news resource.PropertyMap, ignore []string) *pulumirpc.DiffResponse {
-	return namedDiff(diffInputs(olds, news, ignore, diffRules{
-		replace: []string{"image", "location", "datacenter", "sshKeys", "userData"},
-		normal: map[string]func(resource.PropertyValue) resource.PropertyValue{
-			"userData": trimmed, "publicNets": sortedSet,
-		},
-	}), news)
-}
-
-func (serverKind) computed() []string {
-	return []string{"ipv4Address", "ipv6Address", "ipv6Network", "status", "location", "backupWindow",
-		"primaryDiskSize", "firewallIds", "labels"}
 }
 
 func serverOutputs(inputs resource.PropertyMap, s *hcloud.Server) resource.PropertyMap {
@@ -473,10 +447,4 @@ func (serverKind) delete(ctx context.Context, op *operation, id string, state re
 		return fmt.Errorf("deleting server %s: %w", id, err)
 	}
 	return nil
-}
-
-func (serverKind) inputsFromOutputs(outs resource.PropertyMap) resource.PropertyMap {
-	return inputsOf(outs, "name", "serverType", "image", "location", "sshKeys", "publicNets", "labels", "userData",
-		"keepDisk", "allowDeprecatedImages", "ignoreRemoteFirewallIds", "backups", "deleteProtection",
-		"rebuildProtection", "shutdownBeforeDeletion")
 }

@@ -19,19 +19,13 @@ import (
 // format and automount only matter at create. A replacement deletes the old volume first when the program named
 // it (the bridge's name rule, as for the server). Deleting lifts the delete protection first and detaches, as
 // upstream ("this does not protect deletion from Terraform itself, as the Provider will lift the lock").
-type volumeKind struct{}
+type volumeKind struct{ shape }
 
-func (volumeKind) spec() base.Spec {
-	return base.Spec{
-		"name":             {Kind: base.String},
-		"size":             {Kind: base.Int, Required: true},
-		"location":         {Kind: base.String},
-		"serverId":         {Kind: base.Int},
-		"labels":           {Kind: base.StringMap},
-		"automount":        {Kind: base.Bool},
-		"format":           {Kind: base.String},
-		"deleteProtection": {Kind: base.Bool},
-	}
+var volumeShape = shape{
+	inputs: fields("name size:int! location serverId:int labels:map automount:bool format deleteProtection:bool"),
+	rules:  diffRules{replace: []string{"location"}}, named: true,
+	outputs:  []string{"linuxDevice", "location", "serverId", "labels"},
+	restored: []string{"name", "size", "location", "labels", "automount", "format", "deleteProtection"},
 }
 
 func (volumeKind) check(news, _ resource.PropertyMap) []*pulumirpc.CheckFailure {
@@ -40,14 +34,6 @@ func (volumeKind) check(news, _ resource.PropertyMap) []*pulumirpc.CheckFailure 
 		failures = append(failures, base.Failure("location", "one of 'location' or 'serverId' is required"))
 	}
 	return append(failures, validateLabels(news)...)
-}
-
-func (volumeKind) diff(olds, news resource.PropertyMap, ignore []string) *pulumirpc.DiffResponse {
-	return namedDiff(diffInputs(olds, news, ignore, diffRules{replace: []string{"location"}}), news)
-}
-
-func (volumeKind) computed() []string {
-	return []string{"linuxDevice", "location", "serverId", "labels"}
 }
 
 func volumeOutputs(inputs resource.PropertyMap, v *hcloud.Volume) resource.PropertyMap {
@@ -200,31 +186,18 @@ func (volumeKind) delete(ctx context.Context, op *operation, id string, _ resour
 	return deleteByID("volume", id, func(int64) (*hcloud.Response, error) { return op.client.Volume.Delete(ctx, v) })
 }
 
-func (volumeKind) inputsFromOutputs(outs resource.PropertyMap) resource.PropertyMap {
-	return inputsOf(outs, "name", "size", "location", "labels", "automount", "format", "deleteProtection")
-}
-
 // volumeAttachmentKind is hcloud:index/volumeAttachment:VolumeAttachment: volumeId and serverId replace
 // (ForceNew); it has no name, so a replacement attaches the new one first (the engine detaches it first anyway
 // when the server it names is replaced delete-first: serverId becomes unknown). Its ID is the volume's. It is
 // gone when the volume or the server is, or when the volume is attached nowhere.
-type volumeAttachmentKind struct{}
+type volumeAttachmentKind struct{ shape }
 
-func (volumeAttachmentKind) spec() base.Spec {
-	return base.Spec{
-		"volumeId":  {Kind: base.Int, Required: true},
-		"serverId":  {Kind: base.Int, Required: true},
-		"automount": {Kind: base.Bool},
-	}
+var volumeAttachmentShape = shape{
+	inputs: fields("volumeId:int! serverId:int! automount:bool"), rules: diffRules{replace: []string{"volumeId", "serverId"}},
+	outputs: []string{"automount"}, restored: []string{"volumeId", "serverId", "automount"},
 }
 
 func (volumeAttachmentKind) check(_, _ resource.PropertyMap) []*pulumirpc.CheckFailure { return nil }
-
-func (volumeAttachmentKind) diff(olds, news resource.PropertyMap, ignore []string) *pulumirpc.DiffResponse {
-	return diffInputs(olds, news, ignore, diffRules{replace: []string{"volumeId", "serverId"}})
-}
-
-func (volumeAttachmentKind) computed() []string { return []string{"automount"} }
 
 func (volumeAttachmentKind) create(ctx context.Context, op *operation, in resource.PropertyMap) (string, resource.PropertyMap, error) {
 	volumeID, _ := intOf(in, "volumeId")
@@ -262,8 +235,4 @@ func (volumeAttachmentKind) delete(ctx context.Context, op *operation, id string
 		return err
 	}
 	return detachVolume(ctx, op, v)
-}
-
-func (volumeAttachmentKind) inputsFromOutputs(outs resource.PropertyMap) resource.PropertyMap {
-	return inputsOf(outs, "volumeId", "serverId", "automount")
 }
