@@ -314,21 +314,19 @@ func kindAnd(urn string, s *structpb.Struct) (kind, resource.PropertyMap, error)
 	return k, pm, err
 }
 
-// optional unmarshals a struct the engine may leave out (nil then).
-func optional(s *structpb.Struct) (resource.PropertyMap, error) {
-	if s == nil {
-		return nil, nil
+// kindAndMaybe is kindAnd, and the property map of a second struct the engine may leave out (nil then).
+func kindAndMaybe(urn string, s, maybe *structpb.Struct) (kind, resource.PropertyMap, resource.PropertyMap, error) {
+	k, pm, err := kindAnd(urn, s)
+	if err != nil || maybe == nil {
+		return k, pm, nil, err
 	}
-	return base.Unmarshal(s)
+	other, err := base.Unmarshal(maybe)
+	return k, pm, other, err
 }
 
 // Check validates the inputs, applies the defaults and names an unnamed resource.
 func (p *Provider) Check(ctx context.Context, req *pulumirpc.CheckRequest) (*pulumirpc.CheckResponse, error) {
-	k, news, err := kindAnd(req.GetUrn(), req.GetNews())
-	if err != nil {
-		return nil, err
-	}
-	olds, err := optional(req.GetOlds())
+	k, news, olds, err := kindAndMaybe(req.GetUrn(), req.GetNews(), req.GetOlds())
 	if err != nil {
 		return nil, err
 	}
@@ -462,11 +460,7 @@ func keepSecrets(inputs, outs resource.PropertyMap) resource.PropertyMap {
 
 // Read refreshes the outputs (and the inputs the API can tell) from the API; a resource that is gone has no ID.
 func (p *Provider) Read(ctx context.Context, req *pulumirpc.ReadRequest) (*pulumirpc.ReadResponse, error) {
-	k, state, err := kindAnd(req.GetUrn(), req.GetProperties())
-	if err != nil {
-		return nil, err
-	}
-	inputs, err := optional(req.GetInputs())
+	k, state, inputs, err := kindAndMaybe(req.GetUrn(), req.GetProperties(), req.GetInputs())
 	if err != nil {
 		return nil, err
 	}
