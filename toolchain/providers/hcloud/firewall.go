@@ -25,6 +25,7 @@ var firewallShape = shape{
 	inputs:  fields("name rules:list labels:map applyTos:list"),
 	rules:   diffRules{normal: map[string]func(resource.PropertyValue) resource.PropertyValue{"rules": sortedRules}},
 	outputs: []string{"applyTos", "labels"}, restored: []string{"name", "rules", "labels"},
+	reader: reads("firewall", func(c *hcloud.Client) getter[hcloud.Firewall] { return c.Firewall.GetByID }, firewallOutputs),
 }
 
 var ruleSpec = fields("direction!=in|out protocol!=tcp|udp|icmp|esp|gre port sourceIps:strings destinationIps:strings description")
@@ -200,16 +201,17 @@ func firewallOutputs(inputs resource.PropertyMap, fw *hcloud.Firewall) resource.
 		"labels":   labelsV(fw.Labels),
 		"applyTos": applyTosV(fw.AppliedTo),
 	}
-	if inputs == nil {
-		api["rules"] = rulesV(fw.Rules)
-		return api
-	}
-	outs := mergeOutputs(inputs, api)
 	// Rules as the API has them, unless they mean the same as the inputs (which keeps the inputs' spelling).
-	if got, err := rulesOf(inputs); err != nil || !rulesV(got).DeepEquals(rulesV(fw.Rules)) {
-		outs["rules"] = rulesV(fw.Rules)
+	if got, err := rulesOf(inputs); inputs == nil || err != nil || !rulesV(got).DeepEquals(rulesV(fw.Rules)) {
+		api["rules"] = rulesV(fw.Rules)
 	}
-	return outs
+	return mergeOutputs(inputs, api)
+}
+
+func (firewallKind) delete(ctx context.Context, op *operation, id string, _ resource.PropertyMap) error {
+	return deleteByID("firewall", id, func(n int64) (*hcloud.Response, error) {
+		return op.client.Firewall.Delete(ctx, &hcloud.Firewall{ID: n})
+	})
 }
 
 func (firewallKind) create(ctx context.Context, op *operation, in resource.PropertyMap) (string, resource.PropertyMap, error) {
@@ -227,10 +229,6 @@ func (firewallKind) create(ctx context.Context, op *operation, in resource.Prope
 		return id, nil, fmt.Errorf("creating firewall %q (%s): %w", name, id, err)
 	}
 	return id, firewallOutputs(in, res.Firewall), nil
-}
-
-func (firewallKind) read(ctx context.Context, op *operation, id string, inputs, _ resource.PropertyMap) (resource.PropertyMap, error) {
-	return readBy(ctx, "firewall", id, op.client.Firewall.GetByID, inputs, firewallOutputs)
 }
 
 func (firewallKind) update(ctx context.Context, op *operation, id string, olds, _, news resource.PropertyMap) (resource.PropertyMap, error) {
@@ -270,12 +268,6 @@ func (firewallKind) update(ctx context.Context, op *operation, id string, olds, 
 		return nil, fmt.Errorf("reading firewall %s after its update: %w", id, err)
 	}
 	return firewallOutputs(news, got), nil
-}
-
-func (firewallKind) delete(ctx context.Context, op *operation, id string, _ resource.PropertyMap) error {
-	return deleteByID("firewall", id, func(n int64) (*hcloud.Response, error) {
-		return op.client.Firewall.Delete(ctx, &hcloud.Firewall{ID: n})
-	})
 }
 
 // firewallAttachmentKind is hcloud:index/firewallAttachment:FirewallAttachment: which servers (by ID) and label

@@ -28,6 +28,7 @@ type sshKeyKind struct{ shape }
 var sshKeyShape = shape{
 	inputs: fields("name publicKey! labels:map"), rules: diffRules{replace: []string{"publicKey"}},
 	outputs: []string{"fingerprint", "labels"}, restored: []string{"name", "publicKey", "labels"},
+	reader: reads("SSH key", func(c *hcloud.Client) getter[hcloud.SSHKey] { return c.SSHKey.GetByID }, sshKeyOutputs),
 }
 
 func (sshKeyKind) check(news, _ resource.PropertyMap) []*pulumirpc.CheckFailure {
@@ -63,10 +64,6 @@ func (sshKeyKind) create(ctx context.Context, op *operation, in resource.Propert
 	return idString(k.ID), sshKeyOutputs(in, k), nil
 }
 
-func (sshKeyKind) read(ctx context.Context, op *operation, id string, inputs, _ resource.PropertyMap) (resource.PropertyMap, error) {
-	return readBy(ctx, "SSH key", id, op.client.SSHKey.GetByID, inputs, sshKeyOutputs)
-}
-
 func (sshKeyKind) update(ctx context.Context, op *operation, id string, _, _, news resource.PropertyMap) (resource.PropertyMap, error) {
 	n, err := parseID("SSH key", id)
 	if err != nil {
@@ -100,6 +97,7 @@ var primaryIPShape = shape{
 	rules:    diffRules{replace: []string{"type", "location"}},
 	outputs:  []string{"ipAddress", "ipNetwork", "assigneeId", "location", "datacenter", "labels"},
 	restored: []string{"name", "type", "assigneeType", "autoDelete", "location", "labels", "deleteProtection"},
+	reader:   reads("primary IP", func(c *hcloud.Client) getter[hcloud.PrimaryIP] { return c.PrimaryIP.GetByID }, primaryIPOutputs),
 }
 
 func (primaryIPKind) check(news, _ resource.PropertyMap) []*pulumirpc.CheckFailure {
@@ -150,9 +148,6 @@ func primaryIPOutputs(inputs resource.PropertyMap, ip *hcloud.PrimaryIP) resourc
 	if ip.Location != nil {
 		api["location"] = strV(ip.Location.Name)
 	}
-	if inputs == nil {
-		return api
-	}
 	return mergeOutputs(inputs, api)
 }
 
@@ -176,10 +171,6 @@ func (primaryIPKind) create(ctx context.Context, op *operation, in resource.Prop
 		}
 	}
 	return id, primaryIPOutputs(in, res.PrimaryIP), nil
-}
-
-func (primaryIPKind) read(ctx context.Context, op *operation, id string, inputs, _ resource.PropertyMap) (resource.PropertyMap, error) {
-	return readBy(ctx, "primary IP", id, op.client.PrimaryIP.GetByID, inputs, primaryIPOutputs)
 }
 
 func (primaryIPKind) update(ctx context.Context, op *operation, id string, _, _, news resource.PropertyMap) (resource.PropertyMap, error) {

@@ -28,6 +28,24 @@ type shape struct {
 	named    bool     // an SDKv2 resource with a name: replaced delete-first when the program named it
 	outputs  []string // computed
 	restored []string
+	reader   func(ctx context.Context, op *operation, id string, inputs resource.PropertyMap) (resource.PropertyMap, error)
+}
+
+// read is the kind's read when it is the object of a numeric ID (see reads).
+func (s shape) read(ctx context.Context, op *operation, id string, inputs, _ resource.PropertyMap) (resource.PropertyMap, error) {
+	return s.reader(ctx, op, id, inputs)
+}
+
+// getter is how hcloud-go reads one object by ID.
+type getter[T any] func(context.Context, int64) (*T, *hcloud.Response, error)
+
+// reads is a shape's reader for the objects of numeric IDs: what the object is called, its getter in the client,
+// and its outputs.
+func reads[T any](what string, get func(*hcloud.Client) getter[T], outputs func(resource.PropertyMap, *T) resource.PropertyMap,
+) func(context.Context, *operation, string, resource.PropertyMap) (resource.PropertyMap, error) {
+	return func(ctx context.Context, op *operation, id string, inputs resource.PropertyMap) (resource.PropertyMap, error) {
+		return readBy(ctx, what, id, get(op.client), inputs, outputs)
+	}
 }
 
 func (s shape) spec() base.Spec    { return s.inputs }
@@ -168,8 +186,11 @@ func withoutInternal(pm resource.PropertyMap) resource.PropertyMap {
 func unknown() resource.PropertyValue { return resource.MakeComputed(resource.NewStringProperty("")) }
 
 // mergeOutputs is the inputs (as given, secrets included, without the bridge's "__defaults") overlaid with what
-// the API says.
+// the API says; without inputs (an import), what the API says.
 func mergeOutputs(inputs, api resource.PropertyMap) resource.PropertyMap {
+	if inputs == nil {
+		return api
+	}
 	outs := withoutInternal(inputs)
 	for k, v := range api {
 		outs[k] = v
@@ -188,9 +209,7 @@ func parseID(what, id string) (int64, error) {
 }
 
 // fetch reads the object of a resource ID; nil when it is gone.
-func fetch[T any](ctx context.Context, what, id string,
-	get func(context.Context, int64) (*T, *hcloud.Response, error),
-) (*T, error) {
+func fetch[T any](ctx context.Context, what, id string, get getter[T]) (*T, error) {
 	n, err := parseID(what, id)
 	if err != nil {
 		return nil, err
@@ -203,7 +222,7 @@ func fetch[T any](ctx context.Context, what, id string,
 }
 
 // readBy is a kind's read: the object of the ID as outputs, or nil when it is gone.
-func readBy[T any](ctx context.Context, what, id string, get func(context.Context, int64) (*T, *hcloud.Response, error),
+func readBy[T any](ctx context.Context, what, id string, get getter[T],
 	inputs resource.PropertyMap, outputs func(resource.PropertyMap, *T) resource.PropertyMap,
 ) (resource.PropertyMap, error) {
 	x, err := fetch(ctx, what, id, get)

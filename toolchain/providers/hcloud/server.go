@@ -39,6 +39,7 @@ var serverShape = shape{
 	restored: []string{"name", "serverType", "image", "location", "sshKeys", "publicNets", "labels", "userData",
 		"keepDisk", "allowDeprecatedImages", "ignoreRemoteFirewallIds", "backups", "deleteProtection",
 		"rebuildProtection", "shutdownBeforeDeletion"},
+	reader: reads("server", func(c *hcloud.Client) getter[hcloud.Server] { return c.Server.GetByID }, serverOutputs),
 }
 
 var publicNetSpec = fields("ipv4Enabled:bool ipv4:int ipv6Enabled:bool ipv6:int")
@@ -221,10 +222,6 @@ func sshKeys(ctx context.Context, op *operation, idsOrNames []string) ([]*hcloud
 		keys = append(keys, k)
 	}
 	return keys, nil
-}
-
-func (serverKind) read(ctx context.Context, op *operation, id string, inputs, _ resource.PropertyMap) (resource.PropertyMap, error) {
-	return readBy(ctx, "server", id, op.client.Server.GetByID, inputs, serverOutputs)
 }
 
 func (serverKind) update(ctx context.Context, op *operation, id string, olds, _, news resource.PropertyMap) (resource.PropertyMap, error) {

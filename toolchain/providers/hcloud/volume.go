@@ -26,6 +26,7 @@ var volumeShape = shape{
 	rules:  diffRules{replace: []string{"location"}}, named: true,
 	outputs:  []string{"linuxDevice", "location", "serverId", "labels"},
 	restored: []string{"name", "size", "location", "labels", "automount", "format", "deleteProtection"},
+	reader:   reads("volume", func(c *hcloud.Client) getter[hcloud.Volume] { return c.Volume.GetByID }, volumeOutputs),
 }
 
 func (volumeKind) check(news, _ resource.PropertyMap) []*pulumirpc.CheckFailure {
@@ -43,15 +44,10 @@ func volumeOutputs(inputs resource.PropertyMap, v *hcloud.Volume) resource.Prope
 		"labels":           labelsV(v.Labels),
 		"linuxDevice":      strV(v.LinuxDevice),
 		"deleteProtection": boolV(v.Protection.Delete),
-	}
-	if v.Location != nil {
-		api["location"] = strV(v.Location.Name)
+		"location":         strV(v.Location.Name), // always set, as setVolumeSchema does
 	}
 	if v.Server != nil {
 		api["serverId"] = numV(v.Server.ID)
-	}
-	if inputs == nil {
-		return api
 	}
 	return mergeOutputs(inputs, api)
 }
@@ -113,10 +109,6 @@ func attachVolume(ctx context.Context, op *operation, v *hcloud.Volume, opts hcl
 		func() (*hcloud.Action, *hcloud.Response, error) {
 			return op.client.Volume.AttachWithOpts(ctx, v, opts)
 		})
-}
-
-func (volumeKind) read(ctx context.Context, op *operation, id string, inputs, _ resource.PropertyMap) (resource.PropertyMap, error) {
-	return readBy(ctx, "volume", id, op.client.Volume.GetByID, inputs, volumeOutputs)
 }
 
 // update follows resourceVolumeUpdate's order: name, server, size, labels, then the protection.
