@@ -3,10 +3,8 @@ package hcloud
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/common/diag"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"google.golang.org/grpc/status"
@@ -26,24 +24,18 @@ type harness struct {
 	t   *testing.T
 	p   *Provider
 	api *fakeAPI
-
-	mu   sync.Mutex
-	logs []string
+	log basetest.Log
 }
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	h := &harness{t: t, api: newFakeAPI(t, testToken)}
 	h.p = New(nil)
-	h.p.Logger = func(_ context.Context, sev diag.Severity, _ resource.URN, msg string, _ bool) {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		h.logs = append(h.logs, string(sev)+": "+msg)
-	}
+	h.p.Logger = h.log.Logger
 	h.configure(map[string]any{"token": resource.MakeSecret(resource.NewStringProperty(testToken)),
 		"endpoint": h.api.srv.URL, "pollInterval": "1ms"})
 	t.Cleanup(func() {
-		for _, l := range h.logs {
+		for _, l := range h.log.Lines() {
 			if strings.Contains(l, testToken) {
 				t.Errorf("the token was logged: %s", l)
 			}

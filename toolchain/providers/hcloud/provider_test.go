@@ -300,12 +300,12 @@ func TestPrimaryIPAssigneeTypeWarning(t *testing.T) {
 	h := newHarness(t)
 	urn := urnOf(primaryIPType, "ip")
 	h.mustCheck(urn, props(map[string]any{"type": "ipv4", "location": "nbg1", "assigneeType": "server"}))
-	if len(h.logs) != 1 || !strings.Contains(h.logs[0], "warning: Unused Attribute") {
-		t.Fatalf("logs %q, want one Unused Attribute warning", h.logs)
+	if logs := h.log.Lines(); len(logs) != 1 || !strings.Contains(logs[0], "warning: Unused Attribute") {
+		t.Fatalf("logs %q, want one Unused Attribute warning", logs)
 	}
-	h.logs = nil
+	h.log.Reset()
 	h.mustCheck(urn, props(map[string]any{"type": "ipv4", "location": "nbg1"}))
-	if len(h.logs) != 0 {
-		t.Fatalf("logs %q without assigneeType", h.logs)
+	if logs := h.log.Lines(); len(logs) != 0 {
+		t.Fatalf("logs %q without assigneeType", logs)
 	}
 }
