@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strconv"
 	"strings"
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
@@ -309,9 +308,9 @@ func rdnsTargetOf(in resource.PropertyMap) (rdnsTarget, error) {
 func parseRdnsID(id string) (rdnsTarget, error) {
 	parts := strings.SplitN(id, "-", 3)
 	if len(parts) == 3 && (parts[0] == "p" || parts[0] == "s") {
-		n, err := strconv.ParseInt(parts[1], 10, 64)
+		n, err := parseID("Rdns target", parts[1])
 		ip := net.ParseIP(parts[2])
-		if err == nil && n > 0 && ip != nil {
+		if err == nil && ip != nil {
 			return rdnsTarget{parts[0], n, ip}, nil
 		}
 	}

@@ -46,15 +46,7 @@ func newHarness(t *testing.T) *harness {
 
 func (h *harness) configure(args map[string]any) error {
 	h.t.Helper()
-	pm := resource.PropertyMap{}
-	for k, v := range args {
-		if pv, ok := v.(resource.PropertyValue); ok {
-			pm[resource.PropertyKey(k)] = pv
-		} else {
-			pm[resource.PropertyKey(k)] = resource.NewPropertyValue(v)
-		}
-	}
-	_, err := h.p.Configure(context.Background(), &pulumirpc.ConfigureRequest{Args: h.marshal(pm), AcceptSecrets: true})
+	_, err := h.p.Configure(context.Background(), &pulumirpc.ConfigureRequest{Args: h.marshal(props(args)), AcceptSecrets: true})
 	return err
 }
 
