@@ -211,6 +211,28 @@ func wantDiff(t *testing.T, what string, d *pulumirpc.DiffResponse, diffs, repla
 }
 
 // wantBody checks JSON fields of a request body (numbers as float64, as JSON decodes them).
+// change is one input changed to v, and what Diff must say about it.
+type change struct {
+	key         string
+	v           any
+	replace     bool
+	deleteFirst bool
+}
+
+// wantChanges diffs each change alone against the inputs in.
+func (h *harness) wantChanges(urn, id string, in, outs resource.PropertyMap, changes []change) {
+	h.t.Helper()
+	for _, c := range changes {
+		news := in.Copy()
+		news[resource.PropertyKey(c.key)] = resource.NewPropertyValue(c.v)
+		var replaces []string
+		if c.replace {
+			replaces = []string{c.key}
+		}
+		wantDiff(h.t, c.key, h.diff(urn, id, in, outs, news), []string{c.key}, replaces, c.deleteFirst)
+	}
+}
+
 func wantBody(t *testing.T, what string, body map[string]any, want map[string]any) {
 	t.Helper()
 	for k, w := range want {

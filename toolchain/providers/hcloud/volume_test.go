@@ -30,24 +30,12 @@ func TestVolume(t *testing.T) {
 		t.Errorf("deleteProtection output %v", get(outs, "deleteProtection"))
 	}
 
-	for _, c := range []struct {
-		key     string
-		v       any
-		replace bool
-	}{
-		{"location", "fsn1", true},
-		{"size", 20, false}, {"name", "other", false}, {"deleteProtection", false, false},
-		{"format", "xfs", false}, {"automount", true, false},
-	} {
-		news := in.Copy()
-		news[resource.PropertyKey(c.key)] = resource.NewPropertyValue(c.v)
-		var replaces []string
-		if c.replace {
-			replaces = []string{c.key}
-		}
-		// Named by the program: a replacement deletes first (the bridge's name rule).
-		wantDiff(t, c.key, h.diff(urn, id, in, outs, news), []string{c.key}, replaces, c.replace)
-	}
+	// Named by the program: a replacement deletes first (the bridge's name rule).
+	h.wantChanges(urn, id, in, outs, []change{
+		{"location", "fsn1", true, true},
+		{"size", 20, false, false}, {"name", "other", false, false}, {"deleteProtection", false, false, false},
+		{"format", "xfs", false, false}, {"automount", true, false, false},
+	})
 
 	// Grow, attach through serverId, unprotect: in place, in upstream's order.
 	news := in.Copy()
