@@ -86,11 +86,13 @@ func newFakeAPI(t *testing.T, token string) *fakeAPI {
 	route("GET /ssh_keys", f.listSSHKeys)
 	route("GET /ssh_keys/{id}", byID(f, f.sshKeys, "SSH key", show[schema.SSHKey](f, "ssh_key", nil)))
 	route("PUT /ssh_keys/{id}", byID(f, f.sshKeys, "SSH key", show(f, "ssh_key", func(k *schema.SSHKey, b map[string]any) { rename(b, &k.Name, &k.Labels) })))
-	route("DELETE /ssh_keys/{id}", byID(f, f.sshKeys, "SSH key", f.deleteSSHKey))
+	route("DELETE /ssh_keys/{id}", byID(f, f.sshKeys, "SSH key", deleter(f, f.sshKeys, func(*schema.SSHKey) refusal { return refusal{} })))
 	route("POST /primary_ips", f.createPrimaryIP)
 	route("GET /primary_ips/{id}", byID(f, f.primaryIPs, "primary IP", show[schema.PrimaryIP](f, "primary_ip", nil)))
 	route("PUT /primary_ips/{id}", byID(f, f.primaryIPs, "primary IP", show(f, "primary_ip", updatePrimaryIP)))
-	route("DELETE /primary_ips/{id}", byID(f, f.primaryIPs, "primary IP", f.deletePrimaryIP))
+	route("DELETE /primary_ips/{id}", byID(f, f.primaryIPs, "primary IP", deleter(f, f.primaryIPs, func(ip *schema.PrimaryIP) refusal {
+		return refuseIf(ip.AssigneeID != nil, 422, "primary_ip_assigned", "primary IP is assigned to a server")
+	})))
 	route("POST /primary_ips/{id}/actions/{action}", byID(f, f.primaryIPs, "primary IP", f.primaryIPAction))
 	route("POST /servers", f.createServer)
 	route("GET /servers/{id}", byID(f, f.servers, "server", show[schema.Server](f, "server", nil)))
@@ -100,12 +102,19 @@ func newFakeAPI(t *testing.T, token string) *fakeAPI {
 	route("POST /firewalls", f.createFirewall)
 	route("GET /firewalls/{id}", byID(f, f.firewalls, "firewall", show[schema.Firewall](f, "firewall", nil)))
 	route("PUT /firewalls/{id}", byID(f, f.firewalls, "firewall", show(f, "firewall", func(fw *schema.Firewall, b map[string]any) { rename(b, &fw.Name, &fw.Labels) })))
-	route("DELETE /firewalls/{id}", byID(f, f.firewalls, "firewall", f.deleteFirewall))
+	route("DELETE /firewalls/{id}", byID(f, f.firewalls, "firewall", deleter(f, f.firewalls, func(fw *schema.Firewall) refusal {
+		return refuseIf(len(fw.AppliedTo) > 0, 422, "resource_in_use", "firewall is still applied")
+	})))
 	route("POST /firewalls/{id}/actions/{action}", byID(f, f.firewalls, "firewall", f.firewallAction))
 	route("POST /volumes", f.createVolume)
 	route("GET /volumes/{id}", byID(f, f.volumes, "volume", show[schema.Volume](f, "volume", nil)))
 	route("PUT /volumes/{id}", byID(f, f.volumes, "volume", show(f, "volume", func(v *schema.Volume, b map[string]any) { rename(b, &v.Name, &v.Labels) })))
-	route("DELETE /volumes/{id}", byID(f, f.volumes, "volume", f.deleteVolume))
+	route("DELETE /volumes/{id}", byID(f, f.volumes, "volume", deleter(f, f.volumes, func(v *schema.Volume) refusal {
+		if v.Protection.Delete {
+			return refusal{423, "protected", "volume is protected"}
+		}
+		return refuseIf(v.Server != nil, 422, "invalid_input", "volume is attached to a server")
+	})))
 	route("POST /volumes/{id}/actions/{action}", byID(f, f.volumes, "volume", f.volumeAction))
 
 	f.srv = httptest.NewServer(mux)
@@ -124,6 +133,32 @@ func byID[T any](f *fakeAPI, m map[int64]*T, what string,
 			return
 		}
 		h(w, r, x, body)
+	}
+}
+
+// refusal is the API's error for a request it refuses; the zero value refuses nothing.
+type refusal struct {
+	status    int
+	code, msg string
+}
+
+func refuseIf(cond bool, status int, code, msg string) refusal {
+	if !cond {
+		return refusal{}
+	}
+	return refusal{status, code, msg}
+}
+
+// deleter answers a DELETE of an object of m: refused while refuse says so, else the object goes.
+func deleter[T any](f *fakeAPI, m map[int64]*T, refuse func(x *T) refusal,
+) func(http.ResponseWriter, *http.Request, *T, map[string]any) {
+	return func(w http.ResponseWriter, r *http.Request, x *T, _ map[string]any) {
+		if no := refuse(x); no.status != 0 {
+			f.fail(w, no.status, no.code, no.msg)
+			return
+		}
+		delete(m, pathID(r))
+		w.WriteHeader(204)
 	}
 }
 
@@ -306,11 +341,6 @@ func (f *fakeAPI) listSSHKeys(w http.ResponseWriter, r *http.Request, _ map[stri
 	f.json(w, 200, schema.SSHKeyListResponse{SSHKeys: list})
 }
 
-func (f *fakeAPI) deleteSSHKey(w http.ResponseWriter, _ *http.Request, k *schema.SSHKey, _ map[string]any) {
-	delete(f.sshKeys, k.ID)
-	w.WriteHeader(204)
-}
-
 // --- primary IPs --------------------------------------------------------------------------------------------------
 
 func (f *fakeAPI) newPrimaryIP(name, typ, location string, autoDelete bool, labels map[string]string) *schema.PrimaryIP {
@@ -343,15 +373,6 @@ func (f *fakeAPI) createPrimaryIP(w http.ResponseWriter, _ *http.Request, body m
 	autoDelete, _ := body["auto_delete"].(bool)
 	ip := f.newPrimaryIP(name, typ, loc, autoDelete, labelsOf(body))
 	f.json(w, 201, schema.PrimaryIPCreateResponse{PrimaryIP: *ip})
-}
-
-func (f *fakeAPI) deletePrimaryIP(w http.ResponseWriter, r *http.Request, ip *schema.PrimaryIP, _ map[string]any) {
-	if ip.AssigneeID != nil {
-		f.fail(w, 422, "primary_ip_assigned", "primary IP is assigned to a server")
-		return
-	}
-	delete(f.primaryIPs, ip.ID)
-	w.WriteHeader(204)
 }
 
 func (f *fakeAPI) primaryIPAction(w http.ResponseWriter, r *http.Request, ip *schema.PrimaryIP, body map[string]any) {
@@ -639,15 +660,6 @@ func (f *fakeAPI) createFirewall(w http.ResponseWriter, _ *http.Request, body ma
 	f.json(w, 201, schema.FirewallCreateResponse{Firewall: *fw, Actions: []schema.Action{}})
 }
 
-func (f *fakeAPI) deleteFirewall(w http.ResponseWriter, r *http.Request, fw *schema.Firewall, _ map[string]any) {
-	if len(fw.AppliedTo) > 0 {
-		f.fail(w, 422, "resource_in_use", "firewall is still applied")
-		return
-	}
-	delete(f.firewalls, fw.ID)
-	w.WriteHeader(204)
-}
-
 func (f *fakeAPI) firewallAction(w http.ResponseWriter, r *http.Request, fw *schema.Firewall, body map[string]any) {
 	ref := schema.ActionResourceReference{ID: fw.ID, Type: "firewall"}
 	resources := func(key string) ([]schema.FirewallResource, bool) {
@@ -772,18 +784,6 @@ func (f *fakeAPI) createVolume(w http.ResponseWriter, _ *http.Request, body map[
 }
 
 func hcloudAction(a schema.Action) *schema.Action { return &a }
-
-func (f *fakeAPI) deleteVolume(w http.ResponseWriter, _ *http.Request, v *schema.Volume, _ map[string]any) {
-	switch {
-	case v.Protection.Delete:
-		f.fail(w, 423, "protected", "volume is protected")
-	case v.Server != nil:
-		f.fail(w, 422, "invalid_input", "volume is attached to a server")
-	default:
-		delete(f.volumes, v.ID)
-		w.WriteHeader(204)
-	}
-}
 
 func (f *fakeAPI) volumeAction(w http.ResponseWriter, r *http.Request, v *schema.Volume, body map[string]any) {
 	ref := schema.ActionResourceReference{ID: v.ID, Type: "volume"}
