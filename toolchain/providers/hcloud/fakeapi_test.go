@@ -66,8 +66,7 @@ func newFakeAPI(t *testing.T, token string) *fakeAPI {
 				}
 			}
 			f.requests = append(f.requests, request{r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Get("Authorization"), body})
-			if r.Header.Get("Authorization") != "Bearer "+f.token {
-				f.fail(w, 401, "unauthorized", "unable to authenticate")
+			if f.refuse(w, r.Header.Get("Authorization") != "Bearer "+f.token, 401, "unauthorized", "unable to authenticate") {
 				return
 			}
 			if ct := r.Header.Get("Content-Type"); len(raw) > 0 && ct != "application/json" {
@@ -128,8 +127,7 @@ func byID[T any](f *fakeAPI, m map[int64]*T, what string,
 ) func(http.ResponseWriter, *http.Request, map[string]any) {
 	return func(w http.ResponseWriter, r *http.Request, body map[string]any) {
 		x, ok := m[pathID(r)]
-		if !ok {
-			f.fail(w, 404, "not_found", what+" not found")
+		if f.refuse(w, !ok, 404, "not_found", what+" not found") {
 			return
 		}
 		h(w, r, x, body)
@@ -147,6 +145,25 @@ func refuseIf(cond bool, status int, code, msg string) refusal {
 		return refusal{}
 	}
 	return refusal{status, code, msg}
+}
+
+// taken refuses a name that another object of m has: names are unique per project.
+func taken[T any](f *fakeAPI, w http.ResponseWriter, m map[int64]*T, nameOf func(*T) string, name, what string) bool {
+	for _, x := range m {
+		if nameOf(x) == name {
+			f.fail(w, 409, "uniqueness_error", what+" with the same name already exists")
+			return true
+		}
+	}
+	return false
+}
+
+// refuse answers with the API's error when cond holds, and says so.
+func (f *fakeAPI) refuse(w http.ResponseWriter, cond bool, status int, code, msg string) bool {
+	if cond {
+		f.fail(w, status, code, msg)
+	}
+	return cond
 }
 
 // deleter answers a DELETE of an object of m: refused while refuse says so, else the object goes.
@@ -311,15 +328,11 @@ func labelsOf(body map[string]any) map[string]string {
 
 func (f *fakeAPI) createSSHKey(w http.ResponseWriter, _ *http.Request, body map[string]any) {
 	name, key := str_(body, "name"), str_(body, "public_key")
-	if name == "" || key == "" {
-		f.fail(w, 400, "invalid_input", "name and public_key are required")
+	if f.refuse(w, name == "" || key == "", 400, "invalid_input", "name and public_key are required") {
 		return
 	}
-	for _, k := range f.sshKeys {
-		if k.Name == name {
-			f.fail(w, 409, "uniqueness_error", "SSH key with the same name already exists")
-			return
-		}
+	if taken(f, w, f.sshKeys, func(k *schema.SSHKey) string { return k.Name }, name, "SSH key") {
+		return
 	}
 	sum := md5.Sum([]byte(strings.TrimSpace(key)))
 	fp := make([]string, len(sum))
@@ -364,11 +377,8 @@ func (f *fakeAPI) createPrimaryIP(w http.ResponseWriter, _ *http.Request, body m
 		f.fail(w, 400, "invalid_input", "name, type, assignee_type and location (or an assignee) are required")
 		return
 	}
-	for _, ip := range f.primaryIPs {
-		if ip.Name == name {
-			f.fail(w, 409, "uniqueness_error", "primary IP with the same name already exists")
-			return
-		}
+	if taken(f, w, f.primaryIPs, func(ip *schema.PrimaryIP) string { return ip.Name }, name, "primary IP") {
+		return
 	}
 	autoDelete, _ := body["auto_delete"].(bool)
 	ip := f.newPrimaryIP(name, typ, loc, autoDelete, labelsOf(body))
@@ -379,13 +389,11 @@ func (f *fakeAPI) primaryIPAction(w http.ResponseWriter, r *http.Request, ip *sc
 	ref := schema.ActionResourceReference{ID: ip.ID, Type: "primary_ip"}
 	switch r.PathValue("action") {
 	case "unassign":
-		if ip.AssigneeID == nil {
-			f.fail(w, 422, "primary_ip_not_assigned", "primary IP is not assigned")
+		if f.refuse(w, ip.AssigneeID == nil, 422, "primary_ip_not_assigned", "primary IP is not assigned") {
 			return
 		}
 		s := f.servers[*ip.AssigneeID]
-		if s != nil && s.Status != "off" {
-			f.fail(w, 422, "server_not_stopped", "server must be powered off")
+		if f.refuse(w, s != nil && s.Status != "off", 422, "server_not_stopped", "server must be powered off") {
 			return
 		}
 		if s != nil {
@@ -480,18 +488,14 @@ func (f *fakeAPI) detach(s *schema.Server, ipID int64) {
 func (f *fakeAPI) createServer(w http.ResponseWriter, _ *http.Request, body map[string]any) {
 	name, typ, loc := str_(body, "name"), str_(body, "server_type"), str_(body, "location")
 	image := str_(body, "image")
-	if name == "" || typ == "" || image == "" {
-		f.fail(w, 400, "invalid_input", "name, server_type and image are required")
+	if f.refuse(w, name == "" || typ == "" || image == "", 400, "invalid_input", "name, server_type and image are required") {
 		return
 	}
 	if loc == "" {
 		loc = "fsn1"
 	}
-	for _, s := range f.servers {
-		if s.Name == name {
-			f.fail(w, 409, "uniqueness_error", "server with the same name already exists")
-			return
-		}
+	if taken(f, w, f.servers, func(s *schema.Server) string { return s.Name }, name, "server") {
+		return
 	}
 	keys, _ := body["ssh_keys"].([]any)
 	for _, k := range keys {
@@ -556,8 +560,7 @@ func (f *fakeAPI) createServer(w http.ResponseWriter, _ *http.Request, body map[
 }
 
 func (f *fakeAPI) deleteServer(w http.ResponseWriter, r *http.Request, s *schema.Server, _ map[string]any) {
-	if s.Protection.Delete {
-		f.fail(w, 423, "protected", "server is protected")
+	if f.refuse(w, s.Protection.Delete, 423, "protected", "server is protected") {
 		return
 	}
 	for _, v := range f.volumes {
@@ -592,8 +595,7 @@ func (f *fakeAPI) serverAction(w http.ResponseWriter, r *http.Request, s *schema
 		s.Status = "running"
 		f.json(w, 201, map[string]any{"action": f.action("start_server", ref)})
 	case "change_type":
-		if s.Status != "off" {
-			f.fail(w, 422, "server_not_stopped", "server must be powered off")
+		if f.refuse(w, s.Status != "off", 422, "server_not_stopped", "server must be powered off") {
 			return
 		}
 		if _, ok := body["upgrade_disk"].(bool); !ok {
@@ -638,21 +640,25 @@ func rulesFrom(body map[string]any) ([]schema.FirewallRule, error) {
 	return rules, nil
 }
 
-func (f *fakeAPI) createFirewall(w http.ResponseWriter, _ *http.Request, body map[string]any) {
-	name := str_(body, "name")
-	if name == "" {
-		f.fail(w, 400, "invalid_input", "name is required")
-		return
-	}
-	for _, fw := range f.firewalls {
-		if fw.Name == name {
-			f.fail(w, 409, "uniqueness_error", "firewall with the same name already exists")
-			return
-		}
-	}
+// rules reads the rules of a request, or answers that they are invalid.
+func (f *fakeAPI) rules(w http.ResponseWriter, body map[string]any) ([]schema.FirewallRule, bool) {
 	rules, err := rulesFrom(body)
 	if err != nil {
 		f.fail(w, 400, "invalid_input", err.Error())
+	}
+	return rules, err == nil
+}
+
+func (f *fakeAPI) createFirewall(w http.ResponseWriter, _ *http.Request, body map[string]any) {
+	name := str_(body, "name")
+	if f.refuse(w, name == "", 400, "invalid_input", "name is required") {
+		return
+	}
+	if taken(f, w, f.firewalls, func(fw *schema.Firewall) string { return fw.Name }, name, "firewall") {
+		return
+	}
+	rules, ok := f.rules(w, body)
+	if !ok {
 		return
 	}
 	fw := &schema.Firewall{ID: f.id(), Name: name, Labels: labelsOf(body), Rules: rules, AppliedTo: []schema.FirewallResource{}}
@@ -681,9 +687,8 @@ func (f *fakeAPI) firewallAction(w http.ResponseWriter, r *http.Request, fw *sch
 			f.fail(w, 400, "invalid_input", "rules must be a list")
 			return
 		}
-		rules, err := rulesFrom(body)
-		if err != nil {
-			f.fail(w, 400, "invalid_input", err.Error())
+		rules, ok := f.rules(w, body)
+		if !ok {
 			return
 		}
 		fw.Rules = rules
@@ -694,14 +699,12 @@ func (f *fakeAPI) firewallAction(w http.ResponseWriter, r *http.Request, fw *sch
 			return
 		}
 		for _, res := range rs {
-			if slices.ContainsFunc(fw.AppliedTo, func(x schema.FirewallResource) bool { return same(x, res) }) {
-				f.fail(w, 422, "firewall_already_applied", "firewall already applied")
+			if f.refuse(w, slices.ContainsFunc(fw.AppliedTo, func(x schema.FirewallResource) bool { return same(x, res) }), 422, "firewall_already_applied", "firewall already applied") {
 				return
 			}
 			if res.Server != nil {
 				s, ok := f.servers[res.Server.ID]
-				if !ok {
-					f.fail(w, 422, "firewall_resource_not_found", "server not found")
+				if f.refuse(w, !ok, 422, "firewall_resource_not_found", "server not found") {
 					return
 				}
 				s.PublicNet.Firewalls = append(s.PublicNet.Firewalls, schema.ServerFirewall{ID: fw.ID, Status: "applied"})
@@ -715,8 +718,7 @@ func (f *fakeAPI) firewallAction(w http.ResponseWriter, r *http.Request, fw *sch
 			return
 		}
 		for _, res := range rs {
-			if !slices.ContainsFunc(fw.AppliedTo, func(x schema.FirewallResource) bool { return same(x, res) }) {
-				f.fail(w, 422, "firewall_already_removed", "firewall not applied there")
+			if f.refuse(w, !slices.ContainsFunc(fw.AppliedTo, func(x schema.FirewallResource) bool { return same(x, res) }), 422, "firewall_already_removed", "firewall not applied there") {
 				return
 			}
 		}
@@ -760,11 +762,8 @@ func (f *fakeAPI) createVolume(w http.ResponseWriter, _ *http.Request, body map[
 		f.fail(w, 400, "invalid_input", "name, size (at least 10) and location or server are required")
 		return
 	}
-	for _, v := range f.volumes {
-		if v.Name == name {
-			f.fail(w, 409, "uniqueness_error", "volume with the same name already exists")
-			return
-		}
+	if taken(f, w, f.volumes, func(v *schema.Volume) string { return v.Name }, name, "volume") {
+		return
 	}
 	v := &schema.Volume{ID: f.id(), Name: name, Size: int(size), Status: "available", Labels: labelsOf(body),
 		Location: schema.Location{ID: 1, Name: loc}}
@@ -809,8 +808,7 @@ func (f *fakeAPI) volumeAction(w http.ResponseWriter, r *http.Request, v *schema
 		f.json(w, 201, map[string]any{"action": f.action("detach_volume", ref)})
 	case "resize":
 		n, _ := body["size"].(float64)
-		if int(n) < v.Size {
-			f.fail(w, 422, "invalid_input", "volumes cannot shrink")
+		if f.refuse(w, int(n) < v.Size, 422, "invalid_input", "volumes cannot shrink") {
 			return
 		}
 		v.Size = int(n)
