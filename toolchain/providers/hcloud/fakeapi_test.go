@@ -158,6 +158,19 @@ func taken[T any](f *fakeAPI, w http.ResponseWriter, m map[int64]*T, nameOf func
 	return false
 }
 
+// flag sets *to from a boolean of the body, if it has one.
+func flag(body map[string]any, key string, to *bool) {
+	if v, ok := body[key].(bool); ok {
+		*to = v
+	}
+}
+
+// noAction answers an action the fake does not know, which the test did not expect either.
+func (f *fakeAPI) noAction(w http.ResponseWriter, what, action string) {
+	f.t.Errorf("unexpected %s action %s", what, action)
+	f.fail(w, 404, "not_found", "no such action")
+}
+
 // refuse answers with the API's error when cond holds, and says so.
 func (f *fakeAPI) refuse(w http.ResponseWriter, cond bool, status int, code, msg string) bool {
 	if cond {
@@ -420,8 +433,7 @@ func (f *fakeAPI) primaryIPAction(w http.ResponseWriter, r *http.Request, ip *sc
 	case "change_dns_ptr":
 		f.changePtr(w, ip, nil, body, ref)
 	default:
-		f.t.Errorf("unexpected primary IP action %s", r.PathValue("action"))
-		f.fail(w, 404, "not_found", "no such action")
+		f.noAction(w, "primary IP", r.PathValue("action"))
 	}
 }
 
@@ -607,16 +619,11 @@ func (f *fakeAPI) serverAction(w http.ResponseWriter, r *http.Request, s *schema
 	case "change_dns_ptr":
 		f.changePtr(w, nil, s, body, ref)
 	case "change_protection":
-		if v, ok := body["delete"].(bool); ok {
-			s.Protection.Delete = v
-		}
-		if v, ok := body["rebuild"].(bool); ok {
-			s.Protection.Rebuild = v
-		}
+		flag(body, "delete", &s.Protection.Delete)
+		flag(body, "rebuild", &s.Protection.Rebuild)
 		f.json(w, 201, map[string]any{"action": f.action("change_protection", ref)})
 	default:
-		f.t.Errorf("unexpected server action %s", a)
-		f.fail(w, 404, "not_found", "no such action")
+		f.noAction(w, "server", a)
 	}
 }
 
@@ -668,18 +675,27 @@ func (f *fakeAPI) createFirewall(w http.ResponseWriter, _ *http.Request, body ma
 
 func (f *fakeAPI) firewallAction(w http.ResponseWriter, r *http.Request, fw *schema.Firewall, body map[string]any) {
 	ref := schema.ActionResourceReference{ID: fw.ID, Type: "firewall"}
-	resources := func(key string) ([]schema.FirewallResource, bool) {
+	// resources reads the request's list; each answers (and refuses) any resource it returns false for.
+	resources := func(key string, each func(schema.FirewallResource) bool) ([]schema.FirewallResource, bool) {
 		raw, _ := json.Marshal(body[key])
 		var rs []schema.FirewallResource
 		if err := json.Unmarshal(raw, &rs); err != nil || len(rs) == 0 {
 			f.fail(w, 400, "invalid_input", key+" must list resources")
 			return nil, false
 		}
+		for _, res := range rs {
+			if !each(res) {
+				return nil, false
+			}
+		}
 		return rs, true
 	}
 	same := func(a, b schema.FirewallResource) bool {
 		return a.Type == b.Type && ((a.Server != nil && b.Server != nil && a.Server.ID == b.Server.ID) ||
 			(a.LabelSelector != nil && b.LabelSelector != nil && a.LabelSelector.Selector == b.LabelSelector.Selector))
+	}
+	applied := func(res schema.FirewallResource) bool {
+		return slices.ContainsFunc(fw.AppliedTo, func(x schema.FirewallResource) bool { return same(x, res) })
 	}
 	switch a := r.PathValue("action"); a {
 	case "set_rules":
@@ -694,33 +710,30 @@ func (f *fakeAPI) firewallAction(w http.ResponseWriter, r *http.Request, fw *sch
 		fw.Rules = rules
 		f.json(w, 201, schema.FirewallActionSetRulesResponse{Actions: []schema.Action{f.action("set_firewall_rules", ref)}})
 	case "apply_to_resources":
-		rs, ok := resources("apply_to")
-		if !ok {
-			return
-		}
-		for _, res := range rs {
-			if f.refuse(w, slices.ContainsFunc(fw.AppliedTo, func(x schema.FirewallResource) bool { return same(x, res) }), 422, "firewall_already_applied", "firewall already applied") {
-				return
+		rs, ok := resources("apply_to", func(res schema.FirewallResource) bool {
+			if f.refuse(w, applied(res), 422, "firewall_already_applied", "firewall already applied") {
+				return false
 			}
 			if res.Server != nil {
 				s, ok := f.servers[res.Server.ID]
 				if f.refuse(w, !ok, 422, "firewall_resource_not_found", "server not found") {
-					return
+					return false
 				}
 				s.PublicNet.Firewalls = append(s.PublicNet.Firewalls, schema.ServerFirewall{ID: fw.ID, Status: "applied"})
 			}
+			return true
+		})
+		if !ok {
+			return
 		}
 		fw.AppliedTo = append(fw.AppliedTo, rs...)
 		f.json(w, 201, schema.FirewallActionApplyToResourcesResponse{Actions: []schema.Action{f.action("apply_firewall", ref)}})
 	case "remove_from_resources":
-		rs, ok := resources("remove_from")
+		rs, ok := resources("remove_from", func(res schema.FirewallResource) bool {
+			return !f.refuse(w, !applied(res), 422, "firewall_already_removed", "firewall not applied there")
+		})
 		if !ok {
 			return
-		}
-		for _, res := range rs {
-			if f.refuse(w, !slices.ContainsFunc(fw.AppliedTo, func(x schema.FirewallResource) bool { return same(x, res) }), 422, "firewall_already_removed", "firewall not applied there") {
-				return
-			}
 		}
 		fw.AppliedTo = slices.DeleteFunc(fw.AppliedTo, func(x schema.FirewallResource) bool {
 			return slices.ContainsFunc(rs, func(res schema.FirewallResource) bool { return same(x, res) })
@@ -737,8 +750,7 @@ func (f *fakeAPI) firewallAction(w http.ResponseWriter, r *http.Request, fw *sch
 		}
 		f.json(w, 201, schema.FirewallActionRemoveFromResourcesResponse{Actions: []schema.Action{f.action("remove_firewall", ref)}})
 	default:
-		f.t.Errorf("unexpected firewall action %s", a)
-		f.fail(w, 404, "not_found", "no such action")
+		f.noAction(w, "firewall", a)
 	}
 }
 
@@ -814,12 +826,9 @@ func (f *fakeAPI) volumeAction(w http.ResponseWriter, r *http.Request, v *schema
 		v.Size = int(n)
 		f.json(w, 201, map[string]any{"action": f.action("resize_volume", ref)})
 	case "change_protection":
-		if d, ok := body["delete"].(bool); ok {
-			v.Protection.Delete = d
-		}
+		flag(body, "delete", &v.Protection.Delete)
 		f.json(w, 201, map[string]any{"action": f.action("change_protection", ref)})
 	default:
-		f.t.Errorf("unexpected volume action %s", a)
-		f.fail(w, 404, "not_found", "no such action")
+		f.noAction(w, "volume", a)
 	}
 }
