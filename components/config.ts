@@ -13,6 +13,12 @@ export interface HetznerHost {
     image: string;
     sshPublicKey: string;
     adminCidrs: string[];
+    /** GB of the volume that outlives the server (mail state). */
+    volumeSize: number;
+    /** Delete/rebuild protection at Hetzner and Pulumi `protect` on server and volume; false for test stacks. */
+    protect: boolean;
+    /** Lifts the Pulumi protection of the server only (the volume keeps it), for a planned replacement. */
+    replaceServer: boolean;
 }
 
 export interface ExistingHost {
@@ -20,6 +26,8 @@ export interface ExistingHost {
     address: string;
     port: number;
     user: string;
+    /** Who the machine is: a new value (after a reinstall) runs every remote step again. */
+    id: string;
 }
 
 /** The throwaway Debian server of `npm run local`, created and destroyed by the stack itself. */
@@ -285,12 +293,22 @@ function domain(key: string, value: unknown): string {
     return d.toLowerCase();
 }
 
+/** Hetzner's volumes hold 10 to 10240 GB, in whole GB; they can grow but not shrink. */
+function volumeSize(value: unknown): number {
+    const size = value ?? 10;
+    if (typeof size !== "number" || !Number.isInteger(size) || size < 10 || size > 10240) {
+        throw new ConfigError("host.volumeSize", `expected whole GB from 10 to 10240, got ${JSON.stringify(value)}`);
+    }
+    return size;
+}
+
 function parseHost(value: unknown): HostConfig {
     const raw = record("host", value);
     const kind = raw.kind ?? "hetzner";
     switch (kind) {
         case "hetzner": {
-            onlyKeys("host", raw, ["kind", "serverType", "location", "image", "sshPublicKey", "adminCidrs"]);
+            onlyKeys("host", raw, ["kind", "serverType", "location", "image", "sshPublicKey", "adminCidrs", "volumeSize",
+                "protect", "replaceServer"]);
             const adminCidrs = strList("host.adminCidrs", raw.adminCidrs, true);
             if (adminCidrs.length === 0) {
                 throw new ConfigError("host.adminCidrs", "must list at least one CIDR, or nobody can reach SSH (got [])");
@@ -312,10 +330,13 @@ function parseHost(value: unknown): HostConfig {
                 image: str("host.image", raw.image ?? "debian-12"),
                 sshPublicKey,
                 adminCidrs,
+                volumeSize: volumeSize(raw.volumeSize),
+                protect: bool("host.protect", raw.protect, true),
+                replaceServer: bool("host.replaceServer", raw.replaceServer, false),
             };
         }
         case "existing": {
-            onlyKeys("host", raw, ["kind", "address", "port", "user"]);
+            onlyKeys("host", raw, ["kind", "address", "port", "user", "id"]);
             const port = raw.port ?? 22;
             if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) {
                 throw new ConfigError("host.port", `expected a TCP port number, got ${JSON.stringify(port)}`);
@@ -330,7 +351,7 @@ function parseHost(value: unknown): HostConfig {
             if (!SYSTEM_NAME.test(user)) {
                 throw new ConfigError("host.user", `"${user}" is not a valid Unix user name`);
             }
-            return { kind: "existing", address, port, user };
+            return { kind: "existing", address, port, user, id: raw.id === undefined ? address : str("host.id", raw.id) };
         }
         case "testbed": {
             onlyKeys("host", raw, ["kind", "suite"]);

@@ -1,5 +1,6 @@
 // Where the mail server runs: a new Hetzner Cloud server, a host that already exists, or the local test server.
-// Each gives the rest of the stack the same two things: an SSH connection and a public address.
+// Each gives the rest of the stack the same two things: an SSH connection (with the server's identity, see
+// remote.ts) and a public address.
 
 import * as command from "@pulumi/command";
 import * as hcloud from "@pulumi/hcloud";
@@ -15,6 +16,8 @@ export interface Host {
     ipv6?: pulumi.Output<string>;
     /** The Hetzner server id, for the firewall attachment. */
     serverId?: pulumi.Output<number>;
+    /** Storage that outlives the server (Hetzner: the volume's Linux device), for the mail state. */
+    storage?: { device: pulumi.Output<string> };
     /** Resources that must exist before the first remote step. */
     ready: pulumi.Resource[];
 }
@@ -30,6 +33,7 @@ export class HetznerServer extends pulumi.ComponentResource implements Host {
     readonly address: pulumi.Output<string>;
     readonly ipv6: pulumi.Output<string>;
     readonly serverId: pulumi.Output<number>;
+    readonly storage: { device: pulumi.Output<string> };
     readonly ready: pulumi.Resource[];
 
     constructor(name: string, args: HetznerArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -57,6 +61,9 @@ export class HetznerServer extends pulumi.ComponentResource implements Host {
             autoDelete: false,
             labels,
         }, { parent: this, deleteBeforeReplace: true });
+        // Protected at Hetzner (console, API) and in Pulumi: a plan that would replace or delete the server fails
+        // naming it, until host.replaceServer says the replacement is meant. The provider lifts Hetzner's lock
+        // itself when Pulumi deletes, so only Pulumi's needs lifting.
         const server = new hcloud.Server(name, {
             name: hostname,
             serverType: config.serverType,
@@ -65,11 +72,34 @@ export class HetznerServer extends pulumi.ComponentResource implements Host {
             sshKeys: [key.id],
             publicNets: [{ ipv4Enabled: true, ipv4: ip.id.apply(Number), ipv6Enabled: true, ipv6: ip6.id.apply(Number) }],
             labels,
+            deleteProtection: config.protect,
+            rebuildProtection: config.protect,
         }, {
             parent: this,
             // Keys are only installed when a server is created: a new key must not replace (wipe) the server.
             ignoreChanges: ["sshKeys"],
+            protect: config.protect && !config.replaceServer,
         });
+        // The mail state lives here, not on the server's disk: a replaced server gets the same volume. Formatted
+        // once by Hetzner; not automounted (the stack mounts it before postfix and dovecot start). Its location
+        // is its only replacing input, and it stays protected even while the server may be replaced.
+        const volume = new hcloud.Volume(`${name}-data`, {
+            name: `${hostname}-data`,
+            size: config.volumeSize,
+            location: config.location,
+            format: "ext4",
+            automount: false,
+            deleteProtection: config.protect,
+            labels,
+        }, { parent: this, protect: config.protect });
+        // No name, so replaced new-first; but a replaced server takes its attachment with it first (its id is
+        // unknown then), so the volume is free for the new server.
+        const attached = new hcloud.VolumeAttachment(`${name}-data`, {
+            volumeId: volume.id.apply(Number),
+            serverId: server.id.apply(Number),
+            automount: false,
+        }, { parent: this });
+        this.storage = { device: volume.linuxDevice };
         // A replaced entry may be for the same address: deleting the old one after the new was set would reset
         // the PTR to Hetzner's default.
         const rdns = new hcloud.Rdns(`${name}-ptr`, {
@@ -86,15 +116,14 @@ export class HetznerServer extends pulumi.ComponentResource implements Host {
         }, { parent: this, dependsOn: [server], deleteBeforeReplace: true });
         this.address = ip.ipAddress;
         this.serverId = server.id.apply(Number);
-        this.connection = pulumi.secret(pulumi.all([ip.ipAddress, args.sshPrivateKey]).apply(([host, privateKey]) => ({
-            host, port: 22, user: "root", privateKey,
-        })));
+        this.connection = pulumi.secret(pulumi.all([ip.ipAddress, args.sshPrivateKey, server.id])
+            .apply(([host, privateKey, id]) => ({ host, port: 22, user: "root", privateKey, server: `hcloud-${id}` })));
         // A new server takes a while to answer SSH: keep dialing until it does.
         const booted = step(`${name}-ssh`, {
             connection: this.connection.apply((c) => ({ ...c, dialErrorLimit: -1 })),
             create: "echo up",
         }, { parent: this, dependsOn: [server] });
-        this.ready = [booted, rdns, rdns6];
+        this.ready = [booted, rdns, rdns6, attached];
         this.registerOutputs({ address: this.address, serverId: this.serverId });
     }
 }
@@ -111,16 +140,18 @@ export class ExistingServer extends pulumi.ComponentResource implements Host {
 
     constructor(name: string, args: ExistingArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mailstack:index:ExistingServer", name, {}, opts);
-        const { address, port, user } = args.config;
+        const { address, port, user, id } = args.config;
         this.address = pulumi.output(address);
         this.connection = pulumi.secret(pulumi.output(args.sshPrivateKey).apply((privateKey) => ({
-            host: address, port, user, privateKey,
+            host: address, port, user, privateKey, server: `existing-${id}`,
         })));
         this.registerOutputs({ address: this.address });
     }
 }
 
 interface TestbedInfo {
+    /** New with every server that server-up creates (a new root), kept while that server lives. */
+    id: string;
     address: string;
     port: number;
     user: string;
@@ -159,7 +190,7 @@ export class TestbedServer extends pulumi.ComponentResource implements Host {
         const info = server.stdout.apply((out) => JSON.parse(out.trim().split("\n").pop() ?? "{}") as TestbedInfo);
         this.address = pulumi.unsecret(info.apply((i) => i.address));
         this.connection = pulumi.secret(info.apply((i) => ({
-            host: i.address, port: i.port, user: i.user, privateKey: i.privateKey,
+            host: i.address, port: i.port, user: i.user, privateKey: i.privateKey, server: `testbed-${i.id}`,
         })));
         this.ready = [server];
         this.registerOutputs({ address: this.address });

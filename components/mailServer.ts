@@ -45,6 +45,8 @@ export interface MailServerArgs {
 }
 
 export class MailServer extends pulumi.ComponentResource {
+    /** Where it runs: its connection, address and storage. */
+    readonly host: Host;
     readonly serverIp: pulumi.Output<string>;
     readonly clientSettings: ClientSettings;
     readonly dnsRecords: pulumi.Output<DnsRecord[]>;
@@ -55,7 +57,7 @@ export class MailServer extends pulumi.ComponentResource {
     constructor(name: string, args: MailServerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mailstack:index:MailServer", name, {}, opts);
         const c = args.config;
-        const host = this.host(name, args);
+        const host = this.host = this.makeHost(name, args);
         const conn = host.connection;
         if (host instanceof HetznerServer && c.host.kind === "hetzner") {
             new Firewall(`${name}-firewall`, {
@@ -143,7 +145,7 @@ export class MailServer extends pulumi.ComponentResource {
         });
     }
 
-    private host(name: string, args: MailServerArgs): Host {
+    private makeHost(name: string, args: MailServerArgs): Host {
         const c = args.config;
         const needKey = (): pulumi.Input<string> => {
             if (args.sshPrivateKey === undefined) {

@@ -10,7 +10,12 @@ import { CTL } from "./serverState";
 
 export { CTL };
 
-export type Connection = command.types.input.remote.ConnectionArgs;
+/**
+ * The SSH connection to the server, and who the server is. `server` changes when the machine behind the address is
+ * replaced, though address and key stay (a Hetzner server id, the test server's id): step() puts it into the
+ * triggers of every step, so that a new machine is set up again from scratch.
+ */
+export type Connection = command.types.input.remote.ConnectionArgs & { server: string };
 
 export function staticFile(name: string): string {
     return readFileSync(path.join(__dirname, "..", "files", name), "utf8");
@@ -32,6 +37,7 @@ export interface StepArgs {
     stdin?: pulumi.Input<string>;
     /** Run when the step leaves the stack (names and paths only, like `create`). */
     delete?: pulumi.Input<string>;
+    /** Besides the server's identity, which every step has. */
     triggers?: pulumi.Input<unknown>[];
     /** Output that may contain secrets is never logged. */
     quiet?: boolean;
@@ -42,12 +48,13 @@ export interface StepArgs {
  * neither logged nor stored in plain text: the provider never makes stdout/stderr secret by itself.
  */
 export function step(name: string, args: StepArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
+    const target = pulumi.output(args.connection);
     return new command.remote.Command(name, {
-        connection: args.connection,
+        connection: target.apply(({ server, ...connection }) => connection), // the provider knows no `server`
         create: args.create,
         delete: args.delete,
         stdin: args.stdin,
-        triggers: args.triggers,
+        triggers: [pulumi.unsecret(target.apply((t) => t.server)), ...(args.triggers ?? [])],
         addPreviousOutputInEnv: false,
         logging: args.quiet ? "none" : "stdoutAndStderr",
     }, args.quiet ? { ...opts, additionalSecretOutputs: [...(opts.additionalSecretOutputs ?? []), "stdout", "stderr"] } : opts);

@@ -184,6 +184,12 @@ export const serverStateProvider: pulumi.dynamic.ResourceProvider<Inputs, State>
     },
 
     async diff(_id, olds, news) {
+        // The server is being replaced (its identity, so the target, is not known yet): nothing to read before
+        // the new one exists; the update reads it then.
+        const target = news.target as SshTarget | undefined;
+        if (typeof target?.host !== "string" || pulumi.containsUnknowns(target)) {
+            return { changes: true };
+        }
         const seen = await look(news);
         // The plan's own report: shown by preview and up alike, before anything runs.
         for (const p of seen.drifted) {

@@ -90,7 +90,8 @@ export class Users extends pulumi.ComponentResource {
                 connection: conn, create: `${CTL} system-user ${where} # mailstack-ctl ${ctl}`, stdin: s.pw.result,
                 quiet: true,
                 // Leaving the config locks the account for mail (its home and Maildir stay); listing it again unlocks it.
-                delete: `${CTL} lock-user ${where}`,
+                // A new machine (host.id changed after a reinstall) has no mailstack-ctl yet, nor accounts to lock.
+                delete: `test ! -x ${CTL} || ${CTL} lock-user ${where}`,
             // a replacement locks the old step's account first, then the new step unlocks it: never the reverse
             }, { parent: this, deleteBeforeReplace: true });
             // created, updated or adopted: no secret, but a quiet step's output is secret

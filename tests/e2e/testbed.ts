@@ -21,6 +21,8 @@ export const CLIENT_NETNS = `${testbedName()}-client`;
 export const SERVER_NETNS = `${testbedName()}-server`;
 
 export interface Testbed {
+    /** New with every server that server-up makes; address and key stay across a replacement, as on Hetzner. */
+    serverId: string;
     serverAddress: string;
     clientNetns: string;
     sshPrivateKeyFile: string;

@@ -55,13 +55,14 @@ const providers = { hcloud: provider("hcloud", "1.41.0"), random: provider("rand
 const ref = (p: { urn: string; id: string }) => `${p.urn}::${p.id}`;
 const component = (u: string, type: string, parent?: string) => ({ urn: u, custom: false, type, ...(parent ? { parent } : {}) });
 
-interface Res { urn: string; id: string; type: string; parent: string; provider: string; inputs: object; outputs: object; dependencies?: string[] }
+interface Res { urn: string; id: string; type: string; parent: string; provider: string; inputs: object; outputs: object; dependencies?: string[];
+    protect?: boolean }
 const hc = (parentUrn: string, type: string, name: string, id: string, inputs: object, outputs: object, dependencies: string[] = []): Res => ({
     urn: urn([types.mail, parentUrn === hostUrn ? types.host : types.firewall, type], name), id, type,
     parent: parentUrn, provider: ref(providers.hcloud), inputs, outputs: { ...outputs, id }, dependencies,
 });
 
-const keyId = "11", ipId = "12", serverId = "13", fwId = "14", ip6Id = "15";
+const keyId = "11", ipId = "12", serverId = "13", fwId = "14", ip6Id = "15", volumeId = "16";
 const IP6 = "2001:db8:1::1";
 const sshKey = hc(hostUrn, "hcloud:index/sshKey:SshKey", "mail-server-key", keyId,
     { labels, name: HOSTNAME, publicKey: PUBLIC_KEY },
@@ -76,15 +77,25 @@ const primaryIp6 = hc(hostUrn, "hcloud:index/primaryIp:PrimaryIp", "mail-server-
         ipAddress: "2001:db8:1::/64", ipNetwork: "2001:db8:1::/64", labels, location: "nbg1", name: `${HOSTNAME}-ipv6`,
         type: "ipv6" });
 const server = hc(hostUrn, "hcloud:index/server:Server", "mail-server", serverId,
-    { __defaults: [], image: "debian-12", labels, location: "nbg1", name: HOSTNAME,
+    { __defaults: [], deleteProtection: true, image: "debian-12", labels, location: "nbg1", name: HOSTNAME,
         publicNets: [{ __defaults: [], ipv4: Number(ipId), ipv4Enabled: true, ipv6: Number(ip6Id), ipv6Enabled: true }],
-        serverType: "cx22", sshKeys: [keyId] },
-    { allowDeprecatedImages: false, backupWindow: "", backups: false, deleteProtection: false, firewallIds: [Number(fwId)],
+        rebuildProtection: true, serverType: "cx22", sshKeys: [keyId] },
+    { allowDeprecatedImages: false, backupWindow: "", backups: false, deleteProtection: true, firewallIds: [Number(fwId)],
         ignoreRemoteFirewallIds: false, image: "debian-12", ipv4Address: IP, ipv6Address: "2001:db8:1::1",
         ipv6Network: "2001:db8:1::/64", keepDisk: false, labels, location: "nbg1", name: HOSTNAME, primaryDiskSize: 40,
-        publicNets: [{ ipv4: Number(ipId), ipv4Enabled: true, ipv6: Number(ip6Id), ipv6Enabled: true }], rebuildProtection: false,
+        publicNets: [{ ipv4: Number(ipId), ipv4Enabled: true, ipv6: Number(ip6Id), ipv6Enabled: true }], rebuildProtection: true,
         serverType: "cx22", shutdownBeforeDeletion: false, sshKeys: [keyId], status: "running" },
     [sshKey.urn, primaryIp.urn, primaryIp6.urn]);
+server.protect = true;
+const volume = hc(hostUrn, "hcloud:index/volume:Volume", "mail-server-data", volumeId,
+    { __defaults: [], automount: false, deleteProtection: true, format: "ext4", labels, location: "nbg1",
+        name: `${HOSTNAME}-data`, size: 10 },
+    { automount: false, deleteProtection: true, format: "ext4", labels, linuxDevice: `/dev/disk/by-id/scsi-0HC_Volume_${volumeId}`,
+        location: "nbg1", name: `${HOSTNAME}-data`, serverId: Number(serverId), size: 10 });
+volume.protect = true;
+const volumeAttachment = hc(hostUrn, "hcloud:index/volumeAttachment:VolumeAttachment", "mail-server-data", volumeId,
+    { __defaults: [], automount: false, serverId: Number(serverId), volumeId: Number(volumeId) },
+    { automount: false, serverId: Number(serverId), volumeId: Number(volumeId) }, [volume.urn, server.urn]);
 const rdns = hc(hostUrn, "hcloud:index/rdns:Rdns", "mail-server-ptr", `p-${ipId}-${IP}`,
     { dnsPtr: HOSTNAME, ipAddress: IP, primaryIpId: Number(ipId) },
     { dnsPtr: HOSTNAME, ipAddress: IP, primaryIpId: Number(ipId) }, [primaryIp.urn, server.urn]);
@@ -121,13 +132,15 @@ const connection = { dialErrorLimit: -1, host: IP, perDialTimeout: 15, port: 22,
 const sshStep: Res = {
     urn: urn([types.mail, types.host, "command:remote:Command"], "mail-server-ssh"), id: "mail-server-ssh-0a1b2c3d",
     type: "command:remote:Command", parent: hostUrn, provider: ref(providers.command),
-    inputs: { addPreviousOutputInEnv: false, connection: secret(connection), create: "echo up", logging: "stdoutAndStderr" },
+    inputs: { addPreviousOutputInEnv: false, connection: secret(connection), create: "echo up", logging: "stdoutAndStderr",
+        triggers: [`hcloud-${serverId}`] },
     outputs: { addPreviousOutputInEnv: false, connection: secret(connection), create: "echo up", logging: "stdoutAndStderr",
-        stderr: "", stdout: "up" },
+        stderr: "", stdout: "up", triggers: [`hcloud-${serverId}`] },
     dependencies: [server.urn],
 };
 
-const customs: Res[] = [sshKey, primaryIp, primaryIp6, server, rdns, rdns6, firewall, attachment, ...passwords, sshStep];
+const customs: Res[] = [sshKey, primaryIp, primaryIp6, server, volume, volumeAttachment, rdns, rdns6, firewall, attachment,
+    ...passwords, sshStep];
 const deployment = {
     version: 3,
     deployment: {

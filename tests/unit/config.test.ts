@@ -30,7 +30,7 @@ describe("parseConfig", () => {
         const c = parseConfig(valid);
         expect(c.virtualUsers).toEqual(valid.virtualUsers);
         expect(c.aliases["postmaster@example.com"]).toEqual(["dave@example.com", "alice"]);
-        expect(c.host).toEqual({ kind: "existing", address: "192.0.2.10", port: 22, user: "root" });
+        expect(c.host).toEqual({ kind: "existing", address: "192.0.2.10", port: 22, user: "root", id: "192.0.2.10" });
         expect(c.certificate.directory).toBe("https://acme-staging-v02.api.letsencrypt.org/directory");
         expect(c.certificate.names).toEqual(["mail.example.org", "mail.example.net", "mail.example.com",
             ...["example.org", "example.net", "example.com"]

@@ -15,6 +15,8 @@ export const TYPES = {
     rdns: "hcloud:index/rdns:Rdns",
     firewall: "hcloud:index/firewall:Firewall",
     firewallAttachment: "hcloud:index/firewallAttachment:FirewallAttachment",
+    volume: "hcloud:index/volume:Volume",
+    volumeAttachment: "hcloud:index/volumeAttachment:VolumeAttachment",
     password: "random:index/randomPassword:RandomPassword",
     remote: "command:remote:Command",
     local: "command:local:Command",
@@ -25,6 +27,7 @@ export const PRIMARY_IP = "203.0.113.10";
 /** The IPv6 primary IP is a /64; Hetzner's server gets its first address. */
 export const PRIMARY_IP6_NET = "2001:db8:10:20::";
 export const SERVER_IP6 = "2001:db8:10:20::1";
+export const TESTBED_ID = "6f1d3c2a-0b8e-4c57-9a41-2d5e7f9b8c10";
 export const DOVECOT_VERSION = "2.3.19.1 (9b53102964)";
 
 export interface Registered {
@@ -177,6 +180,9 @@ function newResource(args: MockResourceArgs): MockResourceResult {
         case TYPES.server:
             state.ipv6Address = SERVER_IP6;
             break;
+        case TYPES.volume:
+            state.linuxDevice = `/dev/disk/by-id/scsi-0HC_Volume_${numericId(args.type, args.name)}`;
+            break;
         case TYPES.password:
             state.result = mockPassword(args.name);
             state.bcryptHash = mockBcrypt(args.name);
@@ -192,7 +198,7 @@ function newResource(args: MockResourceArgs): MockResourceResult {
             state.drifted = [];
             break;
         case TYPES.local: // scripts/testbed server-up --json: the connection on the last line
-            state.stdout = `starting\n${JSON.stringify({ address: "192.0.2.10", port: 22, user: "root", privateKey: "k" })}`;
+            state.stdout = `starting\n${JSON.stringify({ id: TESTBED_ID, address: "192.0.2.10", port: 22, user: "root", privateKey: "k" })}`;
             state.stderr = "";
             break;
     }

@@ -4,11 +4,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import { MailConfig, parseConfig, RawConfig } from "../../components/config";
 import { openPorts } from "../../components/firewall";
+import { HetznerServer } from "../../components/host";
 import { MailServer } from "../../components/mailServer";
 import { sha256, staticFile } from "../../components/remote";
 import {
     installMocks, isSecretValue, mockBcrypt, mockPassword, PRIMARY_IP, PRIMARY_IP6_NET, record, SERVER_IP6, Recorder, Registered,
-    reveal, TYPES, valueOf,
+    reveal, TESTBED_ID, TYPES, valueOf,
 } from "./harness";
 
 const SSH_PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nbW9jayBrZXk=\n-----END OPENSSH PRIVATE KEY-----\n";
@@ -91,8 +92,75 @@ describe("MailServer on a new Hetzner server", () => {
         const hcloud = r.rec.resources.filter((x) => x.type.startsWith("hcloud:")).map((x) => x.type).sort();
         expect(hcloud).toEqual([
             TYPES.firewall, TYPES.firewallAttachment, TYPES.primaryIp, TYPES.primaryIp, TYPES.rdns, TYPES.rdns,
-            TYPES.server, TYPES.sshKey,
+            TYPES.server, TYPES.sshKey, TYPES.volume, TYPES.volumeAttachment,
         ].sort());
+    });
+
+    test("the mail state's volume: size from the config, ext4, in the server's location, attached to the server", async () => {
+        const volume = r.rec.one(TYPES.volume);
+        expect(volume.inputs).toEqual({
+            name: "mail.example.org-data", size: 10, location: "fsn1", format: "ext4", automount: false,
+            deleteProtection: true, labels: { "managed-by": "mailstack" },
+        });
+        const server = r.rec.one(TYPES.server);
+        expect(r.rec.one(TYPES.volumeAttachment).inputs).toEqual({
+            volumeId: Number(volume.id), serverId: Number(server.id), automount: false,
+        });
+        // what the rest of the stack mounts
+        const host = r.server.host as HetznerServer;
+        expect(await valueOf(host.storage.device)).toBe(`/dev/disk/by-id/scsi-0HC_Volume_${volume.id}`);
+        // attached before the first remote step
+        const apt = r.rec.named("mail-packages-apt");
+        expect(r.rec.transitivelyWaitsFor(apt)).toContain(r.rec.one(TYPES.volumeAttachment).urn);
+        const sized = await render({ ...hetznerRaw, host: { ...hetznerHost, volumeSize: 50 } });
+        expect(sized.rec.one(TYPES.volume).inputs.size).toBe(50);
+    });
+
+    test("server and volume are protected: at Hetzner, and from a plan that would replace or delete them", () => {
+        const server = r.rec.one(TYPES.server);
+        expect(server.inputs).toMatchObject({ deleteProtection: true, rebuildProtection: true });
+        expect(server.protect).toBe(true);
+        expect(r.rec.one(TYPES.volume).protect).toBe(true);
+        expect(r.rec.resources.filter((x) => x.protect).map((x) => x.type).sort()).toEqual([TYPES.server, TYPES.volume].sort());
+    });
+
+    test("a changed image replaces the server only: the volume neither changes nor depends on the server", async () => {
+        const next = await render({ ...hetznerRaw, host: { ...hetznerHost, image: "debian-13" } });
+        const server = r.rec.one(TYPES.server);
+        expect(next.rec.one(TYPES.server).inputs.image).toBe("debian-13");
+        const volume = r.rec.one(TYPES.volume);
+        const volume2 = next.rec.one(TYPES.volume);
+        expect({ inputs: volume2.inputs, protect: volume2.protect }).toEqual({ inputs: volume.inputs, protect: true });
+        // nothing of the server reaches the volume, so its replacement cannot replace or delete the volume;
+        // only the attachment names the server
+        expect(r.rec.transitivelyWaitsFor(volume)).not.toContain(server.urn);
+        expect(r.rec.one(TYPES.volumeAttachment).propertyDependencies.serverId).toEqual([server.urn]);
+        // the replacement must be asked for: it stays protected until host.replaceServer says so
+        expect(next.rec.one(TYPES.server).protect).toBe(true);
+    });
+
+    test("host.replaceServer lifts the server's Pulumi protection only; host.protect: false (a test stack) lifts all", async () => {
+        const replace = await render({ ...hetznerRaw, host: { ...hetznerHost, image: "debian-13", replaceServer: true } });
+        expect(replace.rec.one(TYPES.server).protect).toBe(false);
+        expect(replace.rec.one(TYPES.volume).protect).toBe(true);
+        expect(replace.rec.one(TYPES.volume).inputs.deleteProtection).toBe(true);
+        const test = await render({ ...hetznerRaw, host: { ...hetznerHost, protect: false } });
+        expect(test.rec.resources.filter((x) => x.protect)).toEqual([]);
+        expect(test.rec.one(TYPES.server).inputs).toMatchObject({ deleteProtection: false, rebuildProtection: false });
+        expect(test.rec.one(TYPES.volume).inputs.deleteProtection).toBe(false);
+    });
+
+    test("every remote step's triggers carry the server id, so a replaced server is set up again", () => {
+        const server = r.rec.one(TYPES.server);
+        const steps = r.rec.byType(TYPES.remote);
+        expect(steps.length).toBeGreaterThan(10);
+        for (const step of steps) {
+            const triggers = reveal(step.inputs.triggers) as unknown[];
+            expect({ name: step.name, first: triggers[0] }).toEqual({ name: step.name, first: `hcloud-${server.id}` });
+            expect(step.propertyDependencies.triggers).toContain(server.urn);
+            // and the provider gets a plain connection
+            expect(Object.keys(reveal(step.inputs.connection) as object)).not.toContain("server");
+        }
     });
 
     test("ssh key, primary IPs and server come from the config", () => {
@@ -129,7 +197,6 @@ describe("MailServer on a new Hetzner server", () => {
         // A new SSH key must not replace (wipe) the server: keys are only installed at create.
         expect(server.ignoreChanges).toEqual(["sshKeys"]);
         expect(server.deleteBeforeReplace).toBe(false);
-        expect(r.rec.resources.filter((x) => x.protect)).toEqual([]);
     });
 
     test("the output of quiet steps is a secret output; of the others not", () => {
@@ -218,6 +285,11 @@ describe("MailServer on the local test server", () => {
         expect(server.additionalSecretOutputs).toEqual(["stdout"]);
         expect(isSecretValue(server.state.stdout)).toBe(true);
         expect(server.deleteBeforeReplace).toBe(true);
+        // server-up's id, new with every server, is in every step's triggers
+        for (const step of r.rec.byType(TYPES.remote)) {
+            expect({ name: step.name, first: (reveal(step.inputs.triggers) as unknown[])[0] })
+                .toEqual({ name: step.name, first: `testbed-${TESTBED_ID}` });
+        }
     });
 });
 
@@ -459,9 +531,10 @@ function secrets(get: () => Rendered): void {
         expect(steps.map((c) => reveal(c.inputs.create))).toEqual(["frank", "grace"].map((u) =>
             `/usr/local/sbin/mailstack-ctl system-user ${u} example.org mail.example.org # mailstack-ctl ${ctl}`));
         for (const c of steps) {
-            // no trigger: a replacement would run the step's delete, which locks the account
-            expect(c.inputs.triggers).toBeUndefined();
-            expect(reveal(c.inputs.delete)).toBe(String(reveal(c.inputs.create)).replace(/ system-user (.*) # .*$/, " lock-user $1"));
+            // no trigger but the server's identity: a replacement runs the step's delete, which locks the account
+            expect(reveal(c.inputs.triggers)).toEqual([expect.stringMatching(/^(hcloud-[0-9]+|existing-192\.0\.2\.25)$/)]);
+            expect(reveal(c.inputs.delete)).toBe(String(reveal(c.inputs.create))
+                .replace(/^(\S+) system-user (.*) # .*$/, "test ! -x $1 || $1 lock-user $2"));
         }
     });
 

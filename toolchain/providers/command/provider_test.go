@@ -3,10 +3,8 @@ package command
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/common/diag"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 
@@ -19,29 +17,10 @@ const (
 	remoteURN = "urn:pulumi:dev::proj::command:remote:Command::step"
 )
 
-// logged is what a test provider sent to the engine.
-type logged struct {
-	mu    sync.Mutex
-	lines []string
-}
-
-func (l *logged) all() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Join(l.lines, "\n")
-}
-
-func newTestProvider() (*Provider, *logged) {
+func newTestProvider() (*Provider, *basetest.Log) {
 	p := New(nil)
-	l := &logged{}
-	p.Logger = func(_ context.Context, sev diag.Severity, _ resource.URN, msg string, ephemeral bool) {
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		if ephemeral {
-			sev = "status" // dial retries: not part of the output
-		}
-		l.lines = append(l.lines, string(sev)+": "+msg)
-	}
+	l := &basetest.Log{}
+	p.Logger = l.Logger
 	return p, l
 }
 
@@ -232,7 +211,7 @@ func TestLocalCommand(t *testing.T) {
 	if str(t, outs, "create") != str(t, in, "create") {
 		t.Fatal("outputs must include the inputs")
 	}
-	if l := logs.all(); !strings.Contains(l, "hello hi in") || !strings.Contains(l, "warn") {
+	if l := logs.All(); !strings.Contains(l, "hello hi in") || !strings.Contains(l, "warn") {
 		t.Fatalf("stdout and stderr should be logged: %q", l)
 	}
 
@@ -321,14 +300,14 @@ func TestSecrets(t *testing.T) {
 	if !outs["stdin"].IsSecret() || outs["stdout"].IsSecret() || outs["stderr"].IsSecret() {
 		t.Fatalf("stdin must stay secret, stdout and stderr not become: %v", outs)
 	}
-	if str(t, outs, "stdout") != "s3cret-stdin" || strings.Contains(logs.all(), "s3cret") {
-		t.Fatalf("stdout %q, logs %q", str(t, outs, "stdout"), logs.all())
+	if str(t, outs, "stdout") != "s3cret-stdin" || strings.Contains(logs.All(), "s3cret") {
+		t.Fatalf("stdout %q, logs %q", str(t, outs, "stdout"), logs.All())
 	}
 
 	// Without logging "none", what the command prints is streamed, secret stdin or not.
 	news["logging"] = resource.NewStringProperty("stdoutAndStderr")
-	if _, err := create(t, p, localURN, check(t, p, localURN, news)); err != nil || !strings.Contains(logs.all(), "s3cret") {
-		t.Fatalf("logs %q, err %v", logs.all(), err)
+	if _, err := create(t, p, localURN, check(t, p, localURN, news)); err != nil || !strings.Contains(logs.All(), "s3cret") {
+		t.Fatalf("logs %q, err %v", logs.All(), err)
 	}
 
 	// A failure: the error, the command line, then stdout and stderr as they came. The two pipes are read
@@ -350,7 +329,7 @@ func TestLoggingModes(t *testing.T) {
 		if _, err := create(t, p, localURN, in); err != nil {
 			t.Fatal(err)
 		}
-		l := logs.all()
+		l := logs.All()
 		if strings.Contains(l, "OUT") != want[0] || strings.Contains(l, "ERR") != want[1] {
 			t.Errorf("logging %s: logs %q", mode, l)
 		}

@@ -176,7 +176,7 @@ func TestRemoteCommand(t *testing.T) {
 	if !outs["connection"].IsSecret() {
 		t.Fatal("connection output must be secret")
 	}
-	if l := logs.all(); !strings.Contains(l, "wrote file") || !strings.Contains(l, "note") {
+	if l := logs.All(); !strings.Contains(l, "wrote file") || !strings.Contains(l, "note") {
 		t.Fatalf("logs %q", l)
 	}
 
@@ -247,7 +247,7 @@ func TestRemoteFailures(t *testing.T) {
 	if _, err := create(t, p, remoteURN, in); err == nil || !strings.HasPrefix(err.Error(), "after 2 failed attempts: ") {
 		t.Fatalf("want 2 failed attempts, got %v", err)
 	}
-	if l := logs.all(); strings.Count(l, "/2 failed: retrying") != 2 || !strings.Contains(l, "Dial 2/2 failed: retrying") {
+	if l := logs.All(); strings.Count(l, "/2 failed: retrying") != 2 || !strings.Contains(l, "Dial 2/2 failed: retrying") {
 		t.Fatalf("retries reported: %q", l)
 	}
 }

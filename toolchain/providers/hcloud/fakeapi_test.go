@@ -36,6 +36,7 @@ type fakeAPI struct {
 	primaryIPs   map[int64]*schema.PrimaryIP
 	servers      map[int64]*schema.Server
 	firewalls    map[int64]*schema.Firewall
+	volumes      map[int64]*schema.Volume
 	actions      map[int64]*schema.Action
 	pollsLeft    map[int64]int
 }
@@ -49,7 +50,7 @@ func newFakeAPI(t *testing.T, token string) *fakeAPI {
 	f := &fakeAPI{
 		t: t, token: token, nextID: 100, polls: 1,
 		sshKeys: map[int64]*schema.SSHKey{}, primaryIPs: map[int64]*schema.PrimaryIP{},
-		servers: map[int64]*schema.Server{}, firewalls: map[int64]*schema.Firewall{},
+		servers: map[int64]*schema.Server{}, firewalls: map[int64]*schema.Firewall{}, volumes: map[int64]*schema.Volume{},
 		actions: map[int64]*schema.Action{}, pollsLeft: map[int64]int{},
 	}
 	mux := http.NewServeMux()
@@ -65,8 +66,7 @@ func newFakeAPI(t *testing.T, token string) *fakeAPI {
 				}
 			}
 			f.requests = append(f.requests, request{r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Get("Authorization"), body})
-			if r.Header.Get("Authorization") != "Bearer "+f.token {
-				f.fail(w, 401, "unauthorized", "unable to authenticate")
+			if f.refuse(w, r.Header.Get("Authorization") != "Bearer "+f.token, 401, "unauthorized", "unable to authenticate") {
 				return
 			}
 			if ct := r.Header.Get("Content-Type"); len(raw) > 0 && ct != "application/json" {
@@ -85,11 +85,13 @@ func newFakeAPI(t *testing.T, token string) *fakeAPI {
 	route("GET /ssh_keys", f.listSSHKeys)
 	route("GET /ssh_keys/{id}", byID(f, f.sshKeys, "SSH key", show[schema.SSHKey](f, "ssh_key", nil)))
 	route("PUT /ssh_keys/{id}", byID(f, f.sshKeys, "SSH key", show(f, "ssh_key", func(k *schema.SSHKey, b map[string]any) { rename(b, &k.Name, &k.Labels) })))
-	route("DELETE /ssh_keys/{id}", byID(f, f.sshKeys, "SSH key", f.deleteSSHKey))
+	route("DELETE /ssh_keys/{id}", byID(f, f.sshKeys, "SSH key", deleter(f, f.sshKeys, func(*schema.SSHKey) refusal { return refusal{} })))
 	route("POST /primary_ips", f.createPrimaryIP)
 	route("GET /primary_ips/{id}", byID(f, f.primaryIPs, "primary IP", show[schema.PrimaryIP](f, "primary_ip", nil)))
 	route("PUT /primary_ips/{id}", byID(f, f.primaryIPs, "primary IP", show(f, "primary_ip", updatePrimaryIP)))
-	route("DELETE /primary_ips/{id}", byID(f, f.primaryIPs, "primary IP", f.deletePrimaryIP))
+	route("DELETE /primary_ips/{id}", byID(f, f.primaryIPs, "primary IP", deleter(f, f.primaryIPs, func(ip *schema.PrimaryIP) refusal {
+		return refuseIf(ip.AssigneeID != nil, 422, "primary_ip_assigned", "primary IP is assigned to a server")
+	})))
 	route("POST /primary_ips/{id}/actions/{action}", byID(f, f.primaryIPs, "primary IP", f.primaryIPAction))
 	route("POST /servers", f.createServer)
 	route("GET /servers/{id}", byID(f, f.servers, "server", show[schema.Server](f, "server", nil)))
@@ -99,8 +101,20 @@ func newFakeAPI(t *testing.T, token string) *fakeAPI {
 	route("POST /firewalls", f.createFirewall)
 	route("GET /firewalls/{id}", byID(f, f.firewalls, "firewall", show[schema.Firewall](f, "firewall", nil)))
 	route("PUT /firewalls/{id}", byID(f, f.firewalls, "firewall", show(f, "firewall", func(fw *schema.Firewall, b map[string]any) { rename(b, &fw.Name, &fw.Labels) })))
-	route("DELETE /firewalls/{id}", byID(f, f.firewalls, "firewall", f.deleteFirewall))
+	route("DELETE /firewalls/{id}", byID(f, f.firewalls, "firewall", deleter(f, f.firewalls, func(fw *schema.Firewall) refusal {
+		return refuseIf(len(fw.AppliedTo) > 0, 422, "resource_in_use", "firewall is still applied")
+	})))
 	route("POST /firewalls/{id}/actions/{action}", byID(f, f.firewalls, "firewall", f.firewallAction))
+	route("POST /volumes", f.createVolume)
+	route("GET /volumes/{id}", byID(f, f.volumes, "volume", show[schema.Volume](f, "volume", nil)))
+	route("PUT /volumes/{id}", byID(f, f.volumes, "volume", show(f, "volume", func(v *schema.Volume, b map[string]any) { rename(b, &v.Name, &v.Labels) })))
+	route("DELETE /volumes/{id}", byID(f, f.volumes, "volume", deleter(f, f.volumes, func(v *schema.Volume) refusal {
+		if v.Protection.Delete {
+			return refusal{423, "protected", "volume is protected"}
+		}
+		return refuseIf(v.Server != nil, 422, "invalid_input", "volume is attached to a server")
+	})))
+	route("POST /volumes/{id}/actions/{action}", byID(f, f.volumes, "volume", f.volumeAction))
 
 	f.srv = httptest.NewServer(mux)
 	t.Cleanup(f.srv.Close)
@@ -113,11 +127,68 @@ func byID[T any](f *fakeAPI, m map[int64]*T, what string,
 ) func(http.ResponseWriter, *http.Request, map[string]any) {
 	return func(w http.ResponseWriter, r *http.Request, body map[string]any) {
 		x, ok := m[pathID(r)]
-		if !ok {
-			f.fail(w, 404, "not_found", what+" not found")
+		if f.refuse(w, !ok, 404, "not_found", what+" not found") {
 			return
 		}
 		h(w, r, x, body)
+	}
+}
+
+// refusal is the API's error for a request it refuses; the zero value refuses nothing.
+type refusal struct {
+	status    int
+	code, msg string
+}
+
+func refuseIf(cond bool, status int, code, msg string) refusal {
+	if !cond {
+		return refusal{}
+	}
+	return refusal{status, code, msg}
+}
+
+// taken refuses a name that another object of m has: names are unique per project.
+func taken[T any](f *fakeAPI, w http.ResponseWriter, m map[int64]*T, nameOf func(*T) string, name, what string) bool {
+	for _, x := range m {
+		if nameOf(x) == name {
+			f.fail(w, 409, "uniqueness_error", what+" with the same name already exists")
+			return true
+		}
+	}
+	return false
+}
+
+// flag sets *to from a boolean of the body, if it has one.
+func flag(body map[string]any, key string, to *bool) {
+	if v, ok := body[key].(bool); ok {
+		*to = v
+	}
+}
+
+// noAction answers an action the fake does not know, which the test did not expect either.
+func (f *fakeAPI) noAction(w http.ResponseWriter, what, action string) {
+	f.t.Errorf("unexpected %s action %s", what, action)
+	f.fail(w, 404, "not_found", "no such action")
+}
+
+// refuse answers with the API's error when cond holds, and says so.
+func (f *fakeAPI) refuse(w http.ResponseWriter, cond bool, status int, code, msg string) bool {
+	if cond {
+		f.fail(w, status, code, msg)
+	}
+	return cond
+}
+
+// deleter answers a DELETE of an object of m: refused while refuse says so, else the object goes.
+func deleter[T any](f *fakeAPI, m map[int64]*T, refuse func(x *T) refusal,
+) func(http.ResponseWriter, *http.Request, *T, map[string]any) {
+	return func(w http.ResponseWriter, r *http.Request, x *T, _ map[string]any) {
+		if no := refuse(x); no.status != 0 {
+			f.fail(w, no.status, no.code, no.msg)
+			return
+		}
+		delete(m, pathID(r))
+		w.WriteHeader(204)
 	}
 }
 
@@ -270,15 +341,11 @@ func labelsOf(body map[string]any) map[string]string {
 
 func (f *fakeAPI) createSSHKey(w http.ResponseWriter, _ *http.Request, body map[string]any) {
 	name, key := str_(body, "name"), str_(body, "public_key")
-	if name == "" || key == "" {
-		f.fail(w, 400, "invalid_input", "name and public_key are required")
+	if f.refuse(w, name == "" || key == "", 400, "invalid_input", "name and public_key are required") {
 		return
 	}
-	for _, k := range f.sshKeys {
-		if k.Name == name {
-			f.fail(w, 409, "uniqueness_error", "SSH key with the same name already exists")
-			return
-		}
+	if taken(f, w, f.sshKeys, func(k *schema.SSHKey) string { return k.Name }, name, "SSH key") {
+		return
 	}
 	sum := md5.Sum([]byte(strings.TrimSpace(key)))
 	fp := make([]string, len(sum))
@@ -298,11 +365,6 @@ func (f *fakeAPI) listSSHKeys(w http.ResponseWriter, r *http.Request, _ map[stri
 		}
 	}
 	f.json(w, 200, schema.SSHKeyListResponse{SSHKeys: list})
-}
-
-func (f *fakeAPI) deleteSSHKey(w http.ResponseWriter, _ *http.Request, k *schema.SSHKey, _ map[string]any) {
-	delete(f.sshKeys, k.ID)
-	w.WriteHeader(204)
 }
 
 // --- primary IPs --------------------------------------------------------------------------------------------------
@@ -328,37 +390,23 @@ func (f *fakeAPI) createPrimaryIP(w http.ResponseWriter, _ *http.Request, body m
 		f.fail(w, 400, "invalid_input", "name, type, assignee_type and location (or an assignee) are required")
 		return
 	}
-	for _, ip := range f.primaryIPs {
-		if ip.Name == name {
-			f.fail(w, 409, "uniqueness_error", "primary IP with the same name already exists")
-			return
-		}
+	if taken(f, w, f.primaryIPs, func(ip *schema.PrimaryIP) string { return ip.Name }, name, "primary IP") {
+		return
 	}
 	autoDelete, _ := body["auto_delete"].(bool)
 	ip := f.newPrimaryIP(name, typ, loc, autoDelete, labelsOf(body))
 	f.json(w, 201, schema.PrimaryIPCreateResponse{PrimaryIP: *ip})
 }
 
-func (f *fakeAPI) deletePrimaryIP(w http.ResponseWriter, r *http.Request, ip *schema.PrimaryIP, _ map[string]any) {
-	if ip.AssigneeID != nil {
-		f.fail(w, 422, "primary_ip_assigned", "primary IP is assigned to a server")
-		return
-	}
-	delete(f.primaryIPs, ip.ID)
-	w.WriteHeader(204)
-}
-
 func (f *fakeAPI) primaryIPAction(w http.ResponseWriter, r *http.Request, ip *schema.PrimaryIP, body map[string]any) {
 	ref := schema.ActionResourceReference{ID: ip.ID, Type: "primary_ip"}
 	switch r.PathValue("action") {
 	case "unassign":
-		if ip.AssigneeID == nil {
-			f.fail(w, 422, "primary_ip_not_assigned", "primary IP is not assigned")
+		if f.refuse(w, ip.AssigneeID == nil, 422, "primary_ip_not_assigned", "primary IP is not assigned") {
 			return
 		}
 		s := f.servers[*ip.AssigneeID]
-		if s != nil && s.Status != "off" {
-			f.fail(w, 422, "server_not_stopped", "server must be powered off")
+		if f.refuse(w, s != nil && s.Status != "off", 422, "server_not_stopped", "server must be powered off") {
 			return
 		}
 		if s != nil {
@@ -385,8 +433,7 @@ func (f *fakeAPI) primaryIPAction(w http.ResponseWriter, r *http.Request, ip *sc
 	case "change_dns_ptr":
 		f.changePtr(w, ip, nil, body, ref)
 	default:
-		f.t.Errorf("unexpected primary IP action %s", r.PathValue("action"))
-		f.fail(w, 404, "not_found", "no such action")
+		f.noAction(w, "primary IP", r.PathValue("action"))
 	}
 }
 
@@ -453,18 +500,14 @@ func (f *fakeAPI) detach(s *schema.Server, ipID int64) {
 func (f *fakeAPI) createServer(w http.ResponseWriter, _ *http.Request, body map[string]any) {
 	name, typ, loc := str_(body, "name"), str_(body, "server_type"), str_(body, "location")
 	image := str_(body, "image")
-	if name == "" || typ == "" || image == "" {
-		f.fail(w, 400, "invalid_input", "name, server_type and image are required")
+	if f.refuse(w, name == "" || typ == "" || image == "", 400, "invalid_input", "name, server_type and image are required") {
 		return
 	}
 	if loc == "" {
 		loc = "fsn1"
 	}
-	for _, s := range f.servers {
-		if s.Name == name {
-			f.fail(w, 409, "uniqueness_error", "server with the same name already exists")
-			return
-		}
+	if taken(f, w, f.servers, func(s *schema.Server) string { return s.Name }, name, "server") {
+		return
 	}
 	keys, _ := body["ssh_keys"].([]any)
 	for _, k := range keys {
@@ -529,6 +572,14 @@ func (f *fakeAPI) createServer(w http.ResponseWriter, _ *http.Request, body map[
 }
 
 func (f *fakeAPI) deleteServer(w http.ResponseWriter, r *http.Request, s *schema.Server, _ map[string]any) {
+	if f.refuse(w, s.Protection.Delete, 423, "protected", "server is protected") {
+		return
+	}
+	for _, v := range f.volumes {
+		if v.Server != nil && *v.Server == s.ID {
+			v.Server = nil // the API detaches a deleted server's volumes
+		}
+	}
 	for _, id := range []int64{s.PublicNet.IPv4.ID, s.PublicNet.IPv6.ID} {
 		if ip := f.primaryIPs[id]; ip != nil {
 			ip.AssigneeID = nil
@@ -556,8 +607,7 @@ func (f *fakeAPI) serverAction(w http.ResponseWriter, r *http.Request, s *schema
 		s.Status = "running"
 		f.json(w, 201, map[string]any{"action": f.action("start_server", ref)})
 	case "change_type":
-		if s.Status != "off" {
-			f.fail(w, 422, "server_not_stopped", "server must be powered off")
+		if f.refuse(w, s.Status != "off", 422, "server_not_stopped", "server must be powered off") {
 			return
 		}
 		if _, ok := body["upgrade_disk"].(bool); !ok {
@@ -568,9 +618,12 @@ func (f *fakeAPI) serverAction(w http.ResponseWriter, r *http.Request, s *schema
 		f.json(w, 201, map[string]any{"action": f.action("change_server_type", ref)})
 	case "change_dns_ptr":
 		f.changePtr(w, nil, s, body, ref)
+	case "change_protection":
+		flag(body, "delete", &s.Protection.Delete)
+		flag(body, "rebuild", &s.Protection.Rebuild)
+		f.json(w, 201, map[string]any{"action": f.action("change_protection", ref)})
 	default:
-		f.t.Errorf("unexpected server action %s", a)
-		f.fail(w, 404, "not_found", "no such action")
+		f.noAction(w, "server", a)
 	}
 }
 
@@ -594,21 +647,25 @@ func rulesFrom(body map[string]any) ([]schema.FirewallRule, error) {
 	return rules, nil
 }
 
-func (f *fakeAPI) createFirewall(w http.ResponseWriter, _ *http.Request, body map[string]any) {
-	name := str_(body, "name")
-	if name == "" {
-		f.fail(w, 400, "invalid_input", "name is required")
-		return
-	}
-	for _, fw := range f.firewalls {
-		if fw.Name == name {
-			f.fail(w, 409, "uniqueness_error", "firewall with the same name already exists")
-			return
-		}
-	}
+// rules reads the rules of a request, or answers that they are invalid.
+func (f *fakeAPI) rules(w http.ResponseWriter, body map[string]any) ([]schema.FirewallRule, bool) {
 	rules, err := rulesFrom(body)
 	if err != nil {
 		f.fail(w, 400, "invalid_input", err.Error())
+	}
+	return rules, err == nil
+}
+
+func (f *fakeAPI) createFirewall(w http.ResponseWriter, _ *http.Request, body map[string]any) {
+	name := str_(body, "name")
+	if f.refuse(w, name == "", 400, "invalid_input", "name is required") {
+		return
+	}
+	if taken(f, w, f.firewalls, func(fw *schema.Firewall) string { return fw.Name }, name, "firewall") {
+		return
+	}
+	rules, ok := f.rules(w, body)
+	if !ok {
 		return
 	}
 	fw := &schema.Firewall{ID: f.id(), Name: name, Labels: labelsOf(body), Rules: rules, AppliedTo: []schema.FirewallResource{}}
@@ -616,23 +673,20 @@ func (f *fakeAPI) createFirewall(w http.ResponseWriter, _ *http.Request, body ma
 	f.json(w, 201, schema.FirewallCreateResponse{Firewall: *fw, Actions: []schema.Action{}})
 }
 
-func (f *fakeAPI) deleteFirewall(w http.ResponseWriter, r *http.Request, fw *schema.Firewall, _ map[string]any) {
-	if len(fw.AppliedTo) > 0 {
-		f.fail(w, 422, "resource_in_use", "firewall is still applied")
-		return
-	}
-	delete(f.firewalls, fw.ID)
-	w.WriteHeader(204)
-}
-
 func (f *fakeAPI) firewallAction(w http.ResponseWriter, r *http.Request, fw *schema.Firewall, body map[string]any) {
 	ref := schema.ActionResourceReference{ID: fw.ID, Type: "firewall"}
-	resources := func(key string) ([]schema.FirewallResource, bool) {
+	// resources reads the request's list; each answers (and refuses) any resource it returns false for.
+	resources := func(key string, each func(schema.FirewallResource) bool) ([]schema.FirewallResource, bool) {
 		raw, _ := json.Marshal(body[key])
 		var rs []schema.FirewallResource
 		if err := json.Unmarshal(raw, &rs); err != nil || len(rs) == 0 {
 			f.fail(w, 400, "invalid_input", key+" must list resources")
 			return nil, false
+		}
+		for _, res := range rs {
+			if !each(res) {
+				return nil, false
+			}
 		}
 		return rs, true
 	}
@@ -640,50 +694,46 @@ func (f *fakeAPI) firewallAction(w http.ResponseWriter, r *http.Request, fw *sch
 		return a.Type == b.Type && ((a.Server != nil && b.Server != nil && a.Server.ID == b.Server.ID) ||
 			(a.LabelSelector != nil && b.LabelSelector != nil && a.LabelSelector.Selector == b.LabelSelector.Selector))
 	}
+	applied := func(res schema.FirewallResource) bool {
+		return slices.ContainsFunc(fw.AppliedTo, func(x schema.FirewallResource) bool { return same(x, res) })
+	}
 	switch a := r.PathValue("action"); a {
 	case "set_rules":
 		if _, ok := body["rules"].([]any); !ok {
 			f.fail(w, 400, "invalid_input", "rules must be a list")
 			return
 		}
-		rules, err := rulesFrom(body)
-		if err != nil {
-			f.fail(w, 400, "invalid_input", err.Error())
+		rules, ok := f.rules(w, body)
+		if !ok {
 			return
 		}
 		fw.Rules = rules
 		f.json(w, 201, schema.FirewallActionSetRulesResponse{Actions: []schema.Action{f.action("set_firewall_rules", ref)}})
 	case "apply_to_resources":
-		rs, ok := resources("apply_to")
-		if !ok {
-			return
-		}
-		for _, res := range rs {
-			if slices.ContainsFunc(fw.AppliedTo, func(x schema.FirewallResource) bool { return same(x, res) }) {
-				f.fail(w, 422, "firewall_already_applied", "firewall already applied")
-				return
+		rs, ok := resources("apply_to", func(res schema.FirewallResource) bool {
+			if f.refuse(w, applied(res), 422, "firewall_already_applied", "firewall already applied") {
+				return false
 			}
 			if res.Server != nil {
 				s, ok := f.servers[res.Server.ID]
-				if !ok {
-					f.fail(w, 422, "firewall_resource_not_found", "server not found")
-					return
+				if f.refuse(w, !ok, 422, "firewall_resource_not_found", "server not found") {
+					return false
 				}
 				s.PublicNet.Firewalls = append(s.PublicNet.Firewalls, schema.ServerFirewall{ID: fw.ID, Status: "applied"})
 			}
+			return true
+		})
+		if !ok {
+			return
 		}
 		fw.AppliedTo = append(fw.AppliedTo, rs...)
 		f.json(w, 201, schema.FirewallActionApplyToResourcesResponse{Actions: []schema.Action{f.action("apply_firewall", ref)}})
 	case "remove_from_resources":
-		rs, ok := resources("remove_from")
+		rs, ok := resources("remove_from", func(res schema.FirewallResource) bool {
+			return !f.refuse(w, !applied(res), 422, "firewall_already_removed", "firewall not applied there")
+		})
 		if !ok {
 			return
-		}
-		for _, res := range rs {
-			if !slices.ContainsFunc(fw.AppliedTo, func(x schema.FirewallResource) bool { return same(x, res) }) {
-				f.fail(w, 422, "firewall_already_removed", "firewall not applied there")
-				return
-			}
 		}
 		fw.AppliedTo = slices.DeleteFunc(fw.AppliedTo, func(x schema.FirewallResource) bool {
 			return slices.ContainsFunc(rs, func(res schema.FirewallResource) bool { return same(x, res) })
@@ -700,7 +750,85 @@ func (f *fakeAPI) firewallAction(w http.ResponseWriter, r *http.Request, fw *sch
 		}
 		f.json(w, 201, schema.FirewallActionRemoveFromResourcesResponse{Actions: []schema.Action{f.action("remove_firewall", ref)}})
 	default:
-		f.t.Errorf("unexpected firewall action %s", a)
-		f.fail(w, 404, "not_found", "no such action")
+		f.noAction(w, "firewall", a)
+	}
+}
+
+// --- volumes --------------------------------------------------------------------------------------------------------
+
+func (f *fakeAPI) createVolume(w http.ResponseWriter, _ *http.Request, body map[string]any) {
+	name, loc := str_(body, "name"), ""
+	size, _ := body["size"].(float64)
+	if l, ok := body["location"].(string); ok {
+		loc = l
+	}
+	var server *schema.Server
+	if n, ok := body["server"].(float64); ok {
+		if server = f.servers[int64(n)]; server == nil {
+			f.fail(w, 422, "invalid_input", "server not found")
+			return
+		}
+		loc = server.Location.Name
+	}
+	if name == "" || size < 10 || loc == "" {
+		f.fail(w, 400, "invalid_input", "name, size (at least 10) and location or server are required")
+		return
+	}
+	if taken(f, w, f.volumes, func(v *schema.Volume) string { return v.Name }, name, "volume") {
+		return
+	}
+	v := &schema.Volume{ID: f.id(), Name: name, Size: int(size), Status: "available", Labels: labelsOf(body),
+		Location: schema.Location{ID: 1, Name: loc}}
+	if fmt_, ok := body["format"].(string); ok {
+		v.Format = &fmt_
+	}
+	v.LinuxDevice = fmt.Sprintf("/dev/disk/by-id/scsi-0HC_Volume_%d", v.ID)
+	f.volumes[v.ID] = v
+	ref := schema.ActionResourceReference{ID: v.ID, Type: "volume"}
+	resp := schema.VolumeCreateResponse{Volume: *v, Action: hcloudAction(f.action("create_volume", ref)),
+		NextActions: []schema.Action{}}
+	if server != nil {
+		v.Server = &server.ID
+		resp.NextActions = append(resp.NextActions, f.action("attach_volume", ref))
+	}
+	f.json(w, 201, resp)
+}
+
+func hcloudAction(a schema.Action) *schema.Action { return &a }
+
+func (f *fakeAPI) volumeAction(w http.ResponseWriter, r *http.Request, v *schema.Volume, body map[string]any) {
+	ref := schema.ActionResourceReference{ID: v.ID, Type: "volume"}
+	switch a := r.PathValue("action"); a {
+	case "attach":
+		n, _ := body["server"].(float64)
+		s := f.servers[int64(n)]
+		switch {
+		case s == nil:
+			f.fail(w, 422, "invalid_input", "server not found")
+			return
+		case v.Server != nil:
+			f.fail(w, 422, "volume_already_attached", "volume is already attached to a server")
+			return
+		case s.Location.Name != v.Location.Name:
+			f.fail(w, 422, "invalid_input", "server in another location")
+			return
+		}
+		v.Server = &s.ID
+		f.json(w, 201, map[string]any{"action": f.action("attach_volume", ref)})
+	case "detach":
+		v.Server = nil
+		f.json(w, 201, map[string]any{"action": f.action("detach_volume", ref)})
+	case "resize":
+		n, _ := body["size"].(float64)
+		if f.refuse(w, int(n) < v.Size, 422, "invalid_input", "volumes cannot shrink") {
+			return
+		}
+		v.Size = int(n)
+		f.json(w, 201, map[string]any{"action": f.action("resize_volume", ref)})
+	case "change_protection":
+		flag(body, "delete", &v.Protection.Delete)
+		f.json(w, 201, map[string]any{"action": f.action("change_protection", ref)})
+	default:
+		f.noAction(w, "volume", a)
 	}
 }

@@ -19,25 +19,16 @@ import (
 
 // firewallKind is hcloud:index/firewall:Firewall. Nothing replaces it: name and labels update in place, rules are
 // replaced as a whole by the set_rules action. Attach it with a FirewallAttachment (applyTos is not supported).
-type firewallKind struct{}
+type firewallKind struct{ shape }
 
-var ruleSpec = base.Spec{
-	"direction":      {Kind: base.String, Required: true, Enum: []string{"in", "out"}},
-	"protocol":       {Kind: base.String, Required: true, Enum: []string{"tcp", "udp", "icmp", "esp", "gre"}},
-	"port":           {Kind: base.String},
-	"sourceIps":      {Kind: base.StringArray},
-	"destinationIps": {Kind: base.StringArray},
-	"description":    {Kind: base.String},
+var firewallShape = shape{
+	inputs:  fields("name rules:list labels:map applyTos:list"),
+	rules:   diffRules{normal: map[string]func(resource.PropertyValue) resource.PropertyValue{"rules": sortedRules}},
+	outputs: []string{"applyTos", "labels"}, restored: []string{"name", "rules", "labels"},
+	reader: reads("firewall", func(c *hcloud.Client) getter[hcloud.Firewall] { return c.Firewall.GetByID }, firewallOutputs),
 }
 
-func (firewallKind) spec() base.Spec {
-	return base.Spec{
-		"name":     {Kind: base.String},
-		"rules":    {Kind: base.Array},
-		"labels":   {Kind: base.StringMap},
-		"applyTos": {Kind: base.Array},
-	}
-}
+var ruleSpec = fields("direction!=in|out protocol!=tcp|udp|icmp|esp|gre port sourceIps:strings destinationIps:strings description")
 
 // portRange is what the API takes: a port, a range "from-to", or "any".
 var portRange = regexp.MustCompile(`^(any|[0-9]{1,5}(-[0-9]{1,5})?)$`)
@@ -108,14 +99,6 @@ func parseCIDR(s string) (net.IPNet, error) {
 	return *n, nil
 }
 
-// Upstream's rule and its source_ips and destination_ips are Terraform sets (internal/firewall/resource.go):
-// order is no change.
-func (firewallKind) diff(olds, news resource.PropertyMap, ignore []string) *pulumirpc.DiffResponse {
-	return diffInputs(olds, news, ignore, diffRules{
-		normal: map[string]func(resource.PropertyValue) resource.PropertyValue{"rules": sortedRules},
-	})
-}
-
 // sortedRules is the rules as a set of rules with sets of addresses.
 func sortedRules(v resource.PropertyValue) resource.PropertyValue {
 	if !v.IsArray() {
@@ -136,8 +119,6 @@ func sortedRules(v resource.PropertyValue) resource.PropertyValue {
 	}
 	return sortedSet(resource.NewArrayProperty(arr))
 }
-
-func (firewallKind) computed() []string { return []string{"applyTos", "labels"} }
 
 func rulesOf(in resource.PropertyMap) ([]hcloud.FirewallRule, error) {
 	var rules []hcloud.FirewallRule
@@ -220,16 +201,17 @@ func firewallOutputs(inputs resource.PropertyMap, fw *hcloud.Firewall) resource.
 		"labels":   labelsV(fw.Labels),
 		"applyTos": applyTosV(fw.AppliedTo),
 	}
-	if inputs == nil {
-		api["rules"] = rulesV(fw.Rules)
-		return api
-	}
-	outs := mergeOutputs(inputs, api)
 	// Rules as the API has them, unless they mean the same as the inputs (which keeps the inputs' spelling).
-	if got, err := rulesOf(inputs); err != nil || !rulesV(got).DeepEquals(rulesV(fw.Rules)) {
-		outs["rules"] = rulesV(fw.Rules)
+	if got, err := rulesOf(inputs); inputs == nil || err != nil || !rulesV(got).DeepEquals(rulesV(fw.Rules)) {
+		api["rules"] = rulesV(fw.Rules)
 	}
-	return outs
+	return mergeOutputs(inputs, api)
+}
+
+func (firewallKind) delete(ctx context.Context, op *operation, id string, _ resource.PropertyMap) error {
+	return deleteByID("firewall", id, func(n int64) (*hcloud.Response, error) {
+		return op.client.Firewall.Delete(ctx, &hcloud.Firewall{ID: n})
+	})
 }
 
 func (firewallKind) create(ctx context.Context, op *operation, in resource.PropertyMap) (string, resource.PropertyMap, error) {
@@ -247,10 +229,6 @@ func (firewallKind) create(ctx context.Context, op *operation, in resource.Prope
 		return id, nil, fmt.Errorf("creating firewall %q (%s): %w", name, id, err)
 	}
 	return id, firewallOutputs(in, res.Firewall), nil
-}
-
-func (firewallKind) read(ctx context.Context, op *operation, id string, inputs, _ resource.PropertyMap) (resource.PropertyMap, error) {
-	return readBy(ctx, "firewall", id, op.client.Firewall.GetByID, inputs, firewallOutputs)
 }
 
 func (firewallKind) update(ctx context.Context, op *operation, id string, olds, _, news resource.PropertyMap) (resource.PropertyMap, error) {
@@ -292,27 +270,17 @@ func (firewallKind) update(ctx context.Context, op *operation, id string, olds, 
 	return firewallOutputs(news, got), nil
 }
 
-func (firewallKind) delete(ctx context.Context, op *operation, id string, _ resource.PropertyMap) error {
-	return deleteByID("firewall", id, func(n int64) (*hcloud.Response, error) {
-		return op.client.Firewall.Delete(ctx, &hcloud.Firewall{ID: n})
-	})
-}
-
-func (firewallKind) inputsFromOutputs(outs resource.PropertyMap) resource.PropertyMap {
-	return inputsOf(outs, "name", "rules", "labels")
-}
-
 // firewallAttachmentKind is hcloud:index/firewallAttachment:FirewallAttachment: which servers (by ID) and label
 // selectors a firewall applies to. Its ID is the firewall's. A new firewallId replaces it; the lists update in
 // place (applying and removing the difference) and, as sets, are kept sorted.
-type firewallAttachmentKind struct{}
+type firewallAttachmentKind struct{ shape }
 
-func (firewallAttachmentKind) spec() base.Spec {
-	return base.Spec{
-		"firewallId":     {Kind: base.Int, Required: true},
-		"serverIds":      {Kind: base.Array},
-		"labelSelectors": {Kind: base.StringArray},
-	}
+var firewallAttachmentShape = shape{
+	inputs: fields("firewallId:int! serverIds:list labelSelectors:strings"),
+	rules: diffRules{replace: []string{"firewallId"}, normal: map[string]func(resource.PropertyValue) resource.PropertyValue{
+		"serverIds": sortedSet, "labelSelectors": sortedSet,
+	}},
+	restored: []string{"firewallId", "serverIds", "labelSelectors"},
 }
 
 func (firewallAttachmentKind) check(news, _ resource.PropertyMap) []*pulumirpc.CheckFailure {
@@ -331,16 +299,6 @@ func (firewallAttachmentKind) check(news, _ resource.PropertyMap) []*pulumirpc.C
 	}
 	return failures
 }
-
-// server_ids and label_selectors are sets upstream (internal/firewall/attachment_resource.go): order is no change.
-func (firewallAttachmentKind) diff(olds, news resource.PropertyMap, ignore []string) *pulumirpc.DiffResponse {
-	return diffInputs(olds, news, ignore, diffRules{replace: []string{"firewallId"},
-		normal: map[string]func(resource.PropertyValue) resource.PropertyValue{
-			"serverIds": sortedSet, "labelSelectors": sortedSet,
-		}})
-}
-
-func (firewallAttachmentKind) computed() []string { return nil }
 
 func attachmentResources(serverIDs []int64, selectors []string) []hcloud.FirewallResource {
 	var rs []hcloud.FirewallResource
@@ -490,8 +448,4 @@ func (firewallAttachmentKind) delete(ctx context.Context, op *operation, id stri
 		return fmt.Errorf("removing firewall %s from its resources: %w", id, err)
 	}
 	return nil
-}
-
-func (firewallAttachmentKind) inputsFromOutputs(outs resource.PropertyMap) resource.PropertyMap {
-	return inputsOf(outs, "firewallId", "serverIds", "labelSelectors")
 }

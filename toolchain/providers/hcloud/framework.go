@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strconv"
 	"strings"
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud"
@@ -23,14 +22,12 @@ import (
 // sshKeyKind is hcloud:index/sshKey:SshKey. A new public key replaces the key (compared as written, without
 // normalising whitespace: terraform-provider-hcloud internal/sshkey/resource.go, public_key RequiresReplace);
 // name and labels update in place.
-type sshKeyKind struct{}
+type sshKeyKind struct{ shape }
 
-func (sshKeyKind) spec() base.Spec {
-	return base.Spec{
-		"name":      {Kind: base.String},
-		"publicKey": {Kind: base.String, Required: true},
-		"labels":    {Kind: base.StringMap},
-	}
+var sshKeyShape = shape{
+	inputs: fields("name publicKey! labels:map"), rules: diffRules{replace: []string{"publicKey"}},
+	outputs: []string{"fingerprint", "labels"}, restored: []string{"name", "publicKey", "labels"},
+	reader: reads("SSH key", func(c *hcloud.Client) getter[hcloud.SSHKey] { return c.SSHKey.GetByID }, sshKeyOutputs),
 }
 
 func (sshKeyKind) check(news, _ resource.PropertyMap) []*pulumirpc.CheckFailure {
@@ -40,12 +37,6 @@ func (sshKeyKind) check(news, _ resource.PropertyMap) []*pulumirpc.CheckFailure 
 	}
 	return append(failures, validateLabels(news)...)
 }
-
-func (sshKeyKind) diff(olds, news resource.PropertyMap, ignore []string) *pulumirpc.DiffResponse {
-	return diffInputs(olds, news, ignore, diffRules{replace: []string{"publicKey"}})
-}
-
-func (sshKeyKind) computed() []string { return []string{"fingerprint", "labels"} }
 
 func sshKeyOutputs(inputs resource.PropertyMap, k *hcloud.SSHKey) resource.PropertyMap {
 	api := resource.PropertyMap{
@@ -72,10 +63,6 @@ func (sshKeyKind) create(ctx context.Context, op *operation, in resource.Propert
 	return idString(k.ID), sshKeyOutputs(in, k), nil
 }
 
-func (sshKeyKind) read(ctx context.Context, op *operation, id string, inputs, _ resource.PropertyMap) (resource.PropertyMap, error) {
-	return readBy(ctx, "SSH key", id, op.client.SSHKey.GetByID, inputs, sshKeyOutputs)
-}
-
 func (sshKeyKind) update(ctx context.Context, op *operation, id string, _, _, news resource.PropertyMap) (resource.PropertyMap, error) {
 	n, err := parseID("SSH key", id)
 	if err != nil {
@@ -97,28 +84,19 @@ func (sshKeyKind) delete(ctx context.Context, op *operation, id string, _ resour
 	})
 }
 
-func (sshKeyKind) inputsFromOutputs(outs resource.PropertyMap) resource.PropertyMap {
-	return inputsOf(outs, "name", "publicKey", "labels")
-}
-
 // primaryIPKind is hcloud:index/primaryIp:PrimaryIp, created unassigned in a location. type and location replace;
 // name, labels and autoDelete update in place (terraform-provider-hcloud internal/primaryip/resource.go, a Plugin
 // Framework resource). Destroying it deletes the address whatever autoDelete says (autoDelete is about the
 // server's deletion), unassigning it first if a server still holds it.
-type primaryIPKind struct{}
+type primaryIPKind struct{ shape }
 
-func (primaryIPKind) spec() base.Spec {
-	return base.Spec{
-		"name":             {Kind: base.String},
-		"type":             {Kind: base.String, Required: true, Enum: []string{"ipv4", "ipv6"}},
-		"assigneeType":     {Kind: base.String, Enum: []string{"server"}},
-		"assigneeId":       {Kind: base.Int},
-		"autoDelete":       {Kind: base.Bool},
-		"datacenter":       {Kind: base.String},
-		"location":         {Kind: base.String},
-		"labels":           {Kind: base.StringMap},
-		"deleteProtection": {Kind: base.Bool},
-	}
+var primaryIPShape = shape{
+	inputs: fields("name type!=ipv4|ipv6 assigneeType=server assigneeId:int autoDelete:bool datacenter location " +
+		"labels:map deleteProtection:bool"),
+	rules:    diffRules{replace: []string{"type", "location"}},
+	outputs:  []string{"ipAddress", "ipNetwork", "assigneeId", "location", "datacenter", "labels"},
+	restored: []string{"name", "type", "assigneeType", "autoDelete", "location", "labels", "deleteProtection"},
+	reader:   reads("primary IP", func(c *hcloud.Client) getter[hcloud.PrimaryIP] { return c.PrimaryIP.GetByID }, primaryIPOutputs),
 }
 
 func (primaryIPKind) check(news, _ resource.PropertyMap) []*pulumirpc.CheckFailure {
@@ -149,14 +127,6 @@ func (primaryIPKind) warnings(news resource.PropertyMap) []string {
 	return nil
 }
 
-func (primaryIPKind) diff(olds, news resource.PropertyMap, ignore []string) *pulumirpc.DiffResponse {
-	return diffInputs(olds, news, ignore, diffRules{replace: []string{"type", "location"}})
-}
-
-func (primaryIPKind) computed() []string {
-	return []string{"ipAddress", "ipNetwork", "assigneeId", "location", "datacenter", "labels"}
-}
-
 func primaryIPOutputs(inputs resource.PropertyMap, ip *hcloud.PrimaryIP) resource.PropertyMap {
 	api := resource.PropertyMap{
 		"name":             strV(ip.Name),
@@ -176,9 +146,6 @@ func primaryIPOutputs(inputs resource.PropertyMap, ip *hcloud.PrimaryIP) resourc
 	}
 	if ip.Location != nil {
 		api["location"] = strV(ip.Location.Name)
-	}
-	if inputs == nil {
-		return api
 	}
 	return mergeOutputs(inputs, api)
 }
@@ -203,10 +170,6 @@ func (primaryIPKind) create(ctx context.Context, op *operation, in resource.Prop
 		}
 	}
 	return id, primaryIPOutputs(in, res.PrimaryIP), nil
-}
-
-func (primaryIPKind) read(ctx context.Context, op *operation, id string, inputs, _ resource.PropertyMap) (resource.PropertyMap, error) {
-	return readBy(ctx, "primary IP", id, op.client.PrimaryIP.GetByID, inputs, primaryIPOutputs)
 }
 
 func (primaryIPKind) update(ctx context.Context, op *operation, id string, _, _, news resource.PropertyMap) (resource.PropertyMap, error) {
@@ -273,26 +236,17 @@ func unassignPrimaryIP(ctx context.Context, op *operation, ip *hcloud.PrimaryIP)
 	return nil
 }
 
-func (primaryIPKind) inputsFromOutputs(outs resource.PropertyMap) resource.PropertyMap {
-	return inputsOf(outs, "name", "type", "assigneeType", "autoDelete", "location", "labels", "deleteProtection")
-}
-
 // rdnsKind is hcloud:index/rdns:Rdns: the reverse DNS entry of one address of a primary IP or a server. Its ID is
 // the real provider's "p-ID-IP" or "s-ID-IP". The target and the address replace; dnsPtr updates in place.
 // Deleting resets the entry to Hetzner's default. A replacement creates the new entry before it deletes the old
 // one, as upstream (a Plugin Framework resource: the bridge never deletes first); a program whose replacement
 // keeps the address asks for deleteBeforeReplace, or the old entry's deletion resets the new PTR.
-type rdnsKind struct{}
+type rdnsKind struct{ shape }
 
-func (rdnsKind) spec() base.Spec {
-	return base.Spec{
-		"primaryIpId":    {Kind: base.Int},
-		"serverId":       {Kind: base.Int},
-		"floatingIpId":   {Kind: base.Int},
-		"loadBalancerId": {Kind: base.Int},
-		"ipAddress":      {Kind: base.String, Required: true},
-		"dnsPtr":         {Kind: base.String, Required: true},
-	}
+var rdnsShape = shape{
+	inputs:   fields("primaryIpId:int serverId:int floatingIpId:int loadBalancerId:int ipAddress! dnsPtr!"),
+	rules:    diffRules{replace: []string{"primaryIpId", "serverId", "floatingIpId", "loadBalancerId", "ipAddress"}},
+	restored: []string{"primaryIpId", "serverId", "ipAddress", "dnsPtr"},
 }
 
 func (rdnsKind) check(news, _ resource.PropertyMap) []*pulumirpc.CheckFailure {
@@ -319,14 +273,6 @@ func (rdnsKind) check(news, _ resource.PropertyMap) []*pulumirpc.CheckFailure {
 	}
 	return failures
 }
-
-func (rdnsKind) diff(olds, news resource.PropertyMap, ignore []string) *pulumirpc.DiffResponse {
-	return diffInputs(olds, news, ignore, diffRules{
-		replace: []string{"primaryIpId", "serverId", "floatingIpId", "loadBalancerId", "ipAddress"},
-	})
-}
-
-func (rdnsKind) computed() []string { return nil }
 
 // rdnsTarget is what carries the entry.
 type rdnsTarget struct {
@@ -362,9 +308,9 @@ func rdnsTargetOf(in resource.PropertyMap) (rdnsTarget, error) {
 func parseRdnsID(id string) (rdnsTarget, error) {
 	parts := strings.SplitN(id, "-", 3)
 	if len(parts) == 3 && (parts[0] == "p" || parts[0] == "s") {
-		n, err := strconv.ParseInt(parts[1], 10, 64)
+		n, err := parseID("Rdns target", parts[1])
 		ip := net.ParseIP(parts[2])
-		if err == nil && n > 0 && ip != nil {
+		if err == nil && ip != nil {
 			return rdnsTarget{parts[0], n, ip}, nil
 		}
 	}
@@ -460,8 +406,4 @@ func (rdnsKind) delete(ctx context.Context, op *operation, id string, _ resource
 		return fmt.Errorf("resetting the reverse DNS of %s: %w", t.ip, err)
 	}
 	return nil
-}
-
-func (rdnsKind) inputsFromOutputs(outs resource.PropertyMap) resource.PropertyMap {
-	return inputsOf(outs, "primaryIpId", "serverId", "ipAddress", "dnsPtr")
 }

@@ -3,10 +3,8 @@ package hcloud
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/common/diag"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"google.golang.org/grpc/status"
@@ -26,24 +24,18 @@ type harness struct {
 	t   *testing.T
 	p   *Provider
 	api *fakeAPI
-
-	mu   sync.Mutex
-	logs []string
+	log basetest.Log
 }
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
 	h := &harness{t: t, api: newFakeAPI(t, testToken)}
 	h.p = New(nil)
-	h.p.Logger = func(_ context.Context, sev diag.Severity, _ resource.URN, msg string, _ bool) {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		h.logs = append(h.logs, string(sev)+": "+msg)
-	}
+	h.p.Logger = h.log.Logger
 	h.configure(map[string]any{"token": resource.MakeSecret(resource.NewStringProperty(testToken)),
 		"endpoint": h.api.srv.URL, "pollInterval": "1ms"})
 	t.Cleanup(func() {
-		for _, l := range h.logs {
+		for _, l := range h.log.Lines() {
 			if strings.Contains(l, testToken) {
 				t.Errorf("the token was logged: %s", l)
 			}
@@ -54,15 +46,7 @@ func newHarness(t *testing.T) *harness {
 
 func (h *harness) configure(args map[string]any) error {
 	h.t.Helper()
-	pm := resource.PropertyMap{}
-	for k, v := range args {
-		if pv, ok := v.(resource.PropertyValue); ok {
-			pm[resource.PropertyKey(k)] = pv
-		} else {
-			pm[resource.PropertyKey(k)] = resource.NewPropertyValue(v)
-		}
-	}
-	_, err := h.p.Configure(context.Background(), &pulumirpc.ConfigureRequest{Args: h.marshal(pm), AcceptSecrets: true})
+	_, err := h.p.Configure(context.Background(), &pulumirpc.ConfigureRequest{Args: h.marshal(props(args)), AcceptSecrets: true})
 	return err
 }
 
@@ -227,6 +211,28 @@ func wantDiff(t *testing.T, what string, d *pulumirpc.DiffResponse, diffs, repla
 }
 
 // wantBody checks JSON fields of a request body (numbers as float64, as JSON decodes them).
+// change is one input changed to v, and what Diff must say about it.
+type change struct {
+	key         string
+	v           any
+	replace     bool
+	deleteFirst bool
+}
+
+// wantChanges diffs each change alone against the inputs in.
+func (h *harness) wantChanges(urn, id string, in, outs resource.PropertyMap, changes []change) {
+	h.t.Helper()
+	for _, c := range changes {
+		news := in.Copy()
+		news[resource.PropertyKey(c.key)] = resource.NewPropertyValue(c.v)
+		var replaces []string
+		if c.replace {
+			replaces = []string{c.key}
+		}
+		wantDiff(h.t, c.key, h.diff(urn, id, in, outs, news), []string{c.key}, replaces, c.deleteFirst)
+	}
+}
+
 func wantBody(t *testing.T, what string, body map[string]any, want map[string]any) {
 	t.Helper()
 	for k, w := range want {

@@ -18,6 +18,75 @@ import (
 	"mailstack/toolchain/providers/internal/base"
 )
 
+// --- what a kind declares ---------------------------------------------------------------------------------------
+
+// shape is the declarative part of a kind: its inputs, how a change of them is compared, its computed outputs,
+// and which outputs are inputs again (state written without inputs, imports).
+type shape struct {
+	inputs   base.Spec
+	rules    diffRules
+	named    bool     // an SDKv2 resource with a name: replaced delete-first when the program named it
+	outputs  []string // computed
+	restored []string
+	reader   func(ctx context.Context, op *operation, id string, inputs resource.PropertyMap) (resource.PropertyMap, error)
+}
+
+// read is the kind's read when it is the object of a numeric ID (see reads).
+func (s shape) read(ctx context.Context, op *operation, id string, inputs, _ resource.PropertyMap) (resource.PropertyMap, error) {
+	return s.reader(ctx, op, id, inputs)
+}
+
+// getter is how hcloud-go reads one object by ID.
+type getter[T any] func(context.Context, int64) (*T, *hcloud.Response, error)
+
+// reads is a shape's reader for the objects of numeric IDs: what the object is called, its getter in the client,
+// and its outputs.
+func reads[T any](what string, get func(*hcloud.Client) getter[T], outputs func(resource.PropertyMap, *T) resource.PropertyMap,
+) func(context.Context, *operation, string, resource.PropertyMap) (resource.PropertyMap, error) {
+	return func(ctx context.Context, op *operation, id string, inputs resource.PropertyMap) (resource.PropertyMap, error) {
+		return readBy(ctx, what, id, get(op.client), inputs, outputs)
+	}
+}
+
+func (s shape) spec() base.Spec    { return s.inputs }
+func (s shape) computed() []string { return s.outputs }
+
+func (s shape) diff(olds, news resource.PropertyMap, ignore []string) *pulumirpc.DiffResponse {
+	d := diffInputs(olds, news, ignore, s.rules)
+	if s.named {
+		d = namedDiff(d, news)
+	}
+	return d
+}
+
+func (s shape) inputsFromOutputs(outs resource.PropertyMap) resource.PropertyMap {
+	return inputsOf(outs, s.restored...)
+}
+
+var fieldKinds = map[string]base.Kind{"": base.String, "int": base.Int, "bool": base.Bool, "map": base.StringMap,
+	"list": base.Array, "strings": base.StringArray}
+
+// fields reads a spec from words "name[:kind][!][=a|b]": kind int, bool, map (of strings), list or strings (a
+// string by default), "!" for a required field, "=" for the allowed values of a string.
+func fields(words string) base.Spec {
+	spec := base.Spec{}
+	for _, w := range strings.Fields(words) {
+		w, enum, _ := strings.Cut(w, "=")
+		f := base.Field{Required: strings.HasSuffix(w, "!")}
+		name, kind, _ := strings.Cut(strings.TrimSuffix(w, "!"), ":")
+		k, ok := fieldKinds[kind]
+		if !ok {
+			panic("fields: unknown kind " + kind)
+		}
+		f.Kind = k
+		if enum != "" {
+			f.Enum = strings.Split(enum, "|")
+		}
+		spec[name] = f
+	}
+	return spec
+}
+
 // --- reading inputs (plain, known values) ---------------------------------------------------------------------
 
 func str(pm resource.PropertyMap, key string) string {
@@ -117,8 +186,11 @@ func withoutInternal(pm resource.PropertyMap) resource.PropertyMap {
 func unknown() resource.PropertyValue { return resource.MakeComputed(resource.NewStringProperty("")) }
 
 // mergeOutputs is the inputs (as given, secrets included, without the bridge's "__defaults") overlaid with what
-// the API says.
+// the API says; without inputs (an import), what the API says.
 func mergeOutputs(inputs, api resource.PropertyMap) resource.PropertyMap {
+	if inputs == nil {
+		return api
+	}
 	outs := withoutInternal(inputs)
 	for k, v := range api {
 		outs[k] = v
@@ -137,9 +209,7 @@ func parseID(what, id string) (int64, error) {
 }
 
 // fetch reads the object of a resource ID; nil when it is gone.
-func fetch[T any](ctx context.Context, what, id string,
-	get func(context.Context, int64) (*T, *hcloud.Response, error),
-) (*T, error) {
+func fetch[T any](ctx context.Context, what, id string, get getter[T]) (*T, error) {
 	n, err := parseID(what, id)
 	if err != nil {
 		return nil, err
@@ -152,7 +222,7 @@ func fetch[T any](ctx context.Context, what, id string,
 }
 
 // readBy is a kind's read: the object of the ID as outputs, or nil when it is gone.
-func readBy[T any](ctx context.Context, what, id string, get func(context.Context, int64) (*T, *hcloud.Response, error),
+func readBy[T any](ctx context.Context, what, id string, get getter[T],
 	inputs resource.PropertyMap, outputs func(resource.PropertyMap, *T) resource.PropertyMap,
 ) (resource.PropertyMap, error) {
 	x, err := fetch(ctx, what, id, get)
@@ -314,6 +384,14 @@ func nameGiven(news resource.PropertyMap) bool {
 		}
 	}
 	return true
+}
+
+// namedDiff adds the bridge's delete-before-replace rule for SDKv2 resources (pulumi-terraform-bridge
+// pkg/tfbridge/provider.go Diff, nameRequiresDeleteBeforeReplace): a replacement deletes first when the program
+// set the autonamed name, which the new resource could not take.
+func namedDiff(resp *pulumirpc.DiffResponse, news resource.PropertyMap) *pulumirpc.DiffResponse {
+	resp.DeleteBeforeReplace = len(resp.Replaces) > 0 && nameGiven(news)
+	return resp
 }
 
 // --- diffing ------------------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 // Package hcloud is mailstack's own implementation of the subset of the pulumi-hcloud provider (v1.41.0, a bridge
-// of terraform-provider-hcloud) that mailstack uses: SshKey, PrimaryIp, Server, Rdns, Firewall and
-// FirewallAttachment, with the npm SDK's type tokens and property names, over the Hetzner Cloud API through
+// of terraform-provider-hcloud) that mailstack uses: SshKey, PrimaryIp, Server, Rdns, Firewall,
+// FirewallAttachment, Volume and VolumeAttachment, with the npm SDK's type tokens and property names, over the Hetzner Cloud API through
 // hcloud-go.
 //
 // What it does like the real provider: the provider configuration (token from hcloud:token or HCLOUD_TOKEN,
@@ -51,6 +51,8 @@ const (
 	rdnsType               = "hcloud:index/rdns:Rdns"
 	firewallType           = "hcloud:index/firewall:Firewall"
 	firewallAttachmentType = "hcloud:index/firewallAttachment:FirewallAttachment"
+	volumeType             = "hcloud:index/volume:Volume"
+	volumeAttachmentType   = "hcloud:index/volumeAttachment:VolumeAttachment"
 )
 
 // errNoToken is what any API call fails with when no token is configured. The message names both ways to set one.
@@ -94,15 +96,18 @@ type warner interface {
 
 // sdkv2 are the kinds upstream implements with terraform-plugin-sdk/v2 (the others with the Plugin Framework):
 // the bridge treats them differently in Check (__defaults) and Diff (delete-before-replace by name).
-var sdkv2 = map[tokens.Type]bool{serverType: true, firewallType: true, firewallAttachmentType: true}
+var sdkv2 = map[tokens.Type]bool{serverType: true, firewallType: true, firewallAttachmentType: true,
+	volumeType: true, volumeAttachmentType: true}
 
 var kinds = map[string]kind{
-	sshKeyType:             sshKeyKind{},
-	primaryIPType:          primaryIPKind{},
-	serverType:             serverKind{},
-	rdnsType:               rdnsKind{},
-	firewallType:           firewallKind{},
-	firewallAttachmentType: firewallAttachmentKind{},
+	sshKeyType:             sshKeyKind{sshKeyShape},
+	primaryIPType:          primaryIPKind{primaryIPShape},
+	serverType:             serverKind{serverShape},
+	rdnsType:               rdnsKind{rdnsShape},
+	firewallType:           firewallKind{firewallShape},
+	firewallAttachmentType: firewallAttachmentKind{firewallAttachmentShape},
+	volumeType:             volumeKind{volumeShape},
+	volumeAttachmentType:   volumeAttachmentKind{volumeAttachmentShape},
 }
 
 // config is the provider configuration. The token is never logged nor put in an error message.
@@ -309,21 +314,19 @@ func kindAnd(urn string, s *structpb.Struct) (kind, resource.PropertyMap, error)
 	return k, pm, err
 }
 
-// optional unmarshals a struct the engine may leave out (nil then).
-func optional(s *structpb.Struct) (resource.PropertyMap, error) {
-	if s == nil {
-		return nil, nil
+// kindAndMaybe is kindAnd, and the property map of a second struct the engine may leave out (nil then).
+func kindAndMaybe(urn string, s, maybe *structpb.Struct) (kind, resource.PropertyMap, resource.PropertyMap, error) {
+	k, pm, err := kindAnd(urn, s)
+	if err != nil || maybe == nil {
+		return k, pm, nil, err
 	}
-	return base.Unmarshal(s)
+	other, err := base.Unmarshal(maybe)
+	return k, pm, other, err
 }
 
 // Check validates the inputs, applies the defaults and names an unnamed resource.
 func (p *Provider) Check(ctx context.Context, req *pulumirpc.CheckRequest) (*pulumirpc.CheckResponse, error) {
-	k, news, err := kindAnd(req.GetUrn(), req.GetNews())
-	if err != nil {
-		return nil, err
-	}
-	olds, err := optional(req.GetOlds())
+	k, news, olds, err := kindAndMaybe(req.GetUrn(), req.GetNews(), req.GetOlds())
 	if err != nil {
 		return nil, err
 	}
@@ -457,11 +460,7 @@ func keepSecrets(inputs, outs resource.PropertyMap) resource.PropertyMap {
 
 // Read refreshes the outputs (and the inputs the API can tell) from the API; a resource that is gone has no ID.
 func (p *Provider) Read(ctx context.Context, req *pulumirpc.ReadRequest) (*pulumirpc.ReadResponse, error) {
-	k, state, err := kindAnd(req.GetUrn(), req.GetProperties())
-	if err != nil {
-		return nil, err
-	}
-	inputs, err := optional(req.GetInputs())
+	k, state, inputs, err := kindAndMaybe(req.GetUrn(), req.GetProperties(), req.GetInputs())
 	if err != nil {
 		return nil, err
 	}

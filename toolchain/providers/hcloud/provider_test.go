@@ -124,9 +124,9 @@ func TestWrongTokenIsTheAPIsError(t *testing.T) {
 
 func TestUnknownType(t *testing.T) {
 	h := newHarness(t)
-	_, err := h.p.Check(context.Background(), &pulumirpc.CheckRequest{Urn: urnOf("hcloud:index/volume:Volume", "v"),
+	_, err := h.p.Check(context.Background(), &pulumirpc.CheckRequest{Urn: urnOf("hcloud:index/floatingIp:FloatingIp", "v"),
 		News: h.marshal(resource.PropertyMap{})})
-	if err == nil || !strings.Contains(err.Error(), "hcloud:index/volume:Volume") {
+	if err == nil || !strings.Contains(err.Error(), "hcloud:index/floatingIp:FloatingIp") {
 		t.Fatalf("an unimplemented type must fail clearly: %v", err)
 	}
 }
@@ -227,6 +227,11 @@ func TestCheckFailures(t *testing.T) {
 			[]string{"'sshKeys[0]' is empty", "'publicNets' takes at most one entry"}},
 		{serverType, map[string]any{"serverType": "cx22", "image": "debian-12", "publicNets": []any{map[string]any{"ipv4": 1.5}}},
 			[]string{"'publicNets[0].ipv4' must be an integer"}},
+		// Upstream's docs: rebuild_protection "Needs to be the same as delete_protection".
+		{serverType, map[string]any{"serverType": "cx22", "image": "debian-12", "deleteProtection": true, "rebuildProtection": false},
+			[]string{"'rebuildProtection' must be the same as 'deleteProtection'"}},
+		{volumeType, map[string]any{"name": "v", "size": 10.5}, []string{"'size' must be an integer", "one of 'location' or 'serverId'"}},
+		{volumeAttachmentType, map[string]any{"volumeId": 1}, []string{"missing required property 'serverId'"}},
 		{rdnsType, map[string]any{"ipAddress": "1.2.3.4", "dnsPtr": "x"}, []string{"exactly one of 'primaryIpId' or 'serverId'"}},
 		{rdnsType, map[string]any{"primaryIpId": 1, "serverId": 2, "ipAddress": "no", "dnsPtr": "x"},
 			[]string{"exactly one of", "must be an IPv4 or IPv6 address"}},
@@ -295,12 +300,12 @@ func TestPrimaryIPAssigneeTypeWarning(t *testing.T) {
 	h := newHarness(t)
 	urn := urnOf(primaryIPType, "ip")
 	h.mustCheck(urn, props(map[string]any{"type": "ipv4", "location": "nbg1", "assigneeType": "server"}))
-	if len(h.logs) != 1 || !strings.Contains(h.logs[0], "warning: Unused Attribute") {
-		t.Fatalf("logs %q, want one Unused Attribute warning", h.logs)
+	if logs := h.log.Lines(); len(logs) != 1 || !strings.Contains(logs[0], "warning: Unused Attribute") {
+		t.Fatalf("logs %q, want one Unused Attribute warning", logs)
 	}
-	h.logs = nil
+	h.log.Reset()
 	h.mustCheck(urn, props(map[string]any{"type": "ipv4", "location": "nbg1"}))
-	if len(h.logs) != 0 {
-		t.Fatalf("logs %q without assigneeType", h.logs)
+	if logs := h.log.Lines(); len(logs) != 0 {
+		t.Fatalf("logs %q without assigneeType", logs)
 	}
 }

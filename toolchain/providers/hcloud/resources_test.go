@@ -225,12 +225,7 @@ func TestServer(t *testing.T) {
 	// Diffs. internal/server/resource.go: image, location, ssh_keys, user_data ForceNew; the rest in place. The
 	// program named the server, so the bridge deletes the old one first (pkg/tfbridge/provider.go Diff,
 	// nameRequiresDeleteBeforeReplace).
-	for _, c := range []struct {
-		key        string
-		v          any
-		replace    bool
-		deleteFrst bool
-	}{
+	h.wantChanges(urn, id, in, outs, []change{
 		{"image", "debian-13", true, true},
 		{"location", "fsn1", true, true},
 		{"sshKeys", []any{"99"}, true, true},
@@ -238,15 +233,7 @@ func TestServer(t *testing.T) {
 		{"serverType", "cx32", false, false},
 		{"name", "mx.example.org", false, false},
 		{"labels", map[string]any{}, false, false},
-	} {
-		news := in.Copy()
-		news[resource.PropertyKey(c.key)] = resource.NewPropertyValue(c.v)
-		var replaces []string
-		if c.replace {
-			replaces = []string{c.key}
-		}
-		wantDiff(t, c.key, h.diff(urn, id, in, outs, news), []string{c.key}, replaces, c.deleteFrst)
-	}
+	})
 	news := in.Copy()
 	news["userData"] = strV("  #cloud-config\n\n")
 	wantDiff(t, "userData whitespace", h.diff(urn, id, in, outs, news), nil, nil, false)

@@ -17,47 +17,36 @@ import (
 
 // serverKind is hcloud:index/server:Server, as terraform-provider-hcloud internal/server/resource.go (SDKv2):
 // image, location, sshKeys and userData replace (userData compared without surrounding whitespace, its
-// DiffSuppressFunc); name, labels, serverType and publicNets update in place. A replacement deletes the old
+// DiffSuppressFunc); name, labels, serverType, deleteProtection/rebuildProtection and publicNets update in place. A replacement deletes the old
 // server first when the program named it (the bridge's nameRequiresDeleteBeforeReplace).
-type serverKind struct{}
+type serverKind struct{ shape }
 
-var publicNetSpec = base.Spec{
-	"ipv4Enabled": {Kind: base.Bool},
-	"ipv4":        {Kind: base.Int},
-	"ipv6Enabled": {Kind: base.Bool},
-	"ipv6":        {Kind: base.Int},
+var serverShape = shape{
+	// backups .. rescue are not implemented: only their defaults pass Check.
+	inputs: fields("name serverType! image location datacenter sshKeys:strings publicNets:list labels:map userData " +
+		"keepDisk:bool allowDeprecatedImages:bool ignoreRemoteFirewallIds:bool deleteProtection:bool " +
+		"rebuildProtection:bool backups:bool shutdownBeforeDeletion:bool networks:list firewallIds:list " +
+		"placementGroupId:int iso rescue"),
+	rules: diffRules{
+		replace: []string{"image", "location", "datacenter", "sshKeys", "userData"},
+		normal: map[string]func(resource.PropertyValue) resource.PropertyValue{
+			"userData": trimmed, "publicNets": sortedSet,
+		},
+	},
+	named: true,
+	outputs: []string{"ipv4Address", "ipv6Address", "ipv6Network", "status", "location", "backupWindow",
+		"primaryDiskSize", "firewallIds", "labels"},
+	restored: []string{"name", "serverType", "image", "location", "sshKeys", "publicNets", "labels", "userData",
+		"keepDisk", "allowDeprecatedImages", "ignoreRemoteFirewallIds", "backups", "deleteProtection",
+		"rebuildProtection", "shutdownBeforeDeletion"},
+	reader: reads("server", func(c *hcloud.Client) getter[hcloud.Server] { return c.Server.GetByID }, serverOutputs),
 }
 
-func (serverKind) spec() base.Spec {
-	return base.Spec{
-		"name":                    {Kind: base.String},
-		"serverType":              {Kind: base.String, Required: true},
-		"image":                   {Kind: base.String},
-		"location":                {Kind: base.String},
-		"datacenter":              {Kind: base.String},
-		"sshKeys":                 {Kind: base.StringArray},
-		"publicNets":              {Kind: base.Array},
-		"labels":                  {Kind: base.StringMap},
-		"userData":                {Kind: base.String},
-		"keepDisk":                {Kind: base.Bool},
-		"allowDeprecatedImages":   {Kind: base.Bool},
-		"ignoreRemoteFirewallIds": {Kind: base.Bool},
-		// Not implemented: only their defaults pass Check.
-		"backups":                {Kind: base.Bool},
-		"deleteProtection":       {Kind: base.Bool},
-		"rebuildProtection":      {Kind: base.Bool},
-		"shutdownBeforeDeletion": {Kind: base.Bool},
-		"networks":               {Kind: base.Array},
-		"firewallIds":            {Kind: base.Array},
-		"placementGroupId":       {Kind: base.Int},
-		"iso":                    {Kind: base.String},
-		"rescue":                 {Kind: base.String},
-	}
-}
+var publicNetSpec = fields("ipv4Enabled:bool ipv4:int ipv6Enabled:bool ipv6:int")
 
 func (serverKind) check(news, _ resource.PropertyMap) []*pulumirpc.CheckFailure {
 	failures := unsupported(news, map[string]resource.PropertyValue{
-		"backups": boolV(false), "deleteProtection": boolV(false), "rebuildProtection": boolV(false),
+		"backups":                boolV(false),
 		"shutdownBeforeDeletion": boolV(false), "networks": resource.NewNullProperty(),
 		"firewallIds": resource.NewNullProperty(), "placementGroupId": resource.NewNullProperty(),
 		"iso": resource.NewNullProperty(), "rescue": resource.NewNullProperty(),
@@ -66,6 +55,12 @@ func (serverKind) check(news, _ resource.PropertyMap) []*pulumirpc.CheckFailure 
 	if v := news["datacenter"]; !v.IsNull() {
 		failures = append(failures, base.Failure("datacenter",
 			"Removed Attribute: 'datacenter' was removed from the server (Hetzner phases out datacenters); use 'location'"))
+	}
+	// Hetzner sets both in one action; upstream's docs: "Needs to be the same as delete_protection".
+	if d, r := base.Plain(news["deleteProtection"]), base.Plain(news["rebuildProtection"]); d.IsBool() && r.IsBool() &&
+		d.BoolValue() != r.BoolValue() {
+		failures = append(failures, base.Failure("rebuildProtection",
+			"'rebuildProtection' must be the same as 'deleteProtection'"))
 	}
 	if v := news["image"]; v.IsNull() {
 		failures = append(failures, base.Failure("image",
@@ -105,34 +100,18 @@ func publicNetOf(pm resource.PropertyMap) (publicNet, bool) {
 	return pn, true
 }
 
-func (serverKind) diff(olds, news resource.PropertyMap, ignore []string) *pulumirpc.DiffResponse {
-	resp := diffInputs(olds, news, ignore, diffRules{
-		replace: []string{"image", "location", "datacenter", "sshKeys", "userData"},
-		normal: map[string]func(resource.PropertyValue) resource.PropertyValue{
-			"userData": trimmed, "publicNets": sortedSet,
-		},
-	})
-	// pulumi-terraform-bridge pkg/tfbridge/provider.go Diff: an SDKv2 replacement deletes first when the program
-	// set the autonamed property (nameRequiresDeleteBeforeReplace): the new server could not take the name.
-	resp.DeleteBeforeReplace = len(resp.Replaces) > 0 && nameGiven(news)
-	return resp
-}
-
-func (serverKind) computed() []string {
-	return []string{"ipv4Address", "ipv6Address", "ipv6Network", "status", "location", "backupWindow",
-		"primaryDiskSize", "firewallIds", "labels"}
-}
-
 func serverOutputs(inputs resource.PropertyMap, s *hcloud.Server) resource.PropertyMap {
 	api := resource.PropertyMap{
-		"name":            strV(s.Name),
-		"status":          strV(string(s.Status)),
-		"ipv4Address":     strV(""),
-		"ipv6Address":     strV(""),
-		"ipv6Network":     strV(""),
-		"labels":          labelsV(s.Labels),
-		"primaryDiskSize": numV(int64(s.PrimaryDiskSize)),
-		"backupWindow":    strV(s.BackupWindow),
+		"name":              strV(s.Name),
+		"status":            strV(string(s.Status)),
+		"ipv4Address":       strV(""),
+		"ipv6Address":       strV(""),
+		"ipv6Network":       strV(""),
+		"labels":            labelsV(s.Labels),
+		"primaryDiskSize":   numV(int64(s.PrimaryDiskSize)),
+		"backupWindow":      strV(s.BackupWindow),
+		"deleteProtection":  boolV(s.Protection.Delete),
+		"rebuildProtection": boolV(s.Protection.Rebuild),
 	}
 	if s.ServerType != nil {
 		api["serverType"] = strV(s.ServerType.Name)
@@ -210,6 +189,11 @@ func (serverKind) create(ctx context.Context, op *operation, in resource.Propert
 	if err := op.wait(ctx, append([]*hcloud.Action{res.Action}, res.NextActions...)...); err != nil {
 		return id, serverOutputs(in, res.Server), fmt.Errorf("creating server %q (%s): %w", name, id, err)
 	}
+	if base.GetBool(in, "deleteProtection", false) {
+		if err := setServerProtection(ctx, op, res.Server, true); err != nil {
+			return id, serverOutputs(in, res.Server), err
+		}
+	}
 	s, _, err := op.client.Server.GetByID(ctx, res.Server.ID)
 	if err == nil && s == nil {
 		err = errors.New("it is gone right after its creation")
@@ -238,10 +222,6 @@ func sshKeys(ctx context.Context, op *operation, idsOrNames []string) ([]*hcloud
 		keys = append(keys, k)
 	}
 	return keys, nil
-}
-
-func (serverKind) read(ctx context.Context, op *operation, id string, inputs, _ resource.PropertyMap) (resource.PropertyMap, error) {
-	return readBy(ctx, "server", id, op.client.Server.GetByID, inputs, serverOutputs)
 }
 
 func (serverKind) update(ctx context.Context, op *operation, id string, olds, _, news resource.PropertyMap) (resource.PropertyMap, error) {
@@ -299,10 +279,23 @@ func updateServer(ctx context.Context, op *operation, s *hcloud.Server, olds, ne
 			return err
 		}
 	}
+	if on := base.GetBool(news, "deleteProtection", false); on != s.Protection.Delete {
+		if err := setServerProtection(ctx, op, s, on); err != nil {
+			return err
+		}
+	}
 	if !sortedSet(base.Plain(olds["publicNets"])).DeepEquals(sortedSet(base.Plain(news["publicNets"]))) {
 		return updatePublicNet(ctx, op, s, olds, news)
 	}
 	return nil
+}
+
+// setServerProtection sets delete and rebuild protection together (they must be equal).
+func setServerProtection(ctx context.Context, op *operation, s *hcloud.Server, on bool) error {
+	return op.act(ctx, fmt.Sprintf("setting the protection of server %d to %v", s.ID, on),
+		func() (*hcloud.Action, *hcloud.Response, error) {
+			return op.client.Server.ChangeProtection(ctx, s, hcloud.ServerChangeProtectionOpts{Delete: &on, Rebuild: &on})
+		})
 }
 
 // updatePublicNet is upstream's updatePublicNet for one public_net block: power off, then per address family
@@ -427,10 +420,17 @@ func (k serverKind) previewUpdate(olds, state, news resource.PropertyMap) resour
 	return keepComputed(state, news, k.computed(), changed...)
 }
 
-func (serverKind) delete(ctx context.Context, op *operation, id string, _ resource.PropertyMap) error {
+func (serverKind) delete(ctx context.Context, op *operation, id string, state resource.PropertyMap) error {
 	n, err := parseID("server", id)
 	if err != nil {
 		return err
+	}
+	// Upstream lifts Hetzner's protection before it deletes ("this does not protect deletion from Terraform
+	// itself"): the program's Pulumi `protect` is what guards against a plan that deletes.
+	if base.GetBool(state, "deleteProtection", false) {
+		if err := setServerProtection(ctx, op, &hcloud.Server{ID: n}, false); err != nil && !notFound(err) {
+			return fmt.Errorf("deleting server %s: %w", id, err)
+		}
 	}
 	res, _, err := op.client.Server.DeleteWithResult(ctx, &hcloud.Server{ID: n})
 	if notFound(err) {
@@ -444,10 +444,4 @@ func (serverKind) delete(ctx context.Context, op *operation, id string, _ resour
 		return fmt.Errorf("deleting server %s: %w", id, err)
 	}
 	return nil
-}
-
-func (serverKind) inputsFromOutputs(outs resource.PropertyMap) resource.PropertyMap {
-	return inputsOf(outs, "name", "serverType", "image", "location", "sshKeys", "publicNets", "labels", "userData",
-		"keepDisk", "allowDeprecatedImages", "ignoreRemoteFirewallIds", "backups", "deleteProtection",
-		"rebuildProtection", "shutdownBeforeDeletion")
 }
