@@ -41,6 +41,8 @@ function read(cfg: pulumi.Config): StackConfig {
         adminEmail: cfg.get("adminEmail"),
         loginScope: cfg.get("loginScope"),
         bruteForce: cfg.getObject("bruteForce"),
+        dkim: cfg.getObject("dkim"),
+        spam: cfg.getObject("spam"),
     };
     const config = parseConfig(raw);
     let sshPrivateKey = cfg.getSecret("sshPrivateKey");
