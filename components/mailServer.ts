@@ -15,6 +15,7 @@ import { Vmail } from "./vmail";
 import { PAM_SERVICE } from "./render/access";
 import { CIPHERS } from "./render/postfix";
 import { ServerState } from "./serverState";
+import { dkimKeys, Rspamd } from "./rspamd";
 import { ClientSettings, clientSettings, DnsRecord, dnsRecords } from "./render/records";
 
 export interface MailServerArgs {
@@ -52,6 +53,12 @@ export class MailServer extends pulumi.ComponentResource {
             { parent: this, dependsOn: [packages] });
         const cert = new Certificate(`${name}-certificate`, { connection: conn, config: c.certificate },
             { parent: this, dependsOn: [vmail] });
+        const domains = [c.baseDomain, ...c.virtualDomains];
+        const keys = dkimKeys(name, domains, c.dkim, this);
+        // Before postfix points its milters at it.
+        const rspamd = new Rspamd(`${name}-rspamd`, {
+            connection: conn, domains, dkim: c.dkim, spam: c.spam, signing: keys.signing,
+        }, { parent: this, dependsOn: [packages] });
         const users = new Users(`${name}-users`, { connection: conn, config: c, state }, { parent: this, dependsOn: [cert] });
         const postfix = new Postfix(`${name}-postfix`, {
             connection: conn,
@@ -61,7 +68,7 @@ export class MailServer extends pulumi.ComponentResource {
             },
             ipv6: host.ipv6,
             state,
-        }, { parent: this, dependsOn: [users] });
+        }, { parent: this, dependsOn: [users, rspamd] });
         const dovecot = new Dovecot(`${name}-dovecot`, {
             connection: conn,
             state,
@@ -83,8 +90,10 @@ export class MailServer extends pulumi.ComponentResource {
 
         this.serverIp = host.address;
         this.clientSettings = clientSettings(c);
-        this.dnsRecords = pulumi.all([host.address, host.ipv6 ?? pulumi.output(undefined)])
-            .apply(([ip, ip6]) => dnsRecords(c, ip, ip6));
+        const published = pulumi.all([...keys.signing, ...keys.next].map((k) =>
+            pulumi.all([k.domain, k.selector, k.publicKey]).apply(([domain, selector, publicKey]) => ({ domain, selector, publicKey }))));
+        this.dnsRecords = pulumi.all([host.address, host.ipv6 ?? pulumi.output(undefined), published])
+            .apply(([ip, ip6, dkim]) => dnsRecords(c, ip, ip6, dkim));
         this.virtualUserPasswords = users.virtualUserPasswords;
         this.systemUserPasswords = users.systemUserPasswords;
         this.registerOutputs({
