@@ -100,7 +100,9 @@ local own = { ${domains.map((d) => `[${q(d)}] = true`).join(", ")} }
 
 rspamd_config:register_symbol({
   name = ${q(FORGED_SYMBOL)},
-  type = "normal",
+  -- a postfilter (as rspamd's force_actions): DMARC's verdict is known by then. A dependency on DMARC_CHECK
+  -- kept a normal symbol from running at all on rspamd 3.4.
+  type = "postfilter",
   score = 0.0,
   group = "policies",
   description = "From: one of this server's domains, from outside, without a DMARC pass",
@@ -120,6 +122,5 @@ rspamd_config:register_symbol({
     return false
   end,
 })
-rspamd_config:register_dependency(${q(FORGED_SYMBOL)}, "DMARC_CHECK")
 `;
 }
