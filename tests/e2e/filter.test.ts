@@ -70,6 +70,14 @@ describe("DKIM signing of submitted mail", () => {
         const forged = mail("dkim", host, reader.login, reader.password, subject, JSON.stringify(wrong)) as unknown as Checked;
         expect(forged.signatures.map((s) => s.verified)).toEqual([false]);
     });
+
+    test("the server's own mail (sendmail, as root@example.org) is signed for example.org too", () => {
+        const subject = `local dkim ${run}`;
+        onServer(`printf 'From: root@example.org\nTo: bob@example.net\nSubject: ${subject}\n\nfrom cron\n' | ` +
+            "/usr/sbin/sendmail -f root@example.org bob@example.net");
+        const got = checked(bob.login, bob.password, subject, table);
+        expect(got.signatures).toEqual([{ d: "example.org", s: "mailstack", a: "rsa-sha256", verified: true }]);
+    });
 });
 
 describe("port 25: mail from outside is checked", () => {
