@@ -124,7 +124,7 @@ describe.each([false, true])(`postfix on ${SUITE}, smtps=%s`, (smtps) => {
     test("port 25: no SASL, TLS offered, relaying only for mynetworks (and nobody else)", () => {
         const p = params(postconf("-x", "smtpd_sasl_auth_enable", "smtpd_tls_security_level", "smtpd_relay_restrictions",
             "mynetworks", "smtpd_tls_cert_file", "smtpd_tls_key_file", "smtpd_tls_protocols",
-            "smtpd_tls_mandatory_protocols").stdout);
+            "smtpd_tls_mandatory_protocols", "smtpd_milters", "non_smtpd_milters", "milter_default_action").stdout);
         expect(p.get("smtpd_sasl_auth_enable")).toBe("no");
         expect(p.get("smtpd_tls_security_level")).toBe("may");
         expect(list(p.get("smtpd_relay_restrictions")).pop()).toBe("reject_unauth_destination");

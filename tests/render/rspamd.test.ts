@@ -57,7 +57,8 @@ step lua in_root rspamadm lua -e "$LUA_CHECK"
         const actions = step("actions").stdout;
         expect(actions).toMatch(/reject = 15/);
         expect(actions).toMatch(/add_header = 6/);
-        expect(actions).not.toMatch(/greylist/);
+        // no greylist action (3.4 drops it from the dump, 3.12 shows it as null)
+        expect(actions).not.toMatch(/greylist = (?!null)/);
         const dkim = step("dkim").stdout;
         for (const d of ["example.org", "example.net", "example.com"]) {
             expect(dkim).toContain(keyPath({ domain: d, selector: "mailstack" }));
