@@ -85,6 +85,26 @@ export interface MailConfig {
     /** Days of /var/log/mail.log and /var/log/dovecot.log kept by logrotate (one file a day). */
     logRetentionDays: number;
     doctor: DoctorConfig;
+    /** DKIM signing of submitted and local mail (rspamd), one key per domain and selector. */
+    dkim: DkimConfig;
+    /** rspamd's verdicts on mail from outside. */
+    spam: SpamConfig;
+}
+
+export interface DkimConfig {
+    /** The selector that signs. */
+    selector: string;
+    /** A selector published in dnsRecords (with its own key) before it signs: the first half of a key rotation. */
+    nextSelector?: string;
+}
+
+export interface SpamConfig {
+    /** From this score on, a message gets `X-Spam: Yes` (and is filed into Junk). */
+    addHeaderScore: number;
+    /** From this score on, port 25 refuses the message. */
+    rejectScore: number;
+    /** rspamd's greylisting (a 4xx on first contact; off by default: it delays mail from new senders). */
+    greylisting: boolean;
 }
 
 export type RelayTls = "starttls" | "implicit";
@@ -211,6 +231,8 @@ export interface RawConfig {
     relayHost?: unknown;
     logRetentionDays?: unknown;
     doctor?: unknown;
+    dkim?: unknown;
+    spam?: unknown;
 }
 
 function str(key: string, value: unknown): string {
@@ -510,6 +532,8 @@ export function parseConfig(raw: RawConfig): MailConfig {
         relayHost: parseRelayHost(raw.relayHost),
         logRetentionDays: wholeNumber("logRetentionDays", raw.logRetentionDays ?? 30, 1, 3650),
         doctor: parseDoctor(raw.doctor),
+        dkim: parseDkim(raw.dkim),
+        spam: parseSpam(raw.spam),
     };
 }
 
@@ -617,6 +641,49 @@ function parseMtaSts(value: unknown): MtaStsMode {
         throw new ConfigError("mtaSts", `unknown MTA-STS mode ${JSON.stringify(mode)} (enforce, testing)`);
     }
     return mode;
+}
+
+/** A DNS label: the selector becomes SELECTOR._domainkey.DOMAIN and part of a key file name. */
+const SELECTOR = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+function parseDkim(value: unknown): DkimConfig {
+    const raw = value === undefined || value === null ? {} : record("dkim", value);
+    onlyKeys("dkim", raw, ["selector", "nextSelector"]);
+    const selector = (key: string, v: unknown): string => {
+        const s = str(key, v);
+        if (!SELECTOR.test(s)) {
+            throw new ConfigError(key, `"${s}" is not a DKIM selector (one DNS label: lower case letters, digits, -)`);
+        }
+        return s;
+    };
+    const current = selector("dkim.selector", raw.selector ?? "mailstack");
+    if (raw.nextSelector === undefined || raw.nextSelector === null) {
+        return { selector: current };
+    }
+    const next = selector("dkim.nextSelector", raw.nextSelector);
+    if (next === current) {
+        throw new ConfigError("dkim.nextSelector", `"${next}" is the selector that signs already; drop nextSelector`);
+    }
+    return { selector: current, nextSelector: next };
+}
+
+function parseSpam(value: unknown): SpamConfig {
+    const raw = value === undefined || value === null ? {} : record("spam", value);
+    onlyKeys("spam", raw, ["addHeaderScore", "rejectScore", "greylisting"]);
+    const score = (key: "addHeaderScore" | "rejectScore", fallback: number): number => {
+        const v = raw[key] ?? fallback;
+        if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) {
+            throw new ConfigError(`spam.${key}`, `expected a positive number, got ${JSON.stringify(v)}`);
+        }
+        return v;
+    };
+    const addHeaderScore = score("addHeaderScore", 6);
+    const rejectScore = score("rejectScore", 15);
+    if (rejectScore <= addHeaderScore) {
+        throw new ConfigError("spam.rejectScore",
+            `${rejectScore} must be above spam.addHeaderScore (${addHeaderScore}), or nothing is ever filed as spam`);
+    }
+    return { addHeaderScore, rejectScore, greylisting: bool("spam.greylisting", raw.greylisting, false) };
 }
 
 function parseBruteForce(value: unknown): BruteForceConfig {

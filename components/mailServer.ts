@@ -17,6 +17,7 @@ import { Web } from "./web";
 import { PAM_SERVICE } from "./render/access";
 import { CIPHERS } from "./render/postfix";
 import { ServerState } from "./serverState";
+import { dkimKeys, Rspamd } from "./rspamd";
 import { ClientSettings, clientSettings, DnsRecord, dnsRecords } from "./render/records";
 import { Port, tlsPorts } from "./render/ops";
 
@@ -86,6 +87,12 @@ export class MailServer extends pulumi.ComponentResource {
         const cert = new Certificate(`${name}-certificate`, { connection: conn, config: c.certificate },
             { parent: this, dependsOn: [packages, web.acmeReady] });
         web.serve(`${name}-web-tls`, cert, certbotCommand(c.certificate));
+        const domains = [c.baseDomain, ...c.virtualDomains];
+        const keys = dkimKeys(name, domains, c.dkim, this);
+        // Before postfix points its milters at it.
+        const rspamd = new Rspamd(`${name}-rspamd`, {
+            connection: conn, domains, dkim: c.dkim, spam: c.spam, signing: keys.signing,
+        }, { parent: this, dependsOn: [packages] });
         const users = new Users(`${name}-users`, { connection: conn, config: c, state }, { parent: this, dependsOn: [vmail] });
         const postfix = new Postfix(`${name}-postfix`, {
             connection: conn,
@@ -96,7 +103,7 @@ export class MailServer extends pulumi.ComponentResource {
             ipv6: host.ipv6,
             state,
             relayPassword: args.relayPassword,
-        }, { parent: this, dependsOn: [users, cert] });
+        }, { parent: this, dependsOn: [users, cert, rspamd] });
         const dovecot = new Dovecot(`${name}-dovecot`, {
             connection: conn,
             state,
@@ -131,8 +138,10 @@ export class MailServer extends pulumi.ComponentResource {
             ...(c.relayHost === undefined ? {} : { relay: `${c.relayHost.host}:${c.relayHost.port}` }),
         }));
         this.clientSettings = clientSettings(c);
-        this.dnsRecords = pulumi.all([host.address, host.ipv6 ?? pulumi.output(undefined)])
-            .apply(([ip, ip6]) => dnsRecords(c, ip, ip6));
+        const published = pulumi.all([...keys.signing, ...keys.next].map((k) =>
+            pulumi.all([k.domain, k.selector, k.publicKey]).apply(([domain, selector, publicKey]) => ({ domain, selector, publicKey }))));
+        this.dnsRecords = pulumi.all([host.address, host.ipv6 ?? pulumi.output(undefined), published])
+            .apply(([ip, ip6, dkim]) => dnsRecords(c, ip, ip6, dkim));
         this.virtualUserPasswords = users.virtualUserPasswords;
         this.systemUserPasswords = users.systemUserPasswords;
         this.registerOutputs({

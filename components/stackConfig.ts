@@ -49,6 +49,8 @@ function read(cfg: pulumi.Config): StackConfig {
         relayHost: cfg.getObject("relayHost"),
         logRetentionDays: cfg.getObject("logRetentionDays"),
         doctor: cfg.getObject("doctor"),
+        dkim: cfg.getObject("dkim"),
+        spam: cfg.getObject("spam"),
     };
     const config = parseConfig(raw);
     // Validated from the plain value, passed on only as a secret.

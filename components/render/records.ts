@@ -7,11 +7,38 @@ export interface DnsRecord {
     name: string;
     type: "A" | "AAAA" | "MX" | "TXT" | "PTR" | "SRV" | "CAA";
     value: string;
+    /** A TXT value longer than one DNS character-string (255): the strings to publish, in order (a receiver
+     * joins them without spaces). */
+    strings?: string[];
+    comment?: string;
 }
 
-/** ip6: the address mail leaves from over IPv6, if the host has one (postfix sends over IPv4 only otherwise). */
+/** A published DKIM public key. */
+export interface DkimPublicKey {
+    domain: string;
+    selector: string;
+    /** base64 of the DER SubjectPublicKeyInfo. */
+    publicKey: string;
+}
+
+/** TXT character-strings are at most 255 bytes. */
+export function txtStrings(value: string, size = 255): string[] {
+    const out: string[] = [];
+    for (let i = 0; i < value.length; i += size) {
+        out.push(value.slice(i, i + size));
+    }
+    return out;
+}
+
+export function dkimRecord(k: DkimPublicKey): DnsRecord {
+    const value = `v=DKIM1; k=rsa; p=${k.publicKey}`;
+    return { name: `${k.selector}._domainkey.${k.domain}`, type: "TXT", value, strings: txtStrings(value) };
+}
+
+/** ip6: the address mail leaves from over IPv6, if the host has one (postfix sends over IPv4 only otherwise).
+ * dkim: every published key (the signing selector's and, during a rotation, the next one's). */
 export function dnsRecords(c: Pick<MailConfig, "hostname" | "baseDomain" | "virtualDomains" | "certificate" | "imaps" |
-    "smtps" | "adminEmail" | "mtaSts">, ip: string, ip6?: string): DnsRecord[] {
+    "smtps" | "adminEmail" | "mtaSts">, ip: string, ip6?: string, dkim: DkimPublicKey[] = []): DnsRecord[] {
     const records: DnsRecord[] = [
         { name: c.hostname, type: "A", value: ip },
         { name: ip, type: "PTR", value: c.hostname },
@@ -33,7 +60,11 @@ export function dnsRecords(c: Pick<MailConfig, "hostname" | "baseDomain" | "virt
         records.push(
             { name: domain, type: "MX", value: `10 ${c.hostname}.` },
             { name: domain, type: "TXT", value: spf },
-            { name: `_dmarc.${domain}`, type: "TXT", value: `v=DMARC1; p=quarantine; rua=mailto:postmaster@${domain}` },
+            {
+                name: `_dmarc.${domain}`, type: "TXT", value: `v=DMARC1; p=quarantine; rua=mailto:postmaster@${domain}`,
+                comment: "p=quarantine, not none: every message our users submit is DKIM-signed (SELECTOR._domainkey)",
+            },
+            ...dkim.filter((k) => k.domain === domain).map(dkimRecord),
         );
         // nginx listens on both families; the AAAA only where the host has an IPv6 address (Hetzner)
         for (const p of WEB_PREFIXES) {

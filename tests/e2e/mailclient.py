@@ -27,6 +27,13 @@
   tlscontrol imap|smtp VERSION              the same s_client command against a local `openssl s_server`
                                             that accepts VERSION (behind a small STARTTLS front)
   burst HOST PORT FROM TO PREFIX N USER PASS  up to N messages in one authenticated session, until one is refused
+  message HOST PORT FROM TO SUBJECT HEADERFROM BODY [USER PASS]
+                                            like send, with another From: header and body (a forged From:,
+                                            GTUBE); the server's answer to DATA
+  dkim HOST USER PASS SUBJECT RECORDS       the INBOX message with SUBJECT, verified by dkimpy with the DKIM
+                                            TXT records given as JSON ({name: value}) instead of DNS: the d= and
+                                            s= of each DKIM-Signature and whether it verifies
+  port HOST PORT                            whether a TCP connection is accepted
   hold HOST USER PASS STOPFILE [SECONDS]    log in and select INBOX, print {"ready": true}, keep the session
                                             until STOPFILE exists, then use it again (NOOP, SELECT, subjects)
 """
@@ -34,6 +41,7 @@ import base64
 import email
 import email.policy
 import http.client
+import email.utils
 import imaplib
 import json
 import os
@@ -133,9 +141,11 @@ def wait(host, user, password, subject, seconds="30", mailbox="INBOX"):
     out(ok=False, subjects=[m["subject"] for m in found])
 
 
-def submit(host, port, sender, rcpt, subject, user=None, password=None, tls=True, helo="client.example"):
+def submit(host, port, sender, rcpt, subject, user=None, password=None, tls=True, helo="client.example",
+           header_from=None, body="mailstack end-to-end test"):
     """One message; the result names the stage that failed and the server's code and text."""
-    msg = f"From: {sender or 'nobody@client.example'}\r\nTo: {rcpt}\r\nSubject: {subject}\r\n\r\nmailstack end-to-end test\r\n"
+    msg = (f"From: {header_from or sender or 'nobody@client.example'}\r\nTo: {rcpt}\r\nSubject: {subject}\r\n"
+           f"Date: {email.utils.formatdate()}\r\nMessage-ID: {email.utils.make_msgid()}\r\n\r\n{body}\r\n")
     stage = "connect"
     try:
         with smtplib.SMTP(host, int(port), local_hostname=helo, timeout=20,
@@ -315,6 +325,48 @@ def header_block(host, user, password, subject, seconds="30"):
         if time.time() >= deadline:
             return out(ok=False, headers=None)
         time.sleep(0.5)
+
+
+def message(host, port, sender, rcpt, subject, header_from, body, user=None, password=None):
+    out(**submit(host, port, sender, rcpt, subject, user, password, header_from=header_from, body=body))
+
+
+def dkim_check(host, user, password, subject, records):
+    import dkim  # Debian's python3-dkim (dkimpy)
+    table = json.loads(records)
+    imap = imap_session(host, user, password)
+    imap.select("INBOX", readonly=True)
+    _, data = imap.search(None, "SUBJECT", f'"{subject}"')
+    raw = None
+    for num in data[0].split():
+        _, msg = imap.fetch(num, "(BODY.PEEK[])")
+        if str(email.message_from_bytes(msg[0][1]).get("Subject", "")).strip() == subject:
+            raw = msg[0][1]
+    imap.logout()
+    if raw is None:
+        return out(ok=False, error="no such message")
+    asked = []
+
+    def dnsfunc(name, timeout=5):
+        name = name.decode() if isinstance(name, bytes) else name
+        asked.append(name.rstrip("."))
+        value = table.get(name.rstrip("."))
+        return value.encode() if value is not None else None
+
+    signatures = []
+    for i, h in enumerate(email.message_from_bytes(raw).get_all("DKIM-Signature") or []):
+        tags = dict(t.strip().split("=", 1) for t in re.sub(r"\s+", "", h).split(";") if "=" in t)
+        verified = dkim.DKIM(raw).verify(idx=i, dnsfunc=dnsfunc)
+        signatures.append(dict(d=tags.get("d"), s=tags.get("s"), a=tags.get("a"), verified=bool(verified)))
+    out(ok=True, signatures=signatures, asked=asked, headers=raw.split(b"\r\n\r\n", 1)[0].decode(errors="replace"))
+
+
+def port_open(host, port):
+    try:
+        socket.create_connection((host, int(port)), 3).close()
+        out(ok=True)
+    except OSError as e:
+        out(ok=False, error=f"{type(e).__name__}: {e}")
 
 
 def sendplain(host, port, sender, rcpt, subject):
@@ -587,5 +639,6 @@ if __name__ == "__main__":
     verbs = {"login": login, "wait": wait, "send": send, "sendplain": sendplain, "sendutf8": sendutf8,
              "folders": folders, "folder": folder, "cert": cert,
              "plainlogin": plainlogin, "plaintext": plaintext, "search": search, "flood": flood, "tls": tls,
-             "tlscontrol": tlscontrol, "sendhelo": sendhelo, "headers": header_block, "cipher": cipher, "hold": hold, "burst": burst, "fetch": fetch}
+             "tlscontrol": tlscontrol, "sendhelo": sendhelo, "headers": header_block, "cipher": cipher, "hold": hold, "burst": burst, "fetch": fetch,
+             "message": message, "dkim": dkim_check, "port": port_open}
     verbs[sys.argv[1]](*sys.argv[2:])

@@ -124,7 +124,7 @@ describe.each([false, true])(`postfix on ${SUITE}, smtps=%s`, (smtps) => {
     test("port 25: no SASL, TLS offered, relaying only for mynetworks (and nobody else)", () => {
         const p = params(postconf("-x", "smtpd_sasl_auth_enable", "smtpd_tls_security_level", "smtpd_relay_restrictions",
             "mynetworks", "smtpd_tls_cert_file", "smtpd_tls_key_file", "smtpd_tls_protocols",
-            "smtpd_tls_mandatory_protocols").stdout);
+            "smtpd_tls_mandatory_protocols", "smtpd_milters", "non_smtpd_milters", "milter_default_action").stdout);
         expect(p.get("smtpd_sasl_auth_enable")).toBe("no");
         expect(p.get("smtpd_tls_security_level")).toBe("may");
         expect(list(p.get("smtpd_relay_restrictions")).pop()).toBe("reject_unauth_destination");
@@ -134,7 +134,12 @@ describe.each([false, true])(`postfix on ${SUITE}, smtps=%s`, (smtps) => {
         expect(p.get("smtpd_tls_protocols")).toBe(">=TLSv1.2");
         expect(p.get("smtpd_tls_mandatory_protocols")).toBe(">=TLSv1.2");
         const smtp = params(postconf("-P").stdout);
-        expect([...smtp.keys()].filter((k) => k.startsWith("smtp/inet/"))).toEqual([]);
+        // Port 25's only override: a dead rspamd means 451 (the sender retries), not unchecked mail.
+        expect([...smtp.entries()].filter(([k]) => k.startsWith("smtp/inet/")))
+            .toEqual([["smtp/inet/milter_default_action", "tempfail"]]);
+        expect(p.get("smtpd_milters")).toBe("inet:127.0.0.1:11332");
+        expect(p.get("non_smtpd_milters")).toBe("inet:127.0.0.1:11332");
+        expect(p.get("milter_default_action")).toBe("accept");
     });
 
     test(`submission services: 587${smtps ? " and 465" : " only"}, all smtpd, all TLS + SASL only`, () => {

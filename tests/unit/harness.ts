@@ -21,6 +21,7 @@ export const TYPES = {
     remote: "command:remote:Command",
     local: "command:local:Command",
     serverState: "pulumi-nodejs:dynamic/mailstack:ServerState",
+    dkimKey: "pulumi-nodejs:dynamic/mailstack:DkimKey",
 } as const;
 
 export const PRIMARY_IP = "203.0.113.10";
@@ -196,6 +197,10 @@ function newResource(args: MockResourceArgs): MockResourceResult {
             state.facts = { dovecot: DOVECOT_VERSION, postfix: "3.7.11" };
             state.repairs = {};
             state.drifted = [];
+            break;
+        case TYPES.dkimKey: // deterministic per name, long enough to need two TXT strings, as a real 2048-bit key
+            state.publicKey = Buffer.from(pick(ALNUM, `dkim:${args.name}`, 64).repeat(5)).toString("base64");
+            state.privateKey = `-----BEGIN RSA PRIVATE KEY-----\n${pick(ALNUM, `dkim-private:${args.name}`, 64)}\n-----END RSA PRIVATE KEY-----\n`;
             break;
         case TYPES.local: // scripts/testbed server-up --json: the connection on the last line
             state.stdout = `starting\n${JSON.stringify({ id: TESTBED_ID, address: "192.0.2.10", port: 22, user: "root", privateKey: "k" })}`;

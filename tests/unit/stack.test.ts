@@ -449,12 +449,20 @@ function outputs(get: () => Rendered, ip: string, ip6?: string): void {
                 .toEqual([{ name: domain, type: "TXT",
                     value: `v=spf1 mx ip4:${ip}${ip6 === undefined ? "" : ` ip6:${ip6}`} -all` }]);
             expect(records.filter((x) => x.name === `_dmarc.${domain}` && x.type === "TXT"))
-                .toEqual([{ name: `_dmarc.${domain}`, type: "TXT", value: expect.stringMatching(/^v=DMARC1; p=/) }]);
+                .toEqual([{ name: `_dmarc.${domain}`, type: "TXT", value: expect.stringMatching(/^v=DMARC1; p=quarantine/),
+                    comment: expect.stringMatching(/DKIM/) }]);
+            // the signing key of the domain, in strings of at most 255 characters that join to the value
+            const dkim = records.filter((x) => x.name.endsWith(`._domainkey.${domain}`));
+            expect(dkim.map((x) => [x.name, x.type])).toEqual([[`mailstack._domainkey.${domain}`, "TXT"]]);
+            expect(dkim[0].value).toMatch(/^v=DKIM1; k=rsa; p=[A-Za-z0-9+/]+=*$/);
+            expect(dkim[0].strings?.length).toBeGreaterThan(1);
+            expect(dkim[0].strings?.every((x) => x.length <= 255)).toBe(true);
+            expect(dkim[0].strings?.join("")).toBe(dkim[0].value);
         }
         // Nothing for a domain the config does not have.
         const domains = new Set(["example.org", "example.net", "example.com"]);
         for (const x of records.filter((y) => y.type !== "PTR" && y.type !== "AAAA")) {
-            const owner = x.name.replace(/^(_dmarc|mail|autoconfig|autodiscover|mta-sts|_mta-sts|_smtp\._tls|_[a-z]+\._tcp)\./, "");
+            const owner = x.name.replace(/^(_dmarc|mail|autoconfig|autodiscover|mta-sts|_mta-sts|_smtp\._tls|_[a-z]+\._tcp|[a-z0-9-]+\._domainkey)\./, "");
             expect({ record: x, known: domains.has(owner) }).toEqual({ record: x, known: true });
         }
     });

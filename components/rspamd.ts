@@ -1,0 +1,49 @@
+// rspamd and its DKIM keys: the keys come from the stack's state (components/dkim.ts) and are written readable by
+// rspamd only; the config files are written, checked by rspamadm and served (mailstack-ctl rspamd).
+
+import * as pulumi from "@pulumi/pulumi";
+import { DkimConfig, SpamConfig } from "./config";
+import { DkimKey } from "./dkim";
+import { keyPath, RSPAMD_DIR, RSPAMD_GROUP, rspamdFiles } from "./render/rspamd";
+import { CTL, Connection, putFile, sha256, step } from "./remote";
+
+export interface RspamdArgs {
+    connection: pulumi.Input<Connection>;
+    domains: string[];
+    dkim: DkimConfig;
+    spam: SpamConfig;
+}
+
+/** The DKIM keys of a config, per domain: the signing selector's and, while a rotation is announced, the next one's. */
+export function dkimKeys(name: string, domains: string[], dkim: DkimConfig, parent: pulumi.Resource):
+    { signing: DkimKey[]; next: DkimKey[] } {
+    const keys = (selector: string | undefined): DkimKey[] => selector === undefined ? [] : domains.map((domain) =>
+        new DkimKey(`${name}-dkim-${selector}-${domain}`, { domain, selector }, { parent }));
+    return { signing: keys(dkim.selector), next: keys(dkim.nextSelector) };
+}
+
+export class Rspamd extends pulumi.ComponentResource {
+    /** signing: the signing selector's key of each domain, in the order of `domains`. The next selector's keys
+     * are only published (dnsRecords); they reach the server when they sign. */
+    constructor(name: string, args: RspamdArgs & { signing: DkimKey[] }, opts?: pulumi.ComponentResourceOptions) {
+        super("mailstack:index:Rspamd", name, {}, opts);
+        const files = Object.entries(rspamdFiles({
+            domains: args.domains, selector: args.dkim.selector, ...args.spam,
+        }));
+        const written = files.map(([rel, content]) => putFile(`${name}-${rel.replace(/\//g, "-")}`, {
+            path: `${RSPAMD_DIR}/${rel}`, mode: "0644", owner: "root:root", content,
+        }, args.connection, { parent: this }));
+        const signing = args.signing;
+        const keyFiles = signing.map((k, i) => putFile(`${name}-key-${args.domains[i]}`, {
+            path: keyPath({ domain: args.domains[i], selector: args.dkim.selector }), mode: "0640", owner: `root:${RSPAMD_GROUP}`,
+            content: k.privateKey,
+        }, args.connection, { parent: this }));
+        step(`${name}-apply`, {
+            connection: args.connection,
+            create: `${CTL} rspamd`,
+            triggers: [...files.map(([, text]) => sha256(text)),
+                ...signing.map((k) => k.publicKey)],
+        }, { parent: this, dependsOn: [...written, ...keyFiles] });
+        this.registerOutputs({});
+    }
+}
