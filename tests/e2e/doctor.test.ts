@@ -59,7 +59,8 @@ function dnsmasqConf(records: DnsRecord[], extra: string[]): string {
                 return `mx-host=${r.name},${target.replace(/\.$/, "")},${prio}`;
             }
             case "TXT":
-                return `txt-record=${r.name},"${r.value}"`;
+                // a DKIM key is longer than one TXT string (255): its pieces, as published
+                return `txt-record=${r.name},${(r.strings ?? [r.value]).map((v) => `"${v}"`).join(",")}`;
             case "PTR":
                 return `ptr-record=${r.name.split(".").reverse().join(".")}.in-addr.arpa,${r.value}`;
             case "SRV": {
