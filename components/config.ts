@@ -66,7 +66,18 @@ export interface MailConfig {
     loginScope: LoginScope;
     /** fail2ban on the authenticated ports: maxRetry failed logins within findTime seconds ban for banTime. */
     bruteForce: BruteForceConfig;
+    /** Mailbox quotas: `default` for everyone, `users` per address (system users as NAME@baseDomain). */
+    quota: QuotaConfig;
 }
+
+export interface QuotaConfig {
+    /** A dovecot size such as "2G": digits and one unit k, M, G or T. */
+    default: string;
+    /** Address -> size; lower case. */
+    users: Record<string, string>;
+}
+
+export const DEFAULT_QUOTA = "2G";
 
 export interface BruteForceConfig {
     maxRetry: number;
@@ -160,6 +171,7 @@ export interface RawConfig {
     adminEmail?: unknown;
     loginScope?: unknown;
     bruteForce?: unknown;
+    quota?: unknown;
 }
 
 function str(key: string, value: unknown): string {
@@ -429,7 +441,42 @@ export function parseConfig(raw: RawConfig): MailConfig {
         adminEmail,
         loginScope,
         bruteForce: parseBruteForce(raw.bruteForce),
+        quota: parseQuota(raw.quota, { baseDomain, domains, virtualUsers, systemUsers },
+            Object.keys(effectiveAliases({ baseDomain, virtualDomains, aliases, adminEmail }))),
     };
+}
+
+const SIZE = /^[1-9][0-9]{0,8}[kMGT]$/;
+
+function size(key: string, value: unknown): string {
+    if (typeof value !== "string" || !SIZE.test(value.trim())) {
+        throw new ConfigError(key, `expected a size such as "500M" or "2G" (a whole number and k, M, G or T), ` +
+            `got ${JSON.stringify(value)}`);
+    }
+    return value.trim();
+}
+
+function parseQuota(value: unknown, known: Known, aliases: string[]): QuotaConfig {
+    const raw = value === undefined || value === null ? {} : record("quota", value);
+    onlyKeys("quota", raw, ["default", "users"]);
+    const users: Record<string, string> = {};
+    const rawUsers = raw.users === undefined || raw.users === null ? {} : record("quota.users", raw.users);
+    noDuplicates("quota.users", Object.keys(rawUsers));
+    for (const [source, v] of Object.entries(rawUsers)) {
+        const key = `quota.users["${source}"]`;
+        const address = source.toLowerCase();
+        const { local, domain: d } = splitAddress(address);
+        if (!address.includes("@") || !known.domains.includes(d)) {
+            throw new ConfigError(key, `"${source}" is not an address in the base domain or a virtual domain`);
+        }
+        if (aliases.includes(address) || (d === known.baseDomain
+            ? !SYSTEM_NAME.test(local) || RESERVED_USERS.has(local) : !known.virtualUsers.includes(address))) {
+            throw new ConfigError(key, `"${source}" is not a mail account (a virtual user, or NAME@${known.baseDomain} ` +
+                "of a system user); aliases have no mailbox of their own");
+        }
+        users[address] = size(key, v);
+    }
+    return { default: size("quota.default", raw.default ?? DEFAULT_QUOTA), users };
 }
 
 function parseBruteForce(value: unknown): BruteForceConfig {

@@ -41,6 +41,7 @@ function read(cfg: pulumi.Config): StackConfig {
         adminEmail: cfg.get("adminEmail"),
         loginScope: cfg.get("loginScope"),
         bruteForce: cfg.getObject("bruteForce"),
+        quota: cfg.getObject("quota"),
     };
     const config = parseConfig(raw);
     let sshPrivateKey = cfg.getSecret("sshPrivateKey");
