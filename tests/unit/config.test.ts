@@ -46,6 +46,12 @@ describe("parseConfig", () => {
         expect(c.virtualUsers).toEqual(["bob@example.net", "carol@example.net", "dave@example.com", "erin@example.com"]);
     });
 
+    test("quotas: 2G by default; per-user sizes for virtual users and for system users by NAME@base", () => {
+        expect(parseConfig(valid).quota).toEqual({ default: "2G", users: {} });
+        const c = parseConfig({ ...valid, quota: { default: "500M", users: { "Bob@Example.net": "1G", "alice@example.org": "10G" } } });
+        expect(c.quota).toEqual({ default: "500M", users: { "bob@example.net": "1G", "alice@example.org": "10G" } });
+    });
+
     test("hetzner defaults", () => {
         const c = parseConfig({
             ...valid,
