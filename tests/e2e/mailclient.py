@@ -9,7 +9,9 @@
   sendwith HOST PORT FROM TO SUBJECT HEADERS [PAD]
                                             port 25 with extra header lines (newline-separated) and PAD more
                                             bytes of body, announced with SIZE= in MAIL FROM
-  sievescript HOST USER PASS NAME SCRIPT    ManageSieve (4190, STARTTLS): upload SCRIPT as NAME, make it active
+  sievescript HOST USER PASS NAME SCRIPT [none]
+                                            ManageSieve (4190, STARTTLS): upload SCRIPT as NAME, make it active;
+                                            with "none", without STARTTLS
   sendutf8 HOST PORT FROM TO SUBJECT        SMTP with STARTTLS as an EAI client sends: MAIL FROM ... SMTPUTF8
                                             BODY=8BITMIME, raw UTF-8 in From and Subject (RFC 6531/6532)
   folders HOST USER PASS                    IMAP LIST "" "*": every mailbox name (decoded from modified UTF-7)
@@ -238,8 +240,9 @@ def sieve_response(f):
             return word == "OK", lines
 
 
-def sievescript(host, user, password, name, script):
-    """ManageSieve on 4190: STARTTLS, AUTHENTICATE PLAIN, PUTSCRIPT NAME, SETACTIVE NAME (no Python client needed)."""
+def sievescript(host, user, password, name, script, tls="starttls"):
+    """ManageSieve on 4190: STARTTLS, AUTHENTICATE PLAIN, PUTSCRIPT NAME, SETACTIVE NAME (no Python client needed).
+    TLS "none": the same without STARTTLS (the server must refuse the login)."""
     steps = []
     try:
         sock = socket.create_connection((host, 4190), timeout=20)
@@ -248,14 +251,15 @@ def sievescript(host, user, password, name, script):
         steps.append(("greeting", ok, lines))
         if not ok or not any(l.upper().startswith('"STARTTLS"') for l in lines):
             return out(ok=False, steps=steps, error="no STARTTLS offered")
-        ok, lines = sieve_command(f, "STARTTLS")
-        steps.append(("starttls", ok, lines))
-        if not ok:
-            return out(ok=False, steps=steps)
-        sock = loose().wrap_socket(sock, server_hostname=host)
-        f = sock.makefile("rwb")
-        ok, lines = sieve_response(f)  # the capabilities again, now over TLS
-        steps.append(("capabilities", ok, lines))
+        if tls == "starttls":
+            ok, lines = sieve_command(f, "STARTTLS")
+            steps.append(("starttls", ok, lines))
+            if not ok:
+                return out(ok=False, steps=steps)
+            sock = loose().wrap_socket(sock, server_hostname=host)
+            f = sock.makefile("rwb")
+            ok, lines = sieve_response(f)  # the capabilities again, now over TLS
+            steps.append(("capabilities", ok, lines))
         plain = base64.b64encode(f"\0{user}\0{password}".encode()).decode()
         data = script.encode()
         for what, line, literal in (

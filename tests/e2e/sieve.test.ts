@@ -41,6 +41,16 @@ describe("sieve through managesieve, for both kinds of user", () => {
         expect(mail("wait", host, login, password, plain, "30")).toMatchObject({ ok: true });
     });
 
+    test("managesieve refuses a right password before STARTTLS (from another address than the server's)", () => {
+        const bob = virtual["bob@example.net"];
+        const r = mail("sievescript", host, "bob@example.net", bob, "x", "keep;\r\n", "none") as
+            { ok: boolean; steps?: [string, boolean, string[]][] };
+        expect(r.ok).toBe(false);
+        // the greeting offers no SASL mechanism without TLS, and AUTHENTICATE is refused
+        expect(r.steps?.[0][2].find((l) => l.startsWith('"SASL"')) ?? '"SASL" ""').toBe('"SASL" ""');
+        expect(r.steps?.find((s) => s[0] === "authenticate")?.[1]).toBe(false);
+    });
+
     test("managesieve refuses a wrong password (the same passdbs as IMAP)", () => {
         const wrong = mail("sievescript", host, "bob@example.net", "not-the-password", "x", "keep;\r\n") as
             { ok: boolean; steps?: [string, boolean, string[]][] };
