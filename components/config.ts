@@ -426,6 +426,7 @@ export function parseConfig(raw: RawConfig): MailConfig {
         throw new ConfigError("loginScope", `unknown login scope ${JSON.stringify(loginScope)} (all-humans, listed)`);
     }
     checkAliasLoops(effectiveAliases({ baseDomain, virtualDomains, aliases, adminEmail }), baseDomain);
+    const renames = parseRenames(raw.renames, { baseDomain, domains, virtualUsers, systemUsers });
     return {
         hostname,
         baseDomain,
@@ -433,7 +434,7 @@ export function parseConfig(raw: RawConfig): MailConfig {
         virtualUsers,
         systemUsers,
         aliases,
-        renames: parseRenames(raw.renames, { baseDomain, domains, virtualUsers, systemUsers }),
+        renames,
         host: parseHost(raw.host),
         certificate: parseCertificate(raw.certificate, names),
         imaps: bool("imaps", raw.imaps, false),
@@ -442,7 +443,7 @@ export function parseConfig(raw: RawConfig): MailConfig {
         loginScope,
         bruteForce: parseBruteForce(raw.bruteForce),
         quota: parseQuota(raw.quota, { baseDomain, domains, virtualUsers, systemUsers },
-            Object.keys(effectiveAliases({ baseDomain, virtualDomains, aliases, adminEmail }))),
+            Object.keys(effectiveAliases({ baseDomain, virtualDomains, aliases, adminEmail })), renames),
     };
 }
 
@@ -456,15 +457,23 @@ function size(key: string, value: unknown): string {
     return value.trim();
 }
 
-function parseQuota(value: unknown, known: Known, aliases: string[]): QuotaConfig {
+/** A renamed user keeps the quota of the old address (as the mailbox and the password), unless the new one has its own. */
+function parseQuota(value: unknown, known: Known, aliases: string[], renames: Rename[]): QuotaConfig {
     const raw = value === undefined || value === null ? {} : record("quota", value);
     onlyKeys("quota", raw, ["default", "users"]);
     const users: Record<string, string> = {};
     const rawUsers = raw.users === undefined || raw.users === null ? {} : record("quota.users", raw.users);
     noDuplicates("quota.users", Object.keys(rawUsers));
+    const renamed = new Map(renames.map((r) => [r.from, r.to]));
+    const carried: [string, string][] = [];
     for (const [source, v] of Object.entries(rawUsers)) {
         const key = `quota.users["${source}"]`;
         const address = source.toLowerCase();
+        const to = renamed.get(address);
+        if (to !== undefined) {
+            carried.push([to, size(key, v)]);
+            continue;
+        }
         const { local, domain: d } = splitAddress(address);
         if (!address.includes("@") || !known.domains.includes(d)) {
             throw new ConfigError(key, `"${source}" is not an address in the base domain or a virtual domain`);
@@ -475,6 +484,9 @@ function parseQuota(value: unknown, known: Known, aliases: string[]): QuotaConfi
                 "of a system user); aliases have no mailbox of their own");
         }
         users[address] = size(key, v);
+    }
+    for (const [to, v] of carried) {
+        users[to] ??= v;
     }
     return { default: size("quota.default", raw.default ?? DEFAULT_QUOTA), users };
 }
