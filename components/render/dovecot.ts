@@ -44,7 +44,8 @@ if header :is "X-Spam" "Yes" {
 /** Per-user quotas as a dovecot passwd-file userdb: system users by bare name, virtual users by address. */
 export function quotaFile(version: DovecotVersion, quotas: Record<string, string>, baseDomain: string): string {
     // A passwd-file's extra fields are userdb fields only with the userdb_ prefix (2.3 and 2.4).
-    const field = version === "2.3" ? (size: string) => `userdb_quota_rule=*:storage=${size}` : (size: string) => `userdb_quota_storage_size=${size}`;
+    const field = (size: string): string =>
+        version === "2.3" ? `userdb_quota_rule=*:storage=${size}` : `userdb_quota_storage_size=${size}`;
     return Object.entries(quotas).sort(([a], [b]) => a.localeCompare(b)).map(([address, size]) => {
         const login = address.endsWith(`@${baseDomain}`) ? address.slice(0, -baseDomain.length - 1) : address;
         return `${login}:::::::${field(size)}\n`;
@@ -53,15 +54,15 @@ export function quotaFile(version: DovecotVersion, quotas: Record<string, string
 
 export const VHOSTS = "/var/mail/vhosts";
 
-// Why folder names are escaped: clients make folders such as "Projects 2.0" or "J. Smith", and Maildir++ (the layout of
-// every existing ~/Maildir) separates levels with "." on disk. Dovecot stores such a character as a backslash and two
-// hex digits; folders already there (.Archive.2023, which clients see as Archive/2023) have none and read as before.
 const QUOTA_USERDB = `# Per-user quotas (mailstack:quota.users): an entry adds its size to what the userdbs above found.`;
 const QUOTA_STATUS_NOTE = `# postfix asks quota-status at RCPT time: a message that would not fit is refused there, not bounced later.
 # No grace (2.4 adds 10M by default, 2.3 10% on delivery): a quota means the same on both versions.`;
 const SIEVE_NOTE = `# Scripts uploaded over managesieve; not dot-named, because a virtual user's home is the Maildir itself.`;
 const OVERQUOTA = "552 5.2.2 Mailbox is full";
 
+// Why folder names are escaped: clients make folders such as "Projects 2.0" or "J. Smith", and Maildir++ (the layout of
+// every existing ~/Maildir) separates levels with "." on disk. Dovecot stores such a character as a backslash and two
+// hex digits; folders already there (.Archive.2023, which clients see as Archive/2023) have none and read as before.
 const FOLDER_NAMES = `# "Projects 2.0" is the folder .Projects 2\\2e0 on disk: Maildir++ separates levels with ".", so a dot in a name
 # (and any other character a client may use but the layout may not) is escaped. Existing folders keep their names.`;
 
