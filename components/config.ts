@@ -89,6 +89,8 @@ export interface MailConfig {
     dkim: DkimConfig;
     /** rspamd's verdicts on mail from outside. */
     spam: SpamConfig;
+    /** Mailbox quotas: `default` for everyone, `users` per address (system users as NAME@baseDomain). */
+    quota: QuotaConfig;
 }
 
 export interface DkimConfig {
@@ -134,6 +136,15 @@ export interface DoctorConfig {
 }
 
 export const DEFAULT_BLOCKLISTS = ["zen.spamhaus.org", "bl.spamcop.net", "b.barracudacentral.org"];
+
+export interface QuotaConfig {
+    /** A dovecot size such as "2G": digits and one unit k, M, G or T. */
+    default: string;
+    /** Address -> size; lower case. */
+    users: Record<string, string>;
+}
+
+export const DEFAULT_QUOTA = "2G";
 
 export interface BruteForceConfig {
     maxRetry: number;
@@ -233,6 +244,7 @@ export interface RawConfig {
     doctor?: unknown;
     dkim?: unknown;
     spam?: unknown;
+    quota?: unknown;
 }
 
 function str(key: string, value: unknown): string {
@@ -513,6 +525,7 @@ export function parseConfig(raw: RawConfig): MailConfig {
         throw new ConfigError("loginScope", `unknown login scope ${JSON.stringify(loginScope)} (all-humans, listed)`);
     }
     checkAliasLoops(effectiveAliases({ baseDomain, virtualDomains, aliases, adminEmail }), baseDomain);
+    const renames = parseRenames(raw.renames, { baseDomain, domains, virtualUsers, systemUsers });
     return {
         hostname,
         baseDomain,
@@ -520,7 +533,7 @@ export function parseConfig(raw: RawConfig): MailConfig {
         virtualUsers,
         systemUsers,
         aliases,
-        renames: parseRenames(raw.renames, { baseDomain, domains, virtualUsers, systemUsers }),
+        renames,
         host: parseHost(raw.host),
         certificate: parseCertificate(raw.certificate, names),
         imaps: bool("imaps", raw.imaps, false),
@@ -534,6 +547,8 @@ export function parseConfig(raw: RawConfig): MailConfig {
         doctor: parseDoctor(raw.doctor),
         dkim: parseDkim(raw.dkim),
         spam: parseSpam(raw.spam),
+        quota: parseQuota(raw.quota, { baseDomain, domains, virtualUsers, systemUsers },
+            Object.keys(effectiveAliases({ baseDomain, virtualDomains, aliases, adminEmail })), renames),
     };
 }
 
@@ -684,6 +699,50 @@ function parseSpam(value: unknown): SpamConfig {
             `${rejectScore} must be above spam.addHeaderScore (${addHeaderScore}), or nothing is ever filed as spam`);
     }
     return { addHeaderScore, rejectScore, greylisting: bool("spam.greylisting", raw.greylisting, false) };
+}
+
+const SIZE = /^[1-9][0-9]{0,8}[kMGT]$/;
+
+function size(key: string, value: unknown): string {
+    if (typeof value !== "string" || !SIZE.test(value.trim())) {
+        throw new ConfigError(key, `expected a size such as "500M" or "2G" (a whole number and k, M, G or T), ` +
+            `got ${JSON.stringify(value)}`);
+    }
+    return value.trim();
+}
+
+/** A renamed user keeps the quota of the old address (as the mailbox and the password), unless the new one has its own. */
+function parseQuota(value: unknown, known: Known, aliases: string[], renames: Rename[]): QuotaConfig {
+    const raw = value === undefined || value === null ? {} : record("quota", value);
+    onlyKeys("quota", raw, ["default", "users"]);
+    const users: Record<string, string> = {};
+    const rawUsers = raw.users === undefined || raw.users === null ? {} : record("quota.users", raw.users);
+    noDuplicates("quota.users", Object.keys(rawUsers));
+    const renamed = new Map(renames.map((r) => [r.from, r.to]));
+    const carried: [string, string][] = [];
+    for (const [source, v] of Object.entries(rawUsers)) {
+        const key = `quota.users["${source}"]`;
+        const address = source.toLowerCase();
+        const to = renamed.get(address);
+        if (to !== undefined) {
+            carried.push([to, size(key, v)]);
+            continue;
+        }
+        const { local, domain: d } = splitAddress(address);
+        if (!address.includes("@") || !known.domains.includes(d)) {
+            throw new ConfigError(key, `"${source}" is not an address in the base domain or a virtual domain`);
+        }
+        if (aliases.includes(address) || (d === known.baseDomain
+            ? !SYSTEM_NAME.test(local) || RESERVED_USERS.has(local) : !known.virtualUsers.includes(address))) {
+            throw new ConfigError(key, `"${source}" is not a mail account (a virtual user, or NAME@${known.baseDomain} ` +
+                "of a system user); aliases have no mailbox of their own");
+        }
+        users[address] = size(key, v);
+    }
+    for (const [to, v] of carried) {
+        users[to] ??= v;
+    }
+    return { default: size("quota.default", raw.default ?? DEFAULT_QUOTA), users };
 }
 
 function parseBruteForce(value: unknown): BruteForceConfig {

@@ -28,6 +28,7 @@ export function openPorts(args: Pick<FirewallArgs, "adminCidrs" | "imaps" | "smt
         { port: 143, description: "IMAP with STARTTLS", sources: ANYWHERE },
         { port: 443, description: "HTTPS: autoconfig, autodiscover, MTA-STS", sources: ANYWHERE },
         { port: 587, description: "Submission with STARTTLS", sources: ANYWHERE },
+        { port: 4190, description: "ManageSieve with STARTTLS (mail filters)", sources: ANYWHERE },
     ];
     if (args.smtps) {
         ports.push({ port: 465, description: "Submission over TLS", sources: ANYWHERE });

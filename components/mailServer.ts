@@ -4,7 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { CERT_FILE, Certificate, certbotCommand, KEY_FILE } from "./certificate";
 import { MailConfig } from "./config";
-import { DOVECOT_FILES, Dovecot } from "./dovecot";
+import { DOVECOT_FILES, Dovecot, QUOTA_FILE } from "./dovecot";
 import { Fail2ban } from "./fail2ban";
 import { Firewall } from "./firewall";
 import { ExistingServer, HetznerServer, Host, TestbedServer } from "./host";
@@ -110,7 +110,9 @@ export class MailServer extends pulumi.ComponentResource {
             input: {
                 baseDomain: c.baseDomain, certFile: cert.certFile, keyFile: cert.keyFile, passwdFile: PASSWD_FILE,
                 postmaster: `postmaster@${c.baseDomain}`, imaps: c.imaps, pamService: PAM_SERVICE, ciphers: CIPHERS,
+                quota: c.quota.default, quotaFile: QUOTA_FILE,
             },
+            quotas: c.quota.users,
         }, {
             parent: this,
             // dovecot's auth and LMTP sockets live in postfix's spool, whose private/ directory postfix creates

@@ -51,6 +51,7 @@ function read(cfg: pulumi.Config): StackConfig {
         doctor: cfg.getObject("doctor"),
         dkim: cfg.getObject("dkim"),
         spam: cfg.getObject("spam"),
+        quota: cfg.getObject("quota"),
     };
     const config = parseConfig(raw);
     // Validated from the plain value, passed on only as a secret.

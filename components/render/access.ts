@@ -81,7 +81,8 @@ export interface RecipientInput extends ScopeInput {
 
 /**
  * check_recipient_access table: every PAM account that is not a mail account, at each local domain, answers
- * 550 as an unknown user would, so that service names can neither be enumerated nor mailed into service homes.
+ * 550 as an unknown user would, so that service names can neither be enumerated nor mailed into service homes. Such
+ * a name that is an alias at the base domain (root@) is accepted as the alias.
  */
 export function nonMailRecipients(a: Accounts, r: RecipientInput): string {
     const mailAccount = (name: string, uid: number): boolean => r.scope === "listed"
@@ -96,9 +97,12 @@ export function nonMailRecipients(a: Accounts, r: RecipientInput): string {
     const domains = [r.baseDomain, r.hostname, `localhost.${r.baseDomain}`, "localhost"];
     const rows: string[] = [];
     for (const name of [...names].sort()) {
-        // NAME@BASE of an alias goes to the alias (virtual_alias_maps), never to the account of that name.
-        for (const d of domains.filter((x) => !(x === r.baseDomain && r.aliased.includes(name)))) {
-            rows.push(`${name}@${d} 550 5.1.1 User unknown in local recipient table`);
+        for (const d of domains) {
+            // NAME@BASE of an alias (root@) goes to the alias (virtual_alias_maps), never to the account of that name:
+            // taken here, before dovecot's quota-status would look up the account (root has no mailbox to measure).
+            rows.push(d === r.baseDomain && r.aliased.includes(name)
+                ? `${name}@${d} OK`
+                : `${name}@${d} 550 5.1.1 User unknown in local recipient table`);
         }
     }
     return rows.join("\n") + "\n";

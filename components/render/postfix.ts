@@ -1,7 +1,7 @@
 // postfix main.cf and master.cf, rendered from typed input. No Pulumi here: tests feed the text to the real postconf.
 
 import { RelayHostConfig } from "../config";
-import { VHOSTS } from "./dovecot";
+import { LDA, QUOTA_STATUS, VHOSTS } from "./dovecot";
 import { MILTER } from "./rspamd";
 
 export interface PostfixInput {
@@ -114,8 +114,13 @@ export function mainCf(p: PostfixInput): string {
         ["message_size_limit", "52428800"],
         ["alias_maps", "hash:/etc/aliases"],
         ["alias_database", "hash:/etc/aliases"],
-        // System users keep the blog's layout: ~/Maildir, delivered by local(8).
+        // System users keep the blog's layout (~/Maildir) and local(8), which honours /etc/aliases and ~/.forward
+        // first, then hands the message to dovecot's LDA as the user: sieve and quota as for virtual users. Not
+        // dovecot's LMTP: neither dovecot 2.3 nor 2.4.1 offers SMTPUTF8 there, and postfix bounces a message that
+        // needs it (UTF-8 sender or header from an SMTPUTF8 client) after port 25 accepted it. The LDA takes such
+        // mail as it is. -e: a refusal (over quota) is postfix's bounce, not the LDA's own.
         ["home_mailbox", "Maildir/"],
+        ["mailbox_command", `${LDA} -e -f "$SENDER" -a "$RECIPIENT" -d "$USER"`],
         ["virtual_mailbox_domains", p.virtualDomains.join(", ")],
         ["virtual_mailbox_base", VHOSTS],
         ["virtual_mailbox_maps", `hash:${MAPS.vmailbox}`],
@@ -123,11 +128,10 @@ export function mainCf(p: PostfixInput): string {
         ["virtual_minimum_uid", "100"],
         ["virtual_uid_maps", "static:5000"],
         ["virtual_gid_maps", "static:5000"],
-        // virtual(8) writes virtual mail into the Maildir that dovecot's passwd-file userdb reads (DOMAIN/USER/ under
-        // virtual_mailbox_base, as vmail). Not dovecot's LMTP: neither dovecot 2.3 nor 2.4.1 offers SMTPUTF8 there,
-        // and postfix bounces a message that needs it (UTF-8 sender or header from an SMTPUTF8 client) after port 25
-        // accepted it. virtual(8), like local(8) for system users, delivers such mail as it is.
-        ["virtual_transport", "virtual"],
+        // Virtual mail goes to the same LDA, as vmail (the pipe service "dovecot" in master.cf), one recipient at a
+        // time so that each gets its own sieve and quota.
+        ["virtual_transport", "dovecot"],
+        ["dovecot_destination_recipient_limit", "1"],
         // message_size_limit is the limit; virtual(8) refuses to start when its own is smaller (the default is).
         ["virtual_mailbox_limit", "0"],
         ["smtpd_banner", "$myhostname ESMTP"],
@@ -159,11 +163,16 @@ export function mainCf(p: PostfixInput): string {
             `check_sender_access ${ownDomains(p)}`],
         ["smtpd_relay_restrictions", "permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination"],
         ["smtpd_recipient_restrictions", `check_recipient_access hash:${MAPS.locked}, check_recipient_access hash:${MAPS.nonMail}, ` +
-            "permit_mynetworks, permit_sasl_authenticated, reject_non_fqdn_recipient, reject_unauth_destination"],
+            "permit_mynetworks, permit_sasl_authenticated, reject_non_fqdn_recipient, reject_unauth_destination, " +
+            `check_policy_service unix:${QUOTA_STATUS}`],
+        // A recipient whose mailbox would not hold the message is refused at RCPT (552) by dovecot's quota-status;
+        // when that service does not answer, mail is taken and the LDA enforces the quota on delivery.
+        ["smtpd_policy_service_default_action", "DUNNO"],
         // Referred to by the submission services in master.cf.
         ["mailstack_submission_sender", "check_sender_access inline:{<>=REJECT}, reject_sender_login_mismatch"],
         ["mailstack_submission_recipient",
-            `check_recipient_access hash:${MAPS.locked}, check_recipient_access hash:${MAPS.nonMail}, permit_sasl_authenticated, reject`],
+            `check_recipient_access hash:${MAPS.locked}, check_recipient_access hash:${MAPS.nonMail}, ` +
+            `check_policy_service unix:${QUOTA_STATUS}, permit_sasl_authenticated, reject`],
         ["mailstack_tls_ciphers", CIPHERS],
         // rspamd: checks and scores mail from port 25, DKIM-signs what our users submit and what the server sends.
         ["smtpd_milters", MILTER],
@@ -211,6 +220,11 @@ scache    unix  -       -       y       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 `;
 
+/** Virtual users' delivery: dovecot's LDA as vmail (see virtual_transport). */
+const LDA_SERVICE = `dovecot   unix  -       n       n       -       -       pipe
+  flags=DRhu user=vmail:vmail argv=${LDA} -e -f \${sender} -a \${original_recipient} -d \${user}@\${nexthop}
+`;
+
 /** The cleanup(8) of submitted mail (as Mail-in-a-Box's authclean): removes the user's IP from Received:. */
 const SUBMISSION_CLEANUP = `subcleanup unix n       -       y       -       0       cleanup
   -o header_checks=$mailstack_submission_headers
@@ -240,7 +254,7 @@ function service(head: string, options: string[]): string {
 }
 
 export function masterCf(p: PostfixInput): string {
-    let text = MASTER_HEADER + DEBIAN_SERVICES + SUBMISSION_CLEANUP;
+    let text = MASTER_HEADER + DEBIAN_SERVICES + LDA_SERVICE + SUBMISSION_CLEANUP;
     text += service("submission inet n       -       y       -       -       smtpd",
         ["smtpd_tls_security_level=encrypt", ...SUBMISSION_OPTIONS]);
     if (p.smtps) {

@@ -6,6 +6,12 @@
                                             poll INBOX (or MAILBOX) until a message with SUBJECT arrives; its
                                             From and Return-Path too
   send HOST PORT FROM TO SUBJECT [USER PASS]  SMTP; STARTTLS (and AUTH when USER is given)
+  sendwith HOST PORT FROM TO SUBJECT HEADERS [PAD]
+                                            port 25 with extra header lines (newline-separated) and PAD more
+                                            bytes of body, announced with SIZE= in MAIL FROM
+  sievescript HOST USER PASS NAME SCRIPT [none]
+                                            ManageSieve (4190, STARTTLS): upload SCRIPT as NAME, make it active;
+                                            with "none", without STARTTLS
   sendutf8 HOST PORT FROM TO SUBJECT        SMTP with STARTTLS as an EAI client sends: MAIL FROM ... SMTPUTF8
                                             BODY=8BITMIME, raw UTF-8 in From and Subject (RFC 6531/6532)
   folders HOST USER PASS                    IMAP LIST "" "*": every mailbox name (decoded from modified UTF-7)
@@ -142,10 +148,15 @@ def wait(host, user, password, subject, seconds="30", mailbox="INBOX"):
 
 
 def submit(host, port, sender, rcpt, subject, user=None, password=None, tls=True, helo="client.example",
-           header_from=None, body="mailstack end-to-end test"):
-    """One message; the result names the stage that failed and the server's code and text."""
+           header_from=None, body="mailstack end-to-end test", extra="", pad=0):
+    """One message; the result names the stage that failed and the server's code and text. HEADER_FROM, BODY:
+    another From: header and body; EXTRA: header lines (separated by newlines); PAD: that many more bytes of body,
+    and the size announced in MAIL FROM (SIZE=)."""
+    head = "".join(f"{h}\r\n" for h in extra.split("\n") if h)
+    text = f"{body}\r\n" + ("x" * 76 + "\r\n") * (int(pad) // 78)
     msg = (f"From: {header_from or sender or 'nobody@client.example'}\r\nTo: {rcpt}\r\nSubject: {subject}\r\n"
-           f"Date: {email.utils.formatdate()}\r\nMessage-ID: {email.utils.make_msgid()}\r\n\r\n{body}\r\n")
+           f"Date: {email.utils.formatdate()}\r\nMessage-ID: {email.utils.make_msgid()}\r\n{head}\r\n{text}")
+    options = [f"SIZE={len(msg.encode())}"] if int(pad) else []
     stage = "connect"
     try:
         with smtplib.SMTP(host, int(port), local_hostname=helo, timeout=20,
@@ -161,7 +172,7 @@ def submit(host, port, sender, rcpt, subject, user=None, password=None, tls=True
                 # AUTH PLAIN once (smtp.login would retry a refused login with the next mechanism)
                 smtp.user, smtp.password = user, password
                 smtp.auth("PLAIN", smtp.auth_plain)
-            for stage, cmd in (("mail", lambda: smtp.mail(sender)), ("rcpt", lambda: smtp.rcpt(rcpt))):
+            for stage, cmd in (("mail", lambda: smtp.mail(sender, options)), ("rcpt", lambda: smtp.rcpt(rcpt))):
                 code, text = cmd()
                 if code != 250:
                     return dict(ok=False, stage=stage, code=code, error=text.decode(errors="replace"))
@@ -209,6 +220,73 @@ def burst(host, port, sender, rcpt, prefix, count, user, password):
 
 def send(host, port, sender, rcpt, subject, user=None, password=None):
     out(**submit(host, port, sender, rcpt, subject, user, password))
+
+
+def sendwith(host, port, sender, rcpt, subject, extra, pad="0"):
+    out(**submit(host, port, sender, rcpt, subject, extra=extra, pad=pad))
+
+
+def sieve_command(f, line, literal=None):
+    """One ManageSieve command (RFC 5804); the response lines up to OK/NO/BYE, and whether it was OK."""
+    f.write(line.encode() + b"\r\n")
+    if literal is not None:
+        f.write(literal)
+    f.flush()
+    return sieve_response(f)
+
+
+def sieve_response(f):
+    lines = []
+    while True:
+        raw = f.readline()
+        if not raw:
+            return False, lines + ["(connection closed)"]
+        line = raw.decode(errors="replace").rstrip("\r\n")
+        lines.append(line)
+        m = re.match(r"^\{(\d+)\}$", line)
+        if m:  # a literal inside a response (a long capability or error text)
+            lines.append(f.read(int(m.group(1))).decode(errors="replace"))
+            continue
+        word = line.split(" ", 1)[0].upper()
+        if word in ("OK", "NO", "BYE"):
+            return word == "OK", lines
+
+
+def sievescript(host, user, password, name, script, tls="starttls"):
+    """ManageSieve on 4190: STARTTLS, AUTHENTICATE PLAIN, PUTSCRIPT NAME, SETACTIVE NAME (no Python client needed).
+    TLS "none": the same without STARTTLS (the server must refuse the login)."""
+    steps = []
+    try:
+        sock = socket.create_connection((host, 4190), timeout=20)
+        f = sock.makefile("rwb")
+        ok, lines = sieve_response(f)
+        steps.append(("greeting", ok, lines))
+        if not ok or not any(l.upper().startswith('"STARTTLS"') for l in lines):
+            return out(ok=False, steps=steps, error="no STARTTLS offered")
+        if tls == "starttls":
+            ok, lines = sieve_command(f, "STARTTLS")
+            steps.append(("starttls", ok, lines))
+            if not ok:
+                return out(ok=False, steps=steps)
+            sock = loose().wrap_socket(sock, server_hostname=host)
+            f = sock.makefile("rwb")
+            ok, lines = sieve_response(f)  # the capabilities again, now over TLS
+            steps.append(("capabilities", ok, lines))
+        plain = base64.b64encode(f"\0{user}\0{password}".encode()).decode()
+        data = script.encode()
+        for what, line, literal in (
+                ("authenticate", f'AUTHENTICATE "PLAIN" "{plain}"', None),
+                ("putscript", f'PUTSCRIPT "{name}" {{{len(data)}+}}', data + b"\r\n"),
+                ("setactive", f'SETACTIVE "{name}"', None),
+                ("listscripts", "LISTSCRIPTS", None)):
+            ok, lines = sieve_command(f, line, literal)
+            steps.append((what, ok, [l for l in lines if what != "authenticate" or plain not in l]))
+            if not ok:
+                return out(ok=False, steps=steps)
+        sieve_command(f, "LOGOUT")
+        out(ok=True, steps=steps)
+    except OSError as e:
+        out(ok=False, steps=steps, error=f"{type(e).__name__}: {e}")
 
 
 def sendutf8(host, port, sender, rcpt, subject):
@@ -640,5 +718,6 @@ if __name__ == "__main__":
              "folders": folders, "folder": folder, "cert": cert,
              "plainlogin": plainlogin, "plaintext": plaintext, "search": search, "flood": flood, "tls": tls,
              "tlscontrol": tlscontrol, "sendhelo": sendhelo, "headers": header_block, "cipher": cipher, "hold": hold, "burst": burst, "fetch": fetch,
-             "message": message, "dkim": dkim_check, "port": port_open}
+             "message": message, "dkim": dkim_check, "port": port_open,
+             "sendwith": sendwith, "sievescript": sievescript}
     verbs[sys.argv[1]](*sys.argv[2:])

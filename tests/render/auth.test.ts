@@ -8,7 +8,7 @@
 import * as bcrypt from "bcryptjs";
 import * as fs from "fs";
 import * as path from "path";
-import { DovecotVersion, dovecotConf, dovecotVersion } from "../../components/render/dovecot";
+import { DovecotVersion, dovecotConf, dovecotVersion, quotaFile } from "../../components/render/dovecot";
 import { PAM_SERVICE, pamService } from "../../components/render/access";
 import { passwdFile } from "../../components/render/maps";
 import { groupId, ids, problems, Result, ROOTFS_TIMEOUT_MS, Sandbox, selfSignedCert, shq, SUITE } from "./debian";
@@ -82,7 +82,10 @@ function server(sb: Sandbox, imaps: boolean): { version: DovecotVersion; conf: s
     const alice = sb.run(["openssl", "passwd", "-6", "-salt", "rendertest", PASSWORDS.alice]);
     expect(alice.status).toBe(0);
     accounts(sb, alice.stdout.trim());
-    const conf = sb.write("dovecot/dovecot.conf", dovecotConf(dovecotInput(c, version, { ...tls, passwdFile: passwd })));
+    // Per-user quotas, one of each kind of user (as components/dovecot.ts writes them).
+    const quota = sb.write("dovecot/quota", quotaFile(version, { "carol@example.net": "1M", "alice@example.org": "5M" }, c.baseDomain));
+    const conf = sb.write("dovecot/dovecot.conf",
+        dovecotConf(dovecotInput(c, version, { ...tls, passwdFile: passwd, quotaFile: quota })));
     sb.write("client.pl", fs.readFileSync(path.join(__dirname, "client.pl"), "utf8"), 0o755);
     const postfix = ids(sb.root, "postfix");
     const script = (body: string): string => `
@@ -163,7 +166,7 @@ describe(`dovecot on ${SUITE} authenticates and delivers (imaps on)`, () => {
         ["svc", "svc", PASSWORDS.alice],
         ["vmail", "vmail", PASSWORDS.alice],
     ];
-    const users = ["bob@example.net", "dave@example.com", "alice", "alice@example.org", "nobody@example.net"];
+    const users = ["bob@example.net", "carol@example.net", "dave@example.com", "alice", "alice@example.org", "nobody@example.net"];
 
     beforeAll(() => {
         sb = Sandbox.open();
@@ -249,6 +252,16 @@ describe(`dovecot on ${SUITE} authenticates and delivers (imaps on)`, () => {
                 ...(version === "2.3" ? { mail: "maildir:~/Maildir" } : { mail_path: "/home/alice/Maildir" }) });
         }
         expect(step("user-nobody@example.net").status).not.toBe(0);
+    });
+
+    test("doveadm user: a per-user quota reaches both kinds of user; the others keep the default", () => {
+        const field = version === "2.3" ? "quota_rule" : "quota_storage_size";
+        const size = (s: string): string => (version === "2.3" ? `*:storage=${s}` : s);
+        const got = Object.fromEntries(["carol@example.net", "alice", "alice@example.org", "bob@example.net"]
+            .map((u) => [u, fields(step(`user-${u}`).stdout)[field]]));
+        expect(got).toEqual({
+            "carol@example.net": size("1M"), alice: size("5M"), "alice@example.org": size("5M"), "bob@example.net": undefined,
+        });
     });
 
     test("postfix's SASL socket (as the postfix user): the same routing", () => {

@@ -1,7 +1,7 @@
 // dovecot.conf in the syntax of the suite's dovecot (2.3 on bookworm, 2.4 on trixie), read by the real doveconf:
 // no warning, and what doveconf parsed says what the blog post needed (auth routing, TLS, postfix's sockets).
 
-import { DovecotVersion, dovecotConf, dovecotVersion, VHOSTS } from "../../components/render/dovecot";
+import { DovecotVersion, dovecotConf, dovecotVersion, QUOTA_STATUS, SIEVE_BEFORE, VHOSTS } from "../../components/render/dovecot";
 import { PAM_SERVICE } from "../../components/render/access";
 import { CIPHERS, mainCf } from "../../components/render/postfix";
 import { problems, Result, ROOTFS_TIMEOUT_MS, Sandbox, selfSignedCert, SUITE } from "./debian";
@@ -118,9 +118,14 @@ describe(`dovecot.conf on ${SUITE}`, () => {
                 .toMatch(/^0+$/);
         });
 
-        test("userdbs in order: passwd-file as vmail in /var/mail/vhosts/DOMAIN/USER, then the system's passwd", () => {
+        test("userdbs in order: passwd-file as vmail in /var/mail/vhosts/DOMAIN/USER, then the system's passwd, then quotas", () => {
             const dbs = sections(top, "userdb");
-            expect(dbs.map(driver)).toEqual(["passwd-file", "passwd"]);
+            expect(dbs.map(driver)).toEqual(["passwd-file", "passwd", "passwd-file"]);
+            // The first found wins the account, and the per-user quota file only adds to an account found before it.
+            expect(dbs.map((d) => [d.settings.get("skip") ?? "never", d.settings.get("result_success") ?? "return-ok"]))
+                .toEqual([["never", "continue-ok"], ["found", "continue-ok"], ["notfound", "return-ok"]]);
+            expect(version === "2.3" ? dbs[2].settings.get("args")?.split(" ") : dbs[2].settings.get("passwd_file_path"))
+                .toEqual(version === "2.3" ? ["username_format=%u", "/etc/dovecot/quota"] : "/etc/dovecot/quota");
             if (version === "2.3") {
                 expect(dbs[0].settings.get("args")?.split(" ")).toEqual(["username_format=%u", passwdFile]);
                 expect(dbs[0].settings.get("default_fields")?.split(" ")).toEqual(["uid=vmail", "gid=vmail",
@@ -142,12 +147,53 @@ describe(`dovecot.conf on ${SUITE}`, () => {
                 : "%{user | lower | regexp('^([^@]+)@example[.]org$', '\\\\1')}");
         });
 
-        test("system users read ~/Maildir, as postfix's home_mailbox writes it", () => {
+        test("system users read ~/Maildir, where dovecot-lda (postfix's mailbox_command) writes", () => {
             const mail = version === "2.3"
                 ? { mail_location: "maildir:~/Maildir" }
                 : { mail_driver: "maildir", mail_path: "~/Maildir" };
             expect(Object.fromEntries(Object.keys(mail).map((k) => [k, top.settings.get(k)]))).toEqual(mail);
-            expect(mainCf(postfixInput(c, tls))).toMatch(/^home_mailbox = Maildir\/$/m);
+            expect(mainCf(postfixInput(c, tls))).toMatch(/^mailbox_command = \/usr\/lib\/dovecot\/dovecot-lda .*-d "\$USER"$/m);
+        });
+
+        test("the LDA runs sieve (the global spam script first) and logs to syslog; managesieve listens on 4190", () => {
+            const lda = section(top, "protocol", "lda").settings;
+            expect(lda.get("log_path")).toBe("syslog");
+            expect(lda.get("lda_mailbox_autocreate")).toBe("yes");
+            if (version === "2.3") {
+                expect(lda.get("mail_plugins")).toBe("listescape quota sieve");
+                const plugin = section(top, "plugin", "").settings;
+                expect(plugin.get("sieve_before")).toBe(SIEVE_BEFORE);
+                expect(plugin.get("sieve")).toBe("file:~/sieve;active=~/dovecot.sieve");
+            } else {
+                expect(Object.fromEntries(section(section(top, "protocol", "lda"), "mail_plugins", "").settings))
+                    .toMatchObject({ sieve: "yes" });
+                const spam = section(top, "sieve_script", "spam").settings;
+                expect({ type: spam.get("type"), path: spam.get("path") }).toEqual({ type: "before", path: SIEVE_BEFORE });
+                expect(section(top, "sieve_script", "personal").settings.get("active_path")).toBe("~/dovecot.sieve");
+            }
+            expect(top.settings.get("protocols")).toBe("imap lmtp sieve");
+            const login = section(top, "service", "managesieve-login");
+            expect(section(login, "inet_listener", "sieve").settings.get("port")).toBe("4190");
+        });
+
+        test("quota: count driver, the configured default, no grace; quota-status answers postfix with 552", () => {
+            if (version === "2.3") {
+                const plugin = section(top, "plugin", "").settings;
+                expect(Object.fromEntries(["quota", "quota_rule", "quota_grace", "quota_status_overquota", "quota_status_nouser"]
+                    .map((k) => [k, plugin.get(k)]))).toEqual({
+                    quota: "count:User quota", quota_rule: "*:storage=2G", quota_grace: "0",
+                    quota_status_overquota: "552 5.2.2 Mailbox is full", quota_status_nouser: "DUNNO",
+                });
+            } else {
+                const r = doveconf("-h", "quota_storage_size", "quota_storage_grace", "quota_status_overquota");
+                expect(r.stdout.trim().split("\n")).toEqual(["2G", "0", "552 5.2.2 Mailbox is full"]);
+                expect(section(top, "quota", "User quota").settings.get("driver")).toBe("count");
+            }
+            const qs = section(top, "service", "quota-status");
+            expect(qs.settings.get("executable")).toBe("quota-status -p postfix");
+            const sock = section(qs, "unix_listener", `/var/spool/postfix/${QUOTA_STATUS}`);
+            expect(Object.fromEntries(sock.settings)).toEqual({ mode: "0600", user: "postfix", group: "postfix" });
+            expect(mainCf(postfixInput(c, tls))).toContain(`check_policy_service unix:${QUOTA_STATUS}`);
         });
 
         test("TLS required (no cleartext auth), at least TLS 1.2, with the certificate given", () => {
@@ -178,7 +224,6 @@ describe(`dovecot.conf on ${SUITE}`, () => {
             const delivery = section(section(top, "service", "lmtp"), "unix_listener", "/var/spool/postfix/private/dovecot-lmtp");
             expect(Object.fromEntries(delivery.settings)).toEqual({ mode: "0600", user: "postfix", group: "postfix" });
             expect(section(top, "protocol", "lmtp").settings.get("postmaster_address")).toBe("postmaster@example.org");
-            expect(top.settings.get("protocols")).toBe("imap lmtp");
         });
 
         test(`IMAP on 143${imaps ? " and 993 (implicit TLS)" : " only"}`, () => {
@@ -190,7 +235,7 @@ describe(`dovecot.conf on ${SUITE}`, () => {
 
         test("folder names may contain dots: escaped with \\ on disk, as 2.3's listescape plugin did", () => {
             if (version === "2.3") {
-                expect(top.settings.get("mail_plugins")).toBe("listescape");
+                expect(top.settings.get("mail_plugins")).toBe("listescape quota");
                 expect(section(top, "plugin", "").settings.get("listescape_char")).toBe("\\");
             } else {
                 // Asked by name: the value must be the single character, not a quoted or doubled one; none in the names

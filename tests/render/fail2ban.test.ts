@@ -13,6 +13,9 @@ const FAILED = [
     // dovecot 2.4
     "Nov 27 09:28:58 imap-login: Info: Login aborted: Logged out (auth failed, 1 attempts in 2 secs) (auth_failed): " +
         "user=<root>, method=PLAIN, rip=192.0.2.24, lip=192.0.2.10, TLS, session=<def>",
+    // managesieve (4190), as dovecot 2.3 logs it
+    "Nov 27 12:34:31 managesieve-login: Info: Disconnected: Connection closed (auth failed, 1 attempts in 2 secs): " +
+        "user=<bob@example.net>, method=PLAIN, rip=192.0.2.25, lip=192.0.2.10, TLS: Connection closed, session=<ggw>",
 ];
 const FINE = [
     "Nov 27 09:29:00 mail postfix/submission/smtpd[1236]: 4AbC: client=unknown[192.0.2.1], sasl_method=PLAIN, sasl_username=bob@example.net",
@@ -43,7 +46,7 @@ describe(`fail2ban on ${SUITE}`, () => {
         };
         expect(counted(FAILED)).toBe(FAILED.length);
         expect(hosts(FAILED).filter((h, i, all) => all.indexOf(h) === i).sort())
-            .toEqual(["192.0.2.21", "192.0.2.22", "192.0.2.23", "192.0.2.24"]);
+            .toEqual(["192.0.2.21", "192.0.2.22", "192.0.2.23", "192.0.2.24", "192.0.2.25"]);
         // port 25 has no SASL here; a successful login is no failure
         expect(counted(FINE)).toBe(0);
     });
@@ -54,7 +57,7 @@ describe(`fail2ban on ${SUITE}`, () => {
         expect(text).toMatch(/^findtime = 300$/m);
         expect(text).toMatch(/^bantime = 120$/m);
         expect(text).toMatch(/^ignoreip = 127\.0\.0\.1\/8 ::1 203\.0\.113\.0\/24$/m);
-        expect(text).toContain('port="143,587,993"');
+        expect(text).toContain('port="143,587,993,4190"');
         expect(text).toMatch(/^action = nftables\[type=multiport, /m);
     });
 });

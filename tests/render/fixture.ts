@@ -34,11 +34,11 @@ export function postfixInput(c: MailConfig, tls: { certFile: string; keyFile: st
 
 /** As components/mailServer.ts builds it, for the version read from the server. */
 export function dovecotInput(c: MailConfig, version: DovecotInput["version"], files: {
-    certFile: string; keyFile: string; passwdFile: string;
+    certFile: string; keyFile: string; passwdFile: string; quotaFile?: string;
 }): DovecotInput {
     return {
         version, baseDomain: c.baseDomain, postmaster: `postmaster@${c.baseDomain}`, imaps: c.imaps,
-        pamService: PAM_SERVICE, ciphers: CIPHERS, ...files,
+        pamService: PAM_SERVICE, ciphers: CIPHERS, quota: c.quota.default, quotaFile: "/etc/dovecot/quota", ...files,
     };
 }
 

@@ -2,7 +2,7 @@
 // `postfix check` must pass, and what postconf parsed (not what we wrote) must say what the stack relies on.
 
 import { effectiveAliases } from "../../components/config";
-import { VHOSTS } from "../../components/render/dovecot";
+import { QUOTA_STATUS, VHOSTS } from "../../components/render/dovecot";
 import { CIPHERS, MAPS, mainCf, masterCf } from "../../components/render/postfix";
 import { nonMailRecipients, parseAccounts } from "../../components/render/access";
 import { baseSenderLogins, senderLogins, virtualAliases, vmailbox } from "../../components/render/maps";
@@ -106,15 +106,23 @@ describe.each([false, true])(`postfix on ${SUITE}, smtps=%s`, (smtps) => {
         expect(p.get("virtual_gid_maps")).toBe("static:5000");
     });
 
-    test("virtual mail goes to virtual(8), into the Maildir dovecot reads; SASL asks dovecot's auth socket", () => {
+    test("both kinds of user are delivered by dovecot-lda; SASL asks dovecot's auth socket", () => {
         const p = params(postconf("-x", "queue_directory", "virtual_transport", "virtual_mailbox_base", "virtual_mailbox_limit",
-            "message_size_limit", "smtpd_sasl_type", "smtpd_sasl_path").stdout);
+            "message_size_limit", "smtpd_sasl_type", "smtpd_sasl_path", "mailbox_command",
+            "dovecot_destination_recipient_limit").stdout);
         expect(p.get("queue_directory")).toBe("/var/spool/postfix");
-        // Not dovecot's LMTP, which offers no SMTPUTF8 (postfix would bounce mail from UTF-8 senders).
-        expect(p.get("virtual_transport")).toBe("virtual");
+        // Not dovecot's LMTP, which offers no SMTPUTF8 (postfix would bounce mail from UTF-8 senders): the LDA, through
+        // a pipe service as vmail, one recipient at a time (each has its own sieve script and quota).
+        expect(p.get("virtual_transport")).toBe("dovecot");
+        expect(p.get("dovecot_destination_recipient_limit")).toBe("1");
+        const pipe = services(postconf("-M").stdout).find((x) => x.name === "dovecot");
+        expect(pipe).toMatchObject({ type: "unix", unpriv: "n", chroot: "n", command: "pipe" });
+        const line = postconf("-M", "dovecot/unix").stdout.trim().split(/\s+/).slice(8).join(" ");
+        expect(line).toBe("flags=DRhu user=vmail:vmail argv=/usr/lib/dovecot/dovecot-lda -e -f ${sender} " +
+            "-a ${original_recipient} -d ${user}@${nexthop}");
+        // System users: local(8) (aliases, .forward) and then the same LDA as the user.
+        expect(p.get("mailbox_command")).toBe('/usr/lib/dovecot/dovecot-lda -e -f "$SENDER" -a "$RECIPIENT" -d "$USER"');
         expect(p.get("virtual_mailbox_base")).toBe(VHOSTS);
-        // virtual(8) exits at start when its limit is below message_size_limit; 0 is no limit of its own.
-        expect(p.get("virtual_mailbox_limit")).toBe("0");
         expect(Number(p.get("message_size_limit"))).toBeGreaterThan(0);
         // Relative to the queue directory (smtpd runs chrooted there): the path dovecot.conf listens on.
         expect(p.get("smtpd_sasl_type")).toBe("dovecot");
@@ -167,7 +175,7 @@ describe.each([false, true])(`postfix on ${SUITE}, smtps=%s`, (smtps) => {
             "mailstack_tls_ciphers").stdout);
         expect(list(m.get("mailstack_submission_recipient"))).toEqual(
             ["check_recipient_access", `hash:${MAPS.locked}`, "check_recipient_access", `hash:${MAPS.nonMail}`,
-                "permit_sasl_authenticated", "reject"]);
+                "check_policy_service", `unix:${QUOTA_STATUS}`, "permit_sasl_authenticated", "reject"]);
         expect(list(m.get("mailstack_submission_sender"))).toEqual(
             ["check_sender_access", "inline:{<>=REJECT}", "reject_sender_login_mismatch"]);
         expect(m.get("mailstack_tls_ciphers")).toBe(CIPHERS);
@@ -184,7 +192,10 @@ describe.each([false, true])(`postfix on ${SUITE}, smtps=%s`, (smtps) => {
             "reject_invalid_helo_hostname", "reject_non_fqdn_helo_hostname"]);
         expect(list(p.get("smtpd_recipient_restrictions"))).toEqual(["check_recipient_access", `hash:${MAPS.locked}`,
             "check_recipient_access", `hash:${MAPS.nonMail}`,
-            "permit_mynetworks", "permit_sasl_authenticated", "reject_non_fqdn_recipient", "reject_unauth_destination"]);
+            "permit_mynetworks", "permit_sasl_authenticated", "reject_non_fqdn_recipient", "reject_unauth_destination",
+            "check_policy_service", `unix:${QUOTA_STATUS}`]);
+        // A quota-status that does not answer lets mail in (the LDA still enforces the quota).
+        expect(postconf("-xh", "smtpd_policy_service_default_action").stdout.trim()).toBe("DUNNO");
         // The testbed and existing hosts have no IPv6 address with a PTR: IPv4 only.
         expect(p.get("inet_protocols")).toBe("ipv4");
         // our domains in the sender table match themselves, not their subdomains (client.example.net is not ours)
@@ -273,6 +284,7 @@ describe.each([false, true])(`postfix on ${SUITE}, smtps=%s`, (smtps) => {
                 q virtual_alias_maps root@example.org
                 step "nonmail sshd@example.org" in_root postmap -q sshd@example.org hash:${MAPS.nonMail}
                 step "nonmail alice@example.org" in_root postmap -q alice@example.org hash:${MAPS.nonMail}
+                step "nonmail root@example.org" in_root postmap -q root@example.org hash:${MAPS.nonMail}
                 cat "$W/log/mail.log" 2>/dev/null || true
             `);
         }, 60_000);
@@ -313,6 +325,8 @@ describe.each([false, true])(`postfix on ${SUITE}, smtps=%s`, (smtps) => {
             ["virtual_alias_maps", "root@example.org", "alice@example.org"],
             ["nonmail", "sshd@example.org", "550 5.1.1 User unknown in local recipient table"],
             ["nonmail", "alice@example.org", null],
+            // the alias, taken before quota-status could look up the account root
+            ["nonmail", "root@example.org", "OK"],
         ])("postmap -q through main.cf's %s: %s -> %s", (map, key, value) => {
             const r = sb.step(`${map} ${key}`);
             expect(r.stderr).toBe("");

@@ -51,6 +51,23 @@ describe("parseConfig", () => {
         expect(c.virtualUsers).toEqual(["bob@example.net", "carol@example.net", "dave@example.com", "erin@example.com"]);
     });
 
+    test("quotas: 2G by default; per-user sizes for virtual users and for system users by NAME@base", () => {
+        expect(parseConfig(valid).quota).toEqual({ default: "2G", users: {} });
+        const c = parseConfig({ ...valid, quota: { default: "500M", users: { "Bob@Example.net": "1G", "alice@example.org": "10G" } } });
+        expect(c.quota).toEqual({ default: "500M", users: { "bob@example.net": "1G", "alice@example.org": "10G" } });
+    });
+
+    test("a renamed virtual user keeps the quota of the old address, unless the new one has its own", () => {
+        const renamed = {
+            ...valid, virtualUsers: ["bob@example.net", "caroline@example.net", "dave@example.com"],
+            aliases: { "info@example.net": "bob@example.net" }, renames: { "carol@example.net": "caroline@example.net" },
+        };
+        expect(parseConfig({ ...renamed, quota: { users: { "carol@example.net": "1M" } } }).quota.users)
+            .toEqual({ "caroline@example.net": "1M" });
+        expect(parseConfig({ ...renamed, quota: { users: { "carol@example.net": "1M", "caroline@example.net": "2M" } } })
+            .quota.users).toEqual({ "caroline@example.net": "2M" });
+    });
+
     test("hetzner defaults", () => {
         const c = parseConfig({
             ...valid,

@@ -67,10 +67,10 @@ beforeAll(async () => {
 
 describe("firewall ports (openPorts)", () => {
     test.each([
-        [false, false, [22, 25, 80, 143, 443, 587]],
-        [true, false, [22, 25, 80, 143, 443, 587, 993]],
-        [false, true, [22, 25, 80, 143, 443, 465, 587]],
-        [true, true, [22, 25, 80, 143, 443, 465, 587, 993]],
+        [false, false, [22, 25, 80, 143, 443, 587, 4190]],
+        [true, false, [22, 25, 80, 143, 443, 587, 993, 4190]],
+        [false, true, [22, 25, 80, 143, 443, 465, 587, 4190]],
+        [true, true, [22, 25, 80, 143, 443, 465, 587, 993, 4190]],
     ])("imaps=%s smtps=%s opens exactly %j", (imaps, smtps, expected) => {
         const adminCidrs = ["198.51.100.0/24"];
         const ports = openPorts({ adminCidrs, imaps, smtps });
@@ -228,10 +228,10 @@ describe("MailServer on a new Hetzner server", () => {
         expect(mainCf).toContain(`\nsmtp_bind_address6 = ${SERVER_IP6}\n`);
     });
 
-    test("firewall: exactly 22 (admins only), 25, 80, 143, 587, and ping; attached to the server", () => {
+    test("firewall: exactly 22 (admins only), 25, 80, 143, 587, 4190 (managesieve), and ping; attached to the server", () => {
         const fw = r.rec.one(TYPES.firewall);
         const rules = fw.inputs.rules as { direction: string; protocol: string; port?: string; sourceIps: string[] }[];
-        expect(tcpPorts(rules)).toEqual([22, 25, 80, 143, 443, 587]);
+        expect(tcpPorts(rules)).toEqual([22, 25, 80, 143, 443, 587, 4190]);
         // The resource carries exactly what openPorts computes for this config.
         const expected = openPorts({ adminCidrs: hetznerHost.adminCidrs, imaps: false, smtps: false });
         expect(rules.filter((x) => x.protocol === "tcp").map((x) => ({ port: Number(x.port), sources: x.sourceIps })))
@@ -301,7 +301,7 @@ describe("MailServer on a Hetzner server with imaps and smtps", () => {
 
     test("the firewall also opens 465 and 993", () => {
         const rules = r.rec.one(TYPES.firewall).inputs.rules as { protocol: string; port?: string }[];
-        expect(tcpPorts(rules)).toEqual([22, 25, 80, 143, 443, 465, 587, 993]);
+        expect(tcpPorts(rules)).toEqual([22, 25, 80, 143, 443, 465, 587, 993, 4190]);
     });
 
     test("the client settings list the implicit-TLS ports", () => {
@@ -383,11 +383,17 @@ function dependencyChain(get: () => Rendered): void {
         const apt = rec.resources.find((x) => x.name.endsWith("-packages-apt"));
         expect(state).toBeDefined();
         expect(state?.dependencies).toContain(apt?.urn);
-        // The staged dovecot.conf is an input derived from the state's facts: a property dependency on it.
-        const staged = dovecot.filter((x) => typeof reveal(x.inputs.stdin) === "string" && (reveal(x.inputs.stdin) as string).length > 0);
-        expect(staged.length).toBeGreaterThan(0);
+        // The staged dovecot.conf and the quota file (whose field names differ between 2.3 and 2.4) are inputs
+        // derived from the state's facts: a property dependency on it.
+        const staged = dovecot.filter((x) => x.name.endsWith("-dovecot.conf") || x.name.endsWith("-quota"));
+        expect(staged.length).toBe(2);
         expect(staged.every((x) => (x.propertyDependencies.stdin ?? []).includes(state?.urn ?? ""))).toBe(true);
-        expect(staged.every((x) => (reveal(x.inputs.stdin) as string).includes("for dovecot 2.3"))).toBe(true);
+        // The global sieve script is the same text for both versions (compiled on the server by sievec).
+        const sieve = dovecot.find((x) => x.name.endsWith("-sieve"));
+        expect(reveal(sieve?.inputs.stdin)).toContain('if header :is "X-Spam" "Yes"');
+        expect(reveal(sieve?.inputs.create)).toBe("/usr/local/sbin/mailstack-ctl sieve /etc/dovecot/sieve/spam.sieve");
+        const conf = staged.filter((x) => x.name.endsWith("-dovecot.conf"));
+        expect(conf.map((x) => (reveal(x.inputs.stdin) as string).includes("for dovecot 2.3"))).toEqual([true]);
     });
 
     test("every managed file's step re-runs on a repair of that file, and only of that file", () => {
