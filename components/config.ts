@@ -19,6 +19,8 @@ export interface ExistingHost {
     address: string;
     port: number;
     user: string;
+    /** A block device of the server for the mail state (mounted at /srv/mailstack); unset: nothing moves. */
+    storage?: string;
 }
 
 /** The throwaway Debian server of `npm run local`, created and destroyed by the stack itself. */
@@ -66,6 +68,22 @@ export interface MailConfig {
     loginScope: LoginScope;
     /** fail2ban on the authenticated ports: maxRetry failed logins within findTime seconds ban for banTime. */
     bruteForce: BruteForceConfig;
+    /** restic backups of the mail state; unset: none. */
+    backup?: BackupConfig;
+}
+
+/** Where and when restic backs up the mail state. The password (and keys) are secrets of their own: stackConfig.ts. */
+export interface BackupConfig {
+    /** A restic repository: `sftp:USER@HOST:/PATH`, `sftp://USER@HOST:PORT//PATH`, `s3:URL/BUCKET[/PATH]` or `/PATH`. */
+    repository: string;
+    /** Snapshots kept: the last of each of so many days, weeks and months. */
+    keep: { daily: number; weekly: number; monthly: number };
+    /** systemd OnCalendar expression of the backup timer. */
+    schedule: string;
+    /** For sftp: known_hosts line(s) of the target; unset: the first key seen is trusted (accept-new). */
+    knownHosts?: string;
+    /** For s3: the access key id (its secret key is mailstack:backupS3SecretKey). */
+    s3AccessKeyId?: string;
 }
 
 export interface BruteForceConfig {
@@ -160,6 +178,7 @@ export interface RawConfig {
     adminEmail?: unknown;
     loginScope?: unknown;
     bruteForce?: unknown;
+    backup?: unknown;
 }
 
 function str(key: string, value: unknown): string {
@@ -272,7 +291,7 @@ function parseHost(value: unknown): HostConfig {
             };
         }
         case "existing": {
-            onlyKeys("host", raw, ["kind", "address", "port", "user"]);
+            onlyKeys("host", raw, ["kind", "address", "port", "user", "storage"]);
             const port = raw.port ?? 22;
             if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) {
                 throw new ConfigError("host.port", `expected a TCP port number, got ${JSON.stringify(port)}`);
@@ -287,7 +306,14 @@ function parseHost(value: unknown): HostConfig {
             if (!SYSTEM_NAME.test(user)) {
                 throw new ConfigError("host.user", `"${user}" is not a valid Unix user name`);
             }
-            return { kind: "existing", address, port, user };
+            if (raw.storage === undefined) {
+                return { kind: "existing", address, port, user };
+            }
+            const storage = str("host.storage", raw.storage);
+            if (!/^\/dev\/[A-Za-z0-9_./:-]+$/.test(storage)) {
+                throw new ConfigError("host.storage", `"${storage}" is not a block device path such as /dev/sdb`);
+            }
+            return { kind: "existing", address, port, user, storage };
         }
         case "testbed": {
             onlyKeys("host", raw, ["kind", "suite"]);
@@ -429,7 +455,60 @@ export function parseConfig(raw: RawConfig): MailConfig {
         adminEmail,
         loginScope,
         bruteForce: parseBruteForce(raw.bruteForce),
+        backup: parseBackup(raw.backup),
     };
+}
+
+const SFTP = /^sftp:(?:\/\/[a-z_][a-z0-9_-]*@[A-Za-z0-9.:[\]-]+(?::\d{1,5})?\/\/?[^\s'"\\]+|[a-z_][a-z0-9_-]*@[A-Za-z0-9.-]+:\/?[^\s'"\\]+)$/;
+
+function parseBackup(value: unknown): BackupConfig | undefined {
+    if (value === undefined || value === null) {
+        return undefined;
+    }
+    const raw = record("backup", value);
+    onlyKeys("backup", raw, ["repository", "keep", "schedule", "knownHosts", "s3AccessKeyId"]);
+    const repository = str("backup.repository", raw.repository);
+    const s3 = /^s3:https?:\/\/[^\s'"\\]+$/.test(repository);
+    if (!SFTP.test(repository) && !s3 && !/^\/[^\s'"\\]+$/.test(repository)) {
+        throw new ConfigError("backup.repository", `"${repository}" is not a restic repository of the form ` +
+            "sftp:USER@HOST:/PATH, sftp://USER@HOST:PORT//PATH, s3:https://HOST/BUCKET or /PATH");
+    }
+    const keepRaw = raw.keep === undefined ? {} : record("backup.keep", raw.keep);
+    onlyKeys("backup.keep", keepRaw, ["daily", "weekly", "monthly"]);
+    const keepOf = (k: "daily" | "weekly" | "monthly", fallback: number): number => {
+        const v = keepRaw[k] ?? fallback;
+        if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > 10000) {
+            throw new ConfigError(`backup.keep.${k}`, `expected a whole number from 0 to 10000, got ${JSON.stringify(v)}`);
+        }
+        return v;
+    };
+    const keep = { daily: keepOf("daily", 7), weekly: keepOf("weekly", 4), monthly: keepOf("monthly", 6) };
+    if (keep.daily + keep.weekly + keep.monthly === 0) {
+        throw new ConfigError("backup.keep", "keeps no snapshot at all (daily, weekly and monthly are all 0)");
+    }
+    const schedule = str("backup.schedule", raw.schedule ?? "*-*-* 03:15:00");
+    // Checked for shape here; systemd-analyze calendar on the server is the real judge (the step fails on a typo).
+    if (!/^[A-Za-z0-9*:.,/~ -]{1,64}$/.test(schedule)) {
+        throw new ConfigError("backup.schedule", `"${schedule}" is not a systemd OnCalendar expression such as daily`);
+    }
+    let knownHosts: string | undefined;
+    if (raw.knownHosts !== undefined) {
+        knownHosts = str("backup.knownHosts", raw.knownHosts);
+        if (!repository.startsWith("sftp:")) {
+            throw new ConfigError("backup.knownHosts", "only applies to sftp repositories");
+        }
+    }
+    let s3AccessKeyId: string | undefined;
+    if (raw.s3AccessKeyId !== undefined) {
+        s3AccessKeyId = str("backup.s3AccessKeyId", raw.s3AccessKeyId);
+        if (!/^[A-Za-z0-9+/=_-]{4,128}$/.test(s3AccessKeyId)) {
+            throw new ConfigError("backup.s3AccessKeyId", `"${s3AccessKeyId}" is not an access key id`);
+        }
+    }
+    if (s3 && s3AccessKeyId === undefined) {
+        throw new ConfigError("backup.s3AccessKeyId", "is required for an s3 repository (its secret: mailstack:backupS3SecretKey)");
+    }
+    return { repository, keep, schedule, knownHosts, s3AccessKeyId };
 }
 
 function parseBruteForce(value: unknown): BruteForceConfig {

@@ -15,12 +15,17 @@ import { Vmail } from "./vmail";
 import { PAM_SERVICE } from "./render/access";
 import { CIPHERS } from "./render/postfix";
 import { ServerState } from "./serverState";
+import { Storage } from "./storage";
+import { Backup } from "./backup";
 import { ClientSettings, clientSettings, DnsRecord, dnsRecords } from "./render/records";
 
 export interface MailServerArgs {
     config: MailConfig;
     /** Required for hetzner and existing hosts; the testbed makes its own key. */
     sshPrivateKey?: pulumi.Input<string>;
+    backupPassword?: pulumi.Input<string>;
+    backupSshKey?: pulumi.Input<string>;
+    backupS3SecretKey?: pulumi.Input<string>;
 }
 
 export class MailServer extends pulumi.ComponentResource {
@@ -34,6 +39,8 @@ export class MailServer extends pulumi.ComponentResource {
         super("mailstack:index:MailServer", name, {}, opts);
         const c = args.config;
         const host = this.host(name, args);
+        // (the instanceof below would narrow `host` away from the optional members of Host)
+        const { storage: volume, backupSshKey } = host;
         const conn = host.connection;
         if (host instanceof HetznerServer && c.host.kind === "hetzner") {
             new Firewall(`${name}-firewall`, {
@@ -41,6 +48,10 @@ export class MailServer extends pulumi.ComponentResource {
             }, { parent: this });
         }
         const packages = new Packages(`${name}-packages`, { connection: conn }, { parent: this, dependsOn: host.ready });
+        // The mail state on the host's volume before anything writes any: the first remote step after the packages.
+        const storage = volume === undefined ? [] : [new Storage(`${name}-storage`, {
+            connection: conn, device: volume.device,
+        }, { parent: this, dependsOn: [packages] })];
         // After the packages, so that the first read already sees the installed versions.
         const state = new ServerState(`${name}-state`, {
             target: pulumi.output(conn).apply((k) => ({ host: k.host, port: k.port, user: k.user, privateKey: k.privateKey })),
@@ -49,7 +60,7 @@ export class MailServer extends pulumi.ComponentResource {
             passwdFile: PASSWD_FILE,
         }, { parent: this, dependsOn: [packages] });
         const vmail = new Vmail(`${name}-vmail`, { connection: conn, virtualDomains: c.virtualDomains },
-            { parent: this, dependsOn: [packages] });
+            { parent: this, dependsOn: [packages, ...storage] });
         const cert = new Certificate(`${name}-certificate`, { connection: conn, config: c.certificate },
             { parent: this, dependsOn: [vmail] });
         const users = new Users(`${name}-users`, { connection: conn, config: c, state }, { parent: this, dependsOn: [cert] });
@@ -75,6 +86,16 @@ export class MailServer extends pulumi.ComponentResource {
             // (postfix 3.10 on Debian 13 only when it first starts).
             dependsOn: [users, postfix],
         });
+
+        if (c.backup !== undefined) {
+            if (args.backupPassword === undefined) {
+                throw new Error("mailstack:backupPassword: required with mailstack:backup");
+            }
+            new Backup(`${name}-backup`, {
+                connection: conn, config: c.backup, adminEmail: c.adminEmail, password: args.backupPassword,
+                sshKey: args.backupSshKey ?? backupSshKey, s3SecretKey: args.backupS3SecretKey,
+            }, { parent: this, dependsOn: [users, postfix, dovecot] });
+        }
 
         // After both: the jail reads their logs.
         new Fail2ban(`${name}-fail2ban`, {

@@ -8,6 +8,10 @@ export interface StackConfig {
     config: MailConfig;
     /** Secret; required for hetzner and existing hosts, unused by the testbed (which makes its own key). */
     sshPrivateKey?: pulumi.Output<string>;
+    /** Secrets of mailstack:backup: restic's password, the sftp key, the S3 secret key. */
+    backupPassword?: pulumi.Output<string>;
+    backupSshKey?: pulumi.Output<string>;
+    backupS3SecretKey?: pulumi.Output<string>;
 }
 
 /**
@@ -41,6 +45,7 @@ function read(cfg: pulumi.Config): StackConfig {
         adminEmail: cfg.get("adminEmail"),
         loginScope: cfg.get("loginScope"),
         bruteForce: cfg.getObject("bruteForce"),
+        backup: cfg.getObject("backup"),
     };
     const config = parseConfig(raw);
     let sshPrivateKey = cfg.getSecret("sshPrivateKey");
@@ -55,5 +60,22 @@ function read(cfg: pulumi.Config): StackConfig {
         void pulumi.log.warn(`mailstack:sshPrivateKey ${problem}; this preview goes on, \`pulumi up\` will refuse`);
         sshPrivateKey = pulumi.secret(pulumi.output(pulumi.unknown as unknown as string));
     }
-    return { config, sshPrivateKey };
+    const backupPassword = cfg.getSecret("backupPassword");
+    const backupSshKey = cfg.getSecret("backupSshKey");
+    const backupS3SecretKey = cfg.getSecret("backupS3SecretKey");
+    if (config.backup !== undefined) {
+        if (backupPassword === undefined) {
+            throw new ConfigError("backupPassword", "is not set, and mailstack:backup needs it " +
+                "(pulumi config set --secret mailstack:backupPassword)");
+        }
+        if (config.backup.s3AccessKeyId !== undefined && backupS3SecretKey === undefined) {
+            throw new ConfigError("backupS3SecretKey", "is not set, and the s3 repository of mailstack:backup needs it " +
+                "(pulumi config set --secret mailstack:backupS3SecretKey)");
+        }
+        if (config.backup.repository.startsWith("sftp:") && backupSshKey === undefined && config.host.kind !== "testbed") {
+            throw new ConfigError("backupSshKey", "is not set, and the sftp repository of mailstack:backup needs it " +
+                "(pulumi config set --secret mailstack:backupSshKey < KEYFILE)");
+        }
+    }
+    return { config, sshPrivateKey, backupPassword, backupSshKey, backupS3SecretKey };
 }

@@ -27,6 +27,9 @@
   tlscontrol imap|smtp VERSION              the same s_client command against a local `openssl s_server`
                                             that accepts VERSION (behind a small STARTTLS front)
   burst HOST PORT FROM TO PREFIX N USER PASS  up to N messages in one authenticated session, until one is refused
+  flags HOST USER PASS [MAILBOX]            every message of MAILBOX (INBOX): subject and IMAP flags (sorted)
+  setflags HOST USER PASS SUBJECT FLAGS     STORE +FLAGS (e.g. "\\Seen \\Flagged $Label1") on the INBOX messages with SUBJECT
+  expunge HOST USER PASS                    delete every message of INBOX (STORE \\Deleted, EXPUNGE)
   hold HOST USER PASS STOPFILE [SECONDS]    log in and select INBOX, print {"ready": true}, keep the session
                                             until STOPFILE exists, then use it again (NOOP, SELECT, subjects)
 """
@@ -92,6 +95,46 @@ def messages(imap, mailbox="INBOX"):
         found.append(dict(subject=str(h.get("Subject", "")), sender=str(h.get("From", "")),
                           returnPath=str(h.get("Return-Path", ""))))
     return found
+
+
+def flags(host, user, password, mailbox="INBOX"):
+    imap = imap_session(host, user, password)
+    typ, data = imap.select(quoted(mailbox), readonly=True)
+    if typ != "OK":
+        raise imaplib.IMAP4.error(f"SELECT {mailbox}: {data}")
+    _, data = imap.search(None, "ALL")
+    found = []
+    for num in data[0].split():
+        _, msg = imap.fetch(num, "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        meta = msg[0][0].decode()
+        m = re.search(r"FLAGS \(([^)]*)\)", meta)
+        found.append(dict(subject=str(headers(msg[0][1]).get("Subject", "")),
+                          flags=sorted(f for f in (m.group(1).split() if m else []) if f != "\\Recent")))
+    imap.logout()
+    out(ok=True, messages=sorted(found, key=lambda x: x["subject"]))
+
+
+def setflags(host, user, password, subject, flag_list):
+    imap = imap_session(host, user, password)
+    imap.select("INBOX")
+    _, data = imap.search(None, "SUBJECT", quoted(subject))
+    nums = data[0].split()
+    for num in nums:
+        imap.store(num, "+FLAGS", "(" + flag_list + ")")
+    imap.logout()
+    out(ok=len(nums) > 0, count=len(nums))
+
+
+def expunge(host, user, password):
+    imap = imap_session(host, user, password)
+    imap.select("INBOX")
+    _, data = imap.search(None, "ALL")
+    nums = data[0].split()
+    for num in nums:
+        imap.store(num, "+FLAGS", "(\\Deleted)")
+    imap.expunge()
+    imap.logout()
+    out(ok=True, count=len(nums))
 
 
 def quoted(name):
@@ -567,5 +610,6 @@ if __name__ == "__main__":
     verbs = {"login": login, "wait": wait, "send": send, "sendplain": sendplain, "sendutf8": sendutf8,
              "folders": folders, "folder": folder, "cert": cert,
              "plainlogin": plainlogin, "plaintext": plaintext, "search": search, "flood": flood, "tls": tls,
-             "tlscontrol": tlscontrol, "sendhelo": sendhelo, "headers": header_block, "cipher": cipher, "hold": hold, "burst": burst}
+             "tlscontrol": tlscontrol, "sendhelo": sendhelo, "headers": header_block, "cipher": cipher, "hold": hold, "burst": burst,
+             "flags": flags, "setflags": setflags, "expunge": expunge}
     verbs[sys.argv[1]](*sys.argv[2:])

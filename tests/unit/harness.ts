@@ -192,7 +192,7 @@ function newResource(args: MockResourceArgs): MockResourceResult {
             state.drifted = [];
             break;
         case TYPES.local: // scripts/testbed server-up --json: the connection on the last line
-            state.stdout = `starting\n${JSON.stringify({ address: "192.0.2.10", port: 22, user: "root", privateKey: "k" })}`;
+            state.stdout = `starting\n${JSON.stringify({ address: "192.0.2.10", port: 22, user: "root", privateKey: "k", storage: { device: "/dev/mailstack-volume" }, backupSshKey: "bk" })}`;
             state.stderr = "";
             break;
     }
