@@ -29,7 +29,7 @@ describe(`storage and backup units on ${SUITE}`, () => {
         }
     });
 
-    test("systemd-analyze verify accepts every unit, with the mount's What and Where as written", () => {
+    test("systemd-analyze verify accepts every unit (and would report a misspelt key)", () => {
         const dir = "units";
         const names: string[] = [];
         for (const u of storageUnits("/dev/disk/by-id/scsi-0HC_Volume_1234")) {
@@ -44,16 +44,20 @@ describe(`storage and backup units on ${SUITE}`, () => {
         sb.write(`${dir}/mailstack-backup.timer`, units.timer);
         sb.write(`${dir}/mailstack-backup-failed.service`, units.failed);
         names.push("mailstack-backup.service", "mailstack-backup.timer", "mailstack-backup-failed.service");
-        // verify resolves ExecStart's binary in the root it runs in
-        sb.write("usr/local/sbin/mailstack-ctl", "#!/bin/sh\n", 0o755);
         const r = sb.run(["sh", "-c", `cd ${shq(sb.path(dir))} && SYSTEMD_LOG_LEVEL=warning systemd-analyze verify ` +
             `--man=no ${names.map((n) => `./${n}`).join(" ")} 2>&1; echo rc=$?`]);
-        // only complaints about our own files count (the chroot has no running systemd and no /proc)
-        const ours = r.stdout.split("\n").filter((l) => names.some((n) => l.includes(n)) && !/Failed to|proc|generators/.test(l));
+        // only complaints about our own files count (the chroot has no running systemd and no /proc), and not that
+        // mailstack-ctl, which the stack installs on the server, is missing from the cached root
+        const ours = r.stdout.split("\n").filter((l) => names.some((n) => l.includes(n)) &&
+            !/Failed to|proc|generators|mailstack-ctl is not executable/.test(l));
         expect(ours).toEqual([]);
-        const parsed = sb.run(["sh", "-c", `cd ${shq(sb.path(dir))} && systemd-analyze cat-config --no-pager ./srv-mailstack.mount 2>/dev/null || cat srv-mailstack.mount`]);
-        expect(parsed.stdout).toContain("What=/dev/disk/by-id/scsi-0HC_Volume_1234");
-        expect(parsed.stdout).toContain(`Where=${STORAGE_MOUNT}`);
+        // control: a misspelt key is reported
+        sb.write(`${dir}/bad.mount`, "[Mount]\nWhat=/dev/sdb\nWher=/bad\n");
+        expect(sb.run(["sh", "-c", `cd ${shq(sb.path(dir))} && systemd-analyze verify --man=no ./bad.mount 2>&1`]).stdout)
+            .toMatch(/Wher/);
+        const mount = sb.read(`${dir}/srv-mailstack.mount`);
+        expect(mount).toMatch(/^What=\/dev\/disk\/by-id\/scsi-0HC_Volume_1234$/m);
+        expect(mount).toMatch(new RegExp(`^Where=${STORAGE_MOUNT}$`, "m"));
     });
 
     test("the schedule is a calendar expression systemd accepts; a typo is not", () => {
