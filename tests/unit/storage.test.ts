@@ -27,7 +27,7 @@ async function render(raw: RawConfig, extra: { backupSshKey?: string } = {}): Pr
         backupSshKey: extra.backupSshKey === undefined ? undefined : pulumi.secret(extra.backupSshKey),
     }));
     if (error !== undefined) {
-        throw error;
+        throw error instanceof Error ? error : new Error(JSON.stringify(error));
     }
     return rec;
 }
