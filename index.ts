@@ -4,9 +4,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { MailServer } from "./components/mailServer";
 import { readStackConfig } from "./components/stackConfig";
 
-const { config, sshPrivateKey, relayPassword, alertWebhook } = readStackConfig(new pulumi.Config("mailstack"));
+const { config, ...secrets } = readStackConfig(new pulumi.Config("mailstack"));
 
-const server = new MailServer("mail", { config, sshPrivateKey, relayPassword, alertWebhook });
+const server = new MailServer("mail", { config, ...secrets });
 
 export const serverIp = server.serverIp;
 export const clientSettings = server.clientSettings;

@@ -28,6 +28,8 @@ export interface ExistingHost {
     user: string;
     /** Who the machine is: a new value (after a reinstall) runs every remote step again. */
     id: string;
+    /** A block device of the server for the mail state (mounted at /srv/mailstack); unset: nothing moves. */
+    storage?: string;
 }
 
 /** The throwaway Debian server of `npm run local`, created and destroyed by the stack itself. */
@@ -91,6 +93,22 @@ export interface MailConfig {
     spam: SpamConfig;
     /** Mailbox quotas: `default` for everyone, `users` per address (system users as NAME@baseDomain). */
     quota: QuotaConfig;
+    /** restic backups of the mail state; unset: none. */
+    backup?: BackupConfig;
+}
+
+/** Where and when restic backs up the mail state. The password (and keys) are secrets of their own: stackConfig.ts. */
+export interface BackupConfig {
+    /** A restic repository: `sftp:USER@HOST:/PATH`, `sftp://USER@HOST:PORT//PATH`, `s3:URL/BUCKET[/PATH]` or `/PATH`. */
+    repository: string;
+    /** Snapshots kept: the last of each of so many days, weeks and months. */
+    keep: { daily: number; weekly: number; monthly: number };
+    /** systemd OnCalendar expression of the backup timer. */
+    schedule: string;
+    /** For sftp: known_hosts line(s) of the target; unset: the first key seen is trusted (accept-new). */
+    knownHosts?: string;
+    /** For s3: the access key id (its secret key is mailstack:backupS3SecretKey). */
+    s3AccessKeyId?: string;
 }
 
 export interface DkimConfig {
@@ -245,6 +263,7 @@ export interface RawConfig {
     dkim?: unknown;
     spam?: unknown;
     quota?: unknown;
+    backup?: unknown;
 }
 
 function str(key: string, value: unknown): string {
@@ -370,7 +389,7 @@ function parseHost(value: unknown): HostConfig {
             };
         }
         case "existing": {
-            onlyKeys("host", raw, ["kind", "address", "port", "user", "id"]);
+            onlyKeys("host", raw, ["kind", "address", "port", "user", "id", "storage"]);
             const port = raw.port ?? 22;
             if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) {
                 throw new ConfigError("host.port", `expected a TCP port number, got ${JSON.stringify(port)}`);
@@ -385,7 +404,15 @@ function parseHost(value: unknown): HostConfig {
             if (!SYSTEM_NAME.test(user)) {
                 throw new ConfigError("host.user", `"${user}" is not a valid Unix user name`);
             }
-            return { kind: "existing", address, port, user, id: raw.id === undefined ? address : str("host.id", raw.id) };
+            const id = raw.id === undefined ? address : str("host.id", raw.id);
+            if (raw.storage === undefined) {
+                return { kind: "existing", address, port, user, id };
+            }
+            const storage = str("host.storage", raw.storage);
+            if (!/^\/dev\/[A-Za-z0-9_./:-]+$/.test(storage)) {
+                throw new ConfigError("host.storage", `"${storage}" is not a block device path such as /dev/sdb`);
+            }
+            return { kind: "existing", address, port, user, id, storage };
         }
         case "testbed": {
             onlyKeys("host", raw, ["kind", "suite"]);
@@ -549,6 +576,7 @@ export function parseConfig(raw: RawConfig): MailConfig {
         spam: parseSpam(raw.spam),
         quota: parseQuota(raw.quota, { baseDomain, domains, virtualUsers, systemUsers },
             Object.keys(effectiveAliases({ baseDomain, virtualDomains, aliases, adminEmail })), renames),
+        backup: parseBackup(raw.backup),
     };
 }
 
@@ -743,6 +771,58 @@ function parseQuota(value: unknown, known: Known, aliases: string[], renames: Re
         users[to] ??= v;
     }
     return { default: size("quota.default", raw.default ?? DEFAULT_QUOTA), users };
+}
+
+const SFTP = /^sftp:(?:\/\/[a-z_][a-z0-9_-]*@[A-Za-z0-9.:[\]-]+(?::\d{1,5})?\/\/?[^\s'"\\]+|[a-z_][a-z0-9_-]*@[A-Za-z0-9.-]+:\/?[^\s'"\\]+)$/;
+
+function parseBackup(value: unknown): BackupConfig | undefined {
+    if (value === undefined || value === null) {
+        return undefined;
+    }
+    const raw = record("backup", value);
+    onlyKeys("backup", raw, ["repository", "keep", "schedule", "knownHosts", "s3AccessKeyId"]);
+    const repository = str("backup.repository", raw.repository);
+    const s3 = /^s3:https?:\/\/[^\s'"\\]+$/.test(repository);
+    if (!SFTP.test(repository) && !s3 && !/^\/[^\s'"\\]+$/.test(repository)) {
+        throw new ConfigError("backup.repository", `"${repository}" is not a restic repository of the form ` +
+            "sftp:USER@HOST:/PATH, sftp://USER@HOST:PORT//PATH, s3:https://HOST/BUCKET or /PATH");
+    }
+    const keepRaw = raw.keep === undefined ? {} : record("backup.keep", raw.keep);
+    onlyKeys("backup.keep", keepRaw, ["daily", "weekly", "monthly"]);
+    const keepOf = (k: "daily" | "weekly" | "monthly", fallback: number): number => {
+        const v = keepRaw[k] ?? fallback;
+        if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > 10000) {
+            throw new ConfigError(`backup.keep.${k}`, `expected a whole number from 0 to 10000, got ${JSON.stringify(v)}`);
+        }
+        return v;
+    };
+    const keep = { daily: keepOf("daily", 7), weekly: keepOf("weekly", 4), monthly: keepOf("monthly", 6) };
+    if (keep.daily + keep.weekly + keep.monthly === 0) {
+        throw new ConfigError("backup.keep", "keeps no snapshot at all (daily, weekly and monthly are all 0)");
+    }
+    const schedule = str("backup.schedule", raw.schedule ?? "*-*-* 03:15:00");
+    // Checked for shape here; systemd-analyze calendar on the server is the real judge (the step fails on a typo).
+    if (!/^[A-Za-z0-9*:.,/~ -]{1,64}$/.test(schedule)) {
+        throw new ConfigError("backup.schedule", `"${schedule}" is not a systemd OnCalendar expression such as daily`);
+    }
+    let knownHosts: string | undefined;
+    if (raw.knownHosts !== undefined) {
+        knownHosts = str("backup.knownHosts", raw.knownHosts);
+        if (!repository.startsWith("sftp:")) {
+            throw new ConfigError("backup.knownHosts", "only applies to sftp repositories");
+        }
+    }
+    let s3AccessKeyId: string | undefined;
+    if (raw.s3AccessKeyId !== undefined) {
+        s3AccessKeyId = str("backup.s3AccessKeyId", raw.s3AccessKeyId);
+        if (!/^[A-Za-z0-9+/=_-]{4,128}$/.test(s3AccessKeyId)) {
+            throw new ConfigError("backup.s3AccessKeyId", `"${s3AccessKeyId}" is not an access key id`);
+        }
+    }
+    if (s3 && s3AccessKeyId === undefined) {
+        throw new ConfigError("backup.s3AccessKeyId", "is required for an s3 repository (its secret: mailstack:backupS3SecretKey)");
+    }
+    return { repository, keep, schedule, knownHosts, s3AccessKeyId };
 }
 
 function parseBruteForce(value: unknown): BruteForceConfig {

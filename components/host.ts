@@ -16,10 +16,13 @@ export interface Host {
     ipv6?: pulumi.Output<string>;
     /** The Hetzner server id, for the firewall attachment. */
     serverId?: pulumi.Output<number>;
-    /** Storage that outlives the server (Hetzner: the volume's Linux device), for the mail state. */
-    storage?: { device: pulumi.Output<string> };
     /** Resources that must exist before the first remote step. */
     ready: pulumi.Resource[];
+    /** A block device apart from the server that holds the mail state (components/storage.ts; Hetzner: the volume's
+     * Linux device); none: the root disk. */
+    storage?: { device: pulumi.Output<string> };
+    /** The testbed's backup target: the ssh key of its sftp account, used unless mailstack:backupSshKey is set. */
+    backupSshKey?: pulumi.Output<string>;
 }
 
 export interface HetznerArgs {
@@ -137,10 +140,13 @@ export class ExistingServer extends pulumi.ComponentResource implements Host {
     readonly connection: pulumi.Output<Connection>;
     readonly address: pulumi.Output<string>;
     readonly ready: pulumi.Resource[] = [];
+    readonly storage?: { device: pulumi.Output<string> };
 
     constructor(name: string, args: ExistingArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mailstack:index:ExistingServer", name, {}, opts);
-        const { address, port, user, id } = args.config;
+        const { address, port, user, id, storage } = args.config;
+        // Only when asked: an existing server's mail stays where it is unless host.storage names a device.
+        this.storage = storage === undefined ? undefined : { device: pulumi.output(storage) };
         this.address = pulumi.output(address);
         this.connection = pulumi.secret(pulumi.output(args.sshPrivateKey).apply((privateKey) => ({
             host: address, port, user, privateKey, server: `existing-${id}`,
@@ -156,6 +162,8 @@ interface TestbedInfo {
     port: number;
     user: string;
     privateKey: string;
+    storage: { device: string };
+    backupSshKey: string;
 }
 
 /**
@@ -166,6 +174,8 @@ export class TestbedServer extends pulumi.ComponentResource implements Host {
     readonly connection: pulumi.Output<Connection>;
     readonly address: pulumi.Output<string>;
     readonly ready: pulumi.Resource[];
+    readonly storage: { device: pulumi.Output<string> };
+    readonly backupSshKey: pulumi.Output<string>;
 
     constructor(name: string, args: { config: TestbedHost }, opts?: pulumi.ComponentResourceOptions) {
         super("mailstack:index:TestbedServer", name, {}, opts);
@@ -192,6 +202,9 @@ export class TestbedServer extends pulumi.ComponentResource implements Host {
         this.connection = pulumi.secret(info.apply((i) => ({
             host: i.address, port: i.port, user: i.user, privateKey: i.privateKey, server: `testbed-${i.id}`,
         })));
+        // The volume (a loop device given to the guest) outlives the server: server-down and destroy keep it.
+        this.storage = { device: pulumi.unsecret(info.apply((i) => i.storage.device)) };
+        this.backupSshKey = pulumi.secret(info.apply((i) => i.backupSshKey));
         this.ready = [server];
         this.registerOutputs({ address: this.address });
     }

@@ -18,6 +18,8 @@ import { PAM_SERVICE } from "./render/access";
 import { CIPHERS } from "./render/postfix";
 import { ServerState } from "./serverState";
 import { dkimKeys, Rspamd } from "./rspamd";
+import { Storage } from "./storage";
+import { Backup } from "./backup";
 import { ClientSettings, clientSettings, DnsRecord, dnsRecords } from "./render/records";
 import { Port, tlsPorts } from "./render/ops";
 
@@ -43,6 +45,9 @@ export interface MailServerArgs {
     relayPassword?: pulumi.Input<string>;
     /** Secret; where the server's check timer posts failures. */
     alertWebhook?: pulumi.Input<string>;
+    backupPassword?: pulumi.Input<string>;
+    backupSshKey?: pulumi.Input<string>;
+    backupS3SecretKey?: pulumi.Input<string>;
 }
 
 export class MailServer extends pulumi.ComponentResource {
@@ -59,6 +64,8 @@ export class MailServer extends pulumi.ComponentResource {
         super("mailstack:index:MailServer", name, {}, opts);
         const c = args.config;
         const host = this.host = this.makeHost(name, args);
+        // (the instanceof below would narrow `host` away from the optional members of Host)
+        const { storage: volume, backupSshKey } = host;
         const conn = host.connection;
         if (host instanceof HetznerServer && c.host.kind === "hetzner") {
             new Firewall(`${name}-firewall`, {
@@ -66,6 +73,10 @@ export class MailServer extends pulumi.ComponentResource {
             }, { parent: this });
         }
         const packages = new Packages(`${name}-packages`, { connection: conn }, { parent: this, dependsOn: host.ready });
+        // The mail state on the host's volume before anything writes any: the first remote step after the packages.
+        const storage = volume === undefined ? [] : [new Storage(`${name}-storage`, {
+            connection: conn, device: volume.device,
+        }, { parent: this, dependsOn: [packages] })];
         // After the packages, so that the first read already sees the installed versions.
         const state = new ServerState(`${name}-state`, {
             target: pulumi.output(conn).apply((k) => ({ host: k.host, port: k.port, user: k.user, privateKey: k.privateKey })),
@@ -74,7 +85,7 @@ export class MailServer extends pulumi.ComponentResource {
             passwdFile: PASSWD_FILE,
         }, { parent: this, dependsOn: [packages] });
         const vmail = new Vmail(`${name}-vmail`, { connection: conn, virtualDomains: c.virtualDomains },
-            { parent: this, dependsOn: [packages] });
+            { parent: this, dependsOn: [packages, ...storage] });
         const web = new Web(`${name}-web`, {
             connection: conn,
             input: {
@@ -85,14 +96,14 @@ export class MailServer extends pulumi.ComponentResource {
         // The certificate (an ACME round trip, the longest step after apt) runs beside the accounts: only postfix,
         // dovecot and nginx read it.
         const cert = new Certificate(`${name}-certificate`, { connection: conn, config: c.certificate },
-            { parent: this, dependsOn: [packages, web.acmeReady] });
+            { parent: this, dependsOn: [packages, web.acmeReady, ...storage] });
         web.serve(`${name}-web-tls`, cert, certbotCommand(c.certificate));
         const domains = [c.baseDomain, ...c.virtualDomains];
         const keys = dkimKeys(name, domains, c.dkim, this);
         // Before postfix points its milters at it.
         const rspamd = new Rspamd(`${name}-rspamd`, {
             connection: conn, domains, dkim: c.dkim, spam: c.spam, signing: keys.signing,
-        }, { parent: this, dependsOn: [packages] });
+        }, { parent: this, dependsOn: [packages, ...storage] });
         const users = new Users(`${name}-users`, { connection: conn, config: c, state }, { parent: this, dependsOn: [vmail] });
         const postfix = new Postfix(`${name}-postfix`, {
             connection: conn,
@@ -119,6 +130,16 @@ export class MailServer extends pulumi.ComponentResource {
             // (postfix 3.10 on Debian 13 only when it first starts).
             dependsOn: [users, postfix],
         });
+
+        if (c.backup !== undefined) {
+            if (args.backupPassword === undefined) {
+                throw new Error("mailstack:backupPassword: required with mailstack:backup");
+            }
+            new Backup(`${name}-backup`, {
+                connection: conn, config: c.backup, adminEmail: c.adminEmail, password: args.backupPassword,
+                sshKey: args.backupSshKey ?? backupSshKey, s3SecretKey: args.backupS3SecretKey,
+            }, { parent: this, dependsOn: [users, postfix, dovecot] });
+        }
 
         // After both: the jail reads their logs.
         new Fail2ban(`${name}-fail2ban`, {

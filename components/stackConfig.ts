@@ -12,6 +12,10 @@ export interface StackConfig {
     relayPassword?: pulumi.Output<string>;
     /** Secret (a Slack or ntfy URL is a credential): where the server's own check timer posts failures. */
     alertWebhook?: pulumi.Output<string>;
+    /** Secrets of mailstack:backup: restic's password, the sftp key, the S3 secret key. */
+    backupPassword?: pulumi.Output<string>;
+    backupSshKey?: pulumi.Output<string>;
+    backupS3SecretKey?: pulumi.Output<string>;
 }
 
 /**
@@ -52,6 +56,7 @@ function read(cfg: pulumi.Config): StackConfig {
         dkim: cfg.getObject("dkim"),
         spam: cfg.getObject("spam"),
         quota: cfg.getObject("quota"),
+        backup: cfg.getObject("backup"),
     };
     const config = parseConfig(raw);
     // Validated from the plain value, passed on only as a secret.
@@ -71,5 +76,22 @@ function read(cfg: pulumi.Config): StackConfig {
         void pulumi.log.warn(`mailstack:sshPrivateKey ${problem}; this preview goes on, \`pulumi up\` will refuse`);
         sshPrivateKey = pulumi.secret(pulumi.output(pulumi.unknown as unknown as string));
     }
-    return { config, sshPrivateKey, relayPassword, alertWebhook };
+    const backupPassword = cfg.getSecret("backupPassword");
+    const backupSshKey = cfg.getSecret("backupSshKey");
+    const backupS3SecretKey = cfg.getSecret("backupS3SecretKey");
+    if (config.backup !== undefined) {
+        if (backupPassword === undefined) {
+            throw new ConfigError("backupPassword", "is not set, and mailstack:backup needs it " +
+                "(pulumi config set --secret mailstack:backupPassword)");
+        }
+        if (config.backup.s3AccessKeyId !== undefined && backupS3SecretKey === undefined) {
+            throw new ConfigError("backupS3SecretKey", "is not set, and the s3 repository of mailstack:backup needs it " +
+                "(pulumi config set --secret mailstack:backupS3SecretKey)");
+        }
+        if (config.backup.repository.startsWith("sftp:") && backupSshKey === undefined && config.host.kind !== "testbed") {
+            throw new ConfigError("backupSshKey", "is not set, and the sftp repository of mailstack:backup needs it " +
+                "(pulumi config set --secret mailstack:backupSshKey < KEYFILE)");
+        }
+    }
+    return { config, sshPrivateKey, relayPassword, alertWebhook, backupPassword, backupSshKey, backupS3SecretKey };
 }

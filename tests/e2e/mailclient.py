@@ -40,6 +40,9 @@
                                             TXT records given as JSON ({name: value}) instead of DNS: the d= and
                                             s= of each DKIM-Signature and whether it verifies
   port HOST PORT                            whether a TCP connection is accepted
+  flags HOST USER PASS [MAILBOX]            every message of MAILBOX (INBOX): subject and IMAP flags (sorted)
+  setflags HOST USER PASS SUBJECT FLAGS     STORE +FLAGS (e.g. "\\Seen \\Flagged $Label1") on the INBOX messages with SUBJECT
+  expunge HOST USER PASS                    delete every message of INBOX (STORE \\Deleted, EXPUNGE)
   hold HOST USER PASS STOPFILE [SECONDS]    log in and select INBOX, print {"ready": true}, keep the session
                                             until STOPFILE exists, then use it again (NOOP, SELECT, subjects)
 """
@@ -108,6 +111,46 @@ def messages(imap, mailbox="INBOX"):
         found.append(dict(subject=str(h.get("Subject", "")), sender=str(h.get("From", "")),
                           returnPath=str(h.get("Return-Path", ""))))
     return found
+
+
+def flags(host, user, password, mailbox="INBOX"):
+    imap = imap_session(host, user, password)
+    typ, data = imap.select(quoted(mailbox), readonly=True)
+    if typ != "OK":
+        raise imaplib.IMAP4.error(f"SELECT {mailbox}: {data}")
+    _, data = imap.search(None, "ALL")
+    found = []
+    for num in data[0].split():
+        _, msg = imap.fetch(num, "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        meta = msg[0][0].decode()
+        m = re.search(r"FLAGS \(([^)]*)\)", meta)
+        found.append(dict(subject=str(headers(msg[0][1]).get("Subject", "")),
+                          flags=sorted(f for f in (m.group(1).split() if m else []) if f != "\\Recent")))
+    imap.logout()
+    out(ok=True, messages=sorted(found, key=lambda x: x["subject"]))
+
+
+def setflags(host, user, password, subject, flag_list):
+    imap = imap_session(host, user, password)
+    imap.select("INBOX")
+    _, data = imap.search(None, "SUBJECT", quoted(subject))
+    nums = data[0].split()
+    for num in nums:
+        imap.store(num, "+FLAGS", "(" + flag_list + ")")
+    imap.logout()
+    out(ok=len(nums) > 0, count=len(nums))
+
+
+def expunge(host, user, password):
+    imap = imap_session(host, user, password)
+    imap.select("INBOX")
+    _, data = imap.search(None, "ALL")
+    nums = data[0].split()
+    for num in nums:
+        imap.store(num, "+FLAGS", "(\\Deleted)")
+    imap.expunge()
+    imap.logout()
+    out(ok=True, count=len(nums))
 
 
 def quoted(name):
@@ -719,5 +762,6 @@ if __name__ == "__main__":
              "plainlogin": plainlogin, "plaintext": plaintext, "search": search, "flood": flood, "tls": tls,
              "tlscontrol": tlscontrol, "sendhelo": sendhelo, "headers": header_block, "cipher": cipher, "hold": hold, "burst": burst, "fetch": fetch,
              "message": message, "dkim": dkim_check, "port": port_open,
-             "sendwith": sendwith, "sievescript": sievescript}
+             "sendwith": sendwith, "sievescript": sievescript,
+             "flags": flags, "setflags": setflags, "expunge": expunge}
     verbs[sys.argv[1]](*sys.argv[2:])

@@ -203,7 +203,7 @@ function newResource(args: MockResourceArgs): MockResourceResult {
             state.privateKey = `-----BEGIN RSA PRIVATE KEY-----\n${pick(ALNUM, `dkim-private:${args.name}`, 64)}\n-----END RSA PRIVATE KEY-----\n`;
             break;
         case TYPES.local: // scripts/testbed server-up --json: the connection on the last line
-            state.stdout = `starting\n${JSON.stringify({ id: TESTBED_ID, address: "192.0.2.10", port: 22, user: "root", privateKey: "k" })}`;
+            state.stdout = `starting\n${JSON.stringify({ id: TESTBED_ID, address: "192.0.2.10", port: 22, user: "root", privateKey: "k", storage: { device: "/dev/mailstack-volume" }, backupSshKey: "bk" })}`;
             state.stderr = "";
             break;
     }

@@ -1,0 +1,66 @@
+// restic backups of the mail state on a systemd timer (components/render/backup.ts), and the repository made
+// ready once. Restores are on demand: scripts/backup (npm run backup).
+
+import * as pulumi from "@pulumi/pulumi";
+import { BackupConfig } from "./config";
+import { CTL, Connection, putFile, sha256, staticFile, step } from "./remote";
+import {
+    BACKUP_ENV, BACKUP_KNOWN_HOSTS, BACKUP_PASSWORD, BACKUP_SSH_CONFIG, BACKUP_SSH_KEY, BACKUP_UNIT_FILES, backupEnv,
+    backupSshConfig, backupUnits, sftpTarget,
+} from "./render/backup";
+
+export interface BackupArgs {
+    connection: pulumi.Input<Connection>;
+    config: BackupConfig;
+    adminEmail: string;
+    password: pulumi.Input<string>;
+    /** For sftp repositories. */
+    sshKey?: pulumi.Input<string>;
+    s3SecretKey?: pulumi.Input<string>;
+}
+
+export class Backup extends pulumi.ComponentResource {
+    constructor(name: string, args: BackupArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("mailstack:index:Backup", name, {}, opts);
+        const b = args.config;
+        const conn = args.connection;
+        const secretFile = (id: string, path: string, content: pulumi.Input<string>): pulumi.Resource =>
+            putFile(`${name}-${id}`, { path, mode: "0600", owner: "root:root", content: pulumi.secret(content) }, conn,
+                { parent: this });
+        const files: pulumi.Resource[] = [
+            secretFile("password", BACKUP_PASSWORD, args.password),
+            secretFile("env", BACKUP_ENV, pulumi.output(args.s3SecretKey ?? "").apply((k) =>
+                backupEnv(b, b.s3AccessKeyId === undefined ? undefined : k))),
+        ];
+        const sftp = sftpTarget(b.repository);
+        if (sftp) {
+            if (args.sshKey === undefined) {
+                throw new Error("mailstack:backupSshKey: required for an sftp repository " +
+                    "(pulumi config set --secret mailstack:backupSshKey < KEYFILE)");
+            }
+            files.push(secretFile("ssh_key", BACKUP_SSH_KEY, pulumi.output(args.sshKey).apply((k) => k.endsWith("\n") ? k : `${k}\n`)));
+            files.push(putFile(`${name}-ssh_config`, {
+                path: BACKUP_SSH_CONFIG, mode: "0644", owner: "root:root", content: backupSshConfig(sftp, b.knownHosts !== undefined),
+            }, conn, { parent: this }));
+            if (b.knownHosts !== undefined) {
+                files.push(putFile(`${name}-known_hosts`, {
+                    path: BACKUP_KNOWN_HOSTS, mode: "0644", owner: "root:root", content: `${b.knownHosts.trim()}\n`,
+                }, conn, { parent: this }));
+            }
+        }
+        const units = backupUnits(b, args.adminEmail);
+        for (const key of ["service", "timer", "failed"] as const) {
+            files.push(putFile(`${name}-${key}`, {
+                path: BACKUP_UNIT_FILES[key], mode: "0644", owner: "root:root", content: units[key],
+            }, conn, { parent: this }));
+        }
+        // Re-run when any file or mailstack-ctl changes: the hashes in the command line (no secret in them: the
+        // secrets' own hashes would leak nothing useful, but they are left out anyway).
+        const hash = sha256(JSON.stringify([b, units, staticFile("mailstack-ctl")])).slice(0, 16);
+        step(name, {
+            connection: conn,
+            create: `${CTL} backup-init # ${hash}`,
+        }, { parent: this, dependsOn: files });
+        this.registerOutputs({});
+    }
+}

@@ -1,0 +1,33 @@
+// The mail state on a volume apart from the server: mounted before postfix and dovecot start, with the state of
+// an earlier server (or of this one's root disk, moved once) in place. See components/render/storage.ts.
+
+import * as pulumi from "@pulumi/pulumi";
+import { CTL, Connection, putFile, quote, sha256, step } from "./remote";
+import { STORAGE_BINDS, STORAGE_MOUNT, storageUnits } from "./render/storage";
+
+export interface StorageArgs {
+    connection: pulumi.Input<Connection>;
+    device: pulumi.Input<string>;
+}
+
+export class Storage extends pulumi.ComponentResource {
+    /** The last step: everything that writes mail state comes after it. */
+    readonly ready: pulumi.Resource;
+
+    constructor(name: string, args: StorageArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("mailstack:index:Storage", name, {}, opts);
+        const units = pulumi.output(args.device).apply(storageUnits);
+        // One step per file would need the file list before the device is known: the list never depends on it.
+        const files = storageUnits("/dev/placeholder").map((u, i) => putFile(`${name}-${u.path.slice("/etc/systemd/system/".length).replace(/\//g, "-")}`, {
+            path: u.path, mode: "0644", owner: "root:root", content: units.apply((all) => all[i].content),
+        }, args.connection, { parent: this }));
+        const binds = STORAGE_BINDS.map((b) => quote(`${b.dir}:${b.target}`)).join(" ");
+        this.ready = step(name, {
+            connection: args.connection,
+            // the units' hash in the command line: changed units mount again
+            create: pulumi.all([args.device, units]).apply(([device, all]) =>
+                `${CTL} storage ${quote(device)} ${STORAGE_MOUNT} ${binds} # units ${sha256(JSON.stringify(all)).slice(0, 16)}`),
+        }, { parent: this, dependsOn: files });
+        this.registerOutputs({});
+    }
+}
