@@ -107,8 +107,9 @@ const rule = (port: string | undefined, description: string, sourceIps: string[]
 });
 const rules = [
     rule("22", "SSH (admins only)", ["203.0.113.0/24"]), rule("25", "SMTP: inbound mail", ANYWHERE),
-    rule("80", "HTTP: ACME HTTP-01 challenges", ANYWHERE), rule("143", "IMAP with STARTTLS", ANYWHERE),
-    rule("587", "Submission with STARTTLS", ANYWHERE), rule(undefined, "ping, path MTU discovery", ANYWHERE),
+    rule("80", "HTTP: ACME HTTP-01 challenges, redirect to https", ANYWHERE), rule("143", "IMAP with STARTTLS", ANYWHERE),
+    rule("443", "HTTPS: autoconfig, autodiscover, MTA-STS", ANYWHERE), rule("587", "Submission with STARTTLS", ANYWHERE),
+    rule("4190", "ManageSieve with STARTTLS (mail filters)", ANYWHERE), rule(undefined, "ping, path MTU discovery", ANYWHERE),
 ];
 const firewall = hc(fwUrn, "hcloud:index/firewall:Firewall", "mail-firewall", fwId,
     { __defaults: [], labels, name: HOSTNAME, rules },
