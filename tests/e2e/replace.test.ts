@@ -1,7 +1,8 @@
 // A replaced server is set up again. Hetzner keeps address and SSH key across a replacement, and so does the test
 // server: no input of any remote step changes but the server's identity, which every step carries in its triggers.
 // Replaced here with `pulumi up --replace` of the test server: after it, every remote step was created anew (new
-// resource ids, the new server's id in the triggers), on a machine that is really new, and mail works there.
+// resource ids, the new server's id in the triggers), on a machine that is really new, and mail works there. What
+// lives on the volume (every mailbox, with flags) and in the stack's state (passwords, DKIM keys) survives.
 
 import { createHash } from "crypto";
 import { readFileSync } from "fs";
@@ -29,8 +30,30 @@ describe("a replaced server that keeps address and key", () => {
     const stepsBefore = new Map(remoteSteps(resources()).map((r) => [r.urn, r.id]));
     let after: ReturnType<typeof testbed>;
     let steps: Resource[];
+    const system = output<Record<string, string>>("systemUserPasswords");
+    const virtual = output<Record<string, string>>("virtualUserPasswords");
+    const readers: [string, () => string][] = [
+        ["alice", () => before.systemUser.password],
+        ["frank", () => system["frank@example.org"]],
+        ["bob@example.net", () => virtual["bob@example.net"]],
+    ];
+    const mailboxes = (): Record<string, unknown> => Object.fromEntries(readers.map(([user, pw]) =>
+        [user, (mail("flags", before.serverAddress, user, pw()) as unknown as { messages: unknown[] }).messages]));
+    const dkim = (): unknown => output<{ name: string; value: string }[]>("dnsRecords").filter((r) => r.name.includes("._domainkey."));
+    let mailBefore: Record<string, unknown>;
+    let dkimBefore: unknown;
 
     beforeAll(() => {
+        // mail for each kind of account, then what every mailbox holds
+        for (const [user] of readers) {
+            const to = user.includes("@") ? user : `${user}@example.org`;
+            expect(mail("send", before.serverAddress, "25", "someone@client.example", to, `before the replacement ${to}`))
+                .toMatchObject({ ok: true });
+            expect(mail("wait", before.serverAddress, user, readers.find(([u]) => u === user)?.[1]() ?? "",
+                `before the replacement ${to}`, "60").ok).toBe(true);
+        }
+        mailBefore = mailboxes();
+        dkimBefore = dkim();
         onServer(`touch ${MARKER}`);
         const server = resources().filter((r) => r.type === "command:local:Command" && r.urn.endsWith("::mail-server"));
         expect(server).toHaveLength(1);
@@ -62,10 +85,16 @@ describe("a replaced server that keeps address and key", () => {
         expect(onServer("test -x /usr/local/sbin/mailstack-ctl && postconf -h virtual_mailbox_domains")).toMatch(/example\.net/);
     });
 
+    test("every message (with its flags), every password and the DKIM keys are the same as before", () => {
+        expect(mailboxes()).toEqual(mailBefore);
+        expect(output<Record<string, string>>("systemUserPasswords")).toEqual(system);
+        expect(output<Record<string, string>>("virtualUserPasswords")).toEqual(virtual);
+        expect(dkim()).toEqual(dkimBefore);
+        expect(dkimBefore).not.toEqual([]);
+    });
+
     test("mail works there: alice (PAM, from before mailstack), frank (made by the stack) and bob (virtual) log in and receive", () => {
         const host = after.serverAddress;
-        const system = output<Record<string, string>>("systemUserPasswords");
-        const virtual = output<Record<string, string>>("virtualUserPasswords");
         const users: [string, string, string][] = [
             ["alice", after.systemUser.password, "alice@example.org"],
             ["frank", system["frank@example.org"], "frank@example.org"],
