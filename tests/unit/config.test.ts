@@ -1,5 +1,6 @@
-import { ConfigError, parseConfig, RawConfig } from "../../components/config";
+import { parseConfig, RawConfig } from "../../components/config";
 import { DnsRecord, dnsRecords } from "../../components/render/records";
+import { expectRejected } from "./harness";
 
 export const valid: RawConfig = {
     hostname: "mail.example.org",
@@ -14,15 +15,7 @@ export const valid: RawConfig = {
 };
 
 function rejects(change: Partial<RawConfig>, key: string, message: RegExp): void {
-    let error: unknown;
-    try {
-        parseConfig({ ...valid, ...change });
-    } catch (e) {
-        error = e;
-    }
-    expect(error).toBeInstanceOf(ConfigError);
-    expect((error as ConfigError).message).toContain(`mailstack:${key}`);
-    expect((error as ConfigError).message).toMatch(message);
+    expectRejected({ ...valid, ...change }, key, message);
 }
 
 describe("parseConfig", () => {

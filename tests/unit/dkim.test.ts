@@ -2,31 +2,14 @@
 // signing selector (0640, root:_rspamd); a rotation publishes the next selector's records first. The provider
 // itself makes real 2048-bit keys and replaces a key only when its domain or selector changes.
 
-import * as pulumi from "@pulumi/pulumi";
 import { createPublicKey } from "crypto";
-import { parseConfig, RawConfig } from "../../components/config";
+import { RawConfig } from "../../components/config";
 import { dkimKeyProvider } from "../../components/dkim";
 import { MailServer } from "../../components/mailServer";
-import { installMocks, isSecretValue, record, Recorder, reveal, TYPES, valueOf } from "./harness";
+import { installMocks, isSecretValue, Recorder, renderServer, SMALL, reveal, TYPES, valueOf } from "./harness";
 
-const raw: RawConfig = {
-    hostname: "mail.example.org",
-    baseDomain: "example.org",
-    virtualDomains: ["example.net"],
-    virtualUsers: ["bob@example.net"],
-    certificate: { email: "admin@example.org", acme: "staging" },
-    adminEmail: "bob@example.net",
-    host: { kind: "existing", address: "192.0.2.25" },
-};
-
-async function render(extra: Partial<RawConfig>): Promise<{ rec: Recorder; server: MailServer }> {
-    const { rec, result, error } = await record(() => new MailServer("mail", {
-        config: parseConfig({ ...raw, ...extra }), sshPrivateKey: pulumi.secret("k"),
-    }));
-    if (error !== undefined || result === undefined) {
-        throw error;
-    }
-    return { rec, server: result };
+function render(extra: Partial<RawConfig>): Promise<{ rec: Recorder; server: MailServer }> {
+    return renderServer({ ...SMALL, ...extra });
 }
 
 beforeAll(async () => {

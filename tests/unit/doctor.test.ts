@@ -1,10 +1,11 @@
 // relayHost, logRetentionDays and doctor config; the pure parts of `npm run doctor` (answers read, records compared).
 
 import { Resolver } from "dns/promises";
-import { checkRelayPassword, checkWebhook, ConfigError, parseConfig, RawConfig } from "../../components/config";
+import { checkRelayPassword, checkWebhook, parseConfig, RawConfig } from "../../components/config";
 import { DnsRecord } from "../../components/render/records";
 import { webhookConf } from "../../components/render/ops";
 import { certIssues, checkBlocklist, checkRecord, parseInside, readBlocklistAnswer, reversed } from "../../scripts/doctor";
+import { expectRejected } from "./harness";
 
 const valid: RawConfig = {
     hostname: "mail.example.org",
@@ -17,16 +18,7 @@ const valid: RawConfig = {
 };
 
 function rejects(change: Partial<RawConfig>, key: string, message: RegExp): void {
-    let error: unknown;
-    try {
-        parseConfig({ ...valid, ...change });
-    } catch (e) {
-        error = e;
-    }
-    expect(error).toBeInstanceOf(ConfigError);
-    expect((error as ConfigError).message).toContain(`mailstack:${key}`);
-    expect((error as ConfigError).message).toMatch(message);
-    expect((error as ConfigError).message).not.toContain("\n");
+    expectRejected({ ...valid, ...change }, key, message);
 }
 
 describe("relayHost", () => {

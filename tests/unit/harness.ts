@@ -7,6 +7,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { MockMonitor, MockResourceArgs, MockResourceResult } from "@pulumi/pulumi/runtime/mocks";
 import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import { createHash } from "crypto";
+import { ConfigError, parseConfig, RawConfig } from "../../components/config";
+import { MailServer, MailServerArgs } from "../../components/mailServer";
 
 export const TYPES = {
     sshKey: "hcloud:index/sshKey:SshKey",
@@ -333,4 +335,42 @@ export function valueOf<T>(o: pulumi.Output<T>): Promise<T> {
         resolve(v);
         return v;
     }));
+}
+
+/** The smallest config with a virtual domain: one virtual user, on an existing host. */
+export const SMALL: RawConfig = {
+    hostname: "mail.example.org",
+    baseDomain: "example.org",
+    virtualDomains: ["example.net"],
+    virtualUsers: ["bob@example.net"],
+    certificate: { email: "admin@example.org", acme: "staging" },
+    adminEmail: "bob@example.net",
+    host: { kind: "existing", address: "192.0.2.25" },
+};
+
+/** The MailServer of `raw` under the mocks, given these secrets (a dummy SSH key unless one is given). */
+export async function renderServer(raw: RawConfig, secrets: Omit<MailServerArgs, "config"> = {}):
+    Promise<{ rec: Recorder; server: MailServer }> {
+    const config = parseConfig(raw);
+    const { rec, result, error } = await record(() => new MailServer("mail", {
+        config, sshPrivateKey: pulumi.secret("k"), ...secrets,
+    }));
+    if (error !== undefined || result === undefined) {
+        throw error instanceof Error ? error : new Error(JSON.stringify(error));
+    }
+    return { rec, server: result };
+}
+
+/** parseConfig refuses `raw` with one line that names mailstack:KEY and matches `message`. */
+export function expectRejected(raw: RawConfig, key: string, message: RegExp): void {
+    let error: unknown;
+    try {
+        parseConfig(raw);
+    } catch (e) {
+        error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).message).toContain(`mailstack:${key}`);
+    expect((error as ConfigError).message).toMatch(message);
+    expect((error as ConfigError).message).not.toContain("\n");
 }

@@ -1,33 +1,16 @@
 // The smarthost and the alert webhook under Pulumi mocks: their secrets reach the server only on stdin, as secrets.
 
 import * as pulumi from "@pulumi/pulumi";
-import { parseConfig, RawConfig } from "../../components/config";
+import { RawConfig } from "../../components/config";
 import { MailServer } from "../../components/mailServer";
-import { installMocks, isSecretValue, record, Recorder, reveal, TYPES, valueOf } from "./harness";
+import { installMocks, isSecretValue, Recorder, renderServer, SMALL, reveal, TYPES, valueOf } from "./harness";
 
 const PASSWORD = "relay-pass:with colon";
 const WEBHOOK = "https://hooks.example/T0KEN";
 
-const raw: RawConfig = {
-    hostname: "mail.example.org",
-    baseDomain: "example.org",
-    virtualDomains: ["example.net"],
-    virtualUsers: ["bob@example.net"],
-    certificate: { email: "admin@example.org", acme: "staging" },
-    adminEmail: "bob@example.net",
-    host: { kind: "existing", address: "192.0.2.25" },
-};
-
-async function render(extra: RawConfig, secrets: boolean): Promise<{ rec: Recorder; server: MailServer }> {
-    const config = parseConfig({ ...raw, ...extra });
-    const { rec, result, error } = await record(() => new MailServer("mail", {
-        config, sshPrivateKey: pulumi.secret("key"),
-        ...(secrets ? { relayPassword: pulumi.secret(PASSWORD), alertWebhook: pulumi.secret(WEBHOOK) } : {}),
-    }));
-    if (error !== undefined || result === undefined) {
-        throw error;
-    }
-    return { rec, server: result };
+function render(extra: RawConfig, secrets: boolean): Promise<{ rec: Recorder; server: MailServer }> {
+    return renderServer({ ...SMALL, ...extra },
+        secrets ? { relayPassword: pulumi.secret(PASSWORD), alertWebhook: pulumi.secret(WEBHOOK) } : {});
 }
 
 beforeAll(async () => {
