@@ -4,6 +4,7 @@
 
 import { execFileSync } from "child_process";
 import * as path from "path";
+import { POX } from "../render/fixture";
 import { mail, output, pebbleRoot, ROOT, testbed } from "./testbed";
 
 const t = testbed();
@@ -20,13 +21,6 @@ function fetch(method: string, url: string, body = ""): Fetched {
     return mail("fetch", method, url, root, body) as unknown as Fetched;
 }
 
-const POX = (address: string): string => `<?xml version="1.0" encoding="utf-8"?>
-<Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006">
-  <Request>
-    <EMailAddress>${address}</EMailAddress>
-    <AcceptableResponseSchema>http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a</AcceptableResponseSchema>
-  </Request>
-</Autodiscover>`;
 
 /** Python's XML parser on the client: the document is well-formed, and its servers as (type port socket user). */
 function parsed(xml: string, kind: "thunderbird" | "pox"): string[] {

@@ -99,15 +99,21 @@ def subjects(imap, mailbox="INBOX"):
     return [m["subject"] for m in messages(imap, mailbox)]
 
 
-def messages(imap, mailbox="INBOX"):
+def fetch_all(imap, mailbox, items):
+    """(meta, data) of ITEMS for every message of MAILBOX, selected read-only."""
     typ, data = imap.select(quoted(mailbox), readonly=True)
     if typ != "OK":
         raise imaplib.IMAP4.error(f"SELECT {mailbox}: {data}")
     _, data = imap.search(None, "ALL")
-    found = []
     for num in data[0].split():
-        _, msg = imap.fetch(num, "(BODY.PEEK[HEADER.FIELDS (SUBJECT FROM RETURN-PATH)])")
-        h = headers(msg[0][1])
+        _, msg = imap.fetch(num, items)
+        yield msg[0][0].decode(), msg[0][1]
+
+
+def messages(imap, mailbox="INBOX"):
+    found = []
+    for _, head in fetch_all(imap, mailbox, "(BODY.PEEK[HEADER.FIELDS (SUBJECT FROM RETURN-PATH)])"):
+        h = headers(head)
         found.append(dict(subject=str(h.get("Subject", "")), sender=str(h.get("From", "")),
                           returnPath=str(h.get("Return-Path", ""))))
     return found
@@ -115,16 +121,10 @@ def messages(imap, mailbox="INBOX"):
 
 def flags(host, user, password, mailbox="INBOX"):
     imap = imap_session(host, user, password)
-    typ, data = imap.select(quoted(mailbox), readonly=True)
-    if typ != "OK":
-        raise imaplib.IMAP4.error(f"SELECT {mailbox}: {data}")
-    _, data = imap.search(None, "ALL")
     found = []
-    for num in data[0].split():
-        _, msg = imap.fetch(num, "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
-        meta = msg[0][0].decode()
+    for meta, head in fetch_all(imap, mailbox, "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])"):
         m = re.search(r"FLAGS \(([^)]*)\)", meta)
-        found.append(dict(subject=str(headers(msg[0][1]).get("Subject", "")),
+        found.append(dict(subject=str(headers(head).get("Subject", "")),
                           flags=sorted(f for f in (m.group(1).split() if m else []) if f != "\\Recent")))
     imap.logout()
     out(ok=True, messages=sorted(found, key=lambda x: x["subject"]))

@@ -45,3 +45,12 @@ export function dovecotInput(c: MailConfig, version: DovecotInput["version"], fi
 export function senderInput(c: MailConfig): SenderInput {
     return { baseDomain: c.baseDomain, virtualUsers: c.virtualUsers, systemUsers: c.systemUsers, aliases: effectiveAliases(c) };
 }
+
+/** The request body Outlook POSTs to autodiscover (the POX protocol) for `address`. */
+export const POX = (address: string): string => `<?xml version="1.0" encoding="utf-8"?>
+<Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006">
+  <Request>
+    <EMailAddress>${address}</EMailAddress>
+    <AcceptableResponseSchema>http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a</AcceptableResponseSchema>
+  </Request>
+</Autodiscover>`;

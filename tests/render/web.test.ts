@@ -2,7 +2,7 @@
 // private namespaces, where Python asks for them as Thunderbird, Outlook and an iPhone would.
 
 import { mtaStsPolicy, nginxConf, PLACEHOLDER, WebInput, webFiles } from "../../components/render/web";
-import { config } from "./fixture";
+import { config, POX } from "./fixture";
 import { ROOTFS_TIMEOUT_MS, Sandbox, selfSignedCert, shq, SUITE } from "./debian";
 
 function input(tls: { certFile: string; keyFile: string }, imaps = false, smtps = false): WebInput {
@@ -28,13 +28,6 @@ for host, method, path, body in json.loads(sys.argv[1]):
 print(json.dumps(res))
 `;
 
-const POX = (address: string): string => `<?xml version="1.0" encoding="utf-8"?>
-<Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006">
-  <Request>
-    <EMailAddress>${address}</EMailAddress>
-    <AcceptableResponseSchema>http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a</AcceptableResponseSchema>
-  </Request>
-</Autodiscover>`;
 
 interface Answer { status: number; type: string | null; location: string | null; body: string }
 
