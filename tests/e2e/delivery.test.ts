@@ -45,10 +45,16 @@ describe("port 25 delivers to every kind of account, read back over IMAP", () =>
         // Accepted in the dialogue; for the EAI message, over SMTPUTF8 as the server offered it.
         expect(sent).toMatchObject(verb === "sendutf8" ? { ok: true, smtputf8: true } : { ok: true });
         for (const reader of readers) {
-            const got = mail("wait", host, reader, pw(reader), subject, "20");
+            // Delivered means readable: the INBOX, or Junk when rspamd scores the message as spam. On the test
+            // server every outside message lacks DNS (no rDNS, unknown HELO name: about 6 points), and rspamd 3.8+
+            // (Debian 13) adds 4.5 for the raw UTF-8 headers of an EAI message; filing is tested in filter/sieve.
+            let got = mail("wait", host, reader, pw(reader), subject, "20");
+            if (!got.ok) {
+                got = mail("wait", host, reader, pw(reader), subject, "2", "Junk");
+            }
             if (!got.ok) {
                 // Why it never arrived: bounced, deferred, or delivered where IMAP cannot see it.
-                throw new Error(`"${subject}" to ${to} is not in ${reader}'s INBOX; the mail log says:\n` +
+                throw new Error(`"${subject}" to ${to} is not in ${reader}'s INBOX or Junk; the mail log says:\n` +
                     logOf((sent as { queued?: unknown }).queued));
             }
             expect((got as { sender?: string }).sender).toContain(from);
