@@ -105,6 +105,8 @@ export class MailServer extends pulumi.ComponentResource {
             connection: conn, domains, dkim: c.dkim, spam: c.spam, signing: keys.signing,
         }, { parent: this, dependsOn: [packages, ...storage] });
         const users = new Users(`${name}-users`, { connection: conn, config: c, state }, { parent: this, dependsOn: [vmail] });
+        // Not after the certificate: postfix starts without it (smtpd reads it per connection) and certbot's deploy
+        // hook reloads postfix once it is there, so the two run side by side on a fresh server.
         const postfix = new Postfix(`${name}-postfix`, {
             connection: conn,
             input: {
@@ -114,7 +116,7 @@ export class MailServer extends pulumi.ComponentResource {
             ipv6: host.ipv6,
             state,
             relayPassword: args.relayPassword,
-        }, { parent: this, dependsOn: [users, cert, rspamd] });
+        }, { parent: this, dependsOn: [users, rspamd] });
         const dovecot = new Dovecot(`${name}-dovecot`, {
             connection: conn,
             state,
@@ -127,8 +129,8 @@ export class MailServer extends pulumi.ComponentResource {
         }, {
             parent: this,
             // dovecot's auth and LMTP sockets live in postfix's spool, whose private/ directory postfix creates
-            // (postfix 3.10 on Debian 13 only when it first starts).
-            dependsOn: [users, postfix],
+            // (postfix 3.10 on Debian 13 only when it first starts). dovecot will not start without its certificate.
+            dependsOn: [users, postfix, cert],
         });
 
         if (c.backup !== undefined) {
@@ -138,7 +140,9 @@ export class MailServer extends pulumi.ComponentResource {
             new Backup(`${name}-backup`, {
                 connection: conn, config: c.backup, adminEmail: c.adminEmail, password: args.backupPassword,
                 sshKey: args.backupSshKey ?? backupSshKey, s3SecretKey: args.backupS3SecretKey,
-            }, { parent: this, dependsOn: [users, postfix, dovecot] });
+            // Beside the mail setup, not after it: the timer's first run is hours away, and the repository only
+            // needs the volume.
+            }, { parent: this, dependsOn: [packages, ...storage] });
         }
 
         // After both: the jail reads their logs.
