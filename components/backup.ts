@@ -4,6 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { BackupConfig } from "./config";
 import { CTL, Connection, putFile, sha256, staticFile, step } from "./remote";
+import { ServerState } from "./serverState";
 import {
     BACKUP_ENV, BACKUP_KNOWN_HOSTS, BACKUP_PASSWORD, BACKUP_SSH_CONFIG, BACKUP_SSH_KEY, BACKUP_UNIT_FILES, backupEnv,
     backupSshConfig, backupUnits, sftpTarget,
@@ -17,6 +18,17 @@ export interface BackupArgs {
     /** For sftp repositories. */
     sshKey?: pulumi.Input<string>;
     s3SecretKey?: pulumi.Input<string>;
+    /** Drift of the files: a changed one is written again. */
+    state: ServerState;
+}
+
+/** The files Backup writes. */
+export function backupPaths(b: BackupConfig): string[] {
+    const sftp = sftpTarget(b.repository) !== undefined;
+    return [
+        BACKUP_PASSWORD, BACKUP_ENV, ...(sftp ? [BACKUP_SSH_KEY, BACKUP_SSH_CONFIG] : []),
+        ...(sftp && b.knownHosts !== undefined ? [BACKUP_KNOWN_HOSTS] : []), ...Object.values(BACKUP_UNIT_FILES),
+    ];
 }
 
 export class Backup extends pulumi.ComponentResource {
@@ -24,9 +36,10 @@ export class Backup extends pulumi.ComponentResource {
         super("mailstack:index:Backup", name, {}, opts);
         const b = args.config;
         const conn = args.connection;
+        const repair = args.state.repairOf.bind(args.state);
         const secretFile = (id: string, path: string, content: pulumi.Input<string>): pulumi.Resource =>
             putFile(`${name}-${id}`, { path, mode: "0600", owner: "root:root", content: pulumi.secret(content) }, conn,
-                { parent: this });
+                { parent: this }, [repair(path)]);
         const files: pulumi.Resource[] = [
             secretFile("password", BACKUP_PASSWORD, args.password),
             secretFile("env", BACKUP_ENV, pulumi.output(args.s3SecretKey ?? "").apply((k) =>
@@ -41,18 +54,18 @@ export class Backup extends pulumi.ComponentResource {
             files.push(secretFile("ssh_key", BACKUP_SSH_KEY, pulumi.output(args.sshKey).apply((k) => k.endsWith("\n") ? k : `${k}\n`)));
             files.push(putFile(`${name}-ssh_config`, {
                 path: BACKUP_SSH_CONFIG, mode: "0644", owner: "root:root", content: backupSshConfig(sftp, b.knownHosts !== undefined),
-            }, conn, { parent: this }));
+            }, conn, { parent: this }, [repair(BACKUP_SSH_CONFIG)]));
             if (b.knownHosts !== undefined) {
                 files.push(putFile(`${name}-known_hosts`, {
                     path: BACKUP_KNOWN_HOSTS, mode: "0644", owner: "root:root", content: `${b.knownHosts.trim()}\n`,
-                }, conn, { parent: this }));
+                }, conn, { parent: this }, [repair(BACKUP_KNOWN_HOSTS)]));
             }
         }
         const units = backupUnits(b, args.adminEmail);
         for (const key of ["service", "timer", "failed"] as const) {
             files.push(putFile(`${name}-${key}`, {
                 path: BACKUP_UNIT_FILES[key], mode: "0644", owner: "root:root", content: units[key],
-            }, conn, { parent: this }));
+            }, conn, { parent: this }, [repair(BACKUP_UNIT_FILES[key])]));
         }
         // Re-run when any file or mailstack-ctl changes: the hashes in the command line (no secret in them: the
         // secrets' own hashes would leak nothing useful, but they are left out anyway).
@@ -60,6 +73,7 @@ export class Backup extends pulumi.ComponentResource {
         step(name, {
             connection: conn,
             create: `${CTL} backup-init # ${hash}`,
+            triggers: [repair(...backupPaths(b))],
         }, { parent: this, dependsOn: files });
         this.registerOutputs({});
     }

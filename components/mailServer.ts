@@ -5,23 +5,24 @@ import * as pulumi from "@pulumi/pulumi";
 import { CERT_FILE, Certificate, certbotCommand, KEY_FILE } from "./certificate";
 import { MailConfig } from "./config";
 import { DOVECOT_FILES, Dovecot, QUOTA_FILE } from "./dovecot";
-import { Fail2ban } from "./fail2ban";
+import { FAIL2BAN_FILES, Fail2ban } from "./fail2ban";
 import { Firewall } from "./firewall";
 import { ExistingServer, HetznerServer, Host, TestbedServer } from "./host";
-import { Ops } from "./ops";
+import { opsFiles, Ops } from "./ops";
 import { Packages } from "./packages";
 import { POSTFIX_FILES, Postfix } from "./postfix";
 import { USER_FILES, Users, PASSWD_FILE } from "./users";
 import { Vmail } from "./vmail";
-import { Web } from "./web";
+import { Web, webPaths } from "./web";
 import { PAM_SERVICE } from "./render/access";
 import { CIPHERS } from "./render/postfix";
 import { ServerState } from "./serverState";
-import { dkimKeys, Rspamd } from "./rspamd";
+import { dkimKeys, Rspamd, RspamdArgs, rspamdPaths } from "./rspamd";
 import { Storage } from "./storage";
-import { Backup } from "./backup";
+import { Backup, backupPaths } from "./backup";
 import { ClientSettings, clientSettings, DnsRecord, dnsRecords } from "./render/records";
 import { Port, tlsPorts } from "./render/ops";
+import { WebInput } from "./render/web";
 
 /** What `npm run doctor` needs besides dnsRecords: no secret in it. */
 export interface DoctorTarget {
@@ -77,33 +78,36 @@ export class MailServer extends pulumi.ComponentResource {
         const storage = volume === undefined ? [] : [new Storage(`${name}-storage`, {
             connection: conn, device: volume.device,
         }, { parent: this, dependsOn: [packages] })];
+        const webInput: WebInput = {
+            hostname: c.hostname, baseDomain: c.baseDomain, virtualDomains: c.virtualDomains, imaps: c.imaps,
+            smtps: c.smtps, mtaSts: c.mtaSts, certFile: CERT_FILE, keyFile: KEY_FILE,
+        };
+        const domains = [c.baseDomain, ...c.virtualDomains];
+        const rspamdArgs: RspamdArgs = { connection: conn, domains, dkim: c.dkim, spam: c.spam };
         // After the packages, so that the first read already sees the installed versions.
         const state = new ServerState(`${name}-state`, {
             target: pulumi.output(conn).apply((k) => ({ host: k.host, port: k.port, user: k.user, privateKey: k.privateKey })),
-            files: [...USER_FILES, ...POSTFIX_FILES, ...DOVECOT_FILES],
+            // every file a later step writes and finds again (the volume's mount units excepted: storage runs first)
+            files: [
+                ...USER_FILES, ...POSTFIX_FILES, ...DOVECOT_FILES, ...rspamdPaths(rspamdArgs), ...webPaths(webInput),
+                ...FAIL2BAN_FILES, ...opsFiles(args.alertWebhook !== undefined),
+                ...(c.backup === undefined ? [] : backupPaths(c.backup)),
+            ],
             users: [...c.virtualUsers, ...c.renames.map((r) => r.from)],
             passwdFile: PASSWD_FILE,
         }, { parent: this, dependsOn: [packages] });
         const vmail = new Vmail(`${name}-vmail`, { connection: conn, virtualDomains: c.virtualDomains },
             { parent: this, dependsOn: [packages, ...storage] });
-        const web = new Web(`${name}-web`, {
-            connection: conn,
-            input: {
-                hostname: c.hostname, baseDomain: c.baseDomain, virtualDomains: c.virtualDomains, imaps: c.imaps,
-                smtps: c.smtps, mtaSts: c.mtaSts, certFile: CERT_FILE, keyFile: KEY_FILE,
-            },
-        }, { parent: this, dependsOn: [packages] });
+        const web = new Web(`${name}-web`, { connection: conn, input: webInput, state }, { parent: this, dependsOn: [packages] });
         // The certificate (an ACME round trip, the longest step after apt) runs beside the accounts: only postfix,
         // dovecot and nginx read it.
         const cert = new Certificate(`${name}-certificate`, { connection: conn, config: c.certificate },
             { parent: this, dependsOn: [packages, web.acmeReady, ...storage] });
         web.serve(`${name}-web-tls`, cert, certbotCommand(c.certificate));
-        const domains = [c.baseDomain, ...c.virtualDomains];
         const keys = dkimKeys(name, domains, c.dkim, this);
         // Before postfix points its milters at it.
-        const rspamd = new Rspamd(`${name}-rspamd`, {
-            connection: conn, domains, dkim: c.dkim, spam: c.spam, signing: keys.signing,
-        }, { parent: this, dependsOn: [packages, ...storage] });
+        const rspamd = new Rspamd(`${name}-rspamd`, { ...rspamdArgs, signing: keys.signing, state },
+            { parent: this, dependsOn: [packages, ...storage] });
         const users = new Users(`${name}-users`, { connection: conn, config: c, state }, { parent: this, dependsOn: [vmail] });
         // Not after the certificate: postfix starts without it (smtpd reads it per connection) and certbot's deploy
         // hook reloads postfix once it is there, so the two run side by side on a fresh server.
@@ -137,23 +141,23 @@ export class MailServer extends pulumi.ComponentResource {
             if (args.backupPassword === undefined) {
                 throw new Error("mailstack:backupPassword: required with mailstack:backup");
             }
-            new Backup(`${name}-backup`, {
-                connection: conn, config: c.backup, adminEmail: c.adminEmail, password: args.backupPassword,
-                sshKey: args.backupSshKey ?? backupSshKey, s3SecretKey: args.backupS3SecretKey,
             // Beside the mail setup, not after it: the timer's first run is hours away, and the repository only
             // needs the volume.
+            new Backup(`${name}-backup`, {
+                connection: conn, config: c.backup, adminEmail: c.adminEmail, password: args.backupPassword,
+                sshKey: args.backupSshKey ?? backupSshKey, s3SecretKey: args.backupS3SecretKey, state,
             }, { parent: this, dependsOn: [packages, ...storage] });
         }
 
         // After both: the jail reads their logs.
         new Fail2ban(`${name}-fail2ban`, {
-            connection: conn, input: { ...c.bruteForce, imaps: c.imaps, smtps: c.smtps },
+            connection: conn, input: { ...c.bruteForce, imaps: c.imaps, smtps: c.smtps }, state,
         }, { parent: this, dependsOn: [postfix, dovecot] });
 
         const ports = tlsPorts(c);
         new Ops(`${name}-ops`, {
             connection: conn, logRetentionDays: c.logRetentionDays, doctor: c.doctor, relay: c.relayHost,
-            certFile: cert.certFile, ports, alertWebhook: args.alertWebhook,
+            certFile: cert.certFile, ports, alertWebhook: args.alertWebhook, state,
         }, { parent: this, dependsOn: [postfix, dovecot] });
 
         this.serverIp = host.address;

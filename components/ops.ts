@@ -8,6 +8,7 @@ import {
     WEBHOOK_CONF, webhookConf,
 } from "./render/ops";
 import { CTL, Connection, putFile, quote, sha256, staticFile, step } from "./remote";
+import { ServerState } from "./serverState";
 
 export interface OpsArgs {
     connection: pulumi.Input<Connection>;
@@ -18,6 +19,13 @@ export interface OpsArgs {
     ports: Port[];
     /** Secret. Without it the timer still runs the checks (journal), and posts nothing. */
     alertWebhook?: pulumi.Input<string>;
+    /** Drift of the files: a changed one is written again and the timer restarted. */
+    state: ServerState;
+}
+
+/** The files Ops writes. */
+export function opsFiles(alertWebhook: boolean): string[] {
+    return [LOGROTATE_FILE, DOCTOR, DOCTOR_CONF, DOCTOR_UNIT, DOCTOR_TIMER, ...(alertWebhook ? [WEBHOOK_CONF] : [])];
 }
 
 export class Ops extends pulumi.ComponentResource {
@@ -33,7 +41,7 @@ export class Ops extends pulumi.ComponentResource {
         ];
         const written = files.map(([path, mode, content]) => putFile(`${name}-${path.split("/").pop()}`, {
             path, mode, owner: "root:root", content,
-        }, args.connection, { parent: this }));
+        }, args.connection, { parent: this }, [args.state.repairOf(path)]));
         if (args.alertWebhook !== undefined) {
             written.push(step(`${name}-webhook`, {
                 connection: args.connection,
@@ -41,6 +49,7 @@ export class Ops extends pulumi.ComponentResource {
                 stdin: pulumi.secret(pulumi.output(args.alertWebhook).apply(webhookConf)),
                 delete: `rm -f ${quote(WEBHOOK_CONF)}`,
                 quiet: true,
+                triggers: [args.state.repairOf(WEBHOOK_CONF)],
             }, { parent: this, deleteBeforeReplace: true }));
         }
         step(`${name}-timer`, {
@@ -48,7 +57,7 @@ export class Ops extends pulumi.ComponentResource {
             create: "systemctl daemon-reload && systemctl enable --quiet mailstack-doctor.timer && " +
                 "systemctl restart mailstack-doctor.timer",
             delete: "systemctl disable --now --quiet mailstack-doctor.timer || true",
-            triggers: files.map(([, , text]) => sha256(text)),
+            triggers: [...files.map(([, , text]) => sha256(text)), args.state.repairOf(...opsFiles(false))],
             // A changed file replaces this step: the old one's delete (disable) must run before the new create.
         }, { parent: this, dependsOn: written, deleteBeforeReplace: true });
         this.registerOutputs({});

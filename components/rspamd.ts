@@ -6,12 +6,23 @@ import { DkimConfig, SpamConfig } from "./config";
 import { DkimKey } from "./dkim";
 import { keyPath, RSPAMD_DIR, RSPAMD_GROUP, rspamdFiles } from "./render/rspamd";
 import { CTL, Connection, putFile, sha256, step } from "./remote";
+import { ServerState } from "./serverState";
 
 export interface RspamdArgs {
     connection: pulumi.Input<Connection>;
     domains: string[];
     dkim: DkimConfig;
     spam: SpamConfig;
+}
+
+const configFiles = (args: RspamdArgs): [string, string][] => Object.entries(rspamdFiles({
+    domains: args.domains, selector: args.dkim.selector, ...args.spam,
+})).map(([rel, content]) => [`${RSPAMD_DIR}/${rel}`, content]);
+const keyFile = (args: RspamdArgs, domain: string): string => keyPath({ domain, selector: args.dkim.selector });
+
+/** The files Rspamd writes: its config and the signing keys. */
+export function rspamdPaths(args: RspamdArgs): string[] {
+    return [...configFiles(args).map(([path]) => path), ...args.domains.map((d) => keyFile(args, d))];
 }
 
 /** The DKIM keys of a config, per domain: the signing selector's and, while a rotation is announced, the next one's. */
@@ -25,24 +36,23 @@ export function dkimKeys(name: string, domains: string[], dkim: DkimConfig, pare
 export class Rspamd extends pulumi.ComponentResource {
     /** signing: the signing selector's key of each domain, in the order of `domains`. The next selector's keys
      * are only published (dnsRecords); they reach the server when they sign. */
-    constructor(name: string, args: RspamdArgs & { signing: DkimKey[] }, opts?: pulumi.ComponentResourceOptions) {
+    constructor(name: string, args: RspamdArgs & { signing: DkimKey[]; state: ServerState },
+        opts?: pulumi.ComponentResourceOptions) {
         super("mailstack:index:Rspamd", name, {}, opts);
-        const files = Object.entries(rspamdFiles({
-            domains: args.domains, selector: args.dkim.selector, ...args.spam,
-        }));
-        const written = files.map(([rel, content]) => putFile(`${name}-${rel.replace(/\//g, "-")}`, {
-            path: `${RSPAMD_DIR}/${rel}`, mode: "0644", owner: "root:root", content,
-        }, args.connection, { parent: this }));
+        const files = configFiles(args);
+        const repair = args.state.repairOf.bind(args.state);
+        const written = files.map(([path, content]) => putFile(`${name}-${path.slice(RSPAMD_DIR.length + 1).replace(/\//g, "-")}`, {
+            path, mode: "0644", owner: "root:root", content,
+        }, args.connection, { parent: this }, [repair(path)]));
         const signing = args.signing;
         const keyFiles = signing.map((k, i) => putFile(`${name}-key-${args.domains[i]}`, {
-            path: keyPath({ domain: args.domains[i], selector: args.dkim.selector }), mode: "0640", owner: `root:${RSPAMD_GROUP}`,
-            content: k.privateKey,
-        }, args.connection, { parent: this }));
+            path: keyFile(args, args.domains[i]), mode: "0640", owner: `root:${RSPAMD_GROUP}`, content: k.privateKey,
+        }, args.connection, { parent: this }, [repair(keyFile(args, args.domains[i]))]));
         step(`${name}-apply`, {
             connection: args.connection,
             create: `${CTL} rspamd`,
             triggers: [...files.map(([, text]) => sha256(text)),
-                ...signing.map((k) => k.publicKey)],
+                ...signing.map((k) => k.publicKey), repair(...rspamdPaths(args))],
         }, { parent: this, dependsOn: [...written, ...keyFiles] });
         this.registerOutputs({});
     }

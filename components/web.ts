@@ -6,11 +6,25 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { CERT_FILE } from "./certificate";
 import { CTL, Connection, putFile, sha256, step } from "./remote";
+import { ServerState } from "./serverState";
 import { NGINX_STAGED, nginxConf, WebInput, webFiles } from "./render/web";
 
 export interface WebArgs {
     connection: pulumi.Input<Connection>;
     input: WebInput;
+    /** Drift of the files: a changed one is written again and nginx reloaded. */
+    state: ServerState;
+}
+
+const files = (input: WebInput): { path: string; content: string; mode: string }[] => [
+    ...webFiles(input).map((f) => ({ ...f, mode: "0644" })),
+    { path: NGINX_STAGED.http, content: nginxConf(input, false), mode: "0644" },
+    { path: NGINX_STAGED.full, content: nginxConf(input, true), mode: "0644" },
+];
+
+/** The files Web writes. */
+export function webPaths(input: WebInput): string[] {
+    return files(input).map((f) => f.path);
 }
 
 export class Web extends pulumi.ComponentResource {
@@ -19,22 +33,21 @@ export class Web extends pulumi.ComponentResource {
     private readonly args: WebArgs;
     private readonly written: command.remote.Command[];
     private readonly hashes: string[];
+    private readonly repair: pulumi.Output<number>;
 
     constructor(name: string, args: WebArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mailstack:index:Web", name, {}, opts);
         this.args = args;
-        const files = [
-            ...webFiles(args.input).map((f) => ({ ...f, mode: "0644" })),
-            { path: NGINX_STAGED.http, content: nginxConf(args.input, false), mode: "0644" },
-            { path: NGINX_STAGED.full, content: nginxConf(args.input, true), mode: "0644" },
-        ];
-        this.hashes = files.map((f) => sha256(`${f.path}\n${f.content}`));
-        this.written = files.map((f) => putFile(`${name}-${f.path.replace(/^\/var\/lib\/mailstack\/|^\/etc\/mailstack\//, "")}`,
-            { path: f.path, mode: f.mode, owner: "root:root", content: f.content }, args.connection, { parent: this }));
+        const all = files(args.input);
+        this.hashes = all.map((f) => sha256(`${f.path}\n${f.content}`));
+        this.repair = args.state.repairOf(...webPaths(args.input));
+        this.written = all.map((f) => putFile(`${name}-${f.path.replace(/^\/var\/lib\/mailstack\/|^\/etc\/mailstack\//, "")}`,
+            { path: f.path, mode: f.mode, owner: "root:root", content: f.content }, args.connection, { parent: this },
+            [args.state.repairOf(f.path)]));
         this.acmeReady = step(`${name}-acme`, {
             connection: args.connection,
             create: `${CTL} web ${CERT_FILE}`,
-            triggers: this.hashes,
+            triggers: [...this.hashes, this.repair],
         }, { parent: this, dependsOn: this.written });
         this.registerOutputs({});
     }
@@ -44,7 +57,7 @@ export class Web extends pulumi.ComponentResource {
         return step(name, {
             connection: this.args.connection,
             create: `${CTL} web ${CERT_FILE}`,
-            triggers: [...this.hashes, sha256(certbotCommand)],
+            triggers: [...this.hashes, sha256(certbotCommand), this.repair],
         }, { parent: this, dependsOn: [this.acmeReady, certificate] });
     }
 }

@@ -52,6 +52,34 @@ describe("drift", () => {
         expect(onServer("grep -c '^info@example.net ' /etc/postfix/virtual")).toBe("1\n");
     });
 
+    test("so are rspamd's, nginx's, fail2ban's and the doctor's files and a DKIM key, and what reads them reloads", () => {
+        const ACTIONS = "/etc/rspamd/local.d/actions.conf";
+        const KEY = "/var/lib/rspamd/dkim/example.net.mailstack.key";
+        const POLICY = "/var/lib/mailstack/www/mta-sts.txt";
+        const JAIL = "/etc/fail2ban/jail.d/mailstack.local";
+        const ROTATE = "/etc/logrotate.d/mailstack";
+        const files = [ACTIONS, KEY, POLICY, JAIL, ROTATE];
+        const sums = (): string => onServer(`sha256sum ${files.join(" ")}`);
+        const maxRetry = (): string => onServer("fail2ban-client get mailstack maxretry").trim();
+        const rspamdPid = (): string => onServer("systemctl show -P MainPID rspamd").trim();
+        const before = { sums: sums(), maxRetry: maxRetry(), rspamd: rspamdPid() };
+        onServer(`sed -i 's/^reject = .*/reject = 999;/' ${ACTIONS}; rm -f ${KEY}; printf 'mode: none\\n' > ${POLICY}
+            sed -i 's/^maxretry = .*/maxretry = 99/' ${JAIL}; fail2ban-client reload >/dev/null; echo '# by hand' >> ${ROTATE}`);
+        expect(maxRetry()).toBe("99");
+
+        const preview = pulumi("preview");
+        expect(preview.status).toBe(0);
+        for (const file of files) {
+            expect(preview.stdout + preview.stderr).toContain(`${file} was changed or removed by hand since the last up: this up writes it again`);
+        }
+        const r = up();
+        expect(r.stderr).toBe("");
+        expect(r.status).toBe(0);
+        expect(sums()).toBe(before.sums);
+        expect(maxRetry()).toBe(before.maxRetry);
+        expect(rspamdPid()).not.toBe(before.rspamd);
+    });
+
     test("then a second up changes nothing and opens exactly one SSH session: the read-only check", () => {
         const before = sshSessions();
         const r = up("--expect-no-changes");

@@ -336,14 +336,15 @@ describe("MailServer on an existing host", () => {
     secrets(() => r);
 });
 
-/** packages -> (vmail -> users) beside certificate -> postfix -> dovecot -> fail2ban. */
+/** packages -> (vmail -> users -> postfix) beside certificate -> dovecot -> fail2ban. */
 function dependencyChain(get: () => Rendered): void {
     const chain: [string, string][] = [
         ["Vmail", "Packages"],
         ["Certificate", "Packages"],
         ["Users", "Vmail"],
         ["Postfix", "Users"],
-        ["Postfix", "Certificate"],
+        ["Dovecot", "Postfix"],
+        ["Dovecot", "Certificate"],
         ["Dovecot", "Users"],
         ["Fail2ban", "Postfix"],
         ["Fail2ban", "Dovecot"],
@@ -373,6 +374,12 @@ function dependencyChain(get: () => Rendered): void {
                 expect({ step: step.name, waitsForUsers: users.some((u) => all.has(u.urn)) })
                     .toEqual({ step: step.name, waitsForUsers: false });
             }
+        }
+        // postfix and the certificate run side by side: neither waits for the other
+        const cert = rec.customsOf(component(rec, "Certificate"));
+        for (const step of rec.customsOf(component(rec, "Postfix"))) {
+            const all = rec.transitivelyWaitsFor(step);
+            expect({ step: step.name, waitsForCert: cert.some((x) => all.has(x.urn)) }).toEqual({ step: step.name, waitsForCert: false });
         }
     });
 
