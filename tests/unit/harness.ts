@@ -242,6 +242,7 @@ interface Request {
     getAdditionalsecretoutputsList(): string[];
     getDeletebeforereplace(): boolean;
     getIgnorechangesList(): string[];
+    getReplaceonchangesList(): string[];
     getProtect(): boolean;
 }
 
