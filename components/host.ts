@@ -196,6 +196,9 @@ export class TestbedServer extends pulumi.ComponentResource implements Host {
             additionalSecretOutputs: ["stdout"],
             // There is one test server slot: the old server must go before its replacement comes up.
             deleteBeforeReplace: true,
+            // Another suite is another machine, as another image is on Hetzner: without this the provider would
+            // run server-up again in place (an update), which refuses while the old server runs.
+            replaceOnChanges: ["create"],
         });
         const info = server.stdout.apply((out) => JSON.parse(out.trim().split("\n").pop() ?? "{}") as TestbedInfo);
         this.address = pulumi.unsecret(info.apply((i) => i.address));

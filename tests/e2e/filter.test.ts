@@ -4,7 +4,7 @@
 // The keys survive a second `up`. rspamd, its controller and redis are not reachable from outside.
 
 import { DnsRecord } from "../../components/render/records";
-import { mail, onServer, onServerStatus, output, pulumi, testbed } from "./testbed";
+import { dkimTable, mail, onServer, onServerStatus, output, pulumi, testbed } from "./testbed";
 
 jest.setTimeout(600_000);
 
@@ -17,9 +17,6 @@ const run = `${Date.now()}`;
 
 interface Signature { d: string; s: string; a: string; verified: boolean }
 interface Checked { ok: boolean; signatures: Signature[]; headers: string; error?: string }
-
-const dkimTable = (records: DnsRecord[]): Record<string, string> =>
-    Object.fromEntries(records.filter((r) => r.name.includes("._domainkey.")).map((r) => [r.name, (r.strings ?? [r.value]).join("")]));
 
 function checked(user: string, password: string, subject: string, table: Record<string, string>): Checked {
     const got = mail("wait", host, user, password, subject, "30");

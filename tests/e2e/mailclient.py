@@ -41,6 +41,7 @@
                                             s= of each DKIM-Signature and whether it verifies
   port HOST PORT                            whether a TCP connection is accepted
   flags HOST USER PASS [MAILBOX]            every message of MAILBOX (INBOX): subject and IMAP flags (sorted)
+  mailboxes HOST USER PASS                  every mailbox: UIDVALIDITY, and each message's UID, subject and flags
   setflags HOST USER PASS SUBJECT FLAGS     STORE +FLAGS (e.g. "\\Seen \\Flagged $Label1") on the INBOX messages with SUBJECT
   expunge HOST USER PASS                    delete every message of INBOX (STORE \\Deleted, EXPUNGE)
   hold HOST USER PASS STOPFILE [SECONDS]    log in and select INBOX, print {"ready": true}, keep the session
@@ -374,17 +375,39 @@ def utf7_decode(name):
     return re.sub(r"&([A-Za-z0-9+,]*)-", part, name)
 
 
-def mailbox_names(imap):
+def mailbox_list(imap):
+    """(name as the server spells it, in modified UTF-7; its LIST attributes) of every mailbox."""
     _, data = imap.list('""', "*")
-    names = []
+    found = []
     for line in data:
         line = line.decode() if isinstance(line, bytes) else line[0].decode() + line[1].decode()
         m = re.match(r'\((?P<flags>[^)]*)\) (?:"(?:[^"\\]|\\.)*"|NIL) (?P<name>.*)$', line)
         name = m.group("name")
         if name.startswith('"'):
             name = re.sub(r'\\(.)', r"\1", name[1:-1])
-        names.append(utf7_decode(name))
-    return names
+        found.append((name, m.group("flags")))
+    return found
+
+
+def mailbox_names(imap):
+    return [utf7_decode(name) for name, _ in mailbox_list(imap)]
+
+
+def every_mailbox(host, user, password):
+    """Every selectable mailbox: its UIDVALIDITY and each message's UID, subject and flags (what a client caches)."""
+    imap = imap_session(host, user, password)
+    found = {}
+    for name, attrs in mailbox_list(imap):
+        if "\\noselect" in attrs.lower():
+            continue
+        _, status = imap.status(quoted(name), "(UIDVALIDITY)")
+        validity = int(re.search(rb"UIDVALIDITY (\d+)", status[0]).group(1))
+        msgs = [dict(uid=int(re.search(r"\bUID (\d+)", meta).group(1)), subject=str(headers(head).get("Subject", "")),
+                     flags=sorted(f for f in re.search(r"FLAGS \(([^)]*)\)", meta).group(1).split() if f != "\\Recent"))
+                for meta, head in fetch_all(imap, name, "(UID FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")]
+        found[utf7_decode(name)] = dict(uidvalidity=validity, messages=sorted(msgs, key=lambda m: m["uid"]))
+    imap.logout()
+    out(ok=True, mailboxes=found)
 
 
 def folders(host, user, password):
@@ -763,5 +786,5 @@ if __name__ == "__main__":
              "tlscontrol": tlscontrol, "sendhelo": sendhelo, "headers": header_block, "cipher": cipher, "hold": hold, "burst": burst, "fetch": fetch,
              "message": message, "dkim": dkim_check, "port": port_open,
              "sendwith": sendwith, "sievescript": sievescript,
-             "flags": flags, "setflags": setflags, "expunge": expunge}
+             "flags": flags, "setflags": setflags, "expunge": expunge, "mailboxes": every_mailbox}
     verbs[sys.argv[1]](*sys.argv[2:])

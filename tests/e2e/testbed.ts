@@ -148,3 +148,57 @@ export function pebbleRoot(file: string): string {
     writeFileSync(file, pem);
     return file;
 }
+
+export interface Resource { urn: string; type: string; id?: string; inputs?: Record<string, unknown> }
+
+/** Every resource of the local stack's state, secrets shown. */
+export function resources(): Resource[] {
+    const r = pulumi("stack", "export", "--show-secrets");
+    if (r.status !== 0) {
+        throw new Error(`stack export: ${r.stderr}`);
+    }
+    return (JSON.parse(r.stdout) as { deployment: { resources: Resource[] } }).deployment.resources;
+}
+
+/** The stack's resource that is the test server (scripts/testbed server-up, see components/host.ts). */
+export function serverResource(): Resource {
+    const found = resources().filter((r) => r.type === "command:local:Command" && r.urn.endsWith("::mail-server"));
+    if (found.length !== 1) {
+        throw new Error(`${found.length} test server resources in the stack`);
+    }
+    return found[0];
+}
+
+export interface Mailbox {
+    uidvalidity: number;
+    messages: { uid: number; subject: string; flags: string[] }[];
+}
+
+/** What a client caches of each LOGIN's mail: every mailbox, its UIDVALIDITY, each message's UID, subject, flags. */
+export function mailboxes(host: string, who: Logins, ...login: string[]): Record<string, Record<string, Mailbox>> {
+    return Object.fromEntries(login.map((l) =>
+        [l, (mail("mailboxes", host, l, who.pw(l)) as unknown as { mailboxes: Record<string, Mailbox> }).mailboxes]));
+}
+
+/** The DKIM TXT records of `dnsRecords`, name -> value (a long key's strings joined), as dkimpy looks them up. */
+export function dkimTable(records = output<{ name: string; value: string; strings?: string[] }[]>("dnsRecords")):
+    Record<string, string> {
+    return Object.fromEntries(records.filter((r) => r.name.includes("._domainkey."))
+        .map((r) => [r.name, (r.strings ?? [r.value]).join("")]));
+}
+
+/** The address mail to LOGIN goes to: a bare system user name is at the base domain. */
+export function addressOf(login: string, t: Testbed = testbed()): string {
+    return login.includes("@") ? login : `${login}@${t.baseDomain}`;
+}
+
+/** A message from outside (port 25) to each LOGIN, read back over IMAP: SUBJECT then the address. Throws if one is missing. */
+export function deliver(host: string, who: Logins, subject: string, ...login: string[]): void {
+    for (const l of login) {
+        const s = `${subject} ${addressOf(l)}`;
+        const sent = mail("send", host, "25", "someone@client.example", addressOf(l), s);
+        if (!sent.ok || !mail("wait", host, l, who.pw(l), s, "60").ok) {
+            throw new Error(`"${s}" was not delivered to ${l}: ${JSON.stringify(sent)}`);
+        }
+    }
+}

@@ -50,6 +50,7 @@ export interface Registered {
     additionalSecretOutputs: string[];
     deleteBeforeReplace: boolean;
     ignoreChanges: string[];
+    replaceOnChanges: string[];
     protect: boolean;
     /** What the mock returned. */
     state: Record<string, unknown>;
@@ -241,6 +242,7 @@ interface Request {
     getAdditionalsecretoutputsList(): string[];
     getDeletebeforereplace(): boolean;
     getIgnorechangesList(): string[];
+    getReplaceonchangesList(): string[];
     getProtect(): boolean;
 }
 
@@ -266,6 +268,7 @@ if (!proto[WRAPPED]) {
             additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
             deleteBeforeReplace: req.getDeletebeforereplace(),
             ignoreChanges: req.getIgnorechangesList(),
+            replaceOnChanges: req.getReplaceonchangesList(),
             protect: req.getProtect(),
             state: {},
         };

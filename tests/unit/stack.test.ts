@@ -285,6 +285,9 @@ describe("MailServer on the local test server", () => {
         expect(server.additionalSecretOutputs).toEqual(["stdout"]);
         expect(isSecretValue(server.state.stdout)).toBe(true);
         expect(server.deleteBeforeReplace).toBe(true);
+        // another suite (in its command line) is a new server, as another image is on Hetzner, not server-up in place
+        expect(reveal(server.inputs.create)).toBe("bash scripts/testbed server-up --json --suite bookworm");
+        expect(server.replaceOnChanges).toContain("create");
         // server-up's id, new with every server, is in every step's triggers
         for (const step of r.rec.byType(TYPES.remote)) {
             expect({ name: step.name, first: (reveal(step.inputs.triggers) as unknown[])[0] })
