@@ -97,7 +97,8 @@ export function doctorTimer(minutes: number): string {
 Description=mailstack health checks every ${minutes} min
 
 [Timer]
-OnBootSec=5min
+# minutes after the timer starts (at boot, or restarted by an up), never in the middle of an up
+OnActiveSec=5min
 OnUnitActiveSec=${minutes}min
 
 [Install]
