@@ -96,6 +96,40 @@ export function serviceDropIn(): string {
     ].join("\n");
 }
 
+/**
+ * The accounts on the volume follow every change of /etc/passwd, shadow or group (passwd, chpasswd, useradd), not
+ * only the stack's own steps: a rebuilt server gets the passwords its users have now, not those of the last `up`.
+ */
+export const ACCOUNTS_UNIT = "mailstack-accounts";
+export function accountsPath(): string {
+    return [
+        "# mailstack: save the accounts on the volume whenever they change",
+        "[Unit]",
+        "Description=mailstack: watch the accounts",
+        `RequiresMountsFor=${STORAGE_MOUNT}`,
+        "",
+        "[Path]",
+        ...["passwd", "shadow", "group"].map((f) => `PathChanged=/etc/${f}`),
+        "",
+        "[Install]",
+        "WantedBy=multi-user.target",
+        "",
+    ].join("\n");
+}
+export function accountsService(): string {
+    return [
+        "# mailstack: save the accounts on the volume (started by mailstack-accounts.path)",
+        "[Unit]",
+        "Description=mailstack: save the accounts on the volume",
+        `RequiresMountsFor=${STORAGE_MOUNT}`,
+        "",
+        "[Service]",
+        "Type=oneshot",
+        "ExecStart=/usr/local/sbin/mailstack-ctl save-accounts",
+        "",
+    ].join("\n");
+}
+
 export interface UnitFile {
     path: string;
     content: string;
@@ -108,5 +142,7 @@ export function storageUnits(device: string): UnitFile[] {
         { path: `${dir}/${mountUnitName(STORAGE_MOUNT)}`, content: volumeMount(device) },
         ...STORAGE_BINDS.map((b) => ({ path: `${dir}/${mountUnitName(b.target)}`, content: bindMount(b.dir, b.target) })),
         ...STORAGE_USERS.map((s) => ({ path: `${dir}/${s}.d/mailstack-storage.conf`, content: serviceDropIn() })),
+        { path: `${dir}/${ACCOUNTS_UNIT}.path`, content: accountsPath() },
+        { path: `${dir}/${ACCOUNTS_UNIT}.service`, content: accountsService() },
     ];
 }

@@ -21,13 +21,30 @@ describe("a replaced server that keeps address and key", () => {
     const stepsBefore = new Map(remoteSteps(resources()).map((r) => [r.urn, r.id]));
     let after: ReturnType<typeof testbed>;
     let steps: Resource[];
-    const who = logins(before);
+    // alice changes her password on the server (passwd, not the stack) before the replacement: the volume follows
+    const original = before.systemUser.password;
+    const changed = `changed-by-hand-${Date.now().toString(36)}`;
+    const who = logins({ ...before, systemUser: { ...before.systemUser, password: changed } });
     const { system, virtual } = who;
     const users = ["alice", "frank", "bob@example.net"];
     let mailBefore: unknown;
     let dkimBefore: Record<string, string>;
 
+    const setAlicePassword = (password: string): void => {
+        onServer(`printf 'alice:%s\\n' '${password}' | chpasswd
+            for i in $(seq 50); do
+                [ "$(getent shadow alice | cut -d: -f2)" = "$(awk -F: '$1 == "alice" { print $2 }' /srv/mailstack/accounts/shadow)" ] && exit 0
+                sleep 0.2
+            done
+            echo "the accounts on the volume did not follow the change" >&2; exit 1`);
+    };
+
+    afterAll(() => {
+        setAlicePassword(original);
+    });
+
     beforeAll(() => {
+        setAlicePassword(changed);
         // mail for each kind of account, then what every mailbox holds
         deliver(before.serverAddress, who, "before the replacement", ...users);
         mailBefore = mailboxes(before.serverAddress, who, ...users);
@@ -72,11 +89,13 @@ describe("a replaced server that keeps address and key", () => {
     test("mail works there: alice (PAM, from before mailstack), frank (made by the stack) and bob (virtual) log in and receive", () => {
         const host = after.serverAddress;
         const users: [string, string, string][] = [
-            ["alice", after.systemUser.password, "alice@example.org"],
+            ["alice", changed, "alice@example.org"],
             ["frank", system["frank@example.org"], "frank@example.org"],
             ["bob@example.net", virtual["bob@example.net"], "bob@example.net"],
         ];
         const run = Date.now().toString(36);
+        // the password she set by hand on the old server, not the one the stack last saw
+        expect(mail("login", host, "alice", original).ok).toBe(false);
         for (const [user, password, address] of users) {
             expect({ user, login: mail("login", host, user, password).ok }).toEqual({ user, login: true });
             const subject = `after the replacement, to ${address} ${run}`;

@@ -33,7 +33,7 @@ describe(`storage and backup units on ${SUITE}`, () => {
         const dir = "units";
         const names: string[] = [];
         for (const u of storageUnits("/dev/disk/by-id/scsi-0HC_Volume_1234")) {
-            if (u.path.endsWith(".mount")) {
+            if (!u.path.includes(".d/")) {
                 const name = u.path.split("/").pop() ?? "";
                 sb.write(`${dir}/${name}`, u.content);
                 names.push(name);
