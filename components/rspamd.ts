@@ -40,19 +40,20 @@ export class Rspamd extends pulumi.ComponentResource {
         opts?: pulumi.ComponentResourceOptions) {
         super("mailstack:index:Rspamd", name, {}, opts);
         const files = configFiles(args);
+        const keys = args.domains.map((d) => keyFile(args, d));
         const repair = args.state.repairOf.bind(args.state);
         const written = files.map(([path, content]) => putFile(`${name}-${path.slice(RSPAMD_DIR.length + 1).replace(/\//g, "-")}`, {
             path, mode: "0644", owner: "root:root", content,
         }, args.connection, { parent: this }, [repair(path)]));
         const signing = args.signing;
         const keyFiles = signing.map((k, i) => putFile(`${name}-key-${args.domains[i]}`, {
-            path: keyFile(args, args.domains[i]), mode: "0640", owner: `root:${RSPAMD_GROUP}`, content: k.privateKey,
-        }, args.connection, { parent: this }, [repair(keyFile(args, args.domains[i]))]));
+            path: keys[i], mode: "0640", owner: `root:${RSPAMD_GROUP}`, content: k.privateKey,
+        }, args.connection, { parent: this }, [repair(keys[i])]));
         step(`${name}-apply`, {
             connection: args.connection,
             create: `${CTL} rspamd`,
             triggers: [...files.map(([, text]) => sha256(text)),
-                ...signing.map((k) => k.publicKey), repair(...rspamdPaths(args))],
+                ...signing.map((k) => k.publicKey), repair(...files.map(([path]) => path), ...keys)],
         }, { parent: this, dependsOn: [...written, ...keyFiles] });
         this.registerOutputs({});
     }

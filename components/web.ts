@@ -40,7 +40,7 @@ export class Web extends pulumi.ComponentResource {
         this.args = args;
         const all = files(args.input);
         this.hashes = all.map((f) => sha256(`${f.path}\n${f.content}`));
-        this.repair = args.state.repairOf(...webPaths(args.input));
+        this.repair = args.state.repairOf(...all.map((f) => f.path));
         this.written = all.map((f) => putFile(`${name}-${f.path.replace(/^\/var\/lib\/mailstack\/|^\/etc\/mailstack\//, "")}`,
             { path: f.path, mode: f.mode, owner: "root:root", content: f.content }, args.connection, { parent: this },
             [args.state.repairOf(f.path)]));
