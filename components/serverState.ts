@@ -131,12 +131,14 @@ function sameFacts(a: Facts | undefined, b: Facts): boolean {
 }
 
 /**
- * Whether the state must be updated: a drifted file, new facts, or another set of managed files. The user list
- * only names the users a plan drops, so a new user alone changes nothing here (and costs no second session).
+ * Whether the state must be updated: a drifted file or new facts, nothing else. Another set of managed files (a
+ * new domain, a DKIM rotation) or users is not a change of its own: an update makes every output of this resource
+ * unknown in `preview` (a dynamic provider cannot predict them), and with them every repair trigger, so preview
+ * would announce an update of every step that writes a file while `up` runs a handful. The next read sees the
+ * new list anyway: it is this plan's input, not the state's.
  */
-export function stateChanged(olds: Pick<State, "facts" | "files">, news: Pick<Inputs, "files">, seen: Seen): boolean {
-    return seen.drifted.length > 0 || !sameFacts(olds.facts, seen.facts) ||
-        JSON.stringify(olds.files) !== JSON.stringify(news.files);
+export function stateChanged(olds: Pick<State, "facts">, seen: Seen): boolean {
+    return seen.drifted.length > 0 || !sameFacts(olds.facts, seen.facts);
 }
 
 async function look(inputs: Inputs): Promise<Seen> {
@@ -199,7 +201,7 @@ export const serverStateProvider: pulumi.dynamic.ResourceProvider<Inputs, State>
             await warn(`this plan drops the virtual user ${d.address}: its mailbox ${d.dir} (${d.messages} messages) ` +
                 "is kept on the server, not deleted; mailstack:renames moves it to a new address instead");
         }
-        return { changes: stateChanged(olds, news, seen) };
+        return { changes: stateChanged(olds, seen) };
     },
 
     // `pulumi refresh` shows what drifted; the facts stay as last applied, so the next `up` still sees a change.

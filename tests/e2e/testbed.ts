@@ -2,7 +2,7 @@
 // only place that reaches the server (see scripts/testbed).
 
 import { execFileSync, spawnSync } from "child_process";
-import { readFileSync, writeFileSync } from "fs";
+import { copyFileSync, readFileSync, writeFileSync } from "fs";
 import * as path from "path";
 
 export const ROOT = path.join(__dirname, "..", "..");
@@ -201,4 +201,20 @@ export function deliver(host: string, who: Logins, subject: string, ...login: st
             throw new Error(`"${s}" was not delivered to ${l}: ${JSON.stringify(sent)}`);
         }
     }
+}
+
+/**
+ * A copy of the committed Pulumi.local.yaml (or of BASE) under .local with the given `pulumi config set --path`
+ * changes, for an `up --config-file` that leaves the committed file alone.
+ */
+export function configVariant(name: string, sets: [string, string][], base = path.join(ROOT, "Pulumi.local.yaml")): string {
+    const config = path.join(ROOT, ".local", `Pulumi.local.${name}.yaml`);
+    copyFileSync(base, config);
+    for (const [key, value] of sets) {
+        const r = pulumi("config", "set", "--path", key, value, "--config-file", config);
+        if (r.status !== 0) {
+            throw new Error(`config set ${key} in ${config}: ${r.stderr}`);
+        }
+    }
+    return config;
 }
