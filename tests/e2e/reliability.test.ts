@@ -153,7 +153,7 @@ describe("no accepted message is lost while `pulumi up` reloads postfix and dove
 
         const fd = openSync(log, "w");
         const sender = spawn("ip", ["netns", "exec", CLIENT_NETNS, "/usr/bin/python3", MAILCLIENT, "flood", host,
-            erin.name, prefix, stop, "200", "90", bob.name, bob.password, "0.05"], { stdio: ["ignore", fd, "inherit"] });
+            erin.name, prefix, stop, "2000", "600", bob.name, bob.password, "0.05"], { stdio: ["ignore", fd, "inherit"] });
         closeSync(fd);
         const exited = new Promise<number | null>((resolve) => sender.on("exit", resolve));
         const sent = (): Sent[] => readFileSync(log, "utf8").split("\n").filter((l) => l !== "")
