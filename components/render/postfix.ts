@@ -202,7 +202,7 @@ export function mainCf(p: PostfixInput): string {
 /** Accounts that may use any envelope sender with sendmail (local_login_sender_maps). */
 export const LOCAL_ANY_SENDER = ["root", "postfix", "vmail"] as const;
 
-/** The {daemon_name} milter macro (rspamd's MTA-Tag) of mail that is ours to sign: submission, and what cleanup
+/** The {daemon_name} milter macro (rspamd's MTA-Name, MTA-Tag in later versions) of mail that is ours to sign: submission, and what cleanup
  * takes from sendmail/pickup and postfix's own bounces (non_smtpd_milters). Port 25 keeps the default
  * ($myhostname), so that rspamd tells the two apart, whatever the client's address. */
 export const ORIGINATING = "ORIGINATING";

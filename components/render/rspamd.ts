@@ -213,8 +213,12 @@ rspamd_config:register_symbol({
   callback = function(task)
     local login = task:get_user()
     if not login then
-      local tag = task:get_request_header("MTA-Tag")
-      if tag and tostring(tag) == ${q(ORIGINATING)} then
+      -- postfix's {daemon_name}: rspamd 3.4's proxy passes it as MTA-Name, later versions as MTA-Tag
+      local function tagged(header)
+        local v = task:get_request_header(header)
+        return v ~= nil and tostring(v) == ${q(ORIGINATING)}
+      end
+      if tagged("MTA-Name") or tagged("MTA-Tag") then
         task:set_user(${q(SERVER_SENDER)})
       end
       return false

@@ -133,7 +133,8 @@ print(tostring(may_use(owners, ${JSON.stringify(login)}, ${JSON.stringify(addres
         const lua = all()["rspamd.local.lua"];
         expect(lua).toContain(FROM_SYMBOL);
         expect(lua).toContain(`local LOGINS = "${MAPS.senderLogins}"`);
-        expect(lua).toContain(`tostring(tag) == "${ORIGINATING}"`);
+        expect(lua).toContain(`tostring(v) == "${ORIGINATING}"`);
+        expect(lua).toContain('tagged("MTA-Name") or tagged("MTA-Tag")');
         expect(lua).toContain(`task:set_user("${SERVER_SENDER}")`);
         expect(lua).toMatch(/set_pre_result\("reject", "From: <" \.\. address/);
     });
