@@ -134,6 +134,9 @@ export interface RelayHostConfig {
     port: number;
     tls: RelayTls;
     username: string;
+    /** SPF mechanisms that authorize the relay's outbound servers (the relay documents them), added to every
+     * domain's SPF record: `include:spf.relay.example`, or several separated by spaces. */
+    spfInclude?: string;
 }
 
 export interface DoctorConfig {
@@ -596,7 +599,7 @@ function parseRelayHost(value: unknown): RelayHostConfig | undefined {
         throw new ConfigError("relayHost.password", "must not be in plain config: set it as a secret with " +
             "`pulumi config set --secret mailstack:relayPassword` (content on stdin)");
     }
-    onlyKeys("relayHost", raw, ["host", "port", "tls", "username"]);
+    onlyKeys("relayHost", raw, ["host", "port", "tls", "username", "spfInclude"]);
     const host = str("relayHost.host", raw.host).toLowerCase();
     // TLS is verified against this name: an IP literal has no name to match the certificate with.
     if (!isDomain(host)) {
@@ -612,7 +615,29 @@ function parseRelayHost(value: unknown): RelayHostConfig | undefined {
     if (/[:\s]/.test(username)) {
         throw new ConfigError("relayHost.username", `"${username}" contains a colon or white space`);
     }
-    return { host, port, tls, username };
+    const spfInclude = raw.spfInclude === undefined ? undefined : parseSpfMechanisms("relayHost.spfInclude", raw.spfInclude);
+    return { host, port, tls, username, ...(spfInclude === undefined ? {} : { spfInclude }) };
+}
+
+/** SPF mechanisms that name senders (RFC 7208 5): include:, a, mx, ip4:, ip6:; never all, redirect= or exp=,
+ * which would change what the rest of our record means. Returned normalized (lower case, single spaces). */
+function parseSpfMechanisms(key: string, value: unknown): string {
+    const terms = str(key, value).trim().toLowerCase().split(/\s+/).filter((t) => t !== "");
+    if (terms.length === 0) {
+        throw new ConfigError(key, "is empty (e.g. include:spf.relay.example)");
+    }
+    const ip4 = /^ip4:\d{1,3}(\.\d{1,3}){3}(\/\d{1,2})?$/;
+    const ip6 = /^ip6:[0-9a-f:]+(\/\d{1,3})?$/;
+    for (const t of terms) {
+        const m = /^(include|a|mx):(.+?)(\/\d{1,3})?$/.exec(t);
+        const ok = (m !== null && isDomain(m[2]) && (m[1] !== "include" || m[3] === undefined)) || t === "a" ||
+            t === "mx" || ip4.test(t) || ip6.test(t);
+        if (!ok) {
+            throw new ConfigError(key, `${JSON.stringify(t)} is not an SPF mechanism naming senders ` +
+                "(include:DOMAIN, a, a:DOMAIN, mx, mx:DOMAIN, ip4:ADDRESS, ip6:ADDRESS)");
+        }
+    }
+    return terms.join(" ");
 }
 
 /** The relay password as read from the secret key: present, one line (sasl_passwd is one entry a line). */

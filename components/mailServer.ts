@@ -83,7 +83,7 @@ export class MailServer extends pulumi.ComponentResource {
             smtps: c.smtps, mtaSts: c.mtaSts, certFile: CERT_FILE, keyFile: KEY_FILE,
         };
         const domains = [c.baseDomain, ...c.virtualDomains];
-        const rspamdArgs: RspamdArgs = { connection: conn, domains, dkim: c.dkim, spam: c.spam };
+        const rspamdArgs: RspamdArgs = { connection: conn, baseDomain: c.baseDomain, domains, dkim: c.dkim, spam: c.spam };
         // After the packages, so that the first read already sees the installed versions.
         const state = new ServerState(`${name}-state`, {
             target: pulumi.output(conn).apply((k) => ({ host: k.host, port: k.port, user: k.user, privateKey: k.privateKey })),

@@ -2,27 +2,30 @@
 // rspamd only; the config files are written, checked by rspamadm and served (mailstack-ctl rspamd).
 
 import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
 import { DkimConfig, SpamConfig } from "./config";
 import { DkimKey } from "./dkim";
-import { keyPath, RSPAMD_DIR, RSPAMD_GROUP, rspamdFiles } from "./render/rspamd";
+import { CONTROLLER_FILE, controllerConf, keyPath, RSPAMD_DIR, RSPAMD_GROUP, rspamdFiles } from "./render/rspamd";
 import { CTL, Connection, putFile, sha256, step } from "./remote";
 import { ServerState } from "./serverState";
 
 export interface RspamdArgs {
     connection: pulumi.Input<Connection>;
+    baseDomain: string;
     domains: string[];
     dkim: DkimConfig;
     spam: SpamConfig;
 }
 
 const configFiles = (args: RspamdArgs): [string, string][] => Object.entries(rspamdFiles({
-    domains: args.domains, selector: args.dkim.selector, ...args.spam,
+    baseDomain: args.baseDomain, domains: args.domains, selector: args.dkim.selector, ...args.spam,
 })).map(([rel, content]) => [`${RSPAMD_DIR}/${rel}`, content]);
+const CONTROLLER_PATH = `${RSPAMD_DIR}/${CONTROLLER_FILE}`;
 const keyFile = (args: RspamdArgs, domain: string): string => keyPath({ domain, selector: args.dkim.selector });
 
 /** The files Rspamd writes: its config and the signing keys. */
 export function rspamdPaths(args: RspamdArgs): string[] {
-    return [...configFiles(args).map(([path]) => path), ...args.domains.map((d) => keyFile(args, d))];
+    return [...configFiles(args).map(([path]) => path), CONTROLLER_PATH, ...args.domains.map((d) => keyFile(args, d))];
 }
 
 /** The DKIM keys of a config, per domain: the signing selector's and, while a rotation is announced, the next one's. */
@@ -45,6 +48,13 @@ export class Rspamd extends pulumi.ComponentResource {
         const written = files.map(([path, content]) => putFile(`${name}-${path.slice(RSPAMD_DIR.length + 1).replace(/\//g, "-")}`, {
             path, mode: "0644", owner: "root:root", content,
         }, args.connection, { parent: this }, [repair(path)]));
+        // The controller's password: kept in state, known to nobody; the file is readable by rspamd only.
+        const controllerPassword = new random.RandomPassword(`${name}-controller`, { length: 32, special: false },
+            { parent: this });
+        const controller = pulumi.secret(controllerPassword.result.apply(controllerConf));
+        written.push(putFile(`${name}-${CONTROLLER_FILE.replace(/\//g, "-")}`, {
+            path: CONTROLLER_PATH, mode: "0640", owner: `root:${RSPAMD_GROUP}`, content: controller,
+        }, args.connection, { parent: this }, [repair(CONTROLLER_PATH)]));
         const signing = args.signing;
         const keyFiles = signing.map((k, i) => putFile(`${name}-key-${args.domains[i]}`, {
             path: keys[i], mode: "0640", owner: `root:${RSPAMD_GROUP}`, content: k.privateKey,
@@ -52,8 +62,8 @@ export class Rspamd extends pulumi.ComponentResource {
         step(`${name}-apply`, {
             connection: args.connection,
             create: `${CTL} rspamd`,
-            triggers: [...files.map(([, text]) => sha256(text)),
-                ...signing.map((k) => k.publicKey), repair(...files.map(([path]) => path), ...keys)],
+            triggers: [...files.map(([, text]) => sha256(text)), pulumi.secret(controller.apply(sha256)),
+                ...signing.map((k) => k.publicKey), repair(...files.map(([path]) => path), CONTROLLER_PATH, ...keys)],
         }, { parent: this, dependsOn: [...written, ...keyFiles] });
         this.registerOutputs({});
     }

@@ -6,7 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { effectiveAliases, MailConfig, splitAddress } from "./config";
 import { nonMailRecipients, PAM_FILE, pamService, parseAccounts } from "./render/access";
-import { baseSenderLogins, passwdFile, senderLogins, virtualAliases, vmailbox } from "./render/maps";
+import { baseSenderLogins, localSenders, passwdFile, senderLogins, virtualAliases, vmailbox } from "./render/maps";
 import { MAPS } from "./render/postfix";
 import { CTL, Connection, putFile, quote, sha256, staticFile, step } from "./remote";
 import { ServerState } from "./serverState";
@@ -24,7 +24,7 @@ export interface UsersArgs {
 }
 
 /** The files this component writes. */
-export const USER_FILES = [PASSWD_FILE, MAPS.vmailbox, MAPS.virtual, MAPS.senderLogins, MAPS.baseSenderLogins, MAPS.nonMail,
+export const USER_FILES = [PASSWD_FILE, MAPS.vmailbox, MAPS.virtual, MAPS.senderLogins, MAPS.baseSenderLogins, MAPS.localSenders, MAPS.nonMail,
     PAM_FILE];
 
 function password(name: string, parent: pulumi.Resource, formerly?: string): random.RandomPassword {
@@ -78,6 +78,9 @@ export class Users extends pulumi.ComponentResource {
         putFile(`${name}-sender_logins_base`, {
             path: MAPS.baseSenderLogins, mode: "0644", owner: "root:root", content: baseSenderLogins(c.baseDomain),
         }, conn, { parent: this }, [args.state.repairOf(MAPS.baseSenderLogins)]);
+        putFile(`${name}-local_senders`, {
+            path: MAPS.localSenders, mode: "0644", owner: "root:root", content: localSenders(c.baseDomain),
+        }, conn, { parent: this }, [args.state.repairOf(MAPS.localSenders)]);
 
         const system = c.systemUsers.map((user) => ({ user, pw: password(`${name}-${user}`, this) }));
         // A new mailstack-ctl re-runs these steps once, so that what it now does for an account (such as repairing

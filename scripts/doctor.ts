@@ -56,6 +56,41 @@ async function published(r: Resolver, rec: DnsRecord): Promise<string[]> {
     }
 }
 
+/**
+ * A published SPF record against the one dnsRecords asks for, as a set: every mechanism we need must be there (the
+ * admin may add others, such as a newsletter service's include:); the record must end in -all or ~all (a warning):
+ * +all, ?all or no all at all let anyone send as the domain. Two v=spf1 records are none (RFC 7208 4.5).
+ */
+export function compareSpf(want: string, published: string[]): { status: Status; detail: string } {
+    const terms = (v: string): string[] => v.toLowerCase().trim().split(/\s+/).slice(1);
+    const records = published.filter((v) => /^v=spf1(\s|$)/i.test(v.trim()));
+    if (records.length === 0) {
+        return { status: "fail", detail: `no SPF record; expected ${JSON.stringify(want)}` };
+    }
+    if (records.length > 1) {
+        return { status: "fail", detail: `${records.map((v) => JSON.stringify(v)).join(" and ")}: two v=spf1 records are none` };
+    }
+    const got = terms(records[0]);
+    const all = got.find((t) => /^[-~?+]?all$/.test(t));
+    const needed = terms(want).filter((t) => !/^[-~?+]?all$/.test(t));
+    const missing = needed.filter((t) => !got.includes(t));
+    if (missing.length > 0) {
+        return { status: "fail", detail: `published ${JSON.stringify(records[0])}, missing ${missing.join(" ")}; expected ${JSON.stringify(want)}` };
+    }
+    if (all === undefined || all === "all" || all === "+all" || all === "?all") {
+        const redirect = got.some((t) => t.startsWith("redirect="));
+        if (all !== undefined || !redirect) {
+            return { status: "fail", detail: `published ${JSON.stringify(records[0])}: ${all ?? "no all"} lets any server send as the domain; ` +
+                `expected ${JSON.stringify(want)}` };
+        }
+    }
+    const extra = got.filter((t) => !needed.includes(t) && t !== all);
+    if (all === "~all") {
+        return { status: "warn", detail: `published ${JSON.stringify(records[0])}: ~all (soft fail), we publish -all` };
+    }
+    return { status: "ok", detail: extra.length > 0 ? `${records[0]} (with ${extra.join(" ")} besides ours)` : records[0] };
+}
+
 export async function checkRecord(r: Resolver, rec: DnsRecord): Promise<Check> {
     const check = `dns:${rec.type} ${rec.name}`;
     const want = rec.type === "PTR" ? norm(rec.value) : rec.value;
@@ -67,6 +102,9 @@ export async function checkRecord(r: Resolver, rec: DnsRecord): Promise<Check> {
         const why = code === "ENOTFOUND" ? "the name does not exist (NXDOMAIN)"
             : code === "ENODATA" ? `no ${rec.type} record` : `lookup failed (${code})`;
         return { check, status: "fail", detail: `not published: ${why}; expected ${JSON.stringify(want)}` };
+    }
+    if (rec.type === "TXT" && /^v=spf1 /.test(want)) {
+        return { check, ...compareSpf(want, got) };
     }
     if (got.includes(want)) {
         // For SPF and DMARC, a second record of the same kind breaks them both (RFC 7208 4.5, RFC 7489 6.6.3).

@@ -72,6 +72,8 @@ export const MAPS = {
     virtual: "/etc/postfix/virtual",
     senderLogins: "/etc/postfix/sender_logins",
     baseSenderLogins: "/etc/postfix/sender_logins_base",
+    /** local_login_sender_maps' fallback: every account may use its own name and NAME@base (a regexp table). */
+    localSenders: "/etc/postfix/local_senders",
     /** System users removed from the config (mailstack-ctl lock-user): 550 at RCPT. Kept by the server, not rendered. */
     locked: "/etc/postfix/locked_recipients",
     /** Written from the server's accounts (components/render/access.ts). */
@@ -155,16 +157,25 @@ export function mainCf(p: PostfixInput): string {
         ["smtpd_sender_login_maps", `hash:${MAPS.senderLogins}, regexp:${MAPS.baseSenderLogins}`],
         // Port 25 (submission overrides these). The client, not the login, is checked at RCPT (smtpd_delay_reject),
         // so an authenticated client is never refused for a MUA's bare or literal HELO.
-        ["smtpd_helo_restrictions", "permit_mynetworks, permit_sasl_authenticated, reject_invalid_helo_hostname, " +
-            "reject_non_fqdn_helo_hostname"],
+        // No permit_mynetworks on port 25: a connection from 127.0.0.1 (any account on the server) is trusted for
+        // nothing there, neither relaying nor our domains as sender. The server's own mail goes through sendmail,
+        // checked by local_login_sender_maps.
+        ["smtpd_helo_restrictions", "permit_sasl_authenticated, reject_invalid_helo_hostname, reject_non_fqdn_helo_hostname"],
         // Nobody outside may use our domains as envelope sender: our users send through 587/465. Unknown
         // addresses of our domains get the more precise "unknown" answer first.
-        ["smtpd_sender_restrictions", "permit_mynetworks, reject_non_fqdn_sender, reject_unlisted_sender, " +
+        ["smtpd_sender_restrictions", "reject_non_fqdn_sender, reject_unlisted_sender, " +
             `check_sender_access ${ownDomains(p)}`],
-        ["smtpd_relay_restrictions", "permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination"],
+        ["smtpd_relay_restrictions", "permit_sasl_authenticated, reject_unauth_destination"],
         ["smtpd_recipient_restrictions", `check_recipient_access hash:${MAPS.locked}, check_recipient_access hash:${MAPS.nonMail}, ` +
-            "permit_mynetworks, permit_sasl_authenticated, reject_non_fqdn_recipient, reject_unauth_destination, " +
+            "permit_sasl_authenticated, reject_non_fqdn_recipient, reject_unauth_destination, " +
             `check_policy_service unix:${QUOTA_STATUS}`],
+        // SMTP smuggling: a bare LF in the DATA of any client is taken as CRLF, never as the end of a line a second
+        // server would read differently (Debian 12's 3.7.11 has the setting, off by default; 3.9+ defaults to it).
+        ["smtpd_forbid_bare_newline", "normalize"],
+        // sendmail/postdrop: an account submits only as itself (NAME, NAME@base, or the null sender of an
+        // auto-reply); root, postfix and vmail (dovecot's LDA for virtual users: sieve redirects keep the
+        // original sender) as anyone. Postfix's default lets every account use every address.
+        ["local_login_sender_maps", `inline:{ ${LOCAL_ANY_SENDER.map((u) => `${u}=*`).join(", ")} }, regexp:${MAPS.localSenders}`],
         // A recipient whose mailbox would not hold the message is refused at RCPT (552) by dovecot's quota-status;
         // when that service does not answer, mail is taken and the LDA enforces the quota on delivery.
         ["smtpd_policy_service_default_action", "DUNNO"],
@@ -180,21 +191,34 @@ export function mainCf(p: PostfixInput): string {
         // Submitted and local mail still leaves if rspamd is down (unsigned, but SPF-aligned): a user's message
         // is never refused for our own outage. Port 25 overrides this with tempfail (master.cf).
         ["milter_default_action", "accept"],
-        // The first Received: line of submitted mail names the user's own address: dropped (see subcleanup).
-        ["mailstack_submission_headers", "regexp:{ {/^Received: .* with ESMTPS?A / IGNORE} }"],
+        // Bounces and delay notices pass through non_smtpd_milters too, so that they leave DKIM-signed.
+        ["internal_mail_filter_classes", "bounce"],
+        // The first Received: line of submitted mail names the user's own address: dropped (see subcleanup). An
+        // SMTPUTF8 session's protocol is UTF8SMTPA/UTF8SMTPSA instead of ESMTPA/ESMTPSA.
+        ["mailstack_submission_headers", "regexp:{ {/^Received: .* with (ESMTP|UTF8SMTP)S?A / IGNORE} }"],
     ]);
 }
+
+/** Accounts that may use any envelope sender with sendmail (local_login_sender_maps). */
+export const LOCAL_ANY_SENDER = ["root", "postfix", "vmail"] as const;
+
+/** The {daemon_name} milter macro (rspamd's MTA-Name, MTA-Tag in later versions) of mail that is ours to sign: submission, and what cleanup
+ * takes from sendmail/pickup and postfix's own bounces (non_smtpd_milters). Port 25 keeps the default
+ * ($myhostname), so that rspamd tells the two apart, whatever the client's address. */
+export const ORIGINATING = "ORIGINATING";
 
 const MASTER_HEADER = `# Generated by mailstack; a hand edit is found and written over by the next \`pulumi up\`.
 # service type  private unpriv  chroot  wakeup  maxproc command + args
 `;
 
 /** Debian 12's default services, so that postfix behaves as packaged; but port 25 answers 451 while rspamd is
- * down (a sending server retries; nothing is lost), so that no unchecked (spam, forged From:) mail gets in. */
+ * down (a sending server retries; nothing is lost), so that no unchecked (spam, forged From:) mail gets in; and
+ * cleanup tags the mail it hands to non_smtpd_milters (sendmail, bounces) as ORIGINATING. */
 const DEBIAN_SERVICES = `smtp      inet  n       -       y       -       -       smtpd
   -o milter_default_action=tempfail
 pickup    unix  n       -       y       60      1       pickup
 cleanup   unix  n       -       y       -       0       cleanup
+  -o milter_macro_daemon_name=${ORIGINATING}
 qmgr      unix  n       -       n       300     1       qmgr
 tlsmgr    unix  -       -       y       1000?   1       tlsmgr
 rewrite   unix  -       -       y       -       -       trivial-rewrite
@@ -246,7 +270,7 @@ const SUBMISSION_OPTIONS = [
     "smtpd_tls_mandatory_ciphers=high",
     "tls_high_cipherlist=$mailstack_tls_ciphers",
     "cleanup_service_name=subcleanup",
-    "milter_macro_daemon_name=ORIGINATING",
+    `milter_macro_daemon_name=${ORIGINATING}`,
 ];
 
 function service(head: string, options: string[]): string {

@@ -38,7 +38,7 @@ export function dkimRecord(k: DkimPublicKey): DnsRecord {
 /** ip6: the address mail leaves from over IPv6, if the host has one (postfix sends over IPv4 only otherwise).
  * dkim: every published key (the signing selector's and, during a rotation, the next one's). */
 export function dnsRecords(c: Pick<MailConfig, "hostname" | "baseDomain" | "virtualDomains" | "certificate" | "imaps" |
-    "smtps" | "adminEmail" | "mtaSts">, ip: string, ip6?: string, dkim: DkimPublicKey[] = []): DnsRecord[] {
+    "smtps" | "adminEmail" | "mtaSts" | "relayHost">, ip: string, ip6?: string, dkim: DkimPublicKey[] = []): DnsRecord[] {
     const records: DnsRecord[] = [
         { name: c.hostname, type: "A", value: ip },
         { name: ip, type: "PTR", value: c.hostname },
@@ -48,7 +48,14 @@ export function dnsRecords(c: Pick<MailConfig, "hostname" | "baseDomain" | "virt
     }
     // `mx` covers the MX host's A and AAAA; the addresses are spelled out too, so a receiver that checks SPF
     // before (or without) resolving the MX still finds them.
-    const spf = `v=spf1 mx ip4:${ip}${ip6 === undefined ? "" : ` ip6:${ip6}`} -all`;
+    // With a relay, mail leaves from the relay's servers: its own mechanisms (relayHost.spfInclude) too.
+    const relaySpf = c.relayHost?.spfInclude === undefined ? "" : ` ${c.relayHost.spfInclude}`;
+    const spf = `v=spf1 mx ip4:${ip}${ip6 === undefined ? "" : ` ip6:${ip6}`}${relaySpf} -all`;
+    // The hostname's own SPF: bounces (null sender) are checked against the HELO name, which is the hostname.
+    if (![c.baseDomain, ...c.virtualDomains].includes(c.hostname)) {
+        records.push({ name: c.hostname, type: "TXT", value: "v=spf1 a -all",
+            comment: "for bounces and HELO: their SPF identity is the hostname" });
+    }
     // adminEmail may be a bare base-domain account name: a report address needs the domain
     const report = c.adminEmail.includes("@") ? c.adminEmail : `${c.adminEmail}@${c.baseDomain}`;
     const domains = [c.baseDomain, ...c.virtualDomains];
@@ -83,13 +90,13 @@ export function dnsRecords(c: Pick<MailConfig, "hostname" | "baseDomain" | "virt
             { name: `_mta-sts.${domain}`, type: "TXT", value: `v=STSv1; id=${mtaStsId(c)}` },
             { name: `_smtp._tls.${domain}`, type: "TXT", value: `v=TLSRPTv1; rua=mailto:${report}` },
         );
-        if (c.certificate.caa !== undefined) {
-            records.push({ name: domain, type: "CAA", value: `0 issue "${c.certificate.caa}"` });
-        }
     }
-    // CAA is inherited by the names below a domain; a hostname outside all of them needs its own.
-    if (c.certificate.caa !== undefined && !domains.some((d) => c.hostname.endsWith(`.${d}`) || c.hostname === d)) {
-        records.push({ name: c.hostname, type: "CAA", value: `0 issue "${c.certificate.caa}"` });
+    // CAA on exactly the names our certificate covers, never on a domain's apex: the apex's CAA would bind every
+    // name below it (the company's website too) to our CA.
+    if (c.certificate.caa !== undefined) {
+        for (const name of c.certificate.names) {
+            records.push({ name, type: "CAA", value: `0 issue "${c.certificate.caa}"` });
+        }
     }
     return records;
 }

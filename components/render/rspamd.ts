@@ -2,6 +2,8 @@
 // Debian's config stays as packaged; mailstack only adds local.d/override.d files and one Lua rule, rendered here
 // from typed input. No Pulumi here: tests/render feeds the texts to the real `rspamadm configtest`.
 
+import { MAPS, ORIGINATING } from "./postfix";
+
 export const RSPAMD_DIR = "/etc/rspamd";
 /** Keys are files of their own, readable by rspamd only (root:_rspamd 0640). */
 export const DKIM_DIR = "/var/lib/rspamd/dkim";
@@ -18,6 +20,8 @@ export interface DkimKeyRef {
 }
 
 export interface RspamdInput {
+    /** The base domain: its accounts log in with their bare name (alice owns alice@BASE). */
+    baseDomain: string;
     /** Every domain of the server (base + virtual): each signs with its own key; a From: of them from outside
      * without an aligned DKIM pass is refused. */
     domains: string[];
@@ -38,6 +42,11 @@ const q = (s: string): string => JSON.stringify(s);
 
 /** One symbol's name, for the tests and the docs. */
 export const FORGED_SYMBOL = "MAILSTACK_FORGED_OWN_DOMAIN";
+/** The prefilter that binds a submission's From: to its login. */
+export const FROM_SYMBOL = "MAILSTACK_FROM_NOT_OWNED";
+/** The user rspamd is told for the server's own mail (sendmail, bounces: postfix's ORIGINATING tag without a
+ * login), so that dkim_signing signs it as it signs our users' mail (sign_authenticated). */
+export const SERVER_SENDER = "postfix";
 
 /** File (relative to /etc/rspamd) -> content. */
 export function rspamdFiles(r: RspamdInput): Record<string, string> {
@@ -46,7 +55,6 @@ export function rspamdFiles(r: RspamdInput): Record<string, string> {
         // Replaces Debian's "localhost:PORT" (which also binds ::1): one loopback address, never a public one.
         "override.d/worker-proxy.inc": bind(PORTS.proxy),
         "override.d/worker-normal.inc": bind(PORTS.normal),
-        "override.d/worker-controller.inc": bind(PORTS.controller),
         // Debian leaves the fuzzy storage worker off (count = -1); were it turned on, it stays local too.
         "override.d/worker-fuzzy.inc": bind(PORTS.fuzzy),
         // Only the server itself is "local" (as postfix's mynetworks): a private-network neighbour is scanned
@@ -64,19 +72,39 @@ export function rspamdFiles(r: RspamdInput): Record<string, string> {
         "local.d/dkim_signing.conf": dkimSigning(r),
         // The verdict of the checks in the delivered message, for the user and for filters.
         "local.d/milter_headers.conf": HEADER + `use = ["authentication-results"];\n`,
-        "rspamd.local.lua": forgedRule(r.domains),
+        "rspamd.local.lua": forgedRule(r.domains) + fromRule(r.baseDomain),
     };
+}
+
+/** The controller (11334): bound to 127.0.0.1 as the others, and trusting no address (Debian trusts 127.0.0.1, so
+ * any account on the server could learn, change settings or read the history): every request needs PASSWORD.
+ * override.d, so that Debian's secure_ip list is replaced rather than added to. Secret: the file is root:_rspamd
+ * 0640. */
+export const CONTROLLER_FILE = "override.d/worker-controller.inc";
+export function controllerConf(password: string): string {
+    if (!/^[A-Za-z0-9]{16,}$/.test(password)) {
+        throw new Error("the rspamd controller password must be 16 or more letters and digits");
+    }
+    return HEADER + [
+        `bind_socket = "127.0.0.1:${PORTS.controller}";`,
+        "secure_ip = [];",
+        `password = "${password}";`,
+        `enable_password = "${password}";`,
+    ].join("\n") + "\n";
 }
 
 function dkimSigning(r: RspamdInput): string {
     const domains = r.domains.map((d) =>
         `  ${q(d)} {\n    selector = ${q(r.selector)};\n    path = ${q(keyPath({ domain: d, selector: r.selector }))};\n  }`);
     return HEADER + `# Mail of our users (authenticated on submission) and the server's own mail, for our domains only.
+# Not by address: a connection from 127.0.0.1 to port 25 (any account on the server) is not signed. The server's own
+# mail (sendmail, bounces) is tagged by postfix and counted as authenticated by ${FROM_SYMBOL}.
 sign_authenticated = true;
-sign_local = true;
+sign_local = false;
 sign_inbound = false;
 # System users log in with a bare name (alice): postfix already checked that the login owns the envelope sender,
-# and rspamd checks that the From: domain is the envelope's (allow_hdrfrom_mismatch = false).
+# ${FROM_SYMBOL} that it owns every From: address, and rspamd checks that the From: domain is the envelope's
+# (allow_hdrfrom_mismatch = false).
 allow_username_mismatch = true;
 allow_hdrfrom_mismatch = false;
 use_domain = "header";
@@ -117,6 +145,96 @@ rspamd_config:register_symbol({
       if own[d] then
         task:set_pre_result("reject", "From: " .. d .. " is a domain of this server; its users send through submission")
         return true, d
+      end
+    end
+    return false
+  end,
+})
+`;
+}
+
+/** Which logins may use an address, as postfix's smtpd_sender_login_maps answers it (reject_sender_login_mismatch):
+ * the hash table's entry for the address, else for the address without its +extension, else for @domain; else the
+ * base domain's regexp fallback (NAME@BASE belongs to NAME and NAME@BASE). Plain Lua, so that the render test runs
+ * it as it is. */
+export function ownershipLua(baseDomain: string): string {
+    return `local BASE = ${q(baseDomain.toLowerCase())}
+
+-- postfix's "address login, login, ..." lines -> { [address] = { [login] = true } }
+local function parse_owners(text)
+  local owners = {}
+  for line in text:gmatch("[^\\n]+") do
+    local address, logins = line:match("^%s*([^%s#]+)%s+(.-)%s*$")
+    if address then
+      local set = {}
+      for login in logins:gmatch("[^,%s]+") do set[login:lower()] = true end
+      owners[address:lower()] = set
+    end
+  end
+  return owners
+end
+
+local function may_use(owners, login, address)
+  login, address = login:lower(), address:lower()
+  local user, domain = address:match("^(.+)@([^@]+)$")
+  if not user then return false end
+  local keys = { address }
+  local bare = user:match("^([^+]+)%+")
+  if bare then keys[#keys + 1] = bare .. "@" .. domain end
+  keys[#keys + 1] = "@" .. domain
+  for _, key in ipairs(keys) do
+    if owners[key] then return owners[key][login] == true end
+  end
+  if domain == BASE and user:match("^[%l_][%l%d_%-]*$") then
+    return login == user or login == user .. "@" .. BASE
+  end
+  return false
+end
+`;
+}
+
+/**
+ * Submission: every From: address must be one the login may use as envelope sender, by the table postfix itself
+ * uses for that (read at each message: it changes with the users, and is small); otherwise 554 5.7.1 naming it,
+ * before anything signs. And the server's own mail (postfix's ORIGINATING tag, no login) is marked for signing.
+ */
+function fromRule(baseDomain: string): string {
+    return `
+${ownershipLua(baseDomain)}
+local LOGINS = ${q(MAPS.senderLogins)}
+
+rspamd_config:register_symbol({
+  name = ${q(FROM_SYMBOL)},
+  type = "prefilter",
+  priority = 10,
+  score = 0.0,
+  group = "policies",
+  description = "From: an address the login may not send as",
+  callback = function(task)
+    local login = task:get_user()
+    if not login then
+      -- postfix's {daemon_name}: rspamd 3.4's proxy passes it as MTA-Name, later versions as MTA-Tag
+      local function tagged(header)
+        local v = task:get_request_header(header)
+        return v ~= nil and tostring(v) == ${q(ORIGINATING)}
+      end
+      if tagged("MTA-Name") or tagged("MTA-Tag") then
+        task:set_user(${q(SERVER_SENDER)})
+      end
+      return false
+    end
+    local f = io.open(LOGINS, "r")
+    if not f then
+      task:set_pre_result("soft reject", "sender table unreadable, try again later")
+      return true, "unreadable"
+    end
+    local owners = parse_owners(f:read("*a"))
+    f:close()
+    for _, a in ipairs(task:get_from("mime") or {}) do
+      local address = a.addr or ""
+      if not may_use(owners, login, address) then
+        task:set_pre_result("reject", "From: <" .. address .. "> is not an address " .. login .. " may send as")
+        return true, address
       end
     end
     return false

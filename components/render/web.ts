@@ -4,6 +4,7 @@
 // (autodiscover, the Apple profile) are templates whose placeholders nginx fills from the address (sub_filter).
 
 import { createHash } from "crypto";
+import { CIPHERS } from "./postfix";
 
 export type MtaStsMode = "enforce" | "testing";
 
@@ -290,6 +291,8 @@ ${proxy("mailstack.mobileconfig", "$arg_emailaddress")}        }
     const https = `    ssl_certificate ${w.certFile};
     ssl_certificate_key ${w.keyFile};
     ssl_protocols TLSv1.2 TLSv1.3;
+    # TLS 1.2: the mail ports' suites (no CBC, no RSA key exchange); TLS 1.3 suites are all fine.
+    ssl_ciphers ${CIPHERS};
     ssl_prefer_server_ciphers off;
     ssl_session_cache shared:mailstack:1m;
 

@@ -214,7 +214,7 @@ describe("npm run doctor", () => {
         expect(d.code).toBe(1);
         expect(d.failed.map((c) => c.check).sort()).toEqual(["blocklist bl.mailstack.test", "dns:TXT example.net"]);
         expect(d.failed.find((c) => c.check === "dns:TXT example.net")?.detail)
-            .toBe(`published "v=spf1 mx ip4:${host}", expected "v=spf1 mx ip4:${host} -all"`);
+            .toBe(`published "v=spf1 mx ip4:${host}": no all lets any server send as the domain; expected "v=spf1 mx ip4:${host} -all"`);
         expect(d.failed.find((c) => c.check === "blocklist bl.mailstack.test")?.detail).toMatch(/LISTED \(127\.0\.0\.2\)/);
         serveDns(records);
     });

@@ -28,6 +28,8 @@
                                             one message after another (port 25, then 587 as USER), PAUSE
                                             seconds apart, until STOPFILE exists, MAX messages or SECONDS;
                                             a JSON line per message
+  cipher HOST PORT imap|smtp|none SUITE [SNI]
+                                            TLS 1.2 offering only SUITE (none: implicit TLS, as on 443)
   tls HOST PORT imap|smtp VERSION           `openssl s_client -starttls` offering only VERSION (tls1, tls1_1,
                                             tls1_2, tls1_3), at SECLEVEL 0 so that only the server can refuse
   tlscontrol imap|smtp VERSION              the same s_client command against a local `openssl s_server`
@@ -680,9 +682,12 @@ def tls(host, port, proto, version):
     out(**s_client(host, port, proto, version))
 
 
-def cipher(host, port, proto, suite):
-    """TLS 1.2 offering only the given OpenSSL cipher suite (at SECLEVEL 0: only the server can refuse it)."""
-    cmd = ["openssl", "s_client", "-connect", f"{host}:{port}", "-starttls", proto, "-tls1_2",
+def cipher(host, port, proto, suite, servername=None):
+    """TLS 1.2 offering only the given OpenSSL cipher suite (at SECLEVEL 0: only the server can refuse it).
+    PROTO "none": TLS from the start (443), with SERVERNAME as SNI."""
+    start = [] if proto == "none" else ["-starttls", proto]
+    sni = ["-servername", servername] if servername else []
+    cmd = ["openssl", "s_client", "-connect", f"{host}:{port}", *start, *sni, "-tls1_2",
            "-cipher", f"{suite}:@SECLEVEL=0"]
     r = subprocess.run(cmd, input=b"", capture_output=True, timeout=30)
     text = (r.stdout + r.stderr).decode(errors="replace")

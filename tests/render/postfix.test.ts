@@ -3,9 +3,9 @@
 
 import { effectiveAliases } from "../../components/config";
 import { QUOTA_STATUS, VHOSTS } from "../../components/render/dovecot";
-import { CIPHERS, MAPS, mainCf, masterCf } from "../../components/render/postfix";
+import { CIPHERS, LOCAL_ANY_SENDER, MAPS, mainCf, masterCf, ORIGINATING } from "../../components/render/postfix";
 import { nonMailRecipients, parseAccounts } from "../../components/render/access";
-import { baseSenderLogins, senderLogins, virtualAliases, vmailbox } from "../../components/render/maps";
+import { baseSenderLogins, localSenders, senderLogins, virtualAliases, vmailbox } from "../../components/render/maps";
 import { problems, Result, ROOTFS_TIMEOUT_MS, Sandbox, selfSignedCert, SUITE } from "./debian";
 import { config, postfixInput, senderInput } from "./fixture";
 
@@ -64,6 +64,7 @@ describe.each([false, true])(`postfix on ${SUITE}, smtps=%s`, (smtps) => {
             [MAPS.virtual, virtualAliases(effectiveAliases(c))],
             [MAPS.senderLogins, senderLogins(senderInput(c))],
             [MAPS.baseSenderLogins, baseSenderLogins(c.baseDomain)],
+            [MAPS.localSenders, localSenders(c.baseDomain)],
             [MAPS.nonMail, nonMailRecipients(parseAccounts("UID_MIN 1000\nUID_MAX 60000\nroot:0\nsshd:105\nalice:1001\n"),
                 { scope: "all-humans", listed: c.systemUsers, hostname: c.hostname, baseDomain: c.baseDomain,
                     aliased: ["postmaster", "abuse", "root"] })],
@@ -129,22 +130,25 @@ describe.each([false, true])(`postfix on ${SUITE}, smtps=%s`, (smtps) => {
         expect(p.get("smtpd_sasl_path")).toBe("private/auth");
     });
 
-    test("port 25: no SASL, TLS offered, relaying only for mynetworks (and nobody else)", () => {
+    test("port 25: no SASL, TLS offered, relaying for nobody (not even 127.0.0.1)", () => {
         const p = params(postconf("-x", "smtpd_sasl_auth_enable", "smtpd_tls_security_level", "smtpd_relay_restrictions",
             "mynetworks", "smtpd_tls_cert_file", "smtpd_tls_key_file", "smtpd_tls_protocols",
             "smtpd_tls_mandatory_protocols", "smtpd_milters", "non_smtpd_milters", "milter_default_action").stdout);
         expect(p.get("smtpd_sasl_auth_enable")).toBe("no");
         expect(p.get("smtpd_tls_security_level")).toBe("may");
-        expect(list(p.get("smtpd_relay_restrictions")).pop()).toBe("reject_unauth_destination");
+        expect(list(p.get("smtpd_relay_restrictions"))).toEqual(["permit_sasl_authenticated", "reject_unauth_destination"]);
         expect(list(p.get("mynetworks"))).toEqual(["127.0.0.0/8", "[::1]/128"]);
         expect(p.get("smtpd_tls_cert_file")).toBe(tls.certFile);
         expect(p.get("smtpd_tls_key_file")).toBe(tls.keyFile);
         expect(p.get("smtpd_tls_protocols")).toBe(">=TLSv1.2");
         expect(p.get("smtpd_tls_mandatory_protocols")).toBe(">=TLSv1.2");
         const smtp = params(postconf("-P").stdout);
-        // Port 25's only override: a dead rspamd means 451 (the sender retries), not unchecked mail.
+        // Port 25's only override: a dead rspamd means 451 (the sender retries), not unchecked mail. Its milter
+        // macro daemon name stays $myhostname: only cleanup (sendmail, bounces) and submission say ORIGINATING.
         expect([...smtp.entries()].filter(([k]) => k.startsWith("smtp/inet/")))
             .toEqual([["smtp/inet/milter_default_action", "tempfail"]]);
+        expect(smtp.get("cleanup/unix/milter_macro_daemon_name")).toBe(ORIGINATING);
+        expect(postconf("-h", "milter_macro_daemon_name").stdout.trim()).toBe("$myhostname");
         expect(p.get("smtpd_milters")).toBe("inet:127.0.0.1:11332");
         expect(p.get("non_smtpd_milters")).toBe("inet:127.0.0.1:11332");
         expect(p.get("milter_default_action")).toBe("accept");
@@ -168,6 +172,7 @@ describe.each([false, true])(`postfix on ${SUITE}, smtps=%s`, (smtps) => {
             expect(o("smtpd_tls_mandatory_ciphers")).toBe("high");
             expect(o("tls_high_cipherlist")).toBe("$mailstack_tls_ciphers");
             expect(o("cleanup_service_name")).toBe("subcleanup");
+            expect(o("milter_macro_daemon_name")).toBe(ORIGINATING);
             expect(Number(o("smtpd_client_message_rate_limit"))).toBeGreaterThan(0);
             expect(Number(o("smtpd_client_recipient_rate_limit"))).toBeGreaterThan(0);
         }
@@ -188,11 +193,11 @@ describe.each([false, true])(`postfix on ${SUITE}, smtps=%s`, (smtps) => {
     test("port 25: restrictions on HELO, senders of our domains and recipients", () => {
         const p = params(postconf("-x", "smtpd_helo_restrictions", "smtpd_recipient_restrictions", "inet_protocols")
             .stdout);
-        expect(list(p.get("smtpd_helo_restrictions"))).toEqual(["permit_mynetworks", "permit_sasl_authenticated",
+        expect(list(p.get("smtpd_helo_restrictions"))).toEqual(["permit_sasl_authenticated",
             "reject_invalid_helo_hostname", "reject_non_fqdn_helo_hostname"]);
         expect(list(p.get("smtpd_recipient_restrictions"))).toEqual(["check_recipient_access", `hash:${MAPS.locked}`,
             "check_recipient_access", `hash:${MAPS.nonMail}`,
-            "permit_mynetworks", "permit_sasl_authenticated", "reject_non_fqdn_recipient", "reject_unauth_destination",
+            "permit_sasl_authenticated", "reject_non_fqdn_recipient", "reject_unauth_destination",
             "check_policy_service", `unix:${QUOTA_STATUS}`]);
         // A quota-status that does not answer lets mail in (the LDA still enforces the quota).
         expect(postconf("-xh", "smtpd_policy_service_default_action").stdout.trim()).toBe("DUNNO");
@@ -213,7 +218,7 @@ describe.each([false, true])(`postfix on ${SUITE}, smtps=%s`, (smtps) => {
     ])("port 25 sender table: %s -> %s", (sender, value) => {
         const restrictions = postconf("-xh", "smtpd_sender_restrictions").stdout.trim();
         const table = /check_sender_access (inline:\{.*\})$/.exec(restrictions)?.[1] ?? "";
-        expect(restrictions.startsWith("permit_mynetworks, reject_non_fqdn_sender, reject_unlisted_sender, ")).toBe(true);
+        expect(restrictions.startsWith("reject_non_fqdn_sender, reject_unlisted_sender, ")).toBe(true);
         // an access table looks up the address, then its domain: query the way smtpd does
         const lookup = (key: string): Result => sb.run(["postmap", "-c", dir, "-q", key, table]);
         const [address, domain] = [sender, sender.split("@")[1]];
@@ -221,14 +226,15 @@ describe.each([false, true])(`postfix on ${SUITE}, smtps=%s`, (smtps) => {
         expect(r.status === 0 ? r.stdout.trim() : null).toBe(value);
     });
 
-    test("submitted mail: the first Received: (with the client's address) is dropped, the others stay", () => {
+    test.each(["ESMTPSA", "ESMTPA", "UTF8SMTPSA", "UTF8SMTPA"])("submitted mail (%s): the first Received: (with the client's address) is dropped, the others stay", (proto) => {
         const table = postconf("-xh", "mailstack_submission_headers").stdout.trim();
         const headers = [
             "Received: from client.example (unknown [192.0.2.1])",
             "\t(Authenticated sender: bob@example.net)",
-            "\tby mail.example.org (Postfix) with ESMTPSA id 4AbC",
+            `\tby mail.example.org (Postfix) with ${proto} id 4AbC`,
             "\tfor <erin@example.com>; Fri, 27 Nov 2026 09:00:00 +0000 (UTC)",
             "Received: from mail.example.org by mail.example.org (Postfix) with ESMTP id 5XyZ",
+            "Received: from mx.example.com by mail.example.org (Postfix) with UTF8SMTPS id 6XyZ",
             "Subject: Received: with ESMTPSA in a subject",
             "",
         ].join("\n");
@@ -238,6 +244,28 @@ describe.each([false, true])(`postfix on ${SUITE}, smtps=%s`, (smtps) => {
         const hits = r.stdout.split(/\n(?![\t ])/).filter((l) => l !== "");
         expect(hits.length).toBe(1);
         expect(hits[0]).toMatch(/^Received: from client\.example \(unknown \[192\.0\.2\.1\]\).*IGNORE$/s);
+    });
+
+    test("SMTP smuggling: bare newlines normalized; bounces pass the milters (DKIM)", () => {
+        const p = params(postconf("-x", "smtpd_forbid_bare_newline", "internal_mail_filter_classes").stdout);
+        expect(p.get("smtpd_forbid_bare_newline")).toBe("normalize");
+        expect(p.get("internal_mail_filter_classes")).toBe("bounce");
+    });
+
+    test("sendmail: root, postfix and vmail as anyone; every other account only as itself", () => {
+        const maps = postconf("-xh", "local_login_sender_maps").stdout.trim();
+        expect(maps).toBe(`inline:{ ${LOCAL_ANY_SENDER.map((u) => `${u}=*`).join(", ")} }, regexp:${MAPS.localSenders}`);
+        const inline = /^(inline:\{.*\})/.exec(maps)?.[1] ?? "";
+        const q = (key: string, table: string): string | null => {
+            const r = sb.run(["postmap", "-c", dir, "-q", key, table]);
+            return r.status === 0 ? r.stdout.trim() : null;
+        };
+        expect(q("root", inline)).toBe("*");
+        expect(q("vmail", inline)).toBe("*");
+        expect(q("frank", inline)).toBe(null);
+        const file = sb.write("local_senders", localSenders(c.baseDomain));
+        expect(q("frank", `regexp:${file}`)).toBe("frank, frank@example.org, <>");
+        expect(q("uid:1234", `regexp:${file}`)).toBe(null);
     });
 
     test("the service names resolve to the right ports in the suite's /etc/services", () => {

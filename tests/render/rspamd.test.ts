@@ -3,14 +3,17 @@
 
 import * as fs from "fs";
 import * as path from "path";
-import { FORGED_SYMBOL, keyPath, rspamdFiles, RspamdInput } from "../../components/render/rspamd";
-import { config } from "./fixture";
+import { CONTROLLER_FILE, controllerConf, FORGED_SYMBOL, FROM_SYMBOL, keyPath, ownershipLua, rspamdFiles, RspamdInput,
+    SERVER_SENDER } from "../../components/render/rspamd";
+import { MAPS, ORIGINATING } from "../../components/render/postfix";
+import { senderLogins } from "../../components/render/maps";
+import { config, senderInput } from "./fixture";
 import { problems, ROOTFS_TIMEOUT_MS, Result, Sandbox, SUITE } from "./debian";
 
 function input(over: Partial<RspamdInput> = {}): RspamdInput {
     const c = config();
     return {
-        domains: [c.baseDomain, ...c.virtualDomains], selector: c.dkim.selector,
+        baseDomain: c.baseDomain, domains: [c.baseDomain, ...c.virtualDomains], selector: c.dkim.selector,
         addHeaderScore: c.spam.addHeaderScore, rejectScore: c.spam.rejectScore, greylisting: c.spam.greylisting, ...over,
     };
 }
@@ -41,8 +44,12 @@ ${commands}
         return (name) => sb.step(name);
     }
 
+    const PASSWORD = "Abcdefghijklmnop0123456789qrstuv";
+    const all = (over: Partial<RspamdInput> = {}): Record<string, string> =>
+        ({ ...rspamdFiles(input(over)), [CONTROLLER_FILE]: controllerConf(PASSWORD) });
+
     test("configtest accepts the files; the dump has our sockets, actions, signing table and rule", () => {
-        const step = load(rspamdFiles(input()), `
+        const step = load(all(), `
 step configtest in_root rspamadm configtest
 step actions in_root rspamadm configdump actions
 step dkim in_root rspamadm configdump dkim_signing
@@ -64,13 +71,72 @@ step lua in_root rspamadm lua -e "$LUA_CHECK"
             expect(dkim).toContain(keyPath({ domain: d, selector: "mailstack" }));
         }
         expect(dkim).toMatch(/allow_username_mismatch = true/);
+        // signed: our users' mail and what the server itself sends (made "authenticated" by the From rule); never
+        // mail by its address (a connection from 127.0.0.1 to port 25), nor inbound mail
+        expect(dkim).toMatch(/sign_authenticated = true/);
+        expect(dkim).toMatch(/sign_local = false/);
+        expect(dkim).toMatch(/sign_inbound = false/);
         expect(dkim).toMatch(/use_esld = false/);
         // every worker on 127.0.0.1 only (Debian's "localhost" would be replaced, not added to)
         const binds = [...step("workers").stdout.matchAll(/bind_socket = "([^"]+)"/g)].map((m) => m[1]);
         expect(binds.length).toBeGreaterThan(0);
         expect(binds.filter((b) => !b.startsWith("127.0.0.1:"))).toEqual([]);
+        // the controller trusts no address (Debian trusts 127.0.0.1 and ::1) and has our password for both levels
+        const workers = step("workers").stdout;
+        const controller = workers.slice(workers.indexOf("11334") - 2000, workers.indexOf("11334") + 2000);
+        expect(controller).toContain(`password = "${PASSWORD}"`);
+        expect(controller).toContain(`enable_password = "${PASSWORD}"`);
+        expect(workers).not.toMatch(/secure_ip = "(127\.0\.0\.1|::1)"/);
         expect(step("greylist").stdout).toMatch(/enabled = false/);
         expect(step("lua")).toMatchObject({ status: 0, stdout: "ok\n" });
+    });
+
+    test("the controller password is letters and digits, 16 or more", () => {
+        expect(() => controllerConf("short1")).toThrow(/16 or more letters and digits/);
+        expect(() => controllerConf('a"; secure_ip = "0.0.0.0/0";')).toThrow(/letters and digits/);
+    });
+
+    // The From rule's ownership test, run by rspamd's own Lua over the table postfix gets (render/maps.ts), with
+    // the answers postfix's postmap gives for smtpd_sender_login_maps (tests/render/postfix.test.ts).
+    test.each<[string, string, boolean]>([
+        ["bob@example.net", "bob@example.net", true],
+        ["bob@example.net", "Bob@Example.NET", true],
+        ["bob@example.net", "bob+lists@example.net", true],
+        ["bob@example.net", "info@example.net", true],
+        ["bob@example.net", "carol@example.net", false],
+        ["bob@example.net", "alice@example.org", false],
+        ["bob@example.net", "bob@example.com", false],
+        ["bob@example.net", "bob", false],
+        ["alice", "alice@example.org", true],
+        // as postfix: dovecot reduces the login alice@example.org to alice before postfix (and rspamd) see it
+        ["alice@example.org", "alice@example.org", false],
+        ["alice", "team@example.org", true],
+        ["carol@example.net", "team@example.org", true],
+        ["alice", "frank@example.org", false],
+        ["alice", "bob@example.net", false],
+        // an account the stack does not know (it was on the server before): the regexp fallback
+        ["olduser", "olduser@example.org", true],
+        ["alice", "olduser@example.org", false],
+        ["olduser", "olduser+x@example.org", false],
+    ])("From rule: login %s may use %s: %s", (login, address, allowed) => {
+        const c = config();
+        sb.write("owners/logins", senderLogins(senderInput(c)));
+        sb.write("owners/test.lua", `${ownershipLua(c.baseDomain)}
+local f = io.open(arg_path .. "/logins"); local owners = parse_owners(f:read("*a")); f:close()
+print(tostring(may_use(owners, ${JSON.stringify(login)}, ${JSON.stringify(address)})))
+`);
+        const r = sb.run(["rspamadm", "lua", "-e", `arg_path = "${sb.path("owners")}"; dofile(arg_path .. "/test.lua")`]);
+        expect({ status: r.status, out: r.stdout.trim() }).toEqual({ status: 0, out: String(allowed) });
+    });
+
+    test("the From rule reads postfix's sender table and tags the server's own mail", () => {
+        const lua = all()["rspamd.local.lua"];
+        expect(lua).toContain(FROM_SYMBOL);
+        expect(lua).toContain(`local LOGINS = "${MAPS.senderLogins}"`);
+        expect(lua).toContain(`tostring(v) == "${ORIGINATING}"`);
+        expect(lua).toContain('tagged("MTA-Name") or tagged("MTA-Tag")');
+        expect(lua).toContain(`task:set_user("${SERVER_SENDER}")`);
+        expect(lua).toMatch(/set_pre_result\("reject", "From: <" \.\. address/);
     });
 
     test("the checks can fail: a Lua syntax error, a UCL syntax error", () => {

@@ -1,6 +1,7 @@
 // The web endpoints: the suite's own nginx checks both rendered configurations (nginx -t) and serves the documents in
 // private namespaces, where Python asks for them as Thunderbird, Outlook and an iPhone would.
 
+import { CIPHERS } from "../../components/render/postfix";
 import { mtaStsPolicy, nginxConf, PLACEHOLDER, WebInput, webFiles } from "../../components/render/web";
 import { config, POX } from "./fixture";
 import { ROOTFS_TIMEOUT_MS, Sandbox, selfSignedCert, shq, SUITE } from "./debian";
@@ -78,6 +79,9 @@ describe(`nginx on ${SUITE}`, () => {
                 step start in_root nginx -c ${conf}
                 wait_for ${sb.path("inner.sock").slice(1)} 10
                 step get in_root python3 ${sb.path("client.py")} ${shq(JSON.stringify(requests))}
+                for suite in ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256; do
+                    step "cipher $suite" in_root sh -c "openssl s_client -connect 127.0.0.1:443 -servername autoconfig.example.org -tls1_2 -cipher '$suite:@SECLEVEL=0' </dev/null"
+                done
                 cat "$ROOT/var/log/nginx/error.log" >&2 || true`);
             expect(sb.step("start")).toMatchObject({ status: 0 });
             const got = sb.step("get");
@@ -115,6 +119,14 @@ describe(`nginx on ${SUITE}`, () => {
             expect(answers[5].body).toMatch(/<key>IncomingMailServerUsername<\/key>\s*<string>dave@example\.com<\/string>/);
             expect(answers[5].body).toMatch(/<key>EmailAddress<\/key>\s*<string>dave@example\.com<\/string>/);
             expect(answers[6].body).toMatch(/<key>IncomingMailServerUsername<\/key>\s*<string>alice<\/string>/);
+        });
+
+        test("443 offers the mail ports' TLS 1.2 suites: a CBC-SHA1 suite is refused, a GCM one taken", () => {
+            expect(nginxConf(input(tls), true)).toContain(`ssl_ciphers ${CIPHERS};`);
+            expect(sb.step("cipher ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA").status).not.toBe(0);
+            const gcm = sb.step("cipher ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256");
+            expect(gcm.status).toBe(0);
+            expect(gcm.stdout).toMatch(/Cipher is ECDHE-(ECDSA|RSA)-AES128-GCM-SHA256/);
         });
 
         test("MTA-STS, nothing else on 443; port 80 redirects and serves ACME tokens", () => {

@@ -122,6 +122,14 @@ describe("parseConfig", () => {
         ["hostname as virtual domain", { hostname: "mail.example.net", virtualDomains: ["mail.example.net"], virtualUsers: [] },
             "virtualDomains", /server's hostname/],
         ["non-boolean imaps", { imaps: "yes" }, "imaps", /true or false/],
+        ["an SPF all in relayHost.spfInclude", { relayHost: { host: "relay.example.net", username: "u", spfInclude: "include:spf.relay.example ~all" } },
+            "relayHost.spfInclude", /"~all" is not an SPF mechanism naming senders/],
+        ["an SPF redirect in relayHost.spfInclude", { relayHost: { host: "relay.example.net", username: "u", spfInclude: "redirect=spf.relay.example" } },
+            "relayHost.spfInclude", /"redirect=spf.relay.example" is not an SPF mechanism/],
+        ["a bare domain in relayHost.spfInclude", { relayHost: { host: "relay.example.net", username: "u", spfInclude: "spf.relay.example" } },
+            "relayHost.spfInclude", /"spf.relay.example" is not an SPF mechanism/],
+        ["an empty relayHost.spfInclude", { relayHost: { host: "relay.example.net", username: "u", spfInclude: " " } },
+            "relayHost.spfInclude", /empty/],
     ])("rejects %s", (_what, change, key, message) => rejects(change, key, message));
 });
 
@@ -151,14 +159,35 @@ describe("dnsRecords: what mail programs and other servers look up", () => {
         expect(id(records({ hostname: "mx.example.org" }))).not.toBe(id(enforce));
         expect(of(enforce, "_mta-sts.example.net", "TXT")).toEqual([id(enforce)]);
         expect(of(enforce, "_smtp._tls.example.com", "TXT")).toEqual(["v=TLSRPTv1; rua=mailto:alice@example.org"]);
-        expect(of(enforce, "example.net", "CAA")).toEqual(['0 issue "letsencrypt.org"']);
+        // CAA on the certificate's names only, never on an apex (a website there may use another CA)
+        const caa = enforce.filter((r) => r.type === "CAA");
+        expect(caa.map((r) => r.name).sort()).toEqual([...parseConfig(valid).certificate.names].sort());
+        expect(caa.map((r) => r.name)).toEqual(expect.arrayContaining(["mail.example.org", "mail.example.net",
+            "autoconfig.example.com", "mta-sts.example.net"]));
+        expect(caa.every((r) => r.value === '0 issue "letsencrypt.org"')).toBe(true);
+        for (const apex of ["example.org", "example.net", "example.com"]) {
+            expect(of(enforce, apex, "CAA")).toEqual([]);
+        }
         // a custom CA: CAA only if configured
         const custom = { email: "admin@example.org", acme: "custom", directory: "https://ca.example.org/dir" };
         expect(records({ certificate: custom }).filter((r) => r.type === "CAA")).toEqual([]);
-        expect(of(records({ certificate: { ...custom, caa: "ca.example.org" } }), "example.com", "CAA"))
+        expect(of(records({ certificate: { ...custom, caa: "ca.example.org" } }), "autoconfig.example.com", "CAA"))
             .toEqual(['0 issue "ca.example.org"']);
-        // a hostname outside every domain gets its own
+        // a hostname outside every domain is a certificate name like the others
         expect(of(records({ hostname: "mx.example.info" }), "mx.example.info", "CAA")).toEqual(['0 issue "letsencrypt.org"']);
+    });
+
+    test("SPF: the server's address, and the relay's mechanisms with relayHost.spfInclude; the hostname's own", () => {
+        expect(of(records(), "example.net", "TXT").filter((v) => v.startsWith("v=spf1")))
+            .toEqual(["v=spf1 mx ip4:192.0.2.10 -all"]);
+        const relayed = records({ relayHost: { host: "smtp.relay.example", username: "u", spfInclude: "include:spf.relay.example  IP4:198.51.100.0/24" } });
+        for (const d of ["example.org", "example.net", "example.com"]) {
+            expect(of(relayed, d, "TXT").filter((v) => v.startsWith("v=spf1")))
+                .toEqual(["v=spf1 mx ip4:192.0.2.10 include:spf.relay.example ip4:198.51.100.0/24 -all"]);
+        }
+        // bounces (null sender) and the HELO name are checked against the hostname
+        expect(of(records(), "mail.example.org", "TXT")).toEqual(["v=spf1 a -all"]);
+        expect(of(relayed, "mail.example.org", "TXT")).toEqual(["v=spf1 a -all"]);
     });
 
     test("autoconfig, autodiscover and mta-sts names of every domain point at the server", () => {

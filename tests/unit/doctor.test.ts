@@ -4,7 +4,7 @@ import { Resolver } from "dns/promises";
 import { checkRelayPassword, checkWebhook, parseConfig, RawConfig } from "../../components/config";
 import { DnsRecord } from "../../components/render/records";
 import { webhookConf } from "../../components/render/ops";
-import { certIssues, checkBlocklist, checkRecord, parseInside, readBlocklistAnswer, reversed } from "../../scripts/doctor";
+import { certIssues, checkBlocklist, checkRecord, compareSpf, parseInside, readBlocklistAnswer, reversed } from "../../scripts/doctor";
 import { expectRejected } from "./harness";
 
 const valid: RawConfig = {
@@ -117,7 +117,7 @@ describe("doctor: records as published", () => {
         ["SPF with another TXT beside it", spf, { "example.net|TXT": [["google-site-verification=x"], [spf.value]] }, "ok", /v=spf1/],
         ["a second SPF record", spf, { "example.net|TXT": [[spf.value], ["v=spf1 -all"]] }, "fail", /two v=spf1 records/],
         ["SPF cut short", spf, { "example.net|TXT": [["v=spf1 mx ip4:192.0.2.10"]] }, "fail",
-            /published "v=spf1 mx ip4:192.0.2.10", expected "v=spf1 mx ip4:192.0.2.10 -all"/],
+            /published "v=spf1 mx ip4:192.0.2.10": no all lets any server send as the domain; expected "v=spf1 mx ip4:192.0.2.10 -all"/],
         ["a PTR", { name: "192.0.2.10", type: "PTR", value: "mail.example.org" }, { "10.2.0.192.in-addr.arpa|PTR": ["Mail.Example.org."] }, "ok", /mail/],
         ["a wrong PTR", { name: "192.0.2.10", type: "PTR", value: "mail.example.org" }, { "10.2.0.192.in-addr.arpa|PTR": ["static.10.2.0.192.clients.example"] },
             "fail", /static.10.2.0.192.clients.example/],
@@ -125,6 +125,30 @@ describe("doctor: records as published", () => {
             "fail", /lookup failed \(ESERVFAIL\)/],
     ])("%s", async (_, rec, answers, status, detail) => {
         const c = await checkRecord(fakeResolver(answers), rec);
+        expect(c.status).toBe(status);
+        expect(c.detail).toMatch(detail);
+    });
+});
+
+describe("doctor: SPF compared as a set of mechanisms", () => {
+    const want = "v=spf1 mx ip4:192.0.2.10 include:spf.relay.example -all";
+    test.each<[string, string[], string, RegExp]>([
+        ["the same text", [want], "ok", /^v=spf1 mx/],
+        ["another order, other case", ["v=spf1 Include:spf.relay.example ip4:192.0.2.10 MX -all"], "ok", /include/i],
+        ["extra mechanisms (a newsletter service)", ["v=spf1 mx ip4:192.0.2.10 include:spf.relay.example include:news.example -all"],
+            "ok", /with include:news.example besides ours/],
+        ["beside another TXT record", ["google-site-verification=x", want], "ok", /^v=spf1/],
+        ["the relay's include missing", ["v=spf1 mx ip4:192.0.2.10 -all"], "fail", /missing include:spf.relay.example/],
+        ["the server's address missing", ["v=spf1 mx include:spf.relay.example -all"], "fail", /missing ip4:192.0.2.10/],
+        ["+all", ["v=spf1 mx ip4:192.0.2.10 include:spf.relay.example +all"], "fail", /\+all lets any server send/],
+        ["?all", ["v=spf1 mx ip4:192.0.2.10 include:spf.relay.example ?all"], "fail", /\?all lets any server send/],
+        ["a bare all", ["v=spf1 mx ip4:192.0.2.10 include:spf.relay.example all"], "fail", /all lets any server send/],
+        ["no all", ["v=spf1 mx ip4:192.0.2.10 include:spf.relay.example"], "fail", /no all lets any server send/],
+        ["~all", ["v=spf1 mx ip4:192.0.2.10 include:spf.relay.example ~all"], "warn", /~all \(soft fail\)/],
+        ["no SPF record", ["google-site-verification=x"], "fail", /no SPF record/],
+        ["two SPF records", [want, "v=spf1 -all"], "fail", /two v=spf1 records/],
+    ])("%s", (_, published, status, detail) => {
+        const c = compareSpf(want, published);
         expect(c.status).toBe(status);
         expect(c.detail).toMatch(detail);
     });

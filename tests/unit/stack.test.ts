@@ -487,7 +487,19 @@ function outputs(get: () => Rendered, ip: string, ip6?: string): void {
 }
 
 function secrets(get: () => Rendered): void {
-    const passwords = (rec: Recorder): Registered[] => rec.byType(TYPES.password);
+    // the users' (the rspamd controller's has a test of its own)
+    const passwords = (rec: Recorder): Registered[] => rec.byType(TYPES.password).filter((p) => !p.name.endsWith("-rspamd-controller"));
+
+    test("the rspamd controller gets a secret password, written for rspamd only", () => {
+        const { rec } = get();
+        const pw = rec.byType(TYPES.password).filter((p) => p.name.endsWith("-rspamd-controller"));
+        expect(pw).toHaveLength(1);
+        expect(isSecretValue(pw[0].state.result)).toBe(true);
+        const put = rec.byType(TYPES.remote).filter((r) => String(r.inputs.create).includes("/etc/rspamd/override.d/worker-controller.inc"));
+        expect(put.map((r) => String(r.inputs.create))).toEqual(
+            ["/usr/local/sbin/mailstack-ctl put /etc/rspamd/override.d/worker-controller.inc 0640 root:_rspamd"]);
+        expect(isSecretValue(put[0].inputs.stdin)).toBe(true);
+    });
 
     test("a secret RandomPassword per virtual and per system user", () => {
         const { rec, config } = get();
