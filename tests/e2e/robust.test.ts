@@ -60,7 +60,8 @@ describe("parallel account steps", () => {
         expect(onServer("cat /etc/mailstack/locked-users")).not.toMatch(/ursula|victor|wanda|xavier/);
         expect(onServer("sort /etc/mailstack/created-users | uniq -d")).toBe("");
         // no writer left a temporary file behind (put, put-map, install_file, the lists and records)
-        expect(onServer("find /etc/postfix /etc/mailstack /etc/dovecot -name '*.mailstack.*' -o -name '*.new.*'")).toBe("");
+        expect(onServer("find /etc/postfix /etc/mailstack /etc/dovecot -regextype posix-extended " +
+            "-regex '.*[.](mailstack[.][0-9]+|new([.][0-9]+)?)([.]db)?'")).toBe("");
     });
 });
 
