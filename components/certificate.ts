@@ -16,7 +16,8 @@ export function certbotCommand(c: CertificateConfig): string {
     // Renewals run from certbot's timer, without this environment: the CA goes into the system store too.
     const env = c.caBundle ? `${CTL} trust-ca ${quote(c.caBundle)} && REQUESTS_CA_BUNDLE=${quote(c.caBundle)} ` : "";
     return env + [
-        "certbot certonly --webroot --non-interactive --agree-tos",
+        // through mailstack-ctl: a CA that forgot the stored account gets a new one (files/mailstack-ctl certbot)
+        `${CTL} certbot certonly --webroot --non-interactive --agree-tos`,
         `-w ${ACME_ROOT}`,
         `-m ${quote(c.email)}`,
         `--server ${quote(c.directory)}`,

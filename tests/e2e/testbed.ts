@@ -29,6 +29,8 @@ export interface Testbed {
     sshKnownHostsFile: string;
     systemUser: { name: string; password: string; address: string };
     acmeListenerCaFile: string;
+    /** Pebble's current root (it makes a new one at every start), saved by scripts/testbed at client-up. */
+    acmeRoot: string;
     /** Path ON THE SERVER of the CA bundle that certbot needs to talk to Pebble (REQUESTS_CA_BUNDLE). */
     caBundle: string;
     names: string[];

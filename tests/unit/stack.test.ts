@@ -3,6 +3,7 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import { MailConfig, parseConfig, RawConfig } from "../../components/config";
+import { certbotCommand } from "../../components/certificate";
 import { openPorts } from "../../components/firewall";
 import { HetznerServer } from "../../components/host";
 import { MailServer } from "../../components/mailServer";
@@ -668,4 +669,17 @@ test("mock passwords and hashes are deterministic and distinct", () => {
     expect(mockPassword("a")).toBe(mockPassword("a"));
     expect(mockPassword("a")).not.toBe(mockPassword("b"));
     expect(mockBcrypt("a")).toMatch(/^\$2b\$10\$[./A-Za-z0-9]{53}$/);
+});
+
+describe("certificate", () => {
+    test("certbot runs through mailstack-ctl (which recovers from a CA that forgot the account), its CA trusted first", () => {
+        const c = parseConfig({ ...existingRaw, certificate: {
+            email: "admin@example.org", acme: "custom", directory: "https://acme.test:14000/dir", caBundle: "/ca.pem",
+        } });
+        expect(certbotCommand(c.certificate)).toBe("/usr/local/sbin/mailstack-ctl trust-ca /ca.pem && " +
+            "REQUESTS_CA_BUNDLE=/ca.pem /usr/local/sbin/mailstack-ctl certbot certonly --webroot --non-interactive " +
+            "--agree-tos -w /var/lib/mailstack/acme -m admin@example.org --server https://acme.test:14000/dir " +
+            "--cert-name mailstack " + c.certificate.names.map((n) => `-d ${n}`).join(" ") +
+            " --deploy-hook '/usr/local/sbin/mailstack-ctl reload postfix dovecot nginx'");
+    });
 });

@@ -1,0 +1,91 @@
+// Robust under the real engine and over many runs (issue 29). (1) Many accounts added and removed in one `up`:
+// the engine runs their steps at once, and every file several of them write has one writer at a time. (2) A new
+// test server after `npm run local:down`: Pebble starts empty while the volume keeps the old ACME account, as a CA
+// that forgot it; the certificate step registers a new account, and adding a domain works.
+// It replaces the server: scripts/test runs it on its own, after the files that share the server.
+
+import { spawnSync } from "child_process";
+import { copyFileSync } from "fs";
+import * as path from "path";
+import { ADOPTED } from "../../components/users";
+import { mail, onServer, output, pulumi, ROOT, testbed } from "./testbed";
+
+jest.setTimeout(1_800_000);
+
+const host = testbed().serverAddress;
+const alice = testbed().systemUser;
+const CREATED = ["ursula", "victor", "wanda", "xavier"];
+const VIRTUAL = ["yvonne@example.net", "zeno@example.com"];
+
+function up(...args: string[]): void {
+    const r = pulumi("up", "--yes", "--skip-preview", ...args);
+    // the whole output on failure: which step, and what it said
+    expect({ status: r.status, stderr: r.stderr, ...(r.status === 0 ? {} : { stdout: r.stdout }) })
+        .toEqual({ status: 0, stderr: "" });
+}
+
+/** The committed stack config with `config set --path` of each [key, value]. */
+function variant(name: string, ...changes: [string, string][]): string {
+    const config = path.join(ROOT, ".local", `Pulumi.local.${name}.yaml`);
+    copyFileSync(path.join(ROOT, "Pulumi.local.yaml"), config);
+    for (const [key, value] of changes) {
+        expect(pulumi("config", "set", "--path", key, value, "--config-file", config).status).toBe(0);
+    }
+    return config;
+}
+
+describe("parallel account steps", () => {
+    test("5 system users (1 adopted) and 2 virtual users added in one up, removed in the next, 5 times: every up succeeds", () => {
+        const many = variant("robust", ...["alice", ...CREATED].map((u, i): [string, string] => [`mailstack:systemUsers[${i + 1}]`, u]),
+            ...VIRTUAL.map((v, i): [string, string] => [`mailstack:virtualUsers[${i + 4}]`, v]));
+        for (let round = 1; round <= 5; round++) {
+            up("--config-file", many);
+            up();
+        }
+        // after the last removal: the created accounts are locked, alice (adopted) is as she was
+        expect(onServer("cat /etc/mailstack/locked-users").split("\n").filter((l) => l)).toEqual(expect.arrayContaining(CREATED));
+        expect(mail("login", host, alice.name, alice.password)).toMatchObject({ ok: true });
+
+        up("--config-file", many);
+        const system = output<Record<string, string>>("systemUserPasswords");
+        const virtual = output<Record<string, string>>("virtualUserPasswords");
+        expect(system["alice@example.org"]).toBe(ADOPTED);
+        const accounts: [string, string][] = [[alice.name, alice.password],
+            ...["frank", ...CREATED].map((u): [string, string] => [u, system[`${u}@example.org`]]),
+            ...Object.entries(virtual)];
+        expect(accounts).toHaveLength(1 + 5 + 4 + VIRTUAL.length);
+        for (const [login, password] of accounts) {
+            expect([login, mail("login", host, login, password).ok]).toEqual([login, true]);
+        }
+        expect(onServer("cat /etc/mailstack/locked-users")).not.toMatch(/ursula|victor|wanda|xavier/);
+        expect(onServer("sort /etc/mailstack/created-users | uniq -d")).toBe("");
+        // no writer left a temporary file behind (put, put-map, install_file, the lists and records)
+        expect(onServer("find /etc/postfix /etc/mailstack /etc/dovecot -regextype posix-extended " +
+            "-regex '.*[.](mailstack[.][0-9]+|new([.][0-9]+)?)([.]db)?'")).toBe("");
+    });
+});
+
+/** scripts/local as a user runs it (npm run local / local:down), from this machine's root namespace. */
+function local(verb: string): { status: number; out: string } {
+    const r = spawnSync("bash", [path.join(ROOT, "scripts", "local"), verb], { cwd: ROOT, encoding: "utf8" });
+    return { status: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
+}
+
+describe("a new test server after local:down", () => {
+    test("npm run local again: the CA forgot the stored account, a new one is registered; a new domain gets its name", () => {
+        const down = local("down");
+        expect([down.status, down.status === 0 ? "" : down.out]).toEqual([0, ""]);
+        const again = local("up");
+        expect([again.status, again.status === 0 ? "" : again.out]).toEqual([0, ""]);
+        expect(again.out).toContain("does not know the stored ACME account");
+        const root = /ACME root[^:]*: (\S+)/.exec(again.out)?.[1] ?? "";
+        expect(root).toBe(testbed().acmeRoot);
+        // verified against the printed root, or it throws
+        const names = (): string[] => [...(mail("cert", host, "143", "imap", root).names ?? [])].sort();
+        expect(names()).toEqual([...testbed().names].sort());
+
+        up("--config-file", variant("robustdomain", ["mailstack:virtualDomains[2]", "example.info"]));
+        expect(names()).toContain("mail.example.info");
+        up();
+    });
+});

@@ -1,0 +1,119 @@
+// files/mailstack-ctl in the suite's own root, on a private copy of its /etc (an overlay that vanishes with the
+// script): account steps run at once, as the engine runs them, and a CA that forgot the stored ACME account (a
+// stand-in certbot) gets a new one.
+
+import { readFileSync } from "fs";
+import * as path from "path";
+import { ROOTFS_TIMEOUT_MS, Sandbox, SUITE } from "./debian";
+
+/** The chroot's /etc as an overlay (writes go to a tmpfs), and empty /home, /run and /var/log. */
+const PRIVATE = `
+mkdir -p "$W/ov" && mount -t tmpfs tmpfs "$W/ov" && mkdir "$W/ov/up" "$W/ov/work"
+mount -t overlay overlay -o "lowerdir=$ROOT/etc,upperdir=$W/ov/up,workdir=$W/ov/work" "$ROOT/etc"
+hide home; hide run; hide var/log
+ctl() { chroot "$ROOT" sh "$I/mailstack-ctl" "$@"; }
+`;
+
+describe(`mailstack-ctl on ${SUITE}`, () => {
+    let sb: Sandbox;
+    beforeAll(() => {
+        sb = Sandbox.open();
+        sb.write("mailstack-ctl", readFileSync(path.join(__dirname, "..", "..", "files", "mailstack-ctl"), "utf8"), 0o755);
+    }, ROOTFS_TIMEOUT_MS);
+    afterAll(() => sb?.close());
+
+    test("six system-user steps at once, then four lock-user steps at once: every account, list and table is whole", () => {
+        const users = ["ursula", "victor", "wanda", "xavier", "yves", "zora"];
+        const locked = users.slice(0, 4);
+        const r = sb.isolated(`${PRIVATE}
+            for u in ${users.join(" ")}; do
+                step "add-$u" sh -c "printf 'pw-$u' | chroot $ROOT sh $I/mailstack-ctl system-user $u example.org mail.example.org" &
+            done
+            wait
+            for u in ${locked.join(" ")}; do step "lock-$u" ctl lock-user "$u" example.org mail.example.org & done
+            wait
+            step created sort "$ROOT/etc/mailstack/created-users"
+            step locked cat "$ROOT/etc/mailstack/locked-users"
+            step table sort "$ROOT/etc/postfix/locked_recipients"
+            touch "$ROOT/etc/postfix/main.cf"  # postmap -q reads one; the stack's put-map made do without
+            step query chroot "$ROOT" postmap -q ursula@example.org hash:/etc/postfix/locked_recipients
+            step accounts chroot "$ROOT" getent passwd ${users.join(" ")}
+            step leftovers sh -c "ls -a $ROOT/etc/postfix $ROOT/etc/mailstack | grep -E '[.](new|mailstack)[.]' || true"
+        `, 120_000);
+        expect(r.stderr).toBe("");
+        for (const u of users) {
+            expect([u, sb.step(`add-${u}`)]).toEqual([u, { status: 0, stdout: "created\n", stderr: "" }]);
+        }
+        for (const u of locked) {
+            expect(sb.step(`lock-${u}`)).toMatchObject({ status: 0, stderr: "" });
+        }
+        expect(sb.step("created").stdout).toBe(users.map((u) => `${u}\n`).join(""));
+        expect(sb.step("locked").stdout).toBe(locked.map((u) => `${u}\n`).join(""));
+        expect(sb.step("table").stdout.split("\n").filter((l) => l)).toEqual(locked.flatMap((u) =>
+            [`${u}@example.org 550 5.1.1 User unknown in local recipient table`,
+                `${u}@mail.example.org 550 5.1.1 User unknown in local recipient table`]).sort());
+        expect(sb.step("query")).toMatchObject({ stderr: "" });
+        expect(sb.step("query").stdout).toBe("550 5.1.1 User unknown in local recipient table\n");
+        expect(sb.step("accounts").stdout.split("\n").filter((l) => l)).toHaveLength(users.length);
+        expect(sb.step("leftovers").stdout).toBe("");
+    });
+
+    // A stand-in certbot: while the account directory of its CA exists, the CA does not know that account (as
+    // certbot 2.x reports it: the error in its log, a crash on the console); without one it registers and issues.
+    // In mode "fail", every run fails for another reason and leaves the log alone.
+    const FAKE_CERTBOT = `#!/bin/sh
+echo "$*" >> /etc/certbot-calls
+account=/etc/letsencrypt/accounts/acme.test:14000/dir
+mkdir -p /var/log/letsencrypt
+if [ -f /etc/certbot-fail ]; then
+    echo "Some challenges have failed."; echo "Ask for help or search for solutions at https://community.letsencrypt.org." >&2
+    exit 1
+fi
+if [ -d "$account" ]; then
+    mv /var/log/letsencrypt/letsencrypt.log /var/log/letsencrypt/letsencrypt.log.1 2>/dev/null
+    echo 'acme.messages.Error: urn:ietf:params:acme:error:accountDoesNotExist :: No account exists' > /var/log/letsencrypt/letsencrypt.log
+    echo "An unexpected error occurred:" >&2; echo "AttributeError: can't set attribute" >&2
+    exit 1
+fi
+mkdir -p "$account/new-account"
+echo "Successfully received certificate."
+`;
+    const certbot = (setup: string): ReturnType<Sandbox["isolated"]> => {
+        sb.write("certbot", FAKE_CERTBOT, 0o755);
+        return sb.isolated(`${PRIVATE}
+            mount --bind "$W/certbot" "$ROOT/usr/bin/certbot"
+            mkdir -p "$ROOT/etc/letsencrypt/accounts/acme.test:14000/dir/old-account" "$ROOT/var/log/letsencrypt"
+            ${setup}
+            step run ctl certbot certonly --webroot --non-interactive --agree-tos -m admin@example.org \\
+                --server https://acme.test:14000/dir --cert-name mailstack -d mail.example.org
+            step calls cat "$ROOT/etc/certbot-calls"
+            step accounts sh -c "cd $ROOT/etc/letsencrypt && find accounts accounts-lost -mindepth 1 | sort"
+        `);
+    };
+
+    test("the CA does not know the stored account: moved to accounts-lost, one retry registers a new one, and it says so", () => {
+        const r = certbot("");
+        expect(r.stderr).toBe("");
+        const run = sb.step("run");
+        expect(run).toMatchObject({ status: 0, stderr: "" });
+        expect(run.stdout).toMatch(/^mailstack-ctl: the CA at https:\/\/acme\.test:14000\/dir does not know the stored ACME account: registering a new one \(the old one is kept in \/etc\/letsencrypt\/accounts-lost\/\d{8}T\d{6}Z\/acme\.test:14000\/dir\)\nSuccessfully received certificate\.\n$/);
+        expect(sb.step("calls").stdout.split("\n").filter((l) => l)).toHaveLength(2);
+        const tree = sb.step("accounts").stdout;
+        expect(tree).toMatch(/^accounts\/acme\.test:14000\/dir\/new-account$/m);
+        expect(tree).toMatch(/^accounts-lost\/\d{8}T\d{6}Z\/acme\.test:14000\/dir\/old-account$/m);
+        expect(tree).not.toMatch(/^accounts\/.*old-account$/m);
+    });
+
+    test("any other failure: no retry, and the error names certbot's reason (an older log's account error does not count)", () => {
+        const r = certbot(`touch "$ROOT/etc/certbot-fail"
+            echo 'urn:ietf:params:acme:error:accountDoesNotExist' > "$ROOT/var/log/letsencrypt/letsencrypt.log"`);
+        expect(r.stderr).toBe("");
+        const run = sb.step("run");
+        expect(run.status).toBe(1);
+        expect(run.stdout).toBe("");
+        expect(run.stderr).toBe("mailstack-ctl: certbot failed: Some challenges have failed. " +
+            "Ask for help or search for solutions at https://community.letsencrypt.org.\n");
+        expect(sb.step("calls").stdout.split("\n").filter((l) => l)).toHaveLength(1);
+        expect(sb.step("accounts").stdout).toMatch(/^accounts\/acme\.test:14000\/dir\/old-account$/m);
+    });
+});
