@@ -3,7 +3,9 @@
 
 import * as fs from "fs";
 import * as path from "path";
-import { FORGED_SYMBOL, keyPath, rspamdFiles, RspamdInput } from "../../components/render/rspamd";
+import {
+    CONTROLLER_SOCKET, eaiComposite, FORGED_SYMBOL, keyPath, RAW_8BIT_SYMBOLS, rspamdFiles, RspamdInput, ruleName, SMTPUTF8_SYMBOL,
+} from "../../components/render/rspamd";
 import { config } from "./fixture";
 import { problems, ROOTFS_TIMEOUT_MS, Result, Sandbox, SUITE } from "./debian";
 
@@ -48,6 +50,7 @@ step actions in_root rspamadm configdump actions
 step dkim in_root rspamadm configdump dkim_signing
 step workers in_root rspamadm configdump worker
 step greylist in_root rspamadm configdump greylist
+step composites in_root rspamadm configdump composites
 step lua in_root rspamadm lua -e "$LUA_CHECK"
 `);
         const test = step("configtest");
@@ -65,12 +68,32 @@ step lua in_root rspamadm lua -e "$LUA_CHECK"
         }
         expect(dkim).toMatch(/allow_username_mismatch = true/);
         expect(dkim).toMatch(/use_esld = false/);
-        // every worker on 127.0.0.1 only (Debian's "localhost" would be replaced, not added to)
+        // every worker on 127.0.0.1 only (Debian's "localhost" would be replaced, not added to); the controller also
+        // on its unix socket, for rspamd's user only
         const binds = [...step("workers").stdout.matchAll(/bind_socket = "([^"]+)"/g)].map((m) => m[1]);
         expect(binds.length).toBeGreaterThan(0);
-        expect(binds.filter((b) => !b.startsWith("127.0.0.1:"))).toEqual([]);
+        expect(binds.filter((b) => !b.startsWith("127.0.0.1:")))
+            .toEqual([`${CONTROLLER_SOCKET} mode=0600 owner=_rspamd`]);
         expect(step("greylist").stdout).toMatch(/enabled = false/);
         expect(step("lua")).toMatchObject({ status: 0, stdout: "ok\n" });
+        // one composite per raw-8-bit rule, each only with the SMTPUTF8 symbol, weight removed
+        const composites = step("composites").stdout;
+        for (const symbol of RAW_8BIT_SYMBOLS) {
+            const block = new RegExp(`${eaiComposite(symbol)} \\{([^}]*)\\}`).exec(composites)?.[1] ?? "";
+            expect(block).toContain(`expression = "${SMTPUTF8_SYMBOL} & ${symbol}";`);
+            expect(block).toContain(`policy = "remove_weight";`);
+        }
+    });
+
+    test("each raw-8-bit rule the composites zero is a rule of this rspamd", () => {
+        // A renamed rule would make its composite a silent no-op: every name must be in Debian's rules.
+        const names = RAW_8BIT_SYMBOLS.map(ruleName);
+        const step = load(rspamdFiles(input()), names.map((s) =>
+            `step ${s} in_root grep -rlw --include='*.lua' --include='*.conf' --include='*.inc' ${s} /usr/share/rspamd /etc/rspamd`)
+            .join("\n"));
+        for (const symbol of names) {
+            expect({ symbol, status: step(symbol).status }).toEqual({ symbol, status: 0 });
+        }
     });
 
     test("the checks can fail: a Lua syntax error, a UCL syntax error", () => {
