@@ -20,7 +20,8 @@ const run = `${Date.now()}`;
  * Bayes keeps per class), because the controller refreshes its copy only every minute or so.
  */
 function learned(): { spam: number; ham: number } {
-    const [spam, ham] = onServer("redis-cli --raw HMGET RS learns_spam learns_ham").trim().split("\n")
+    // one line per field, empty for a field not there yet (no message of that class learned)
+    const [spam, ham] = onServer("redis-cli --raw HMGET RS learns_spam learns_ham").split("\n").slice(0, 2)
         .map((v) => Number(v.trim() || "0"));
     return { spam, ham };
 }
