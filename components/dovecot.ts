@@ -1,7 +1,10 @@
 // dovecot: one dovecot.conf in the syntax of the version the server runs, staged, checked by doveconf, applied.
 
 import * as pulumi from "@pulumi/pulumi";
-import { DovecotInput, dovecotConf, dovecotVersion, quotaFile, SIEVE_BEFORE, spamSieve } from "./render/dovecot";
+import {
+    DovecotInput, dovecotConf, dovecotVersion, LEARN_PROGRAM, LEARN_UNITS, learnProgram, learnService, learnSocket, quotaFile,
+    REPORT_HAM, REPORT_SPAM, reportSieve, SIEVE_BEFORE, spamSieve,
+} from "./render/dovecot";
 import { CTL, Connection, putFile, quote, sha256, step } from "./remote";
 import { ServerState } from "./serverState";
 
@@ -15,7 +18,15 @@ export interface DovecotArgs {
 }
 
 export const QUOTA_FILE = "/etc/dovecot/quota";
-export const DOVECOT_FILES = ["/etc/dovecot/dovecot.conf", QUOTA_FILE, SIEVE_BEFORE];
+/** Junk learns: the pipe program and its socket-activated service (written before dovecot.conf names them). */
+const LEARN_FILES: [string, string, string][] = [
+    [LEARN_PROGRAM, "0755", learnProgram()],
+    [LEARN_UNITS.socket, "0644", learnSocket()],
+    [LEARN_UNITS.service, "0644", learnService()],
+];
+const REPORTS: [string, string][] = [[REPORT_SPAM, reportSieve("spam")], [REPORT_HAM, reportSieve("ham")]];
+export const DOVECOT_FILES = ["/etc/dovecot/dovecot.conf", QUOTA_FILE, SIEVE_BEFORE, ...LEARN_FILES.map(([p]) => p),
+    ...REPORTS.map(([p]) => p)];
 
 export class Dovecot extends pulumi.ComponentResource {
     constructor(name: string, args: DovecotArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -35,11 +46,27 @@ export class Dovecot extends pulumi.ComponentResource {
             connection: args.connection, create: `${CTL} sieve ${quote(SIEVE_BEFORE)}`, stdin: spamSieve(),
             triggers: [args.state.repairOf(SIEVE_BEFORE)],
         }, { parent: this });
-        step(`${name}-apply`, {
+        const learnFiles = LEARN_FILES.map(([path, mode, content]) => putFile(`${name}-${path.split("/").pop()}`, {
+            path, mode, owner: "root:root", content,
+        }, args.connection, { parent: this }, [args.state.repairOf(path)]));
+        const learnSocket = step(`${name}-learn-socket`, {
+            connection: args.connection,
+            create: "systemctl daemon-reload && systemctl enable --quiet mailstack-learn.socket && " +
+                "systemctl restart mailstack-learn.socket",
+            delete: "systemctl disable --now --quiet mailstack-learn.socket || true",
+            triggers: [...LEARN_FILES.map(([, , content]) => sha256(content)), args.state.repairOf(...LEARN_FILES.map(([p]) => p))],
+            // a changed unit replaces this step: the old one's delete (disable) must run before the new create
+        }, { parent: this, dependsOn: learnFiles, deleteBeforeReplace: true });
+        const applied = step(`${name}-apply`, {
             connection: args.connection,
             create: `${CTL} apply dovecot`,
             triggers: [text.apply(sha256), repair],
-        }, { parent: this, dependsOn: [staged, quotas, sieve] });
+        }, { parent: this, dependsOn: [staged, quotas, sieve, learnSocket] });
+        // Compiled by sievec against the live dovecot.conf, which must already load sieve_extprograms: after apply.
+        REPORTS.forEach(([path, script]) => step(`${name}-${path.split("/").pop()}`, {
+            connection: args.connection, create: `${CTL} sieve ${quote(path)}`, stdin: script,
+            triggers: [args.state.repairOf(path)],
+        }, { parent: this, dependsOn: [applied] }));
         this.registerOutputs({});
     }
 }

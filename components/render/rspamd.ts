@@ -13,6 +13,10 @@ export const RSPAMD_GROUP = "_rspamd";
 export const MILTER = "inet:127.0.0.1:11332";
 /** Every socket of rspamd and redis: loopback only, so no firewall rule is involved. */
 export const PORTS = { proxy: 11332, normal: 11333, controller: 11334, fuzzy: 11335, redis: 6379 } as const;
+/** The controller also listens here, for the server's own learning (mailstack-learn@.service runs as _rspamd):
+ * rspamd lets a unix-socket client learn without the controller's password, so only _rspamd (and root) may
+ * connect, never a user. */
+export const CONTROLLER_SOCKET = "/run/rspamd/controller.sock";
 
 export interface DkimKeyRef {
     domain: string;
@@ -47,6 +51,21 @@ export const FROM_SYMBOL = "MAILSTACK_FROM_NOT_OWNED";
 /** The user rspamd is told for the server's own mail (sendmail, bounces: postfix's ORIGINATING tag without a
  * login), so that dkim_signing signs it as it signs our users' mail (sign_authenticated). */
 export const SERVER_SENDER = "postfix";
+/** Hits SMTPUTF8 mail (RFC 6531), whose header fields may be raw UTF-8 (RFC 6532); see smtputf8Rule(). */
+export const SMTPUTF8_SYMBOL = "MAILSTACK_SMTPUTF8";
+/**
+ * rspamd's rules that take raw UTF-8 header fields for missing MIME encoding (RFC 2047), an invalid From: or a
+ * mis-guessed charset: right for mail of a 7-bit transaction, wrong for SMTPUTF8 mail, where such fields are legal.
+ * Each is zeroed in SMTPUTF8 mail only (a composite per rule), so an EAI message scores as its ASCII twin. Seen on
+ * the EAI messages of tests/e2e/eai.test.ts (rspamd 3.4 on Debian 12, 3.12 on Debian 13); `[subject]`: only
+ * where the rule names the subject (a mixed charset in the body still counts).
+ */
+export const RAW_8BIT_SYMBOLS = [
+    "FROM_NEEDS_ENCODING", "TO_NEEDS_ENCODING", "SUBJECT_NEEDS_ENCODING", "INVALID_FROM_8BIT", "INVALID_RCPT_8BIT",
+    "FROM_INVALID", "ENVFROM_INVALID", "R_MIXED_CHARSET[subject]",
+] as const;
+/** The rule's name, without an option filter. */
+export const ruleName = (atom: string): string => atom.replace(/\[.*$/, "");
 
 /** File (relative to /etc/rspamd) -> content. */
 export function rspamdFiles(r: RspamdInput): Record<string, string> {
@@ -72,7 +91,8 @@ export function rspamdFiles(r: RspamdInput): Record<string, string> {
         "local.d/dkim_signing.conf": dkimSigning(r),
         // The verdict of the checks in the delivered message, for the user and for filters.
         "local.d/milter_headers.conf": HEADER + `use = ["authentication-results"];\n`,
-        "rspamd.local.lua": forgedRule(r.domains) + fromRule(r.baseDomain),
+        "local.d/composites.conf": eaiComposites(),
+        "rspamd.local.lua": forgedRule(r.domains) + fromRule(r.baseDomain) + smtputf8Rule(),
     };
 }
 
@@ -87,10 +107,72 @@ export function controllerConf(password: string): string {
     }
     return HEADER + [
         `bind_socket = "127.0.0.1:${PORTS.controller}";`,
+        // for mailstack-learn, run as rspamd's own user (see CONTROLLER_SOCKET): rspamd asks no password there
+        `bind_socket = "${CONTROLLER_SOCKET} mode=0600 owner=${RSPAMD_GROUP}";`,
         "secure_ip = [];",
         `password = "${password}";`,
         `enable_password = "${password}";`,
     ].join("\n") + "\n";
+}
+
+/** The composite that zeroes SYMBOL in SMTPUTF8 mail. */
+export const eaiComposite = (atom: string): string => `MAILSTACK_EAI_${ruleName(atom)}`;
+
+function eaiComposites(): string {
+    return HEADER + `# Raw UTF-8 header fields are legal in SMTPUTF8 mail (RFC 6532): the rules that score them as missing
+# encoding count for nothing there (remove_weight: the rule still shows in the log, with no score).
+` + RAW_8BIT_SYMBOLS.map((s) => `${eaiComposite(s)} {
+  expression = "${SMTPUTF8_SYMBOL} & ${s}";
+  policy = "remove_weight";
+  score = 0.0;
+  description = "${ruleName(s)} in SMTPUTF8 mail, where raw UTF-8 header fields are legal";
+}
+`).join("");
+}
+
+/**
+ * SMTPUTF8 mail. postfix tells the milter little of it: neither MAIL FROM's SMTPUTF8 parameter (rspamd drops the
+ * ESMTP parameters) nor its own Received field ("with UTF8ESMTPS", not shown to milters). What is left:
+ * - the envelope: a UTF-8 address, which postfix takes only in an SMTPUTF8 transaction; rspamd 3.4 cannot parse
+ *   such a sender and drops it, so a milter task without a sender is one too (postfix always sends one, <> included);
+ * - for an ASCII envelope: header fields whose 8-bit bytes are all well-formed UTF-8, the form RFC 6532 gives
+ *   them (mail with raw bytes of another charset is not taken for EAI).
+ */
+function smtputf8Rule(): string {
+    return `
+rspamd_config:register_symbol({
+  name = ${q(SMTPUTF8_SYMBOL)},
+  type = "normal",
+  score = 0.0,
+  group = "headers",
+  description = "SMTPUTF8 mail (raw UTF-8 header fields are legal there)",
+  callback = function(task)
+    local util = require "rspamd_util"
+    local function eight(s) return s ~= nil and string.find(s, "[\\128-\\255]") ~= nil end
+    local function utf8(addrs)
+      for _, a in ipairs(addrs or {}) do
+        if eight(a.addr) or eight(a.raw) then return true end
+      end
+      return false
+    end
+    local from = task:get_from("smtp")
+    if utf8(from) or utf8(task:get_recipients("smtp")) then return true, "envelope" end
+    if from == nil and task:has_flag("milter") then return true, "envelope" end
+    local raw = false
+    for _, name in ipairs({ "From", "To", "Cc", "Reply-To", "Sender", "Subject" }) do
+      for _, h in ipairs(task:get_header_full(name) or {}) do
+        local value = h.raw or h.value
+        if eight(value) then
+          if not util.is_valid_utf8(value) then return false end
+          raw = true
+        end
+      end
+    end
+    if raw then return true, "utf8-headers" end
+    return false
+  end,
+})
+`;
 }
 
 function dkimSigning(r: RspamdInput): string {

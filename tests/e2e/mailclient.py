@@ -4,7 +4,7 @@
   login HOST USER PASS                      IMAP 143, STARTTLS, LOGIN; INBOX subjects
   wait HOST USER PASS SUBJECT [SECONDS [MAILBOX]]
                                             poll INBOX (or MAILBOX) until a message with SUBJECT arrives; its
-                                            From and Return-Path too
+                                            From, Return-Path and X-Spam too
   send HOST PORT FROM TO SUBJECT [USER PASS]  SMTP; STARTTLS (and AUTH when USER is given)
   sendwith HOST PORT FROM TO SUBJECT HEADERS [PAD]
                                             port 25 with extra header lines (newline-separated) and PAD more
@@ -12,12 +12,17 @@
   sievescript HOST USER PASS NAME SCRIPT [none]
                                             ManageSieve (4190, STARTTLS): upload SCRIPT as NAME, make it active;
                                             with "none", without STARTTLS
-  sendutf8 HOST PORT FROM TO SUBJECT        SMTP with STARTTLS as an EAI client sends: MAIL FROM ... SMTPUTF8
-                                            BODY=8BITMIME, raw UTF-8 in From and Subject (RFC 6531/6532)
+  sendutf8 HOST PORT FROM TO SUBJECT [ENVELOPE]
+                                            SMTP with STARTTLS as an EAI client sends: MAIL FROM ... SMTPUTF8
+                                            BODY=8BITMIME, a well-formed message (Date, Message-ID) with raw
+                                            UTF-8 in From and Subject (RFC 6531/6532); ENVELOPE: another MAIL FROM
+                                            address (e.g. ASCII) than the From: header's
   folders HOST USER PASS                    IMAP LIST "" "*": every mailbox name (decoded from modified UTF-7)
   folder HOST USER PASS create|delete NAME  IMAP CREATE or DELETE; the server's answer
   folder HOST USER PASS rename OLD NEW      IMAP RENAME
-  folder HOST USER PASS append NAME SUBJECT IMAP APPEND of a small message
+  folder HOST USER PASS append NAME SUBJECT [BODY]
+                                            IMAP APPEND of a small message (or one with BODY)
+  folder HOST USER PASS move FROM TO SUBJECT  IMAP UID MOVE of the FROM messages with SUBJECT into TO
   folder HOST USER PASS copy NAME SUBJECT   IMAP COPY of the INBOX messages with SUBJECT into NAME
   folder HOST USER PASS subjects NAME       the subjects of the messages in NAME
   cert HOST PORT imap|smtp CAFILE           STARTTLS handshake verified against CAFILE: issuer, names, serial
@@ -115,10 +120,10 @@ def fetch_all(imap, mailbox, items):
 
 def messages(imap, mailbox="INBOX"):
     found = []
-    for _, head in fetch_all(imap, mailbox, "(BODY.PEEK[HEADER.FIELDS (SUBJECT FROM RETURN-PATH)])"):
+    for _, head in fetch_all(imap, mailbox, "(BODY.PEEK[HEADER.FIELDS (SUBJECT FROM RETURN-PATH X-SPAM)])"):
         h = headers(head)
         found.append(dict(subject=str(h.get("Subject", "")), sender=str(h.get("From", "")),
-                          returnPath=str(h.get("Return-Path", ""))))
+                          returnPath=str(h.get("Return-Path", "")), xSpam=h.get("X-Spam")))
     return found
 
 
@@ -188,7 +193,7 @@ def wait(host, user, password, subject, seconds="30", mailbox="INBOX"):
         match = [m for m in found if m["subject"] == subject]
         if match:
             return out(ok=True, subjects=[m["subject"] for m in found], sender=match[0]["sender"],
-                       returnPath=match[0]["returnPath"])
+                       returnPath=match[0]["returnPath"], xSpam=match[0]["xSpam"])
         time.sleep(0.5)
     out(ok=False, subjects=[m["subject"] for m in found])
 
@@ -335,10 +340,15 @@ def sievescript(host, user, password, name, script, tls="starttls"):
         out(ok=False, steps=steps, error=f"{type(e).__name__}: {e}")
 
 
-def sendutf8(host, port, sender, rcpt, subject):
-    """What an EAI-capable client sends: the UTF-8 envelope sender with SMTPUTF8 (asked for even when the server
-    does not offer it, as the server then has to refuse in the dialogue), and raw UTF-8 header fields."""
-    msg = (f"From: {sender}\r\nTo: {rcpt}\r\nSubject: {subject}\r\nMIME-Version: 1.0\r\n"
+def sendutf8(host, port, sender, rcpt, subject, envelope=None):
+    """What an EAI-capable client sends: the UTF-8 envelope sender (or ENVELOPE) with SMTPUTF8 (asked for even
+    when the server does not offer it, as the server then has to refuse in the dialogue), and a well-formed
+    message whose header fields are raw UTF-8."""
+    envelope = envelope or sender
+    msg = (f"From: {sender}\r\nTo: {rcpt}\r\nSubject: {subject}\r\n"
+           f"Date: {email.utils.formatdate(localtime=True)}\r\n"
+           f"Message-ID: {email.utils.make_msgid(domain=email.utils.parseaddr(sender)[1].rsplit('@', 1)[-1])}\r\n"
+           f"MIME-Version: 1.0\r\n"
            f"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
            f"mailstack end-to-end test, grüße\r\n").encode()
     stage, offered = "connect", None
@@ -351,7 +361,7 @@ def sendutf8(host, port, sender, rcpt, subject):
             smtp.ehlo()
             offered = smtp.has_extn("smtputf8")
             # smtplib's mail() encodes the address as ASCII: the command goes out as UTF-8 bytes by hand.
-            for stage, line in (("mail", f"MAIL FROM:<{sender}> SMTPUTF8 BODY=8BITMIME"), ("rcpt", f"RCPT TO:<{rcpt}>")):
+            for stage, line in (("mail", f"MAIL FROM:<{envelope}> SMTPUTF8 BODY=8BITMIME"), ("rcpt", f"RCPT TO:<{rcpt}>")):
                 smtp.send(line.encode() + b"\r\n")
                 code, text = smtp.getreply()
                 if code != 250:
@@ -420,7 +430,7 @@ def folders(host, user, password):
         imap.logout()
 
 
-def folder(host, user, password, op, name, arg=None):
+def folder(host, user, password, op, name, arg=None, arg2=None):
     imap = imap_session(host, user, password)
     try:
         if op == "subjects":
@@ -432,7 +442,8 @@ def folder(host, user, password, op, name, arg=None):
         elif op == "rename":
             typ, data = imap.rename(quoted(name), quoted(arg))
         elif op == "append":
-            msg = f"From: mailstack <test@client.example>\r\nSubject: {arg}\r\n\r\nfiled by the folder test\r\n"
+            msg = (f"From: mailstack <test@client.example>\r\nSubject: {arg}\r\n\r\n"
+                   f"{arg2 or 'filed by the folder test'}\r\n")
             typ, data = imap.append(quoted(name), None, None, msg.encode())
         elif op == "copy":
             imap.select("INBOX")
@@ -441,6 +452,14 @@ def folder(host, user, password, op, name, arg=None):
             if not nums:
                 return out(ok=False, error=f"no INBOX message with subject {arg}")
             typ, data = imap.copy(b",".join(nums).decode(), quoted(name))
+        elif op == "move":
+            imaplib.Commands.setdefault("MOVE", ("SELECTED",))  # RFC 6851, which imaplib does not know
+            imap.select(quoted(name))
+            _, found = imap.uid("SEARCH", "SUBJECT", quoted(arg2))
+            uids = found[0].split()
+            if not uids:
+                return out(ok=False, error=f"no {name} message with subject {arg2}")
+            typ, data = imap.uid("MOVE", b",".join(uids).decode(), quoted(arg))
         else:
             raise SystemExit(f"unknown folder operation {op}")
         text = " ".join(d.decode(errors="replace") if isinstance(d, bytes) else str(d) for d in data)

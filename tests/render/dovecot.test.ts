@@ -1,7 +1,10 @@
 // dovecot.conf in the syntax of the suite's dovecot (2.3 on bookworm, 2.4 on trixie), read by the real doveconf:
 // no warning, and what doveconf parsed says what the blog post needed (auth routing, TLS, postfix's sockets).
 
-import { DovecotVersion, dovecotConf, dovecotVersion, QUOTA_STATUS, SIEVE_BEFORE, VHOSTS } from "../../components/render/dovecot";
+import {
+    DovecotVersion, dovecotConf, dovecotVersion, JUNK, learnProgram, learnService, learnSocket, PIPE_DIR, QUOTA_STATUS,
+    REPORT_HAM, REPORT_SPAM, reportSieve, SIEVE_BEFORE, VHOSTS,
+} from "../../components/render/dovecot";
 import { PAM_SERVICE } from "../../components/render/access";
 import { CIPHERS, mainCf } from "../../components/render/postfix";
 import { problems, Result, ROOTFS_TIMEOUT_MS, Sandbox, selfSignedCert, SUITE } from "./debian";
@@ -255,6 +258,48 @@ describe(`dovecot.conf on ${SUITE}`, () => {
         test("a reload leaves open sessions alone (shutdown_clients = no, as doveconf reads it)", () => {
             expect(top.settings.get("shutdown_clients")).toBe("no");
         });
+
+        test("Junk learns: imapsieve runs report-spam on a copy into Junk and report-ham on one out of it", () => {
+            if (version === "2.3") {
+                expect(section(top, "protocol", "imap").settings.get("mail_plugins"))
+                    .toBe("listescape quota imap_quota imap_sieve");
+                const plugin = section(top, "plugin", "").settings;
+                expect(Object.fromEntries([...plugin].filter(([k]) => /^(imapsieve_|sieve_plugins|sieve_global_ext|sieve_pipe)/.test(k))))
+                    .toEqual({
+                        sieve_plugins: "sieve_imapsieve sieve_extprograms",
+                        sieve_global_extensions: "+vnd.dovecot.pipe",
+                        sieve_pipe_bin_dir: PIPE_DIR,
+                        imapsieve_mailbox1_name: JUNK,
+                        imapsieve_mailbox1_causes: "COPY",
+                        imapsieve_mailbox1_before: `file:${REPORT_SPAM}`,
+                        imapsieve_mailbox2_name: "*",
+                        imapsieve_mailbox2_from: JUNK,
+                        imapsieve_mailbox2_causes: "COPY",
+                        imapsieve_mailbox2_before: `file:${REPORT_HAM}`,
+                    });
+            } else {
+                expect(Object.fromEntries(section(section(top, "protocol", "imap"), "mail_plugins", "").settings))
+                    .toEqual({ imap_quota: "yes", imap_sieve: "yes" });
+                expect(Object.fromEntries(section(top, "sieve_plugins", "").settings))
+                    .toEqual({ sieve_imapsieve: "yes", sieve_extprograms: "yes" });
+                expect(Object.fromEntries(section(top, "sieve_global_extensions", "").settings))
+                    .toEqual({ "vnd.dovecot.pipe": "yes" });
+                expect(top.settings.get("sieve_pipe_bin_dir")).toBe(PIPE_DIR);
+                const junk = section(section(section(top, "namespace", "inbox"), "mailbox", JUNK), "sieve_script", "report-spam");
+                expect(Object.fromEntries(junk.settings)).toMatchObject({ type: "before", cause: "copy", path: REPORT_SPAM });
+                const ham = section(section(top, "imapsieve_from", JUNK), "sieve_script", "report-ham");
+                expect(Object.fromEntries(ham.settings)).toMatchObject({ type: "before", cause: "copy", path: REPORT_HAM });
+            }
+        });
+
+        test("the report scripts compile with this configuration (pipe allowed to global scripts only)", () => {
+            for (const kind of ["spam", "ham"] as const) {
+                const script = sb.write(`dovecot/report-${kind}-${imaps}.sieve`, reportSieve(kind));
+                const r = sb.run(["sievec", "-c", conf, script]);
+                expect({ kind, status: r.status, problems: problems(r.stderr + r.stdout) })
+                    .toEqual({ kind, status: 0, problems: [] });
+            }
+        });
     });
 
     // The checks pass because the text is right, not because doveconf accepts anything.
@@ -269,6 +314,23 @@ describe(`dovecot.conf on ${SUITE}`, () => {
             expect(r.status).not.toBe(0);
             expect(problems(r.stderr)).not.toEqual([]);
         }
+    });
+
+    test("Junk learns: the units pass systemd-analyze, the pipe program perl -c", () => {
+        const names = ["mailstack-learn.socket", "mailstack-learn@.service"];
+        sb.write(`learn-units/${names[0]}`, learnSocket());
+        sb.write(`learn-units/${names[1]}`, learnService());
+        // a template is verified through an instance of it
+        const r = sb.run(["sh", "-c", `cd ${sb.path("learn-units")} && cp ${names[1]} mailstack-learn@0.service && ` +
+            `SYSTEMD_LOG_LEVEL=warning systemd-analyze verify --man=no ./${names[0]} ./mailstack-learn@0.service 2>&1`]);
+        const ours = r.stdout.split("\n").filter((l) => l.includes("mailstack-learn") && !/Failed to|proc|generators/.test(l));
+        expect(ours).toEqual([]);
+        expect(learnService()).toMatch(/^ExecStart=\/bin\/sh -c 'read -r kind && case "\$\$kind" in spam\|ham\) exec \/usr\/bin\/rspamc --connect \/run\/rspamd\/controller\.sock "learn_\$\$kind" ;; esac;/m);
+        const program = sb.write("learn-units/learn", learnProgram(), 0o755);
+        const perl = sb.run(["perl", "-c", program]);
+        expect({ status: perl.status, stderr: perl.stderr.trim() }).toEqual({ status: 0, stderr: `${program} syntax OK` });
+        // anything but spam or ham is refused before the socket is touched
+        expect(sb.run(["perl", program, "eggs"], "x").stderr).toMatch(/spam or ham, not "eggs"/);
     });
 
     test("the 2.4 regexp takes the base domain literally, and refuses what it cannot", () => {

@@ -3,8 +3,8 @@
 
 import * as fs from "fs";
 import * as path from "path";
-import { CONTROLLER_FILE, controllerConf, FORGED_SYMBOL, FROM_SYMBOL, keyPath, ownershipLua, rspamdFiles, RspamdInput,
-    SERVER_SENDER } from "../../components/render/rspamd";
+import { CONTROLLER_FILE, CONTROLLER_SOCKET, controllerConf, eaiComposite, FORGED_SYMBOL, FROM_SYMBOL, keyPath, ownershipLua,
+    RAW_8BIT_SYMBOLS, rspamdFiles, RspamdInput, ruleName, SERVER_SENDER, SMTPUTF8_SYMBOL } from "../../components/render/rspamd";
 import { MAPS, ORIGINATING } from "../../components/render/postfix";
 import { senderLogins } from "../../components/render/maps";
 import { config, senderInput } from "./fixture";
@@ -55,6 +55,7 @@ step actions in_root rspamadm configdump actions
 step dkim in_root rspamadm configdump dkim_signing
 step workers in_root rspamadm configdump worker
 step greylist in_root rspamadm configdump greylist
+step composites in_root rspamadm configdump composites
 step lua in_root rspamadm lua -e "$LUA_CHECK"
 `);
         const test = step("configtest");
@@ -77,10 +78,12 @@ step lua in_root rspamadm lua -e "$LUA_CHECK"
         expect(dkim).toMatch(/sign_local = false/);
         expect(dkim).toMatch(/sign_inbound = false/);
         expect(dkim).toMatch(/use_esld = false/);
-        // every worker on 127.0.0.1 only (Debian's "localhost" would be replaced, not added to)
+        // every worker on 127.0.0.1 only (Debian's "localhost" would be replaced, not added to); the controller also
+        // on its unix socket, for rspamd's user only
         const binds = [...step("workers").stdout.matchAll(/bind_socket = "([^"]+)"/g)].map((m) => m[1]);
         expect(binds.length).toBeGreaterThan(0);
-        expect(binds.filter((b) => !b.startsWith("127.0.0.1:"))).toEqual([]);
+        expect(binds.filter((b) => !b.startsWith("127.0.0.1:")))
+            .toEqual([`${CONTROLLER_SOCKET} mode=0600 owner=_rspamd`]);
         // the controller trusts no address (Debian trusts 127.0.0.1 and ::1) and has our password for both levels
         const workers = step("workers").stdout;
         const controller = workers.slice(workers.indexOf("11334") - 2000, workers.indexOf("11334") + 2000);
@@ -89,6 +92,24 @@ step lua in_root rspamadm lua -e "$LUA_CHECK"
         expect(workers).not.toMatch(/secure_ip = "(127\.0\.0\.1|::1)"/);
         expect(step("greylist").stdout).toMatch(/enabled = false/);
         expect(step("lua")).toMatchObject({ status: 0, stdout: "ok\n" });
+        // one composite per raw-8-bit rule, each only with the SMTPUTF8 symbol, weight removed
+        const composites = step("composites").stdout;
+        for (const symbol of RAW_8BIT_SYMBOLS) {
+            const block = new RegExp(`${eaiComposite(symbol)} \\{([^}]*)\\}`).exec(composites)?.[1] ?? "";
+            expect(block).toContain(`expression = "${SMTPUTF8_SYMBOL} & ${symbol}";`);
+            expect(block).toContain(`policy = "remove_weight";`);
+        }
+    });
+
+    test("each raw-8-bit rule the composites zero is a rule of this rspamd", () => {
+        // A renamed rule would make its composite a silent no-op: every name must be in Debian's rules.
+        const names = RAW_8BIT_SYMBOLS.map(ruleName);
+        const step = load(rspamdFiles(input()), names.map((s) =>
+            `step ${s} in_root grep -rlw --include='*.lua' --include='*.conf' --include='*.inc' ${s} /usr/share/rspamd /etc/rspamd`)
+            .join("\n"));
+        for (const symbol of names) {
+            expect({ symbol, status: step(symbol).status }).toEqual({ symbol, status: 0 });
+        }
     });
 
     test("the controller password is letters and digits, 16 or more", () => {

@@ -409,6 +409,30 @@ function dependencyChain(get: () => Rendered): void {
         expect(conf.map((x) => (reveal(x.inputs.stdin) as string).includes("for dovecot 2.3"))).toEqual([true]);
     });
 
+    test("Junk learns: the pipe program and units before dovecot.conf goes live, the report scripts compiled after it", () => {
+        const { rec } = get();
+        const dovecot = rec.customsOf(component(rec, "Dovecot"));
+        const named = (suffix: string): Registered => {
+            const found = dovecot.filter((x) => x.name.endsWith(suffix));
+            expect(found.map((x) => x.name)).toEqual([`mail-dovecot${suffix}`]);
+            return found[0];
+        };
+        const apply = named("-apply");
+        const socket = named("-learn-socket");
+        expect(rec.transitivelyWaitsFor(apply).has(socket.urn)).toBe(true);
+        for (const unit of ["-learn", "-mailstack-learn.socket", "-mailstack-learn@.service"]) {
+            expect(rec.transitivelyWaitsFor(socket).has(named(unit).urn)).toBe(true);
+        }
+        // sievec reads the live dovecot.conf, which must already load sieve_extprograms
+        for (const kind of ["spam", "ham"]) {
+            const report = named(`-report-${kind}.sieve`);
+            expect(rec.transitivelyWaitsFor(report).has(apply.urn)).toBe(true);
+            expect(reveal(report.inputs.create)).toBe(`/usr/local/sbin/mailstack-ctl sieve /etc/dovecot/sieve/report-${kind}.sieve`);
+            expect(reveal(report.inputs.stdin)).toContain(`pipe :copy "learn" ["${kind}"];`);
+        }
+        expect(reveal(named("-learn").inputs.create)).toBe("/usr/local/sbin/mailstack-ctl put /usr/local/lib/mailstack/sieve-pipe/learn 0755 root:root");
+    });
+
     test("every managed file's step re-runs on a repair of that file, and only of that file", () => {
         const { rec } = get();
         const state = rec.resources.find((x) => x.type === TYPES.serverState);
