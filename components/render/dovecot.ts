@@ -57,6 +57,8 @@ export const VHOSTS = "/var/mail/vhosts";
 const QUOTA_USERDB = `# Per-user quotas (mailstack:quota.users): an entry adds its size to what the userdbs above found.`;
 const QUOTA_STATUS_NOTE = `# postfix asks quota-status at RCPT time: a message that would not fit is refused there, not bounced later.
 # No grace (2.4 adds 10M by default, 2.3 10% on delivery): a quota means the same on both versions.`;
+/** The original sender, rewritten to an SRS address of ours by postfix when it leaves (components/render/srs.ts). */
+const REDIRECT_NOTE = `# A redirect keeps the original envelope sender; postfix gives it an SRS address when it leaves for outside.`;
 const SIEVE_NOTE = `# Scripts uploaded over managesieve; not dot-named, because a virtual user's home is the Maildir itself.`;
 const OVERQUOTA = "552 5.2.2 Mailbox is full";
 
@@ -161,6 +163,8 @@ plugin {
   ${SIEVE_NOTE}
   sieve = file:~/sieve;active=~/dovecot.sieve
   sieve_before = ${SIEVE_BEFORE}
+  ${REDIRECT_NOTE}
+  sieve_redirect_envelope_from = sender
 }
 protocol imap {
   mail_plugins = $mail_plugins imap_quota
@@ -269,6 +273,8 @@ sieve_script spam {
   driver = file
   path = ${SIEVE_BEFORE}
 }
+${REDIRECT_NOTE}
+sieve_redirect_envelope_from = sender
 
 ${mailboxes()}
 ssl = required

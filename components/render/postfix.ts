@@ -3,6 +3,7 @@
 import { RelayHostConfig } from "../config";
 import { LDA, QUOTA_STATUS, VHOSTS } from "./dovecot";
 import { MILTER } from "./rspamd";
+import { srsMainCf, srsService } from "./srs";
 
 export interface PostfixInput {
     hostname: string;
@@ -182,6 +183,8 @@ export function mainCf(p: PostfixInput): string {
         ["milter_default_action", "accept"],
         // The first Received: line of submitted mail names the user's own address: dropped (see subcleanup).
         ["mailstack_submission_headers", "regexp:{ {/^Received: .* with ESMTPS?A / IGNORE} }"],
+        // Forwarding outside with SRS (components/render/srs.ts).
+        ...srsMainCf(p),
     ]);
 }
 
@@ -254,7 +257,7 @@ function service(head: string, options: string[]): string {
 }
 
 export function masterCf(p: PostfixInput): string {
-    let text = MASTER_HEADER + DEBIAN_SERVICES + LDA_SERVICE + SUBMISSION_CLEANUP;
+    let text = MASTER_HEADER + DEBIAN_SERVICES + LDA_SERVICE + SUBMISSION_CLEANUP + srsService();
     text += service("submission inet n       -       y       -       -       smtpd",
         ["smtpd_tls_security_level=encrypt", ...SUBMISSION_OPTIONS]);
     if (p.smtps) {
