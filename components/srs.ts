@@ -2,8 +2,8 @@
 // its new defaults and probed (`mailstack-ctl srs`). Before postfix, whose main.cf and master.cf name both.
 
 import * as pulumi from "@pulumi/pulumi";
-import { postsrsdDefaults, SRS_FILES, srsForwardScript, SrsInput } from "./render/srs";
-import { CTL, Connection, putFile, sha256, step } from "./remote";
+import { postsrsdDefaults, SRS_FILES, SRS_FORWARD_MAP, srsForwardScript, SrsInput } from "./render/srs";
+import { CTL, Connection, putFile, quote, sha256, step } from "./remote";
 import { ServerState } from "./serverState";
 
 export const SRS_PATHS = [SRS_FILES.defaults, SRS_FILES.forward];
@@ -21,7 +21,7 @@ export class Srs extends pulumi.ComponentResource {
         }, args.connection, { parent: this }, [args.state.repairOf(path)]));
         step(`${name}-apply`, {
             connection: args.connection,
-            create: `${CTL} srs ${args.input.baseDomain}`,
+            create: `${CTL} srs ${quote(args.input.baseDomain)} ${quote(SRS_FORWARD_MAP)}`,
             triggers: [sha256(files[0][2]), args.state.repairOf(SRS_FILES.defaults)],
         }, { parent: this, dependsOn: written });
         this.registerOutputs({});
