@@ -19,6 +19,7 @@ import { CIPHERS } from "./render/postfix";
 import { ServerState } from "./serverState";
 import { dkimKeys, Rspamd, RspamdArgs, rspamdPaths } from "./rspamd";
 import { Storage } from "./storage";
+import { SRS_PATHS, Srs } from "./srs";
 import { Backup, backupPaths } from "./backup";
 import { ClientSettings, clientSettings, DnsRecord, dnsRecords } from "./render/records";
 import { Port, tlsPorts } from "./render/ops";
@@ -90,7 +91,7 @@ export class MailServer extends pulumi.ComponentResource {
             // every file a later step writes and finds again (the volume's mount units excepted: storage runs first)
             files: [
                 ...USER_FILES, ...POSTFIX_FILES, ...DOVECOT_FILES, ...rspamdPaths(rspamdArgs), ...webPaths(webInput),
-                ...FAIL2BAN_FILES, ...opsFiles(args.alertWebhook !== undefined),
+                ...FAIL2BAN_FILES, ...SRS_PATHS, ...opsFiles(args.alertWebhook !== undefined),
                 ...(c.backup === undefined ? [] : backupPaths(c.backup)),
             ],
             users: [...c.virtualUsers, ...c.renames.map((r) => r.from)],
@@ -108,6 +109,10 @@ export class MailServer extends pulumi.ComponentResource {
         // Before postfix points its milters at it.
         const rspamd = new Rspamd(`${name}-rspamd`, { ...rspamdArgs, signing: keys.signing, state },
             { parent: this, dependsOn: [packages, ...storage] });
+        // Before postfix routes forwarded mail to its pipe and bounces to postsrsd.
+        const srs = new Srs(`${name}-srs`, {
+            connection: conn, input: { baseDomain: c.baseDomain, hostname: c.hostname, virtualDomains: c.virtualDomains }, state,
+        }, { parent: this, dependsOn: [packages] });
         const users = new Users(`${name}-users`, { connection: conn, config: c, state }, { parent: this, dependsOn: [vmail] });
         // Not after the certificate: postfix starts without it (smtpd reads it per connection) and certbot's deploy
         // hook reloads postfix once it is there, so the two run side by side on a fresh server.
@@ -120,7 +125,7 @@ export class MailServer extends pulumi.ComponentResource {
             ipv6: host.ipv6,
             state,
             relayPassword: args.relayPassword,
-        }, { parent: this, dependsOn: [users, rspamd] });
+        }, { parent: this, dependsOn: [users, rspamd, srs] });
         const dovecot = new Dovecot(`${name}-dovecot`, {
             connection: conn,
             state,

@@ -162,6 +162,11 @@ export const VHOSTS = "/var/mail/vhosts";
 const QUOTA_USERDB = `# Per-user quotas (mailstack:quota.users): an entry adds its size to what the userdbs above found.`;
 const QUOTA_STATUS_NOTE = `# postfix asks quota-status at RCPT time: a message that would not fit is refused there, not bounced later.
 # No grace (2.4 adds 10M by default, 2.3 10% on delivery): a quota means the same on both versions.`;
+/** The original sender, rewritten to an SRS address of ours by postfix when it leaves (components/render/srs.ts). */
+const REDIRECT_NOTE = `# A redirect keeps the original envelope sender; postfix gives it an SRS address when it leaves for outside.`;
+/** Why system users redirect with their own address: see the note. */
+const SYSTEM_REDIRECT_NOTE = `# A system user's redirect runs sendmail as that user, who may send only as themselves (local_login_sender_maps):
+  # it leaves with the user's own address as sender, not the original one (virtual users' go through SRS).`;
 const SIEVE_NOTE = `# Scripts uploaded over managesieve; not dot-named, because a virtual user's home is the Maildir itself.`;
 const OVERQUOTA = "552 5.2.2 Mailbox is full";
 const JUNK_NOTE = `# Junk learns: a message copied or moved into ${JUNK} is piped to rspamd as spam, one moved out as ham (imapsieve;
@@ -241,6 +246,8 @@ userdb {
   driver = passwd
   skip = found
   result_success = continue-ok
+  ${SYSTEM_REDIRECT_NOTE}
+  override_fields = sieve_redirect_envelope_from=recipient
 }
 ${QUOTA_USERDB}
 userdb {
@@ -279,6 +286,8 @@ plugin {
   imapsieve_mailbox2_from = ${JUNK}
   imapsieve_mailbox2_causes = COPY
   imapsieve_mailbox2_before = file:${REPORT_HAM}
+  ${REDIRECT_NOTE}
+  sieve_redirect_envelope_from = sender
 }
 protocol imap {
   mail_plugins = $mail_plugins imap_quota imap_sieve
@@ -336,6 +345,10 @@ userdb passwd-file {
 userdb passwd {
   skip = found
   result_success = continue-ok
+  ${SYSTEM_REDIRECT_NOTE}
+  fields {
+    sieve_redirect_envelope_from = recipient
+  }
 }
 ${QUOTA_USERDB}
 userdb quota {
@@ -405,6 +418,8 @@ imapsieve_from ${JUNK} {
     path = ${REPORT_HAM}
   }
 }
+${REDIRECT_NOTE}
+sieve_redirect_envelope_from = sender
 
 ${mailboxes(d.version)}
 ssl = required

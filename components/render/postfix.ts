@@ -3,6 +3,7 @@
 import { RelayHostConfig } from "../config";
 import { LDA, QUOTA_STATUS, VHOSTS } from "./dovecot";
 import { MILTER } from "./rspamd";
+import { SRS_USER, srsMainCf, srsService } from "./srs";
 
 export interface PostfixInput {
     hostname: string;
@@ -196,11 +197,14 @@ export function mainCf(p: PostfixInput): string {
         // The first Received: line of submitted mail names the user's own address: dropped (see subcleanup). An
         // SMTPUTF8 session's protocol is UTF8SMTPA/UTF8SMTPSA instead of ESMTPA/ESMTPSA.
         ["mailstack_submission_headers", "regexp:{ {/^Received: .* with (ESMTP|UTF8SMTP)S?A / IGNORE} }"],
+        // Forwarding outside with SRS (components/render/srs.ts).
+        ...srsMainCf(p),
     ]);
 }
 
 /** Accounts that may use any envelope sender with sendmail (local_login_sender_maps). */
-export const LOCAL_ANY_SENDER = ["root", "postfix", "vmail"] as const;
+// SRS_USER: the srs pipe re-injects forwarded mail with its SRS sender (components/render/srs.ts).
+export const LOCAL_ANY_SENDER = ["root", "postfix", "vmail", SRS_USER] as const;
 
 /** The {daemon_name} milter macro (rspamd's MTA-Name, MTA-Tag in later versions) of mail that is ours to sign: submission, and what cleanup
  * takes from sendmail/pickup and postfix's own bounces (non_smtpd_milters). Port 25 keeps the default
@@ -278,7 +282,7 @@ function service(head: string, options: string[]): string {
 }
 
 export function masterCf(p: PostfixInput): string {
-    let text = MASTER_HEADER + DEBIAN_SERVICES + LDA_SERVICE + SUBMISSION_CLEANUP;
+    let text = MASTER_HEADER + DEBIAN_SERVICES + LDA_SERVICE + SUBMISSION_CLEANUP + srsService();
     text += service("submission inet n       -       y       -       -       smtpd",
         ["smtpd_tls_security_level=encrypt", ...SUBMISSION_OPTIONS]);
     if (p.smtps) {
