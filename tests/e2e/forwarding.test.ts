@@ -175,9 +175,9 @@ describe("a user's own forwarding", () => {
     test("frank's sieve redirect to an outside address: his own address as sender (a system user sends only as himself)", async () => {
         const password = logins().pw("frank");
         expect(mail("sievescript", host, "frank", password, "mailstack-forward",
-            `if header :contains "Subject" "redirect-me ${run}" {\r\n  redirect "frank.away@smarthost.test";\r\n}\r\n`)).toMatchObject({ ok: true });
+            `if header :contains "Subject" "frank-redirect ${run}" {\r\n  redirect "frank.away@smarthost.test";\r\n}\r\n`)).toMatchObject({ ok: true });
         try {
-            const subject = `redirect-me ${run}`;
+            const subject = `frank-redirect ${run}`;
             expect(mail("send", host, "25", ORIGIN, "frank@example.org", subject)).toMatchObject({ ok: true });
             const got = await received(subject);
             expect(got).toMatchObject({ to: ["frank.away@smarthost.test"], from: "frank@example.org" });
