@@ -4,7 +4,7 @@
 import { spawn } from "child_process";
 import { copyFileSync, existsSync, rmSync, writeFileSync } from "fs";
 import * as path from "path";
-import { CLIENT_NETNS, MAILCLIENT, mail, onServer, onServerStatus, output, pulumi, ROOT, sshSessions, testbed } from "./testbed";
+import { CLIENT_NETNS, configVariant, MAILCLIENT, mail, onServer, onServerStatus, output, pulumi, ROOT, sshSessions, testbed } from "./testbed";
 
 jest.setTimeout(300_000);
 
@@ -128,14 +128,6 @@ describe("server facts", () => {
 
 describe("renames and dropped users", () => {
     const run = `${Date.now()}`;
-    const variant = (name: string, ...sets: [string, string][]): string => {
-        const config = path.join(ROOT, ".local", `Pulumi.local.${name}.yaml`);
-        copyFileSync(path.join(ROOT, "Pulumi.local.yaml"), config);
-        for (const [key, value] of sets) {
-            expect(pulumi("config", "set", "--path", key, value, "--config-file", config).status).toBe(0);
-        }
-        return config;
-    };
 
     test("a virtual user renamed in config logs in at the new address with the old password and sees the old mail", () => {
         const subject = `before the rename ${run}`;
@@ -143,9 +135,9 @@ describe("renames and dropped users", () => {
         expect(mail("send", host, "25", "someone@client.example", "carol@example.net", subject)).toMatchObject({ ok: true });
         expect(mail("wait", host, "carol@example.net", carol, subject)).toMatchObject({ ok: true });
 
-        const renamed = variant("rename", ["mailstack:virtualUsers[1]", "caroline@example.net"],
+        const renamed = configVariant("rename", [["mailstack:virtualUsers[1]", "caroline@example.net"],
             ['mailstack:aliases["sales@example.com"][1]', "caroline@example.net"],
-            ['mailstack:renames["carol@example.net"]', "caroline@example.net"]);
+            ['mailstack:renames["carol@example.net"]', "caroline@example.net"]]);
         const preview = pulumi("preview", "--config-file", renamed);
         expect(preview.status).toBe(0);
         expect(preview.stdout + preview.stderr).not.toContain("this plan drops");
@@ -157,7 +149,7 @@ describe("renames and dropped users", () => {
         expect(mail("login", host, "carol@example.net", carol)).toMatchObject({ ok: false });
 
         // and back, the same way: the committed config has carol again, with her mail
-        const back = variant("renameback", ['mailstack:renames["caroline@example.net"]', "carol@example.net"]);
+        const back = configVariant("renameback", [['mailstack:renames["caroline@example.net"]', "carol@example.net"]]);
         expect(up("--config-file", back).status).toBe(0);
         expect(mail("login", host, "carol@example.net", carol)).toMatchObject({ ok: true, subjects: expect.arrayContaining([subject]) });
         expect(up().status).toBe(0);
@@ -168,7 +160,7 @@ describe("renames and dropped users", () => {
         const subject = `erin keeps this ${run}`;
         expect(mail("send", host, "25", "someone@client.example", "erin@example.com", subject)).toMatchObject({ ok: true });
         expect(mail("wait", host, "erin@example.com", virtual["erin@example.com"], subject)).toMatchObject({ ok: true });
-        const config = variant("dropuser");
+        const config = configVariant("dropuser", []);
         expect(pulumi("config", "rm", "--path", "mailstack:virtualUsers[3]", "--config-file", config).status).toBe(0);
         const preview = pulumi("preview", "--config-file", config);
         expect(preview.status).toBe(0);

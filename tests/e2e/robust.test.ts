@@ -5,10 +5,9 @@
 // It replaces the server: scripts/test runs it on its own, after the files that share the server.
 
 import { spawnSync } from "child_process";
-import { copyFileSync } from "fs";
 import * as path from "path";
 import { ADOPTED } from "../../components/users";
-import { mail, onServer, output, pulumi, ROOT, testbed } from "./testbed";
+import { configVariant, mail, onServer, output, pulumi, ROOT, testbed } from "./testbed";
 
 jest.setTimeout(1_800_000);
 
@@ -24,20 +23,10 @@ function up(...args: string[]): void {
         .toEqual({ status: 0, stderr: "" });
 }
 
-/** The committed stack config with `config set --path` of each [key, value]. */
-function variant(name: string, ...changes: [string, string][]): string {
-    const config = path.join(ROOT, ".local", `Pulumi.local.${name}.yaml`);
-    copyFileSync(path.join(ROOT, "Pulumi.local.yaml"), config);
-    for (const [key, value] of changes) {
-        expect(pulumi("config", "set", "--path", key, value, "--config-file", config).status).toBe(0);
-    }
-    return config;
-}
-
 describe("parallel account steps", () => {
     test("5 system users (1 adopted) and 2 virtual users added in one up, removed in the next, 5 times: every up succeeds", () => {
-        const many = variant("robust", ...["alice", ...CREATED].map((u, i): [string, string] => [`mailstack:systemUsers[${i + 1}]`, u]),
-            ...VIRTUAL.map((v, i): [string, string] => [`mailstack:virtualUsers[${i + 4}]`, v]));
+        const many = configVariant("robust", [...["alice", ...CREATED].map((u, i): [string, string] => [`mailstack:systemUsers[${i + 1}]`, u]),
+            ...VIRTUAL.map((v, i): [string, string] => [`mailstack:virtualUsers[${i + 4}]`, v])]);
         for (let round = 1; round <= 5; round++) {
             up("--config-file", many);
             up();
@@ -84,7 +73,7 @@ describe("a new test server after local:down", () => {
         const names = (): string[] => [...(mail("cert", host, "143", "imap", root).names ?? [])].sort();
         expect(names()).toEqual([...testbed().names].sort());
 
-        up("--config-file", variant("robustdomain", ["mailstack:virtualDomains[2]", "example.info"]));
+        up("--config-file", configVariant("robustdomain", [["mailstack:virtualDomains[2]", "example.info"]]));
         expect(names()).toContain("mail.example.info");
         up();
     });
