@@ -8,7 +8,7 @@ import { ChildProcess, execFileSync, spawn, spawnSync } from "child_process";
 import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "fs";
 import * as path from "path";
 import { DnsRecord } from "../../components/render/records";
-import { CLIENT_NETNS, inGuest, mail, onServer, onServerStatus, output, pulumi, ROOT, testbed } from "./testbed";
+import { CLIENT_NETNS, inGuest, logins, mail, onServer, onServerStatus, output, pulumi, ROOT, testbed } from "./testbed";
 
 jest.setTimeout(600_000);
 
@@ -201,7 +201,11 @@ describe("npm run doctor", () => {
         expect(d.checks.find((c) => c.check === "blocklist bl.mailstack.test")).toMatchObject({ status: "ok" });
         expect(d.checks.find((c) => c.check === "blocklist refused.mailstack.test"))
             .toMatchObject({ status: "warn", detail: expect.stringMatching(/127\.255\.255\.254.*not a listing/) });
-        expect(d.checks.find((c) => c.check === "backup")).toMatchObject({ status: "skip" });
+        // configured (Pulumi.local.yaml): never "not configured"; ok once a backup ran (backup.test.ts), else not run yet
+        expect(d.checks.find((c) => c.check === "backup")?.status).toMatch(/^(ok|warn)$/);
+        // every TLS port served, from the one list
+        expect(names).toEqual(expect.arrayContaining(["tls:443", "tls:4190", "served:443", "served:4190", "quota"]));
+        expect(d.checks.find((c) => c.check === "units")?.detail).toMatch(/managed units active, no failed unit/);
     });
 
     test("names the one record that is wrong, and the listing in a blocklist zone", () => {
@@ -251,6 +255,98 @@ describe("npm run doctor", () => {
         } finally {
             inGuest("sh", "-c", `umount ${dir} && rmdir ${dir}`);
         }
+    });
+});
+
+// ---------------------------------------------------------------- nothing fails silently (issue 25)
+
+describe("nothing fails silently", () => {
+    const STAMP = "/var/lib/mailstack/last-backup";
+    const backupCheck = (): Check | undefined => doctor().checks.find((c) => c.check === "backup");
+
+    test("the backup check: not run yet, ok, and failing past doctor.backupMaxAgeHours (the stamp aged by hand)", () => {
+        const had = onServerStatus(`test -e ${STAMP}`).rc === 0;
+        try {
+            onServer(`rm -f ${STAMP}`);
+            expect(backupCheck()).toMatchObject({ status: "warn", detail: expect.stringMatching(/^not run yet/) });
+            onServer(`mkdir -p /var/lib/mailstack && touch ${STAMP}`);
+            expect(backupCheck()).toMatchObject({ status: "ok", detail: "last backup 0 h ago" });
+            onServer(`touch -d '3 days ago' ${STAMP}`);
+            expect(backupCheck()).toMatchObject({ status: "fail", detail: "last backup 72 h ago (limit 48 h)" });
+        } finally {
+            onServer(had ? `touch ${STAMP}` : `rm -f ${STAMP}`);
+        }
+    });
+
+    test("a schedule systemd would refuse is refused by preview, naming key and value", () => {
+        const r = pulumi("preview", "--config-file", variant("bad-schedule", [["mailstack:backup.schedule", "every tuesday-ish"]]));
+        expect(r.status).not.toBe(0);
+        expect(r.stdout + r.stderr).toContain('mailstack:backup.schedule: "every tuesday-ish" is not a systemd OnCalendar expression');
+    });
+
+    test("over quota defers (never bounces) until the quota is raised; a stopped rspamd and a broken timer are named " +
+        "by the doctor and preview and running again after up; preview warns of a quota below a mailbox's size", () => {
+        const pw = logins();
+        const bounced = (): string => onServer("grep -c 'status=bounced' /var/log/mail.log || true").trim();
+        const bouncedBefore = bounced();
+        const big = `over quota ${run}`;
+        // 1.5 MB to mailboxes of 1 MB (Pulumi.local.yaml), without SIZE=: RCPT cannot know, the LDA defers
+        for (const rcpt of ["carol@example.net", "frank@example.org"]) {
+            expect(mail("sendwith", host, "25", "someone@client.example", rcpt, big, "", "1500000", "nosize"))
+                .toMatchObject({ ok: true });
+        }
+        // an alias of a full mailbox, with SIZE=: quota-status does not know the alias, the LDA defers it the same way
+        expect(mail("sendwith", host, "25", "someone@client.example", "office@example.org", `${big} alias`, "", "1500000"))
+            .toMatchObject({ ok: true });
+        const deferred = (): number => (onServer("postqueue -j").match(/"delay_reason": *"[^"]*(?:[Qq]uota|full)[^"]*"/g) ?? []).length;
+        onServer("for i in $(seq 120); do [ \"$(postqueue -j | grep -c -i -E 'quota|full')\" -ge 3 ] && break; sleep 0.5; done");
+        expect(deferred()).toBe(3);
+        expect(bounced()).toBe(bouncedBefore);
+
+        // rspamd stopped by hand; the backup timer broken and its file put right without a daemon-reload (the
+        // issue's state: bad-setting, NeedDaemonReload=yes, no next run)
+        const dropIn = "/etc/systemd/system/mailstack-backup.timer.d";
+        onServer(`systemctl stop rspamd && mkdir -p ${dropIn} && printf '[Timer]\\nOnCalendar=\\n' > ${dropIn}/broken.conf && ` +
+            `systemctl daemon-reload && rm -r ${dropIn}`);
+        expect(onServer("systemctl show -P LoadState,NeedDaemonReload mailstack-backup.timer")).toBe("bad-setting\nyes\n");
+        const units = doctor().checks.filter((c) => c.check === "units" && c.status === "fail").map((c) => c.detail).join("\n");
+        expect(units).toMatch(/rspamd\.service \(inactive\)/);
+        expect(units).toMatch(/mailstack-backup\.timer \(bad-setting\)/);
+
+        const raised = variant("quota-raised", [['mailstack:quota.users["carol@example.net"]', "10M"],
+            ['mailstack:quota.users["frank@example.org"]', "10M"]]);
+        const preview = pulumi("preview", "--config-file", raised);
+        expect(preview.status).toBe(0);
+        expect(preview.stdout).toMatch(/rspamd\.service is not running on the server \(inactive\): this up starts it again/);
+        expect(preview.stdout).toMatch(/mailstack-backup\.timer is not running on the server \(bad-setting\)/);
+        const r = up("--config-file", raised);
+        expect({ status: r.status, err: r.status === 0 ? "" : r.stdout.slice(-3000) + r.stderr }).toEqual({ status: 0, err: "" });
+        expect(onServer("systemctl is-active rspamd mailstack-backup.timer; systemctl show -P LoadState mailstack-backup.timer"))
+            .toBe("active\nactive\nloaded\n");
+        expect(onServer("systemctl show -P NextElapseUSecRealtime mailstack-backup.timer").trim()).not.toBe("");
+
+        // the raised quota takes the waiting mail at the next try, and nothing bounced meanwhile
+        onServer("postqueue -f");
+        expect(mail("wait", host, "carol@example.net", pw.pw("carol@example.net"), big, "60")).toMatchObject({ ok: true });
+        expect(mail("wait", host, "frank", pw.pw("frank"), big, "60")).toMatchObject({ ok: true });
+        expect(mail("wait", host, "frank", pw.pw("frank"), `${big} alias`, "60")).toMatchObject({ ok: true });
+        expect(bounced()).toBe(bouncedBefore);
+
+        try {
+            // back to 1 MB: the plan names both mailboxes that no longer fit, and the doctor lists them
+            const back = up();
+            expect(back.status).toBe(0);
+            expect(back.stdout).toMatch(/the quota of carol@example\.net \(1\.0 MiB\) is below its mailbox's current size \(\d+\.\d MiB\)/);
+            expect(back.stdout).toMatch(/the quota of frank \(1\.0 MiB\) is below its mailbox's current size/);
+            const quota = doctor().checks.find((c) => c.check === "quota");
+            expect(quota).toMatchObject({ status: "warn" });
+            expect(quota?.detail).toMatch(/carol@example\.net \d+%.*frank \d+%|frank \d+%.*carol@example\.net \d+%/);
+        } finally {
+            for (const u of ["carol@example.net", "frank"]) {
+                onServer(`doveadm expunge -u ${u} mailbox INBOX header Subject ${JSON.stringify(big)} && doveadm quota recalc -u ${u}`);
+            }
+        }
+        expect(doctor().checks.find((c) => c.check === "quota")).toMatchObject({ status: "ok" });
     });
 });
 
