@@ -2,6 +2,7 @@
 // Everything here is pure so that a bad value is refused before any resource exists.
 
 import { isIP, isIPv4 } from "net";
+import { isCalendar } from "./calendar";
 import { MtaStsMode, webNames } from "./render/web";
 
 export type AcmeMode = "letsencrypt" | "staging" | "custom";
@@ -826,8 +827,9 @@ function parseBackup(value: unknown): BackupConfig | undefined {
         throw new ConfigError("backup.keep", "keeps no snapshot at all (daily, weekly and monthly are all 0)");
     }
     const schedule = str("backup.schedule", raw.schedule ?? "*-*-* 03:15:00");
-    // Checked for shape here; systemd-analyze calendar on the server is the real judge (the step fails on a typo).
-    if (!/^[A-Za-z0-9*:.,/~ -]{1,64}$/.test(schedule)) {
+    // Checked here, at preview, with systemd's own grammar: a schedule systemd refuses would leave the timer
+    // "bad-setting" on the server, and no backup would ever run again.
+    if (schedule.length > 64 || !isCalendar(schedule)) {
         throw new ConfigError("backup.schedule", `"${schedule}" is not a systemd OnCalendar expression such as daily`);
     }
     let knownHosts: string | undefined;

@@ -20,10 +20,13 @@ import { ServerState } from "./serverState";
 import { dkimKeys, Rspamd, RspamdArgs, rspamdPaths } from "./rspamd";
 import { Storage } from "./storage";
 import { SRS_PATHS, Srs } from "./srs";
+import { CTL, step } from "./remote";
 import { Backup, backupPaths } from "./backup";
 import { ClientSettings, clientSettings, DnsRecord, dnsRecords } from "./render/records";
 import { Port, tlsPorts } from "./render/ops";
 import { WebInput } from "./render/web";
+import { quotaLogin, sizeBytes } from "./render/dovecot";
+import { managedUnits } from "./render/units";
 
 /** What `npm run doctor` needs besides dnsRecords: no secret in it. */
 export interface DoctorTarget {
@@ -84,6 +87,7 @@ export class MailServer extends pulumi.ComponentResource {
             smtps: c.smtps, mtaSts: c.mtaSts, certFile: CERT_FILE, keyFile: KEY_FILE,
         };
         const domains = [c.baseDomain, ...c.virtualDomains];
+        const units = managedUnits({ backup: c.backup !== undefined, storage: volume !== undefined });
         const rspamdArgs: RspamdArgs = { connection: conn, baseDomain: c.baseDomain, domains, dkim: c.dkim, spam: c.spam };
         // After the packages, so that the first read already sees the installed versions.
         const state = new ServerState(`${name}-state`, {
@@ -96,6 +100,9 @@ export class MailServer extends pulumi.ComponentResource {
             ],
             users: [...c.virtualUsers, ...c.renames.map((r) => r.from)],
             passwdFile: PASSWD_FILE,
+            units,
+            quotas: Object.fromEntries(Object.entries(c.quota.users).map(([a, q]) => [quotaLogin(a, c.baseDomain), sizeBytes(q)])),
+            defaultQuota: sizeBytes(c.quota.default),
         }, { parent: this, dependsOn: [packages] });
         const vmail = new Vmail(`${name}-vmail`, { connection: conn, virtualDomains: c.virtualDomains },
             { parent: this, dependsOn: [packages, ...storage] });
@@ -142,29 +149,37 @@ export class MailServer extends pulumi.ComponentResource {
             dependsOn: [users, postfix, cert],
         });
 
+        const backup: pulumi.Resource[] = [];
         if (c.backup !== undefined) {
             if (args.backupPassword === undefined) {
                 throw new Error("mailstack:backupPassword: required with mailstack:backup");
             }
             // Beside the mail setup, not after it: the timer's first run is hours away, and the repository only
             // needs the volume.
-            new Backup(`${name}-backup`, {
+            backup.push(new Backup(`${name}-backup`, {
                 connection: conn, config: c.backup, adminEmail: c.adminEmail, password: args.backupPassword,
                 sshKey: args.backupSshKey ?? backupSshKey, s3SecretKey: args.backupS3SecretKey, state,
-            }, { parent: this, dependsOn: [packages, ...storage] });
+            }, { parent: this, dependsOn: [packages, ...storage] }));
         }
 
         // Last, with ops: beside the mail setup they would compete with it for the server's systemd and CPU (measured:
         // storage took twice as long), for nothing a fresh server needs sooner.
-        new Fail2ban(`${name}-fail2ban`, {
+        const fail2ban = new Fail2ban(`${name}-fail2ban`, {
             connection: conn, input: { ...c.bruteForce, imaps: c.imaps, smtps: c.smtps }, state,
         }, { parent: this, dependsOn: [postfix, dovecot] });
 
         const ports = tlsPorts(c);
-        new Ops(`${name}-ops`, {
+        const ops = new Ops(`${name}-ops`, {
             connection: conn, logRetentionDays: c.logRetentionDays, doctor: c.doctor, relay: c.relayHost,
-            certFile: cert.certFile, ports, alertWebhook: args.alertWebhook, state,
+            certFile: cert.certFile, ports, alertWebhook: args.alertWebhook, state, backup: c.backup !== undefined, units,
         }, { parent: this, dependsOn: [postfix, dovecot] });
+        // A managed unit found stopped, failed or badly loaded (the state read names it): started again, after every
+        // step that writes or restarts one of them.
+        step(`${name}-units`, {
+            connection: conn,
+            create: `${CTL} units ${units.join(" ")}`,
+            triggers: [state.unitRepairs],
+        }, { parent: this, dependsOn: [postfix, dovecot, rspamd, web, fail2ban, ops, ...backup, ...storage] });
 
         this.serverIp = host.address;
         this.doctor = pulumi.output(host.address).apply((ip): DoctorTarget => ({

@@ -21,6 +21,10 @@ export interface OpsArgs {
     alertWebhook?: pulumi.Input<string>;
     /** Drift of the files: a changed one is written again and the timer restarted. */
     state: ServerState;
+    /** mailstack:backup is set. */
+    backup: boolean;
+    /** The units the doctor checks by name. */
+    units: string[];
 }
 
 /** The files Ops writes. */
@@ -35,7 +39,10 @@ export class Ops extends pulumi.ComponentResource {
         const files: [string, string, string][] = [
             [LOGROTATE_FILE, "0644", logrotate(args.logRetentionDays)],
             [DOCTOR, "0755", script],
-            [DOCTOR_CONF, "0644", doctorConf({ doctor: args.doctor, relay: args.relay, certFile: args.certFile, ports: args.ports })],
+            [DOCTOR_CONF, "0644", doctorConf({
+                doctor: args.doctor, relay: args.relay, certFile: args.certFile, ports: args.ports, backup: args.backup,
+                units: args.units,
+            })],
             [DOCTOR_UNIT, "0644", doctorService()],
             [DOCTOR_TIMER, "0644", doctorTimer(args.doctor.intervalMinutes)],
         ];

@@ -7,6 +7,7 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import type { Client, ConnectConfig } from "ssh2";
+import type { UnitState } from "./render/units";
 
 /** The server-side helper (files/mailstack-ctl). Declared here, not in remote.ts: the provider's code is
  * serialized with what it captures, and this module must not capture the command package. */
@@ -36,6 +37,12 @@ interface Inputs {
     users: string[];
     /** The live dovecot passwd-file. */
     passwdFile: string;
+    /** The units that must be active (render/units.ts). */
+    units: string[];
+    /** Planned quota per login (bytes): a mailbox already fuller than its new quota is named by preview. */
+    quotas: Record<string, number>;
+    /** The quota of every login not in `quotas` (bytes). */
+    defaultQuota: number;
 }
 
 interface State extends Inputs {
@@ -44,6 +51,8 @@ interface State extends Inputs {
     repairs: Record<string, number>;
     /** The paths the last update found drifted. */
     drifted: string[];
+    /** How many times a managed unit was found not running; the trigger of the step that starts them. */
+    unitRepairs: number;
 }
 
 /** A virtual user the plan drops while its mailbox holds mail. */
@@ -53,10 +62,19 @@ export interface Dropped {
     messages: number;
 }
 
+/** A mailbox's current size, in bytes (dovecot's quota count). */
+export interface Usage {
+    login: string;
+    bytes: number;
+}
+
 export interface Seen {
     drifted: string[];
     facts: Facts;
     dropped: Dropped[];
+    /** Managed units that are not running as they should (a unit not installed yet is not among them). */
+    units: UnitState[];
+    usage: Usage[];
 }
 
 const shellWord = (w: string): string => `'${w.replace(/'/g, `'\\''`)}'`;
@@ -65,7 +83,7 @@ const shellWord = (w: string): string => `'${w.replace(/'/g, `'\\''`)}'`;
  * The read-only script of the check: a `D path` line for each managed file whose content is not what mailstack-ctl
  * last wrote there (or that is gone), then the versions. Files never written yet are not drifted.
  */
-export function readScript(paths: string[], users: string[] = [], passwdFile = "/etc/dovecot/users"): string {
+export function readScript(paths: string[], users: string[] = [], passwdFile = "/etc/dovecot/users", units: string[] = []): string {
     return [
         // Before mailstack-ctl is installed nothing was recorded either: no drift (and one written before the
         // verb existed reports none until the up that updates it).
@@ -80,12 +98,20 @@ export function readScript(paths: string[], users: string[] = [], passwdFile = "
         `  n=$(find "$d" -type f \\( -path '*/cur/*' -o -path '*/new/*' \\) 2>/dev/null | wc -l)`,
         `  [ "$n" -eq 0 ] || printf 'G %s %s %s\\n' "$a" "$d" "$n"`,
         "done",
+        // each managed unit: load state, active state, whether its file changed since systemd loaded it
+        ...(units.length === 0 ? [] : [
+            `for u in ${units.map(shellWord).join(" ")}; do`,
+            `  printf 'U %s %s\n' "$u" "$(systemctl show -P LoadState,ActiveState,NeedDaemonReload "$u" 2>/dev/null | tr '\n' ' ')"`,
+            "done",
+        ]),
+        // every mailbox's size as dovecot counts it for the quota (KiB), once dovecot runs
+        `doveadm -f tab quota get -A 2>/dev/null | awk -F'\t' '$3 == "STORAGE" { print "Q " $1 " " $4 }' || true`,
         "",
     ].join("\n");
 }
 
 export function parseSeen(out: string): Seen {
-    const seen: Seen = { drifted: [], facts: { dovecot: "", postfix: "" }, dropped: [] };
+    const seen: Seen = { drifted: [], facts: { dovecot: "", postfix: "" }, dropped: [], units: [], usage: [] };
     for (const line of out.split("\n")) {
         const d = /^D (.+)$/.exec(line);
         if (d) {
@@ -94,6 +120,22 @@ export function parseSeen(out: string): Seen {
         const g = /^G (\S+) (\S+) (\d+)$/.exec(line);
         if (g) {
             seen.dropped.push({ address: g[1], dir: g[2], messages: Number(g[3]) });
+        }
+        // systemctl show prints the properties in its own order: LoadState, ActiveState, NeedDaemonReload
+        const u = /^U (\S+) (\S*) (\S*) (\S*)/.exec(line);
+        if (u) {
+            const [, unit, load, active, reload] = u;
+            // not-found: not installed yet, the step that writes it starts it
+            const state = load === "not-found" || load === "" ? undefined : load !== "loaded" ? load
+                : active !== "active" && active !== "activating" && active !== "reloading" ? active
+                    : reload === "yes" ? "changed on disk, not reloaded" : undefined;
+            if (state !== undefined) {
+                seen.units.push({ unit, state });
+            }
+        }
+        const q = /^Q (\S+) (\d+)$/.exec(line);
+        if (q) {
+            seen.usage.push({ login: q[1], bytes: Number(q[2]) * 1024 });
         }
         const v = /^V (dovecot|postfix) ?(.*)$/.exec(line);
         if (v) {
@@ -126,6 +168,19 @@ async function warn(message: string): Promise<void> {
     client.close();
 }
 
+const mib = (bytes: number): string => `${(bytes / 1048576).toFixed(1)} MiB`;
+
+/** A warning for each mailbox that already holds more than the quota this plan gives it. */
+export function overQuota(news: Pick<Inputs, "quotas" | "defaultQuota">, usage: Usage[]): string[] {
+    return usage.flatMap(({ login, bytes }) => {
+        const quota = news.quotas?.[login] ?? news.defaultQuota;
+        return quota !== undefined && quota > 0 && bytes > quota
+            ? [`the quota of ${login} (${mib(quota)}) is below its mailbox's current size (${mib(bytes)}): ` +
+                "new mail to it is deferred until it is emptied or the quota raised"]
+            : [];
+    });
+}
+
 function sameFacts(a: Facts | undefined, b: Facts): boolean {
     return a !== undefined && a.dovecot === b.dovecot && a.postfix === b.postfix;
 }
@@ -138,7 +193,7 @@ function sameFacts(a: Facts | undefined, b: Facts): boolean {
  * new list anyway: it is this plan's input, not the state's.
  */
 export function stateChanged(olds: Pick<State, "facts">, seen: Seen): boolean {
-    return seen.drifted.length > 0 || !sameFacts(olds.facts, seen.facts);
+    return seen.drifted.length > 0 || seen.units.length > 0 || !sameFacts(olds.facts, seen.facts);
 }
 
 async function look(inputs: Inputs): Promise<Seen> {
@@ -170,7 +225,7 @@ async function look(inputs: Inputs): Promise<Seen> {
                         reject(new Error(`reading the server's state failed (${code}): ${stderr.trim()}`));
                     }
                 });
-                stream.end(readScript(inputs.files, inputs.users, inputs.passwdFile));
+                stream.end(readScript(inputs.files, inputs.users, inputs.passwdFile, inputs.units ?? []));
             });
         });
         conn.on("error", reject);
@@ -182,7 +237,7 @@ async function look(inputs: Inputs): Promise<Seen> {
 export const serverStateProvider: pulumi.dynamic.ResourceProvider<Inputs, State> = {
     async create(inputs) {
         const seen = await look(inputs);
-        return { id: "server-state", outs: { ...inputs, facts: seen.facts, repairs: {}, drifted: [] } };
+        return { id: "server-state", outs: { ...inputs, facts: seen.facts, repairs: {}, drifted: [], unitRepairs: 0 } };
     },
 
     async diff(_id, olds, news) {
@@ -196,6 +251,12 @@ export const serverStateProvider: pulumi.dynamic.ResourceProvider<Inputs, State>
         // The plan's own report: shown by preview and up alike, before anything runs.
         for (const p of seen.drifted) {
             await warn(`${p} was changed or removed by hand since the last up: this up writes it again`);
+        }
+        for (const u of seen.units) {
+            await warn(`${u.unit} is not running on the server (${u.state}): this up starts it again`);
+        }
+        for (const o of overQuota(news, seen.usage)) {
+            await warn(o);
         }
         for (const d of seen.dropped) {
             await warn(`this plan drops the virtual user ${d.address}: its mailbox ${d.dir} (${d.messages} messages) ` +
@@ -219,7 +280,8 @@ export const serverStateProvider: pulumi.dynamic.ResourceProvider<Inputs, State>
         for (const p of seen.drifted) {
             repairs[p] = (repairs[p] ?? 0) + 1;
         }
-        return { outs: { ...news, facts: seen.facts, repairs, drifted: seen.drifted } };
+        const unitRepairs = (olds.unitRepairs ?? 0) + (seen.units.length > 0 ? 1 : 0);
+        return { outs: { ...news, facts: seen.facts, repairs, drifted: seen.drifted, unitRepairs } };
     },
 };
 
@@ -228,17 +290,23 @@ export interface ServerStateArgs {
     files: string[];
     users: string[];
     passwdFile: string;
+    units: string[];
+    quotas: Record<string, number>;
+    defaultQuota: number;
 }
 
 export class ServerState extends pulumi.dynamic.Resource {
     declare readonly facts: pulumi.Output<Facts>;
     declare readonly repairs: pulumi.Output<Record<string, number>>;
     declare readonly drifted: pulumi.Output<string[]>;
+    /** Raised each time a managed unit was found not running: the trigger of the step that starts them. */
+    declare readonly unitRepairs: pulumi.Output<number>;
 
     constructor(name: string, args: ServerStateArgs, opts?: pulumi.CustomResourceOptions) {
         super(serverStateProvider, name, {
             target: pulumi.secret(args.target), files: args.files, users: args.users, passwdFile: args.passwdFile,
-            facts: undefined, repairs: undefined, drifted: undefined,
+            units: args.units, quotas: args.quotas, defaultQuota: args.defaultQuota,
+            facts: undefined, repairs: undefined, drifted: undefined, unitRepairs: undefined,
         }, { ...opts, additionalSecretOutputs: ["target"] }, "mailstack", "ServerState");
     }
 

@@ -216,6 +216,11 @@ export async function servedCertificate(host: string, servername: string, p: Por
             await readLine(plain, (l) => /^\* OK/.test(l));
             plain.write("a STARTTLS\r\n");
             await readLine(plain, (l) => /^a OK/.test(l));
+        } else if (p.tls === "sieve") {
+            // ManageSieve (RFC 5804): capability lines, then OK; STARTTLS answers OK
+            await readLine(plain, (l) => /^OK/.test(l));
+            plain.write("STARTTLS\r\n");
+            await readLine(plain, (l) => /^OK/.test(l));
         }
         const sock = await new Promise<tls.TLSSocket>((resolve, reject) => {
             // Trust is not judged here (a test CA, a staging CA): names, issuer and dates are.

@@ -11,6 +11,10 @@ export const BACKUP_SSH_KEY = `${BACKUP_DIR}/ssh_key`;
 export const BACKUP_SSH_CONFIG = `${BACKUP_DIR}/ssh_config`;
 export const BACKUP_KNOWN_HOSTS = `${BACKUP_DIR}/known_hosts`;
 const UNITS = "/etc/systemd/system";
+/** Written by every successful run: the doctor's backup check reads its age. */
+export const BACKUP_STAMP = "/var/lib/mailstack/last-backup";
+/** How long one run may take before systemd stops it (a systemd time span). */
+export const BACKUP_TIMEOUT = "6h";
 
 /**
  * What a backup holds: the mailboxes (homes with their Maildirs, virtual mailboxes), certificates, DKIM keys, the
@@ -103,6 +107,9 @@ export function backupUnits(b: BackupConfig, adminEmail: string): BackupUnits {
         // mail delivery goes on during a backup; restic only reads
         "Nice=10",
         "IOSchedulingClass=idle",
+        // a run stuck on its repository (an sftp server that stopped answering) is stopped and fails, so
+        // OnFailure= reports it, and the next scheduled run is not held up behind it forever
+        `TimeoutStartSec=${BACKUP_TIMEOUT}`,
         "",
     ].join("\n");
     const timer = [

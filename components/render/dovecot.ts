@@ -146,21 +146,31 @@ if header :is "X-Spam" "Yes" {
 `;
 }
 
+/** dovecot's login of an address: system users by bare name, virtual users by address. */
+export function quotaLogin(address: string, baseDomain: string): string {
+    return address.endsWith(`@${baseDomain}`) ? address.slice(0, -baseDomain.length - 1) : address;
+}
+
+/** A quota size ("500M") in bytes, as dovecot reads it: k, M, G, T are powers of 1024. */
+export function sizeBytes(size: string): number {
+    const units: Record<string, number> = { k: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 };
+    return Number(size.slice(0, -1)) * (units[size.slice(-1)] ?? 1);
+}
+
 /** Per-user quotas as a dovecot passwd-file userdb: system users by bare name, virtual users by address. */
 export function quotaFile(version: DovecotVersion, quotas: Record<string, string>, baseDomain: string): string {
     // A passwd-file's extra fields are userdb fields only with the userdb_ prefix (2.3 and 2.4).
     const field = (size: string): string =>
         version === "2.3" ? `userdb_quota_rule=*:storage=${size}` : `userdb_quota_storage_size=${size}`;
-    return Object.entries(quotas).sort(([a], [b]) => a.localeCompare(b)).map(([address, size]) => {
-        const login = address.endsWith(`@${baseDomain}`) ? address.slice(0, -baseDomain.length - 1) : address;
-        return `${login}:::::::${field(size)}\n`;
-    }).join("");
+    return Object.entries(quotas).sort(([a], [b]) => a.localeCompare(b)).map(([address, size]) =>
+        `${quotaLogin(address, baseDomain)}:::::::${field(size)}\n`).join("");
 }
 
 export const VHOSTS = "/var/mail/vhosts";
 
 const QUOTA_USERDB = `# Per-user quotas (mailstack:quota.users): an entry adds its size to what the userdbs above found.`;
-const QUOTA_STATUS_NOTE = `# postfix asks quota-status at RCPT time: a message that would not fit is refused there, not bounced later.
+const QUOTA_STATUS_NOTE = `# postfix asks quota-status at RCPT time: a message that would not fit is refused there, not bounced later,
+# and temporarily (4xx): the sender retries, and the mail arrives once the mailbox is emptied or its quota raised.
 # No grace (2.4 adds 10M by default, 2.3 10% on delivery): a quota means the same on both versions.`;
 /** The original sender, rewritten to an SRS address of ours by postfix when it leaves (components/render/srs.ts). */
 const REDIRECT_NOTE = `# A redirect keeps the original envelope sender; postfix gives it an SRS address when it leaves for outside.`;
@@ -168,9 +178,12 @@ const REDIRECT_NOTE = `# A redirect keeps the original envelope sender; postfix 
 const SYSTEM_REDIRECT_NOTE = `# A system user's redirect runs sendmail as that user, who may send only as themselves (local_login_sender_maps):
   # it leaves with the user's own address as sender, not the original one (virtual users' go through SRS).`;
 const SIEVE_NOTE = `# Scripts uploaded over managesieve; not dot-named, because a virtual user's home is the Maildir itself.`;
-const OVERQUOTA = "552 5.2.2 Mailbox is full";
 const JUNK_NOTE = `# Junk learns: a message copied or moved into ${JUNK} is piped to rspamd as spam, one moved out as ham (imapsieve;
 # MOVE counts as COPY). Only these global scripts may pipe, and only to the programs of sieve_pipe_bin_dir.`;
+const TEMPFAIL_NOTE = `# Mail that passed RCPT (no SIZE= given, an alias of a full mailbox) and does not fit on delivery stays in
+# postfix's queue (the LDA exits with a temporary failure) instead of bouncing to a sender who may be forged.`;
+/** Over quota, and larger than the whole quota alike: temporary, so a raised quota lets the retry in. */
+export const OVERQUOTA = "452 4.2.2 Mailbox is full";
 
 // Why folder names are escaped: clients make folders such as "Projects 2.0" or "J. Smith", and Maildir++ (the layout of
 // every existing ~/Maildir) separates levels with "." on disk. Dovecot stores such a character as a backslash and two
@@ -289,6 +302,8 @@ plugin {
   ${REDIRECT_NOTE}
   sieve_redirect_envelope_from = sender
 }
+${TEMPFAIL_NOTE}
+quota_full_tempfail = yes
 protocol imap {
   mail_plugins = $mail_plugins imap_quota imap_sieve
 }
@@ -379,6 +394,8 @@ quota_status_success = DUNNO
 quota_status_nouser = DUNNO
 quota_status_overquota = "${OVERQUOTA}"
 quota_status_toolarge = "${OVERQUOTA}"
+${TEMPFAIL_NOTE}
+quota_full_tempfail = yes
 protocol imap {
   mail_plugins {
     imap_quota = yes

@@ -2,6 +2,7 @@
 // that runs those checks and posts failures to a webhook. Pure text, tested without Pulumi.
 
 import { DoctorConfig, RelayHostConfig } from "../config";
+import { BACKUP_STAMP } from "./backup";
 
 export const LOGROTATE_FILE = "/etc/logrotate.d/mailstack";
 export const DOCTOR = "/usr/local/sbin/mailstack-doctor";
@@ -41,16 +42,23 @@ export interface DoctorInput {
     certFile: string;
     /** TLS ports the server serves: name = how to start TLS there. */
     ports: Port[];
+    /** mailstack:backup is set: a missing stamp means "not run yet", not "not configured". */
+    backup: boolean;
+    /** The units that must be active (render/units.ts). */
+    units: string[];
 }
 
 export interface Port {
     port: number;
-    tls: "smtp" | "imap" | "implicit";
+    /** How TLS starts there: the STARTTLS of a protocol (openssl s_client -starttls names them so), or at once. */
+    tls: "smtp" | "imap" | "sieve" | "implicit";
 }
 
+/** Every port the server serves a certificate on (postfix, dovecot, managesieve, nginx): the doctor checks each. */
 export function tlsPorts(c: { imaps: boolean; smtps: boolean }): Port[] {
     return [
         { port: 25, tls: "smtp" as const }, { port: 143, tls: "imap" as const }, { port: 587, tls: "smtp" as const },
+        { port: 443, tls: "implicit" as const }, { port: 4190, tls: "sieve" as const },
         ...(c.imaps ? [{ port: 993, tls: "implicit" as const }] : []),
         ...(c.smtps ? [{ port: 465, tls: "implicit" as const }] : []),
     ];
@@ -64,6 +72,9 @@ export function doctorConf(p: DoctorInput): string {
         ["QUEUE_MAX_AGE_HOURS", d.queueMaxAgeHours],
         ["DISK_MAX_PERCENT", d.diskMaxPercent],
         ["BACKUP_MAX_AGE_HOURS", d.backupMaxAgeHours],
+        ["BACKUP", p.backup ? "yes" : ""],
+        ["BACKUP_STAMP", BACKUP_STAMP],
+        ["UNITS", p.units.join(" ")],
         ["CERT_MIN_DAYS", d.certMinDays],
         ["CERT_FILE", p.certFile],
         ["TLS_PORTS", p.ports.map((x) => `${x.port}:${x.tls}`).join(" ")],

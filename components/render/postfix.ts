@@ -121,7 +121,8 @@ export function mainCf(p: PostfixInput): string {
         // first, then hands the message to dovecot's LDA as the user: sieve and quota as for virtual users. Not
         // dovecot's LMTP: neither dovecot 2.3 nor 2.4.1 offers SMTPUTF8 there, and postfix bounces a message that
         // needs it (UTF-8 sender or header from an SMTPUTF8 client) after port 25 accepted it. The LDA takes such
-        // mail as it is. -e: a refusal (over quota) is postfix's bounce, not the LDA's own.
+        // mail as it is. -e: a refusal is postfix's bounce, not the LDA's own; over quota is not a refusal
+        // (quota_full_tempfail: the LDA exits 75, and the message waits in the queue).
         ["home_mailbox", "Maildir/"],
         ["mailbox_command", `${LDA} -e -f "$SENDER" -a "$RECIPIENT" -d "$USER"`],
         ["virtual_mailbox_domains", p.virtualDomains.join(", ")],
@@ -177,8 +178,8 @@ export function mainCf(p: PostfixInput): string {
         // auto-reply); root, postfix and vmail (dovecot's LDA for virtual users: sieve redirects keep the
         // original sender) as anyone. Postfix's default lets every account use every address.
         ["local_login_sender_maps", `inline:{ ${LOCAL_ANY_SENDER.map((u) => `${u}=*`).join(", ")} }, regexp:${MAPS.localSenders}`],
-        // A recipient whose mailbox would not hold the message is refused at RCPT (552) by dovecot's quota-status;
-        // when that service does not answer, mail is taken and the LDA enforces the quota on delivery.
+        // A recipient whose mailbox would not hold the message is refused at RCPT (452, temporary) by dovecot's
+        // quota-status; when that service does not answer, mail is taken and the LDA defers it on delivery.
         ["smtpd_policy_service_default_action", "DUNNO"],
         // Referred to by the submission services in master.cf.
         ["mailstack_submission_sender", "check_sender_access inline:{<>=REJECT}, reject_sender_login_mismatch"],

@@ -149,9 +149,17 @@ describe("mail state on the volume, backups and restores", () => {
             expect(moved.rc).not.toBe(0);
             expect(mail("wait", host(), "alice", alice.password(), "mailstack backup FAILED on mail.example.org", "60"))
                 .toMatchObject({ ok: true });
+            // `backup now` shows the log of its own run only, never an earlier run's "backup done"
+            const failed = backup("now");
+            expect(failed.status).not.toBe(0);
+            expect(failed.out).not.toMatch(/backup done/);
+            expect(failed.out).toMatch(/password/i);
         } finally {
             onServer("mv /etc/mailstack/backup/password.away /etc/mailstack/backup/password");
         }
         expect(backup("now")).toMatchObject({ status: 0 });
+        // a successful run leaves its stamp, which the doctor's backup check reads
+        expect(onServer("find /var/lib/mailstack/last-backup -mmin -5")).toBe("/var/lib/mailstack/last-backup\n");
+        expect(onServer("systemctl show -P TimeoutStartUSec mailstack-backup.service")).toBe("6h\n");
     });
 });

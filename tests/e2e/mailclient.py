@@ -6,9 +6,9 @@
                                             poll INBOX (or MAILBOX) until a message with SUBJECT arrives; its
                                             From, Return-Path and X-Spam too
   send HOST PORT FROM TO SUBJECT [USER PASS]  SMTP; STARTTLS (and AUTH when USER is given)
-  sendwith HOST PORT FROM TO SUBJECT HEADERS [PAD]
+  sendwith HOST PORT FROM TO SUBJECT HEADERS [PAD [nosize]]
                                             port 25 with extra header lines (newline-separated) and PAD more
-                                            bytes of body, announced with SIZE= in MAIL FROM
+                                            bytes of body, announced with SIZE= in MAIL FROM (not with nosize)
   sievescript HOST USER PASS NAME SCRIPT [none]
                                             ManageSieve (4190, STARTTLS): upload SCRIPT as NAME, make it active;
                                             with "none", without STARTTLS
@@ -199,7 +199,7 @@ def wait(host, user, password, subject, seconds="30", mailbox="INBOX"):
 
 
 def submit(host, port, sender, rcpt, subject, user=None, password=None, tls=True, helo="client.example",
-           header_from=None, body="mailstack end-to-end test", extra="", pad=0):
+           header_from=None, body="mailstack end-to-end test", extra="", pad=0, announce=True):
     """One message; the result names the stage that failed and the server's code and text. HEADER_FROM, BODY:
     another From: header and body; EXTRA: header lines (separated by newlines); PAD: that many more bytes of body,
     and the size announced in MAIL FROM (SIZE=)."""
@@ -207,7 +207,7 @@ def submit(host, port, sender, rcpt, subject, user=None, password=None, tls=True
     text = f"{body}\r\n" + ("x" * 76 + "\r\n") * (int(pad) // 78)
     msg = (f"From: {header_from or sender or 'nobody@client.example'}\r\nTo: {rcpt}\r\nSubject: {subject}\r\n"
            f"Date: {email.utils.formatdate()}\r\nMessage-ID: {email.utils.make_msgid()}\r\n{head}\r\n{text}")
-    options = [f"SIZE={len(msg.encode())}"] if int(pad) else []
+    options = [f"SIZE={len(msg.encode())}"] if int(pad) and announce else []
     stage = "connect"
     try:
         with smtplib.SMTP(host, int(port), local_hostname=helo, timeout=20,
@@ -273,8 +273,8 @@ def send(host, port, sender, rcpt, subject, user=None, password=None):
     out(**submit(host, port, sender, rcpt, subject, user, password))
 
 
-def sendwith(host, port, sender, rcpt, subject, extra, pad="0"):
-    out(**submit(host, port, sender, rcpt, subject, extra=extra, pad=pad))
+def sendwith(host, port, sender, rcpt, subject, extra, pad="0", size="size"):
+    out(**submit(host, port, sender, rcpt, subject, extra=extra, pad=pad, announce=size != "nosize"))
 
 
 def sieve_command(f, line, literal=None):

@@ -1,6 +1,6 @@
 // Both kinds of user are delivered by dovecot's LDA, so both get sieve and quotas: a script uploaded over
 // managesieve (4190, STARTTLS) files matching mail into a folder; the global script files mail marked `X-Spam: Yes`
-// into Junk; a message that would exceed a small quota (Pulumi.local.yaml: carol and frank) is refused with 552 at
+// into Junk; a message that would exceed a small quota (Pulumi.local.yaml: carol and frank) is refused with 452 at
 // RCPT and the mailbox stays as it was; a system user's ~/.forward is still honoured by local(8).
 
 import { mail, onServer, output, testbed } from "./testbed";
@@ -76,13 +76,13 @@ describe("quotas", () => {
         ["system user", "frank", system["frank@example.org"]],
     ];
 
-    test.each(small)("%s with a small quota: a message that would exceed it is refused with 552 at RCPT", (_kind, login, password) => {
+    test.each(small)("%s with a small quota: a message that would exceed it is refused with 452 (temporary) at RCPT", (_kind, login, password) => {
         const address = login.includes("@") ? login : `${login}@example.org`;
         const before = mail("login", host, login, password).subjects ?? [];
         const big = `too big ${run}`;
         const sent = mail("sendwith", host, "25", "someone@client.example", address, big, "", String(1_500_000)) as Sent;
-        expect(sent).toMatchObject({ ok: false, stage: "rcpt", code: 552 });
-        expect(sent.error).toMatch(/5\.2\.2/);
+        expect(sent).toMatchObject({ ok: false, stage: "rcpt", code: 452 });
+        expect(sent.error).toMatch(/4\.2\.2/);
         // The mailbox is as it was, and still takes a message that fits.
         const fits = `fits ${run}`;
         expect(mail("send", host, "25", "someone@client.example", address, fits)).toMatchObject({ ok: true });

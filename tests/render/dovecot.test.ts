@@ -179,19 +179,24 @@ describe(`dovecot.conf on ${SUITE}`, () => {
             expect(section(login, "inet_listener", "sieve").settings.get("port")).toBe("4190");
         });
 
-        test("quota: count driver, the configured default, no grace; quota-status answers postfix with 552", () => {
+        test("quota: count driver, the configured default, no grace; quota-status answers postfix with 452 (temporary), " +
+            "and a full mailbox on delivery is a temporary failure too", () => {
             if (version === "2.3") {
                 const plugin = section(top, "plugin", "").settings;
                 expect(Object.fromEntries(["quota", "quota_rule", "quota_grace", "quota_status_overquota", "quota_status_nouser"]
                     .map((k) => [k, plugin.get(k)]))).toEqual({
                     quota: "count:User quota", quota_rule: "*:storage=2G", quota_grace: "0",
-                    quota_status_overquota: "552 5.2.2 Mailbox is full", quota_status_nouser: "DUNNO",
+                    quota_status_overquota: "452 4.2.2 Mailbox is full", quota_status_nouser: "DUNNO",
                 });
             } else {
                 const r = doveconf("-h", "quota_storage_size", "quota_storage_grace", "quota_status_overquota");
-                expect(r.stdout.trim().split("\n")).toEqual(["2G", "0", "552 5.2.2 Mailbox is full"]);
+                expect(r.stdout.trim().split("\n")).toEqual(["2G", "0", "452 4.2.2 Mailbox is full"]);
                 expect(section(top, "quota", "User quota").settings.get("driver")).toBe("count");
             }
+            // asked by name, as the LDA reads it (doveconf fails on a setting this version does not know)
+            expect(doveconf("-h", "quota_full_tempfail").stdout.trim()).toBe("yes");
+            expect(version === "2.3" ? section(top, "plugin", "").settings.get("quota_status_toolarge")
+                : doveconf("-h", "quota_status_toolarge").stdout.trim()).toBe("452 4.2.2 Mailbox is full");
             const qs = section(top, "service", "quota-status");
             expect(qs.settings.get("executable")).toBe("quota-status -p postfix");
             const sock = section(qs, "unix_listener", `/var/spool/postfix/${QUOTA_STATUS}`);

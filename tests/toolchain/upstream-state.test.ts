@@ -183,6 +183,36 @@ function ok(r: SpawnSyncReturns<string>): string {
     return r.stdout;
 }
 
+/**
+ * The `config:` block of a stack file, alone: after the README's `preview --stack prod`, Pulumi.prod.yaml also has
+ * that stack's `encryptionsalt` (this stack has its own) and may hold values encrypted with it (`secure:`), which
+ * this stack could not read.
+ */
+function configBlock(stackYaml: string): string {
+    const lines = stackYaml.split("\n");
+    const start = lines.findIndex((l) => l === "config:");
+    if (start < 0) {
+        return "";
+    }
+    const end = lines.findIndex((l, i) => i > start && /^\S/.test(l));
+    const body = lines.slice(start + 1, end < 0 ? undefined : end);
+    // one entry per two-space key, with its more-indented lines (comments go with the entry after them)
+    const entries: string[][] = [];
+    let pending: string[] = [];
+    for (const l of body) {
+        if (/^ {2}[^ #]/.test(l)) {
+            entries.push([...pending, l]);
+            pending = [];
+        } else if (/^ {3,}\S/.test(l) && entries.length > 0 && pending.length === 0) {
+            entries[entries.length - 1].push(l);
+        } else {
+            pending.push(l);
+        }
+    }
+    const kept = entries.filter((e) => !e.some((l) => /^\s+secure:/.test(l)));
+    return ["config:", ...kept.flat(), ""].join("\n");
+}
+
 beforeAll(() => {
     // The project, by links: the stack's config file and state stay out of the checkout.
     dir = mkdtempSync(path.join(tmpdir(), "mailstack-upstream-state-"));
@@ -193,7 +223,7 @@ beforeAll(() => {
     ok(pulumi(["stack", "init", STACK]));
     const prod = readFileSync(path.join(ROOT, "Pulumi.prod.yaml"), "utf8");
     const stackFile = path.join(dir, `Pulumi.${STACK}.yaml`);
-    writeFileSync(stackFile, readFileSync(stackFile, "utf8") + prod.slice(prod.indexOf("config:")));
+    writeFileSync(stackFile, readFileSync(stackFile, "utf8") + configBlock(prod));
     ok(pulumi(["config", "set", "--secret", "mailstack:sshPrivateKey", "--stack", STACK], PRIVATE_KEY));
     // Secrets in the import are plaintext; the stack's passphrase provider (its salt) encrypts them.
     const salt = /^encryptionsalt: (\S+)$/m.exec(readFileSync(stackFile, "utf8"))?.[1];
@@ -218,4 +248,13 @@ test("the prod program's preview of a stack the upstream plugins wrote changes n
     const changed = preview.steps.filter((s) => s.op !== "same");
     expect(changed.map((s) => ({ op: s.op, urn: s.urn, diffs: s.diffs, detailedDiff: s.detailedDiff }))).toEqual([]);
     expect((preview.diagnostics ?? []).filter((d) => d.severity === "warning")).toEqual([]);
+});
+
+test("after a prod preview (its salt and a secret in Pulumi.prod.yaml) the config block is the same", () => {
+    const prod = readFileSync(path.join(ROOT, "Pulumi.prod.yaml"), "utf8");
+    const previewed = `${prod.replace(/\n*$/, "\n")}  mailstack:sshPrivateKey:\n    secure: v1:abc:def\n` +
+        "encryptionsalt: v1:c9+wbTvlzfU=:v1:6FIvtdXo/hWKBy1c:oMPSrWA43Fx5ruL1zLa3pZY2ULDJzg==\n";
+    expect(configBlock(previewed)).toBe(configBlock(prod));
+    expect(configBlock(previewed)).not.toMatch(/encryptionsalt|secure:/);
+    expect(configBlock(prod)).toContain("mailstack:hostname: mail.jumpforjoy.example");
 });

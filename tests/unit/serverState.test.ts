@@ -1,11 +1,12 @@
 // The state check's pure parts: the read-only script (checked by sh), what it prints, and when the state changes.
 
 import { execFileSync } from "child_process";
-import { Facts, parseSeen, readScript, Seen, stateChanged } from "../../components/serverState";
+import { Facts, overQuota, parseSeen, readScript, Seen, stateChanged } from "../../components/serverState";
+import { managedUnits } from "../../components/render/units";
 
 const facts: Facts = { dovecot: "2.3.19.1 (9b53102964)", postfix: "3.7.11" };
 const files = ["/etc/postfix/main.cf", "/etc/dovecot/users"];
-const clean: Seen = { drifted: [], facts, dropped: [] };
+const clean: Seen = { drifted: [], facts, dropped: [], units: [], usage: [] };
 
 test("the read script is valid sh and quotes every path and user", () => {
     const script = readScript([...files, "/etc/it's"], ["bob@example.net", "carol@example.net"], "/etc/dovecot/users");
@@ -14,6 +15,46 @@ test("the read script is valid sh and quotes every path and user", () => {
     expect(script).toContain("keep=' bob@example.net carol@example.net '");
     // the version postfix was built as, even before main.cf exists: the first read must equal every later one
     expect(script).toContain("postconf -d -h mail_version");
+    const withUnits = readScript(files, [], "/etc/dovecot/users", managedUnits({ backup: true, storage: true }));
+    expect(() => execFileSync("sh", ["-n"], { input: withUnits })).not.toThrow();
+    expect(withUnits).toContain("'mailstack-backup.timer' 'mailstack-accounts.path'");
+});
+
+test("managed units: one list, with the backup timer and the accounts path unit when they exist", () => {
+    expect(managedUnits({ backup: false, storage: false })).toEqual(["postfix.service", "dovecot.service", "rspamd.service",
+        "redis-server.service", "nginx.service", "fail2ban.service", "postsrsd.service", "mailstack-learn.socket",
+        "mailstack-doctor.timer"]);
+    expect(managedUnits({ backup: true, storage: true }).slice(-2)).toEqual(["mailstack-backup.timer", "mailstack-accounts.path"]);
+});
+
+test("a unit not running as loaded is read as such; one not installed yet, or running, is not", () => {
+    const seen = parseSeen([
+        "U rspamd.service loaded inactive no ",
+        "U postfix.service loaded active no ",
+        "U dovecot.service loaded activating no ",
+        "U fail2ban.service loaded failed no ",
+        "U mailstack-backup.timer bad-setting inactive yes ",
+        "U mailstack-doctor.timer loaded active yes ",
+        "U mailstack-accounts.path not-found inactive no ",
+        "Q bob@example.net 3072",
+        "",
+    ].join("\n"));
+    expect(seen.units).toEqual([
+        { unit: "rspamd.service", state: "inactive" }, { unit: "fail2ban.service", state: "failed" },
+        { unit: "mailstack-backup.timer", state: "bad-setting" },
+        { unit: "mailstack-doctor.timer", state: "changed on disk, not reloaded" },
+    ]);
+    expect(seen.usage).toEqual([{ login: "bob@example.net", bytes: 3 * 1024 * 1024 }]);
+});
+
+test("preview names each mailbox fuller than the quota it is given, with both sizes", () => {
+    const usage = [{ login: "bob@example.net", bytes: 3 * 2 ** 20 }, { login: "alice", bytes: 2 ** 20 }];
+    expect(overQuota({ quotas: { "bob@example.net": 2 * 2 ** 20 }, defaultQuota: 2 ** 30 }, usage)).toEqual([
+        "the quota of bob@example.net (2.0 MiB) is below its mailbox's current size (3.0 MiB): " +
+        "new mail to it is deferred until it is emptied or the quota raised",
+    ]);
+    expect(overQuota({ quotas: {}, defaultQuota: 2 ** 19 }, usage)).toHaveLength(2);
+    expect(overQuota({ quotas: {}, defaultQuota: 2 ** 30 }, usage)).toEqual([]);
 });
 
 test("what the script prints is read back: drifted paths, versions, dropped users", () => {
@@ -25,6 +66,7 @@ test("what the script prints is read back: drifted paths, versions, dropped user
         "",
     ].join("\n"));
     expect(seen).toEqual({
+        units: [], usage: [],
         drifted: ["/etc/postfix/main.cf"],
         facts: { dovecot: "2.4.1 (abc)", postfix: "3.10.5" },
         dropped: [{ address: "erin@example.com", dir: "/var/mail/vhosts/example.com/erin", messages: 12 }],
@@ -42,5 +84,8 @@ describe("the state changes", () => {
     test("on another dovecot or postfix version", () => {
         expect(stateChanged({ facts }, { ...clean, facts: { ...facts, dovecot: "2.4.1" } })).toBe(true);
         expect(stateChanged({ facts }, { ...clean, facts: { ...facts, postfix: "3.10.5" } })).toBe(true);
+    });
+    test("on a managed unit that is not running", () => {
+        expect(stateChanged({ facts }, { ...clean, units: [{ unit: "rspamd.service", state: "inactive" }] })).toBe(true);
     });
 });

@@ -107,6 +107,9 @@ describe("backup", () => {
         [{ ...backup, keep: { daily: -1 } }, "mailstack:backup.keep.daily: expected a whole number from 0 to 10000, got -1"],
         [{ ...backup, keep: { daily: 0, weekly: 0, monthly: 0 } }, "mailstack:backup.keep: keeps no snapshot at all"],
         [{ ...backup, schedule: "daily; rm -rf /" }, 'mailstack:backup.schedule: "daily; rm -rf /" is not a systemd OnCalendar'],
+        // the issue's own value: systemd refuses it, so preview does (the grammar: tests/render/calendar.test.ts)
+        [{ ...backup, schedule: "every tuesday-ish" }, 'mailstack:backup.schedule: "every tuesday-ish" is not a systemd OnCalendar'],
+        [{ ...backup, schedule: "*-*-* 25:00" }, 'mailstack:backup.schedule: "*-*-* 25:00" is not a systemd OnCalendar'],
         [{ repository: "s3:https://s3.example.com/b" }, "mailstack:backup.s3AccessKeyId: is required for an s3 repository"],
         [{ repository: "/var/backups/mail", knownHosts: "x" }, "mailstack:backup.knownHosts: only applies to sftp repositories"],
         [{ ...backup, retention: 3 }, "mailstack:backup"],
