@@ -44,8 +44,10 @@ export function testbed(): Testbed {
 }
 
 function inClient(cmd: string[], input?: string): { status: number; stdout: string; stderr: string } {
+    // env: this test file's process.env (jest gives each file its own copy), so that a variable a test removes
+    // (switch.test.ts: MAILSTACK_SUITE) is gone for the commands it runs too; the default is the runner's.
     const r = spawnSync("ip", ["netns", "exec", CLIENT_NETNS, ...cmd], {
-        cwd: ROOT, input, encoding: "utf8", maxBuffer: 64 * 1024 * 1024,
+        cwd: ROOT, input, encoding: "utf8", maxBuffer: 64 * 1024 * 1024, env: process.env,
     });
     return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
