@@ -122,6 +122,33 @@ describe("mailstack-ctl apply: a bad config never stays live", () => {
         mailFlows("dovecot rollback");
     });
 
+    // rspamd's and fail2ban's files are written in place, one put each; a set the daemon refuses is taken back.
+    test("an rspamd file rspamadm refuses and a jail fail2ban refuses: taken back, both keep serving, named as drift", () => {
+        const OPTIONS = "/etc/rspamd/local.d/options.inc";
+        const JAIL = "/etc/fail2ban/jail.d/mailstack.local";
+        const state = (): string => onServer(`sha256sum ${OPTIONS} ${JAIL}; systemctl show -P MainPID rspamd fail2ban`);
+        const before = state();
+        onServer(`cp -p ${OPTIONS} /root/mailstack-e2e-options && cp -p ${JAIL} /root/mailstack-e2e-jail`);
+        try {
+            const bad = onServerStatus(`printf 'dns { nameserver = ' | ${CTL} put ${OPTIONS} 0644 root:root && ${CTL} rspamd`);
+            expect(bad.rc).not.toBe(0);
+            expect(bad.out).toMatch(/^mailstack-ctl: rspamd configuration rejected, the previous files are back in place \(rspamd serves them as before\): \S/);
+            const jail = onServerStatus(`printf '[mailstack\\nenabled = true\\n' | ${CTL} put ${JAIL} 0644 root:root && ${CTL} fail2ban`);
+            expect(jail.rc).not.toBe(0);
+            expect(jail.out).toMatch(/^mailstack-ctl: fail2ban configuration rejected, the previous files are back in place \(fail2ban serves them as before\): \S/);
+            expect(state()).toBe(before); // the files as they were, and neither daemon restarted
+            expect(onServer(`${CTL} drifted ${OPTIONS} ${JAIL}`)).toBe(`D ${OPTIONS}\nD ${JAIL}\n`);
+            expect(onServerStatus("fail2ban-client status mailstack").rc).toBe(0);
+            mailFlows("rspamd and fail2ban taken back");
+        } finally {
+            // the stack's own files again, recorded as the stack wrote them: nothing left for the next preview
+            onServer(`${CTL} put ${OPTIONS} 0644 root:root < /root/mailstack-e2e-options &&
+                ${CTL} put ${JAIL} 0644 root:root < /root/mailstack-e2e-jail && ${CTL} rspamd && ${CTL} fail2ban &&
+                rm -f /root/mailstack-e2e-options /root/mailstack-e2e-jail`);
+        }
+        expect(onServer(`${CTL} drifted ${OPTIONS} ${JAIL}`)).toBe("");
+    });
+
     test("control: the unchanged staged files apply cleanly", () => {
         const r = onServerStatus(`${CTL} apply postfix && ${CTL} apply dovecot`);
         expect(r).toEqual({ rc: 0, out: "postfix: configuration applied\ndovecot: configuration applied\n" });

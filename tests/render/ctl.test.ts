@@ -116,4 +116,43 @@ echo "Successfully received certificate."
         expect(sb.step("calls").stdout.split("\n").filter((l) => l)).toHaveLength(1);
         expect(sb.step("accounts").stdout).toMatch(/^accounts\/acme\.test:14000\/dir\/old-account$/m);
     });
+
+    // rspamd and fail2ban read files that are written in place, one put at a time. A set that the daemon's own
+    // check refuses goes back to what was there before the first of those puts: changed files restored, new ones
+    // removed, while the records keep the new hashes (the next preview names them, the next up tries again).
+    test("a configuration rspamd or fail2ban refuses is taken back: changed files restored, new ones removed", () => {
+        const options = "/etc/rspamd/local.d/options.inc";
+        const added = "/etc/rspamd/local.d/mailstack-added.conf";
+        const jail = "/etc/fail2ban/jail.d/mailstack.local";
+        const r = sb.isolated(`${PRIVATE}
+            mkdir -p "$ROOT/var/lib/mailstack" && hide var/lib/mailstack 0700
+            touch "$ROOT/var/log/auth.log"  # Debian's sshd jail wants its log
+            printf '# as the daemon serves it\n' > "$ROOT${options}"
+            step rspamd-before chroot "$ROOT" rspamadm configtest
+            step fail2ban-before chroot "$ROOT" fail2ban-client -t
+            printf 'dns { nameserver = ' | ctl put ${options} 0644 root:root
+            printf '# new\n' | ctl put ${added} 0644 root:root
+            printf '[mailstack\nenabled = true\n' | ctl put ${jail} 0644 root:root
+            step rspamd ctl rspamd
+            step fail2ban ctl fail2ban
+            step options cat "$ROOT${options}"
+            step left sh -c "ls -d $ROOT${added} $ROOT${jail} 2>/dev/null; ls -A $ROOT/var/lib/mailstack/pending"
+            step drifted ctl drifted ${options} ${added} ${jail}
+            step rspamd-after chroot "$ROOT" rspamadm configtest
+            step fail2ban-after chroot "$ROOT" fail2ban-client -t
+        `, 120_000);
+        expect(r.stderr).toBe("");
+        for (const check of ["rspamd-before", "fail2ban-before", "rspamd-after", "fail2ban-after"]) {
+            expect([check, sb.step(check).status]).toEqual([check, 0]);
+        }
+        for (const daemon of ["rspamd", "fail2ban"]) {
+            const run = sb.step(daemon);
+            expect(run.status).toBe(1);
+            expect(run.stderr).toMatch(new RegExp(`^mailstack-ctl: ${daemon} configuration rejected, the previous ` +
+                `files are back in place \\(${daemon} serves them as before\\): \\S`));
+        }
+        expect(sb.step("options").stdout).toBe("# as the daemon serves it\n");
+        expect(sb.step("left").stdout).toBe("");
+        expect(sb.step("drifted").stdout).toBe([options, added, jail].map((f) => `D ${f}\n`).join(""));
+    });
 });
