@@ -25,8 +25,6 @@ const LEARN_FILES: [string, string, string][] = [
     [LEARN_UNITS.service, "0644", learnService()],
 ];
 const REPORTS: [string, string][] = [[REPORT_SPAM, reportSieve("spam")], [REPORT_HAM, reportSieve("ham")]];
-export const DOVECOT_FILES = ["/etc/dovecot/dovecot.conf", QUOTA_FILE, SIEVE_BEFORE, ...LEARN_FILES.map(([p]) => p),
-    ...REPORTS.map(([p]) => p)];
 
 export class Dovecot extends pulumi.ComponentResource {
     constructor(name: string, args: DovecotArgs, opts?: pulumi.ComponentResourceOptions) {

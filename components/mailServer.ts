@@ -4,24 +4,24 @@
 import * as pulumi from "@pulumi/pulumi";
 import { CERT_FILE, Certificate, certbotCommand, KEY_FILE } from "./certificate";
 import { MailConfig } from "./config";
-import { DOVECOT_FILES, Dovecot, QUOTA_FILE } from "./dovecot";
-import { FAIL2BAN_FILES, Fail2ban } from "./fail2ban";
+import { Dovecot, QUOTA_FILE } from "./dovecot";
+import { Fail2ban } from "./fail2ban";
 import { Firewall } from "./firewall";
 import { ExistingServer, HetznerServer, Host, TestbedServer } from "./host";
-import { opsFiles, Ops } from "./ops";
+import { Ops } from "./ops";
 import { Packages } from "./packages";
-import { POSTFIX_FILES, Postfix } from "./postfix";
-import { USER_FILES, Users, PASSWD_FILE } from "./users";
+import { Postfix } from "./postfix";
+import { Users, PASSWD_FILE } from "./users";
 import { Vmail } from "./vmail";
-import { Web, webPaths } from "./web";
+import { Web } from "./web";
 import { PAM_SERVICE } from "./render/access";
 import { CIPHERS } from "./render/postfix";
 import { ServerState } from "./serverState";
-import { dkimKeys, Rspamd, RspamdArgs, rspamdPaths } from "./rspamd";
+import { dkimKeys, Rspamd, RspamdArgs } from "./rspamd";
 import { Storage } from "./storage";
-import { SRS_PATHS, Srs } from "./srs";
+import { Srs } from "./srs";
 import { CTL, step } from "./remote";
-import { Backup, backupPaths } from "./backup";
+import { Backup } from "./backup";
 import { ClientSettings, clientSettings, DnsRecord, dnsRecords } from "./render/records";
 import { Port, tlsPorts } from "./render/ops";
 import { WebInput } from "./render/web";
@@ -92,12 +92,6 @@ export class MailServer extends pulumi.ComponentResource {
         // After the packages, so that the first read already sees the installed versions.
         const state = new ServerState(`${name}-state`, {
             target: pulumi.output(conn).apply((k) => ({ host: k.host, port: k.port, user: k.user, privateKey: k.privateKey })),
-            // every file a later step writes and finds again (the volume's mount units excepted: storage runs first)
-            files: [
-                ...USER_FILES, ...POSTFIX_FILES, ...DOVECOT_FILES, ...rspamdPaths(rspamdArgs), ...webPaths(webInput),
-                ...FAIL2BAN_FILES, ...SRS_PATHS, ...opsFiles(args.alertWebhook !== undefined),
-                ...(c.backup === undefined ? [] : backupPaths(c.backup)),
-            ],
             users: [...c.virtualUsers, ...c.renames.map((r) => r.from)],
             passwdFile: PASSWD_FILE,
             units,
@@ -196,6 +190,8 @@ export class MailServer extends pulumi.ComponentResource {
             .apply(([ip, ip6, dkim]) => dnsRecords(c, ip, ip6, dkim));
         this.virtualUserPasswords = users.virtualUserPasswords;
         this.systemUserPasswords = users.systemUserPasswords;
+        // every writer has taken its repair trigger, and with it its place on the drift check's watch list
+        state.seal();
         this.registerOutputs({
             serverIp: this.serverIp,
             clientSettings: this.clientSettings,

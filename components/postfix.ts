@@ -37,6 +37,7 @@ export class Postfix extends pulumi.ComponentResource {
                 stdin: pulumi.secret(pulumi.output(args.relayPassword).apply((pw) => saslPasswd(relay, pw))),
                 delete: `rm -f ${quote(MAPS.saslPasswd)} ${quote(MAPS.saslPasswd)}.db`,
                 quiet: true,
+                triggers: [args.state.repairOf(MAPS.saslPasswd)],
                 // a replacement's delete would otherwise remove the new table
             }, { parent: this, deleteBeforeReplace: true }));
         }

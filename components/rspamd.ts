@@ -23,10 +23,6 @@ const configFiles = (args: RspamdArgs): [string, string][] => Object.entries(rsp
 const CONTROLLER_PATH = `${RSPAMD_DIR}/${CONTROLLER_FILE}`;
 const keyFile = (args: RspamdArgs, domain: string): string => keyPath({ domain, selector: args.dkim.selector });
 
-/** The files Rspamd writes: its config and the signing keys. */
-export function rspamdPaths(args: RspamdArgs): string[] {
-    return [...configFiles(args).map(([path]) => path), CONTROLLER_PATH, ...args.domains.map((d) => keyFile(args, d))];
-}
 
 /** The DKIM keys of a config, per domain: the signing selector's and, while a rotation is announced, the next one's. */
 export function dkimKeys(name: string, domains: string[], dkim: DkimConfig, parent: pulumi.Resource):

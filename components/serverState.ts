@@ -287,7 +287,6 @@ export const serverStateProvider: pulumi.dynamic.ResourceProvider<Inputs, State>
 
 export interface ServerStateArgs {
     target: pulumi.Input<SshTarget>;
-    files: string[];
     users: string[];
     passwdFile: string;
     units: string[];
@@ -301,17 +300,43 @@ export class ServerState extends pulumi.dynamic.Resource {
     declare readonly drifted: pulumi.Output<string[]>;
     /** Raised each time a managed unit was found not running: the trigger of the step that starts them. */
     declare readonly unitRepairs: pulumi.Output<number>;
+    /** The paths the writers asked a repair trigger for: the check watches exactly these (see seal). */
+    private watched!: Set<string>;
+    private sealed!: boolean;
+    private settle!: (paths: string[]) => void;
 
+    /**
+     * The files the check watches are not listed here: every step that writes a file takes its trigger from
+     * repairOf(path), which also puts the path on the watch list, and seal() hands the complete list over once every
+     * component is built. A file is watched because it is written, never because someone remembered to list it.
+     */
     constructor(name: string, args: ServerStateArgs, opts?: pulumi.CustomResourceOptions) {
+        let settle: (paths: string[]) => void = () => undefined;
+        const files = new Promise<string[]>((resolve) => { settle = resolve; });
         super(serverStateProvider, name, {
-            target: pulumi.secret(args.target), files: args.files, users: args.users, passwdFile: args.passwdFile,
+            target: pulumi.secret(args.target), files, users: args.users, passwdFile: args.passwdFile,
             units: args.units, quotas: args.quotas, defaultQuota: args.defaultQuota,
             facts: undefined, repairs: undefined, drifted: undefined, unitRepairs: undefined,
         }, { ...opts, additionalSecretOutputs: ["target"] }, "mailstack", "ServerState");
+        this.watched = new Set();
+        this.sealed = false;
+        this.settle = settle;
     }
 
     /** A trigger for the steps that write PATHS: changes only when a drifted copy of one of them was found. */
     repairOf(...paths: string[]): pulumi.Output<number> {
+        if (this.sealed) {
+            throw new Error(`${paths.join(", ")}: a repair trigger asked for after the watch list was sealed`);
+        }
+        for (const p of paths) {
+            this.watched.add(p);
+        }
         return this.repairs.apply((r) => paths.reduce((n, p) => n + (r?.[p] ?? 0), 0));
+    }
+
+    /** Every writer is built: the watch list is complete. */
+    seal(): void {
+        this.sealed = true;
+        this.settle([...this.watched].sort());
     }
 }

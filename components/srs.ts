@@ -6,7 +6,6 @@ import { postsrsdDefaults, SRS_FILES, SRS_FORWARD_MAP, srsForwardScript, SrsInpu
 import { CTL, Connection, putFile, quote, sha256, step } from "./remote";
 import { ServerState } from "./serverState";
 
-export const SRS_PATHS = [SRS_FILES.defaults, SRS_FILES.forward];
 
 export class Srs extends pulumi.ComponentResource {
     constructor(name: string, args: { connection: pulumi.Input<Connection>; input: SrsInput; state: ServerState },

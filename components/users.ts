@@ -23,9 +23,6 @@ export interface UsersArgs {
     state: ServerState;
 }
 
-/** The files this component writes. */
-export const USER_FILES = [PASSWD_FILE, MAPS.vmailbox, MAPS.virtual, MAPS.senderLogins, MAPS.baseSenderLogins, MAPS.localSenders, MAPS.nonMail,
-    PAM_FILE];
 
 function password(name: string, parent: pulumi.Resource, formerly?: string): random.RandomPassword {
     // Letters and digits only: 24 of them carry ~142 bits and survive every client's and shell's quoting.

@@ -22,10 +22,6 @@ const files = (input: WebInput): { path: string; content: string; mode: string }
     { path: NGINX_STAGED.full, content: nginxConf(input, true), mode: "0644" },
 ];
 
-/** The files Web writes. */
-export function webPaths(input: WebInput): string[] {
-    return files(input).map((f) => f.path);
-}
 
 export class Web extends pulumi.ComponentResource {
     /** nginx answers ACME challenges on port 80: the certificate may be issued. */

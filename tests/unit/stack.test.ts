@@ -438,6 +438,18 @@ function dependencyChain(get: () => Rendered): void {
         const state = rec.resources.find((x) => x.type === TYPES.serverState);
         const files = reveal(state?.inputs.files) as string[];
         expect(files).toEqual(expect.arrayContaining(["/etc/postfix/main.cf", "/etc/dovecot/dovecot.conf", "/etc/dovecot/users"]));
+        // derived, not listed: the watch list is exactly what the steps write (a staged file counts as its live copy),
+        // but the volume's mount units, written before the state is read (the storage step comes first of all)
+        const storage = new Set(rec.resources.filter((x) => x.type === "mailstack:index:Storage")
+            .flatMap((x) => rec.customsOf(x)).map((x) => x.urn));
+        const written = new Set(rec.resources.filter((x) => x.type === TYPES.remote && !storage.has(x.urn)).flatMap((x) => {
+            const revealed = reveal(x.inputs.create);
+            const create = typeof revealed === "string" ? revealed : "";
+            const put = /mailstack-ctl (?:put|put-map|sieve) (\S+)/.exec(create);
+            const staged = /mailstack-ctl stage (postfix|dovecot) (\S+)/.exec(create);
+            return put !== null ? [put[1]] : staged !== null ? [`/etc/${staged[1]}/${staged[2]}`] : [];
+        }));
+        expect(files).toEqual([...written].sort());
         const writers = rec.resources.filter((x) => x.type === TYPES.remote && (x.propertyDependencies.triggers ?? []).includes(state?.urn ?? ""));
         expect(writers.map((x) => x.name).sort()).toEqual(expect.arrayContaining(
             ["mail-dovecot-apply", "mail-dovecot-dovecot.conf", "mail-postfix-apply", "mail-postfix-main.cf", "mail-users-passwd"]));
