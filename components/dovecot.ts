@@ -3,7 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import {
     DovecotInput, dovecotConf, dovecotVersion, LEARN_PROGRAM, LEARN_UNITS, learnProgram, learnService, learnSocket, quotaFile,
-    REPORT_HAM, REPORT_SPAM, reportSieve, SIEVE_BEFORE, spamSieve,
+    REPORT_HAM, REPORT_SPAM, reportSieve, SIEVE_BEFORE, spamSieve, VHOME,
 } from "./render/dovecot";
 import { CTL, Connection, putFile, quote, sha256, step } from "./remote";
 import { ServerState } from "./serverState";
@@ -18,6 +18,8 @@ export interface DovecotArgs {
 }
 
 export const QUOTA_FILE = "/etc/dovecot/quota";
+/** Moves virtual users' sieve scripts and duplicate database from the Maildir's top into its VHOME (idempotent). */
+export const VMAIL_HOMES = `${CTL} vmail-homes ${quote(VHOME)}`;
 /** Junk learns: the pipe program and its socket-activated service (written before dovecot.conf names them). */
 const LEARN_FILES: [string, string, string][] = [
     [LEARN_PROGRAM, "0755", learnProgram()],
@@ -55,9 +57,10 @@ export class Dovecot extends pulumi.ComponentResource {
             triggers: [...LEARN_FILES.map(([, , content]) => sha256(content)), args.state.repairOf(...LEARN_FILES.map(([p]) => p))],
             // a changed unit replaces this step: the old one's delete (disable) must run before the new create
         }, { parent: this, dependsOn: learnFiles, deleteBeforeReplace: true });
+        // Right after the new homes go live, what virtual users kept in the old ones moves there (ctl vmail-homes).
         const applied = step(`${name}-apply`, {
             connection: args.connection,
-            create: `${CTL} apply dovecot`,
+            create: `${CTL} apply dovecot && ${VMAIL_HOMES}`,
             triggers: [text.apply(sha256), repair],
         }, { parent: this, dependsOn: [staged, quotas, sieve, learnSocket] });
         // Compiled by sievec against the live dovecot.conf, which must already load sieve_extprograms: after apply.

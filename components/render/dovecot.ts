@@ -167,6 +167,15 @@ export function quotaFile(version: DovecotVersion, quotas: Record<string, string
 }
 
 export const VHOSTS = "/var/mail/vhosts";
+/**
+ * A virtual user's dovecot home: this directory of the Maildir (VHOSTS/DOMAIN/USER/home), not the Maildir itself.
+ * Maildir++ takes every dot-named entry of the Maildir's top for a folder, and dovecot names what it keeps in a home
+ * with a dot: a vacation reply's .dovecot.lda-dupes (and .locks) showed as folders "dovecot", "dovecot/lda-dupes"
+ * and "dovecot/lda-dupes/locks". A name without a dot is never a folder; inside the Maildir, the home goes wherever the
+ * mailbox goes (volume, backup and restore, renames, a dropped user's kept mail) and the mail stays where it was.
+ * `mailstack-ctl vmail-homes` moves what the Maildir held as a home (scripts, duplicate database) in here.
+ */
+export const VHOME = "home";
 
 const QUOTA_USERDB = `# Per-user quotas (mailstack:quota.users): an entry adds its size to what the userdbs above found.`;
 const QUOTA_STATUS_NOTE = `# postfix asks quota-status at RCPT time: a message that would not fit is refused there, not bounced later,
@@ -177,7 +186,7 @@ const REDIRECT_NOTE = `# A redirect keeps the original envelope sender; postfix 
 /** Why system users redirect with their own address: see the note. */
 const SYSTEM_REDIRECT_NOTE = `# A system user's redirect runs sendmail as that user, who may send only as themselves (local_login_sender_maps):
   # it leaves with the user's own address as sender, not the original one (virtual users' go through SRS).`;
-const SIEVE_NOTE = `# Scripts uploaded over managesieve; not dot-named, because a virtual user's home is the Maildir itself.`;
+const SIEVE_NOTE = `# Scripts uploaded over managesieve, in the home: a system user's /home/NAME, a virtual user's Maildir/${VHOME}.`;
 const JUNK_NOTE = `# Junk learns: a message copied or moved into ${JUNK} is piped to rspamd as spam, one moved out as ham (imapsieve;
 # MOVE counts as COPY). Only these global scripts may pipe, and only to the programs of sieve_pipe_bin_dir.`;
 const TEMPFAIL_NOTE = `# Mail that passed RCPT (no SIZE= given, an alias of a full mailbox) and does not fit on delivery stays in
@@ -252,7 +261,8 @@ passdb {
 userdb {
   driver = passwd-file
   args = username_format=%u ${d.passwdFile}
-  default_fields = uid=vmail gid=vmail home=${VHOSTS}/%d/%n mail=maildir:${VHOSTS}/%d/%n
+  # The home is a directory of the Maildir: what dovecot keeps there (.dovecot.lda-dupes) is then no folder.
+  default_fields = uid=vmail gid=vmail home=${VHOSTS}/%d/%n/${VHOME} mail=maildir:${VHOSTS}/%d/%n
   result_success = continue-ok
 }
 userdb {
@@ -352,7 +362,8 @@ userdb passwd-file {
   fields {
     uid:default = vmail
     gid:default = vmail
-    home:default = ${vhome}
+    # The home is a directory of the Maildir: what dovecot keeps there (.dovecot.lda-dupes) is then no folder.
+    home:default = ${vhome}/${VHOME}
     mail_path = ${vhome}
   }
   result_success = continue-ok

@@ -1,8 +1,12 @@
 // Both kinds of user are delivered by dovecot's LDA, so both get sieve and quotas: a script uploaded over
 // managesieve (4190, STARTTLS) files matching mail into a folder; the global script files mail marked `X-Spam: Yes`
 // into Junk; a message that would exceed a small quota (Pulumi.local.yaml: carol and frank) is refused with 452 at
-// RCPT and the mailbox stays as it was; a system user's ~/.forward is still honoured by local(8).
+// RCPT and the mailbox stays as it was; a system user's ~/.forward is still honoured by local(8). What dovecot keeps
+// in a home (a vacation reply's duplicate database) never shows as a folder, and a virtual user's scripts from
+// before the home moved out of the Maildir's top are moved there and keep running.
 
+import { VMAIL_HOMES } from "../../components/dovecot";
+import { VHOME, VHOSTS } from "../../components/render/dovecot";
 import { mail, onServer, output, testbed } from "./testbed";
 
 jest.setTimeout(300_000);
@@ -56,6 +60,59 @@ describe("sieve through managesieve, for both kinds of user", () => {
             { ok: boolean; steps?: [string, boolean, string[]][] };
         expect(wrong.ok).toBe(false);
         expect(wrong.steps?.map((s) => s[0])).toContain("authenticate");
+    });
+});
+
+describe("dovecot's own files are never folders", () => {
+    const carol = virtual["carol@example.net"];
+    const dovecotFolders = (login: string, password: string): string[] =>
+        ((mail("folders", host, login, password) as { folders?: string[] }).folders ?? []).filter((f) => /^dovecot/i.test(f));
+
+    // The reply goes to carol (submitted as her, so it is delivered here, not queued for outside).
+    test.each(users)("%s: a vacation reply is sent, and LIST shows no dovecot folder", (kind, login, password, address) => {
+        const away = `away ${kind} ${run}`;
+        const script = `require ["vacation"];\r\nvacation :days 1 :subject "${away}" "I am away";\r\n`;
+        expect(mail("sievescript", host, login, password, "mailstack-vacation", script)).toMatchObject({ ok: true });
+        try {
+            const subject = `vacation ${kind} ${run}`;
+            expect(mail("send", host, "587", "carol@example.net", address, subject, "carol@example.net", carol))
+                .toMatchObject({ ok: true });
+            expect(mail("wait", host, login, password, subject, "30")).toMatchObject({ ok: true });
+            expect(mail("wait", host, "carol@example.net", carol, away, "30")).toMatchObject({ ok: true });
+            // the reply's duplicate database is in the home: the directory VHOME of a virtual user's Maildir
+            const [user, domain] = address.split("@");
+            const home = login.includes("@") ? `${VHOSTS}/${domain}/${user}/${VHOME}` : `/home/${login}`;
+            expect(onServer(`ls -A ${home}`).split("\n")).toEqual(expect.arrayContaining([".dovecot.lda-dupes"]));
+            expect(dovecotFolders(login, password)).toEqual([]);
+        } finally {
+            // later tests send from outside: no replies queued for it
+            mail("sievescript", host, login, password, "mailstack-vacation", "keep;\r\n");
+        }
+    });
+
+    test("a virtual user's script and duplicate database at the old home (the Maildir's top) move into the home and run", () => {
+        const box = `${VHOSTS}/example.net/bob`;
+        const folder = `Old home ${run}`;
+        const subject = `old home ${run}`;
+        const script = `require ["fileinto", "mailbox"];\nif header :contains "Subject" "${subject}" {\n  fileinto :create "${folder}";\n}\n`;
+        // bob's mailbox as a server before the home moved had it: scripts, active link and duplicate database at the
+        // top, where the lock directory of the database was taken for a folder; no active script in the new home
+        onServer(`set -e; cd ${box}; rm -f ${VHOME}/dovecot.sieve
+            mkdir -p sieve .dovecot.lda-dupes.locks/cur .dovecot.lda-dupes.locks/new .dovecot.lda-dupes.locks/tmp
+            printf '%s' '${script}' > sieve/old-home.sieve; ln -sfn sieve/old-home.sieve dovecot.sieve
+            printf old > .dovecot.lda-dupes; chown -R vmail:vmail .`);
+        const bob = virtual["bob@example.net"];
+        expect(dovecotFolders("bob@example.net", bob)).toEqual(["dovecot", "dovecot/lda-dupes", "dovecot/lda-dupes/locks"]);
+
+        // what the dovecot step runs after each new dovecot.conf
+        expect(onServer(VMAIL_HOMES)).toBe(`mailstack-ctl: dovecot's files of ${box} moved to ${box}/${VHOME}: sieve/ ` +
+            "dovecot.sieve .dovecot.lda-dupes .dovecot.lda-dupes.locks(removed)\n");
+        expect(onServer(VMAIL_HOMES)).toBe("");
+        expect(onServer(`cd ${box}; ls -A | grep -E '^(sieve|dovecot[.]sieve|[.]dovecot)' || echo none; readlink ${VHOME}/dovecot.sieve`))
+            .toBe("none\nsieve/old-home.sieve\n");
+        expect(dovecotFolders("bob@example.net", bob)).toEqual([]);
+        expect(mail("send", host, "25", "someone@client.example", "bob@example.net", subject)).toMatchObject({ ok: true });
+        expect(mail("wait", host, "bob@example.net", bob, subject, "30", folder)).toMatchObject({ ok: true });
     });
 });
 

@@ -8,7 +8,7 @@
 import * as bcrypt from "bcryptjs";
 import * as fs from "fs";
 import * as path from "path";
-import { DovecotVersion, dovecotConf, dovecotVersion, quotaFile } from "../../components/render/dovecot";
+import { DovecotVersion, dovecotConf, dovecotVersion, quotaFile, VHOME } from "../../components/render/dovecot";
 import { PAM_SERVICE, pamService } from "../../components/render/access";
 import { passwdFile } from "../../components/render/maps";
 import { groupId, ids, problems, Result, ROOTFS_TIMEOUT_MS, Sandbox, selfSignedCert, shq, SUITE } from "./debian";
@@ -235,11 +235,11 @@ describe(`dovecot on ${SUITE} authenticates and delivers (imaps on)`, () => {
         }
     });
 
-    test("doveadm user: virtual users live in /var/mail/vhosts/DOMAIN/USER as vmail", () => {
+    test("doveadm user: virtual users live in /var/mail/vhosts/DOMAIN/USER as vmail, with their home a directory of it", () => {
         for (const [address, dir] of [["bob@example.net", "example.net/bob"], ["dave@example.com", "example.com/dave"]]) {
             const f = fields(step(`user-${address}`).stdout);
             const mail = version === "2.3" ? { mail: `maildir:/var/mail/vhosts/${dir}` } : { mail_path: `/var/mail/vhosts/${dir}` };
-            expect(f).toMatchObject({ uid: String(VMAIL.uid), gid: String(VMAIL.gid), home: `/var/mail/vhosts/${dir}`, ...mail });
+            expect(f).toMatchObject({ uid: String(VMAIL.uid), gid: String(VMAIL.gid), home: `/var/mail/vhosts/${dir}/${VHOME}`, ...mail });
         }
     });
 

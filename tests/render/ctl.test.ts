@@ -1,9 +1,10 @@
 // files/mailstack-ctl in the suite's own root, on a private copy of its /etc (an overlay that vanishes with the
-// script): account steps run at once, as the engine runs them, and a CA that forgot the stored ACME account (a
-// stand-in certbot) gets a new one.
+// script): account steps run at once, as the engine runs them, a CA that forgot the stored ACME account (a
+// stand-in certbot) gets a new one, and virtual users' dovecot files move out of the Maildir's top into its home.
 
 import { readFileSync } from "fs";
 import * as path from "path";
+import { VHOME } from "../../components/render/dovecot";
 import { ROOTFS_TIMEOUT_MS, Sandbox, SUITE } from "./debian";
 
 /** The chroot's /etc as an overlay (writes go to a tmpfs), and empty /home, /run and /var/log. */
@@ -154,5 +155,76 @@ echo "Successfully received certificate."
         expect(sb.step("options").stdout).toBe("# as the daemon serves it\n");
         expect(sb.step("left").stdout).toBe("");
         expect(sb.step("drifted").stdout).toBe([options, added, jail].map((f) => `D ${f}\n`).join(""));
+    });
+
+    // Mailboxes as the stack left them before the home moved into VHOME: bob with a managesieve script (active link,
+    // binary), a vacation reply's duplicate database and the lock directory dovecot had made a folder of; carol with
+    // a script at both places (one uploaded since) and a .locks folder that holds a message; dave with nothing.
+    test(`vmail-homes ${VHOME}: scripts, active link and duplicate database move into the home, the lock folder goes; twice is a no-op`, () => {
+        const r = sb.isolated(`${PRIVATE}
+            hide var/mail
+            ctl vmail example.net example.com >/dev/null
+            b=$ROOT/var/mail/vhosts/example.net/bob c=$ROOT/var/mail/vhosts/example.net/carol d=$ROOT/var/mail/vhosts/example.com/dave
+            mkdir -p "$b/cur" "$b/new" "$b/tmp" "$b/.Archive/cur" "$b/sieve/tmp" "$b/.dovecot.lda-dupes.locks/cur" "$b/.dovecot.lda-dupes.locks/new"
+            echo 'keep;' > "$b/sieve/away.sieve"; echo bin > "$b/dovecot.svbin"; ln -s sieve/away.sieve "$b/dovecot.sieve"
+            echo dupes > "$b/.dovecot.lda-dupes"; echo 'a message' > "$b/cur/1:2,S"; echo 'archived' > "$b/.Archive/cur/2:2,S"
+            mkdir -p "$c/sieve" "$c/${VHOME}/sieve" "$c/.dovecot.lda-dupes.locks/cur"
+            echo old > "$c/sieve/a.sieve"; echo old > "$c/sieve/b.sieve"; echo new > "$c/${VHOME}/sieve/a.sieve"
+            ln -s "/var/mail/vhosts/example.net/carol/sieve/b.sieve" "$c/dovecot.sieve"
+            echo 'a message' > "$c/.dovecot.lda-dupes.locks/cur/3:2,"
+            mkdir -p "$d/cur"
+            chroot "$ROOT" chown -R vmail:vmail /var/mail/vhosts
+            step first ctl vmail-homes ${VHOME}
+            step second ctl vmail-homes ${VHOME}
+            step bad ctl vmail-homes .dovecot
+            step tree sh -c "cd $ROOT/var/mail/vhosts && find . -printf '%U %p %l\\n' | sort -k2"
+            step carol-a cat "$c/${VHOME}/sieve/a.sieve"
+        `);
+        expect(r.stderr).toBe("");
+        const [bob, carol, dave] = ["example.net/bob", "example.net/carol", "example.com/dave"].map((m) => `/var/mail/vhosts/${m}`);
+        expect(sb.step("first")).toEqual({ status: 0, stderr: "", stdout:
+            `mailstack-ctl: dovecot's files of ${bob} moved to ${bob}/${VHOME}: sieve/ dovecot.sieve dovecot.svbin .dovecot.lda-dupes .dovecot.lda-dupes.locks(removed)\n` +
+            `mailstack-ctl: ${carol}/.dovecot.lda-dupes.locks holds messages: kept (the folder dovecot/lda-dupes/locks of its user)\n` +
+            `mailstack-ctl: dovecot's files of ${carol} moved to ${carol}/${VHOME}: sieve/ dovecot.sieve\n` });
+        expect(sb.step("second")).toEqual({ status: 0, stderr: "",
+            stdout: `mailstack-ctl: ${carol}/.dovecot.lda-dupes.locks holds messages: kept (the folder dovecot/lda-dupes/locks of its user)\n` });
+        expect(sb.step("bad")).toMatchObject({ status: 1, stderr: "mailstack-ctl: vmail-homes: DIR must be a plain name without a leading dot, not '.dovecot'\n" });
+        const tree = sb.step("tree").stdout.trim().split("\n").map((l) => l.trim());
+        const rel = (p: string): string => "./" + p.replace("/var/mail/vhosts/", "");
+        // every entry vmail's (5000, the uid ctl vmail gives it)
+        expect(tree).toEqual([
+            "5000 .",
+            "5000 ./example.com",
+            `5000 ${rel(dave)}`,
+            `5000 ${rel(dave)}/cur`,
+            `5000 ${rel(dave)}/${VHOME}`,
+            "5000 ./example.net",
+            `5000 ${rel(bob)}`,
+            `5000 ${rel(bob)}/.Archive`,
+            `5000 ${rel(bob)}/.Archive/cur`,
+            `5000 ${rel(bob)}/.Archive/cur/2:2,S`,
+            `5000 ${rel(bob)}/cur`,
+            `5000 ${rel(bob)}/cur/1:2,S`,
+            `5000 ${rel(bob)}/${VHOME}`,
+            `5000 ${rel(bob)}/${VHOME}/.dovecot.lda-dupes`,
+            `5000 ${rel(bob)}/${VHOME}/dovecot.sieve sieve/away.sieve`,
+            `5000 ${rel(bob)}/${VHOME}/dovecot.svbin`,
+            `5000 ${rel(bob)}/${VHOME}/sieve`,
+            `5000 ${rel(bob)}/${VHOME}/sieve/away.sieve`,
+            `5000 ${rel(bob)}/${VHOME}/sieve/tmp`,
+            `5000 ${rel(bob)}/new`,
+            `5000 ${rel(bob)}/tmp`,
+            `5000 ${rel(carol)}`,
+            `5000 ${rel(carol)}/.dovecot.lda-dupes.locks`,
+            `5000 ${rel(carol)}/.dovecot.lda-dupes.locks/cur`,
+            `5000 ${rel(carol)}/.dovecot.lda-dupes.locks/cur/3:2,`,
+            `5000 ${rel(carol)}/${VHOME}`,
+            `5000 ${rel(carol)}/${VHOME}/dovecot.sieve sieve/b.sieve`,
+            `5000 ${rel(carol)}/${VHOME}/sieve`,
+            `5000 ${rel(carol)}/${VHOME}/sieve/a.sieve`,
+            `5000 ${rel(carol)}/${VHOME}/sieve/b.sieve`,
+        ]);
+        // the script uploaded at the new place wins over the old one of the same name
+        expect(sb.step("carol-a").stdout).toBe("new\n");
     });
 });

@@ -3,7 +3,7 @@
 
 import {
     DovecotVersion, dovecotConf, dovecotVersion, JUNK, learnProgram, learnService, learnSocket, PIPE_DIR, QUOTA_STATUS,
-    REPORT_HAM, REPORT_SPAM, reportSieve, SIEVE_BEFORE, VHOSTS,
+    REPORT_HAM, REPORT_SPAM, reportSieve, SIEVE_BEFORE, VHOME, VHOSTS,
 } from "../../components/render/dovecot";
 import { PAM_SERVICE } from "../../components/render/access";
 import { CIPHERS, mainCf } from "../../components/render/postfix";
@@ -121,7 +121,7 @@ describe(`dovecot.conf on ${SUITE}`, () => {
                 .toMatch(/^0+$/);
         });
 
-        test("userdbs in order: passwd-file as vmail in /var/mail/vhosts/DOMAIN/USER, then the system's passwd, then quotas", () => {
+        test("userdbs in order: passwd-file as vmail in /var/mail/vhosts/DOMAIN/USER (home: its directory VHOME), then the system's passwd, then quotas", () => {
             const dbs = sections(top, "userdb");
             expect(dbs.map(driver)).toEqual(["passwd-file", "passwd", "passwd-file"]);
             // The first found wins the account, and the per-user quota file only adds to an account found before it.
@@ -132,13 +132,13 @@ describe(`dovecot.conf on ${SUITE}`, () => {
             if (version === "2.3") {
                 expect(dbs[0].settings.get("args")?.split(" ")).toEqual(["username_format=%u", passwdFile]);
                 expect(dbs[0].settings.get("default_fields")?.split(" ")).toEqual(["uid=vmail", "gid=vmail",
-                    `home=${VHOSTS}/%d/%n`, `mail=maildir:${VHOSTS}/%d/%n`]);
+                    `home=${VHOSTS}/%d/%n/${VHOME}`, `mail=maildir:${VHOSTS}/%d/%n`]);
             } else {
                 expect(dbs[0].settings.get("passwd_file_path")).toBe(passwdFile);
                 const fields = section(dbs[0], "fields", "").settings;
                 expect(Object.fromEntries(fields)).toEqual({
                     "uid:default": "vmail", "gid:default": "vmail",
-                    "home:default": `${VHOSTS}/%{user | domain}/%{user | username}`,
+                    "home:default": `${VHOSTS}/%{user | domain}/%{user | username}/${VHOME}`,
                     mail_path: `${VHOSTS}/%{user | domain}/%{user | username}`,
                 });
             }
