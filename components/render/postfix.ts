@@ -175,8 +175,9 @@ export function mainCf(p: PostfixInput): string {
         // server would read differently (Debian 12's 3.7.11 has the setting, off by default; 3.9+ defaults to it).
         ["smtpd_forbid_bare_newline", "normalize"],
         // sendmail/postdrop: an account submits only as itself (NAME, NAME@base, or the null sender of an
-        // auto-reply); root, postfix and vmail (dovecot's LDA for virtual users: sieve redirects keep the
-        // original sender) as anyone. Postfix's default lets every account use every address.
+        // auto-reply); root, postfix, vmail (dovecot's LDA for virtual users: sieve redirects keep the
+        // original sender) and postsrsd as anyone. Postfix's default lets every account use every address. rspamd
+        // binds From: to the envelope (SENDMAIL below).
         ["local_login_sender_maps", `inline:{ ${LOCAL_ANY_SENDER.map((u) => `${u}=*`).join(", ")} }, regexp:${MAPS.localSenders}`],
         // A recipient whose mailbox would not hold the message is refused at RCPT (452, temporary) by dovecot's
         // quota-status; when that service does not answer, mail is taken and the LDA defers it on delivery.
@@ -207,8 +208,8 @@ export function mainCf(p: PostfixInput): string {
 // SRS_USER: the srs pipe re-injects forwarded mail with its SRS sender (components/render/srs.ts).
 export const LOCAL_ANY_SENDER = ["root", "postfix", "vmail", SRS_USER] as const;
 
-/** The {daemon_name} milter macro (rspamd's MTA-Name, MTA-Tag in later versions) of mail that is ours to sign: submission, and what cleanup
- * takes from sendmail/pickup and postfix's own bounces (non_smtpd_milters). Port 25 keeps the default
+/** The {daemon_name} milter macro (rspamd's MTA-Name, MTA-Tag in later versions) of mail that is ours to sign: submission, and
+ * postfix's own bounces (non_smtpd_milters; sendmail's mail says SENDMAIL). Port 25 keeps the default
  * ($myhostname), so that rspamd tells the two apart, whatever the client's address. */
 export const ORIGINATING = "ORIGINATING";
 /** The {daemon_name} of what sendmail hands in (pickup has its cleanup of its own): rspamd binds its From: to its

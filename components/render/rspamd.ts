@@ -352,7 +352,10 @@ local function local_verdict(owners, passwd, envelope, redirected, froms)
   if account == nil or ANY_SENDER[account] then return "sign" end
   if redirected then return "unsigned" end
   for _, address in ipairs(froms) do
-    if not may_use(owners, account, address) then return "refuse", address, account end
+    -- NAME@base as sendmail itself allows it (a name with a dot too, which submission's rule does not know)
+    if address:lower() ~= account .. "@" .. BASE and not may_use(owners, account, address) then
+      return "refuse", address, account
+    end
   end
   return "sign"
 end

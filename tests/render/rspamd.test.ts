@@ -177,7 +177,8 @@ print(tostring(may_use(owners, ${JSON.stringify(login)}, ${JSON.stringify(addres
     // are never signed.
     const PASSWD = "root:x:0:0:root:/root:/bin/bash\npostfix:x:104:110::/var/spool/postfix:/usr/sbin/nologin\n" +
         "vmail:x:5000:5000::/var/mail/vhosts:/usr/sbin/nologin\npostsrsd:x:105:111::/var/lib/postsrsd:/usr/sbin/nologin\n" +
-        "alice:x:5002:5002::/home/alice:/bin/bash\nfrank:x:5001:5001::/home/frank:/bin/bash\n";
+        "alice:x:5002:5002::/home/alice:/bin/bash\nfrank:x:5001:5001::/home/frank:/bin/bash\n" +
+        "john.doe:x:5003:5003::/home/john.doe:/bin/bash\n";
     test.each<[string, string, string[], string | null, string]>([
         ["frank as himself", "frank@example.org", ["frank@example.org"], null, "sign"],
         ["frank as himself, any case", "Frank@Example.ORG", ["frank@EXAMPLE.org"], null, "sign"],
@@ -188,6 +189,8 @@ print(tostring(may_use(owners, ${JSON.stringify(login)}, ${JSON.stringify(addres
             "refuse bob@example.net frank"],
         ["frank as someone outside", "frank@example.org", ["boss@outside.test"], null, "refuse boss@outside.test frank"],
         ["alice as team@ (an alias she owns)", "alice@example.org", ["team@example.org"], null, "sign"],
+        ["john.doe (a name with a dot, as sendmail allows) as himself", "john.doe", ["John.Doe@example.org"], null, "sign"],
+        ["john.doe as frank", "john.doe@example.org", ["frank@example.org"], null, "refuse frank@example.org john.doe"],
         ["alice as frank", "alice@example.org", ["frank@example.org"], null, "refuse frank@example.org alice"],
         ["frank's sieve redirect of carl's mail", "frank@example.org", ["carl@outside.test"], "<frank@example.org>", "unsigned"],
         ["the null sender (anyone's), From: ours", "", ["boss@example.org"], null, "unsigned"],
