@@ -96,6 +96,24 @@ describe("on the server", () => {
         }
     });
 
+    test("frank's sieve vacation reply leaves with his own address as sender, and signed", () => {
+        // the null sender is anyone's with sendmail and never signed, so vacation replies use the recipient's address
+        const subject = `away-test ${run}`;
+        expect(mail("sievescript", host, frank.login, frank.password, "mailstack-away",
+            `require "vacation";\r\nif header :contains "Subject" "${subject}" {\r\n  vacation :days 1 ` +
+            `:addresses ["frank@example.org"] "away ${run}";\r\n}\r\n`)).toMatchObject({ ok: true });
+        try {
+            expect(submit(bob, "bob@example.net", "bob@example.net", subject, "frank@example.org")).toMatchObject({ ok: true });
+            // pigeonhole's reply: "Auto: " and the subject
+            const reply = mail("wait", host, bob.login, bob.password, `Auto: ${subject}`, "60") as { ok: boolean; returnPath?: string };
+            expect(reply).toMatchObject({ ok: true });
+            expect(reply.returnPath).toMatch(/^<?frank@example\.org>?$/);
+            expect(signatures(bob, `Auto: ${subject}`)).toEqual([{ d: "example.org", s: "mailstack", a: "rsa-sha256", verified: true }]);
+        } finally {
+            mail("sievescript", host, frank.login, frank.password, "mailstack-away", "keep;\r\n");
+        }
+    });
+
     test("rspamd's controller takes its password (kept in the stack's state, the server has its hash) and no other", () => {
         const pw = resources().find((r) => r.type === "random:index/randomPassword:RandomPassword" &&
             r.urn.endsWith("-rspamd-controller"));
