@@ -1,11 +1,12 @@
 // rspamd and its DKIM keys: the keys come from the stack's state (components/dkim.ts) and are written readable by
 // rspamd only; the config files are written, checked by rspamadm and served (mailstack-ctl rspamd).
 
+import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { DkimConfig, SpamConfig } from "./config";
 import { DkimKey } from "./dkim";
-import { CONTROLLER_FILE, controllerConf, keyPath, RSPAMD_DIR, RSPAMD_GROUP, rspamdFiles } from "./render/rspamd";
+import { CONTROLLER_FILE, CONTROLLER_SALT_BYTES, controllerConf, controllerHash, keyPath, RSPAMD_DIR, RSPAMD_GROUP, rspamdFiles } from "./render/rspamd";
 import { CTL, Connection, putFile, sha256, step } from "./remote";
 import { ServerState } from "./serverState";
 
@@ -44,10 +45,17 @@ export class Rspamd extends pulumi.ComponentResource {
         const written = files.map(([path, content]) => putFile(`${name}-${path.slice(RSPAMD_DIR.length + 1).replace(/\//g, "-")}`, {
             path, mode: "0644", owner: "root:root", content,
         }, args.connection, { parent: this }, [repair(path)]));
-        // The controller's password: kept in state, known to nobody; the file is readable by rspamd only.
+        // The controller's password: kept in the stack's state only (nothing on the server needs it: learning uses
+        // the controller's socket); the server gets rspamd's salted hash of it. The salt is state too, so that the
+        // file changes only with the password.
         const controllerPassword = new random.RandomPassword(`${name}-controller`, { length: 32, special: false },
             { parent: this });
-        const controller = pulumi.secret(controllerPassword.result.apply(controllerConf));
+        const controllerSalt = new random.RandomPassword(`${name}-controller-salt`, { length: 32, special: false },
+            { parent: this });
+        const saltBytes = (seed: string): Buffer =>
+            createHash("sha256").update(seed).digest().subarray(0, CONTROLLER_SALT_BYTES);
+        const controller = pulumi.secret(pulumi.all([controllerPassword.result, controllerSalt.result])
+            .apply(([password, salt]) => controllerConf(controllerHash(password, saltBytes(salt)))));
         written.push(putFile(`${name}-${CONTROLLER_FILE.replace(/\//g, "-")}`, {
             path: CONTROLLER_PATH, mode: "0640", owner: `root:${RSPAMD_GROUP}`, content: controller,
         }, args.connection, { parent: this }, [repair(CONTROLLER_PATH)]));

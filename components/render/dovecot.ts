@@ -183,6 +183,9 @@ const QUOTA_STATUS_NOTE = `# postfix asks quota-status at RCPT time: a message t
 # No grace (2.4 adds 10M by default, 2.3 10% on delivery): a quota means the same on both versions.`;
 /** The original sender, rewritten to an SRS address of ours by postfix when it leaves (components/render/srs.ts). */
 const REDIRECT_NOTE = `# A redirect keeps the original envelope sender; postfix gives it an SRS address when it leaves for outside.`;
+/** The null sender is anyone's with sendmail, so rspamd never signs it (components/render/rspamd.ts): a vacation
+ * reply leaves with the recipient's own address instead, and is signed. */
+const VACATION_NOTE = `# A vacation reply's envelope sender is the recipient's address, not <>: rspamd signs no null-sender mail of sendmail.`;
 /** Why system users redirect with their own address: see the note. */
 const SYSTEM_REDIRECT_NOTE = `# A system user's redirect runs sendmail as that user, who may send only as themselves (local_login_sender_maps):
   # it leaves with the user's own address as sender, not the original one (virtual users' go through SRS).`;
@@ -311,6 +314,8 @@ plugin {
   imapsieve_mailbox2_before = file:${REPORT_HAM}
   ${REDIRECT_NOTE}
   sieve_redirect_envelope_from = sender
+  ${VACATION_NOTE}
+  sieve_vacation_send_from_recipient = yes
 }
 ${TEMPFAIL_NOTE}
 quota_full_tempfail = yes
@@ -448,6 +453,8 @@ imapsieve_from ${JUNK} {
 }
 ${REDIRECT_NOTE}
 sieve_redirect_envelope_from = sender
+${VACATION_NOTE}
+sieve_vacation_send_from_recipient = yes
 
 ${mailboxes(d.version)}
 ssl = required

@@ -86,7 +86,7 @@ export function baseSenderLogins(baseDomain: string): string {
 /**
  * local_login_sender_maps' table for every account not named in main.cf (root, postfix, vmail): by its login
  * name, the envelope senders sendmail accepts from it: the bare name (sendmail without -f, cron), NAME@base and
- * the null sender (a sieve vacation reply). A regexp table, so that accounts made later need no entry.
+ * the null sender (an auto-reply; rspamd never signs it). A regexp table, so that accounts made later need no entry.
  */
 export function localSenders(baseDomain: string): string {
     return `/^([a-z_][a-z0-9_.-]*)$/ \${1}, \${1}@${baseDomain}, <>\n`;

@@ -2,7 +2,8 @@
 // Debian's config stays as packaged; mailstack only adds local.d/override.d files and one Lua rule, rendered here
 // from typed input. No Pulumi here: tests/render feeds the texts to the real `rspamadm configtest`.
 
-import { MAPS, ORIGINATING } from "./postfix";
+import { blake2b } from "@noble/hashes/blake2b";
+import { LOCAL_ANY_SENDER, MAPS, ORIGINATING, SENDMAIL } from "./postfix";
 
 export const RSPAMD_DIR = "/etc/rspamd";
 /** Keys are files of their own, readable by rspamd only (root:_rspamd 0640). */
@@ -97,22 +98,65 @@ export function rspamdFiles(r: RspamdInput): Record<string, string> {
 }
 
 /** The controller (11334): bound to 127.0.0.1 as the others, and trusting no address (Debian trusts 127.0.0.1, so
- * any account on the server could learn, change settings or read the history): every request needs PASSWORD.
- * override.d, so that Debian's secure_ip list is replaced rather than added to. Secret: the file is root:_rspamd
- * 0640. */
+ * any account on the server could learn, change settings or read the history): every request needs the password,
+ * of which the file holds only rspamd's hash (controllerHash). override.d, so that Debian's secure_ip list is
+ * replaced rather than added to. The file is root:_rspamd 0640 all the same. */
 export const CONTROLLER_FILE = "override.d/worker-controller.inc";
-export function controllerConf(password: string): string {
-    if (!/^[A-Za-z0-9]{16,}$/.test(password)) {
-        throw new Error("the rspamd controller password must be 16 or more letters and digits");
+export function controllerConf(hash: string): string {
+    if (!HASH.test(hash)) {
+        throw new Error("the rspamd controller password must be given as controllerHash() makes it");
     }
     return HEADER + [
         `bind_socket = "127.0.0.1:${PORTS.controller}";`,
         // for mailstack-learn, run as rspamd's own user (see CONTROLLER_SOCKET): rspamd asks no password there
         `bind_socket = "${CONTROLLER_SOCKET} mode=0600 owner=${RSPAMD_GROUP}";`,
         "secure_ip = [];",
-        `password = "${password}";`,
-        `enable_password = "${password}";`,
+        `password = "${hash}";`,
+        `enable_password = "${hash}";`,
     ].join("\n") + "\n";
+}
+
+/** rspamd's alphabet for salts and keys (zbase32), filled from each byte's low bits first, as rspamd does. */
+const ZBASE32 = "ybndrfg8ejkmcpqxot1uwisza345h769";
+const zbase32 = (bytes: Uint8Array): string => {
+    let out = "";
+    let acc = 0;
+    let bits = 0;
+    for (const b of bytes) {
+        acc |= b << bits;
+        bits += 8;
+        for (; bits >= 5; bits -= 5, acc >>>= 5) {
+            out += ZBASE32[acc & 31];
+        }
+    }
+    return bits > 0 ? out + ZBASE32[acc & 31] : out;
+};
+/** rspamd's PBKDF2 over keyed BLAKE2b, `$1$SALT$KEY` (the id 1 of rspamd's password schemes, which every rspamd
+ * since 1.x checks): 20 bytes of salt, 32 of key, 16000 rounds. */
+export const CONTROLLER_SALT_BYTES = 20;
+const ROUNDS = 16000;
+const HASH = new RegExp(`^\\$1\\$[${ZBASE32}]{32}\\$[${ZBASE32}]{52}$`);
+export function controllerHash(password: string, salt: Uint8Array): string {
+    if (!/^[A-Za-z0-9]{16,64}$/.test(password)) {
+        // 64 at most: rspamd keys BLAKE2b with the password itself (its longest key)
+        throw new Error("the rspamd controller password must be 16 to 64 letters and digits");
+    }
+    if (salt.length !== CONTROLLER_SALT_BYTES) {
+        throw new Error(`the rspamd controller password's salt must be ${CONTROLLER_SALT_BYTES} bytes`);
+    }
+    const key = Buffer.from(password);
+    const block = new Uint8Array(salt.length + 4);
+    block.set(salt);
+    block[salt.length + 3] = 1; // the first (and only) block: 32 bytes of key fit in one BLAKE2b output
+    let d = blake2b(block, { key, dkLen: 64 });
+    const out = Uint8Array.from(d);
+    for (let i = 1; i < ROUNDS; i++) {
+        d = blake2b(d, { key, dkLen: 64 });
+        for (let j = 0; j < out.length; j++) {
+            out[j] ^= d[j];
+        }
+    }
+    return `$1$${zbase32(salt)}$${zbase32(out.subarray(0, 32))}`;
 }
 
 /** The composite that zeroes SYMBOL in SMTPUTF8 mail. */
@@ -275,6 +319,49 @@ end
 `;
 }
 
+/** What sendmail hands in (postfix's SENDMAIL tag, no login), and what may be signed of it: plain Lua over
+ * ownershipLua()'s functions, so that the render test runs it as it is. The milter learns no uid (postfix shows it
+ * neither pickup's Received: field nor a macro), but local_login_sender_maps lets an account use only its own name,
+ * NAME@base and the null sender; any other envelope sender is one of the accounts that may use any (root and the
+ * mail system's own). So: an envelope of an account of the server binds From: to that account, by submission's rule
+ * (its name is its login); refused otherwise, naming the address. Verdicts: "sign"; "unsigned" for the null sender
+ * (anyone may use it; sieve vacation replies leave with the recipient's address, so that they are signed) and for
+ * a system user's sieve redirect, which keeps the original From: and with it the original signature (one that only
+ * claims to be a redirect is not signed either); "refuse" with the address and the account. */
+export function localSenderLua(): string {
+    return `-- the accounts sendmail lets use any sender (local_login_sender_maps)
+local ANY_SENDER = { ${LOCAL_ANY_SENDER.map((u) => `[${q(u)}] = true`).join(", ")} }
+
+-- the account of the server whose own address ENVELOPE is (NAME or NAME@base), or nil
+local function account_of(passwd, envelope)
+  local name = envelope:lower()
+  local user, domain = name:match("^(.+)@([^@]+)$")
+  if user then
+    if domain ~= BASE then return nil end
+    name = user
+  end
+  for line in passwd:gmatch("[^\\n]+") do
+    if line:match("^([^:]+):") == name then return name end
+  end
+  return nil
+end
+
+local function local_verdict(owners, passwd, envelope, redirected, froms)
+  if envelope == "" then return "unsigned" end
+  local account = account_of(passwd, envelope)
+  if account == nil or ANY_SENDER[account] then return "sign" end
+  if redirected then return "unsigned" end
+  for _, address in ipairs(froms) do
+    -- NAME@base as sendmail itself allows it (a name with a dot too, which submission's rule does not know)
+    if address:lower() ~= account .. "@" .. BASE and not may_use(owners, account, address) then
+      return "refuse", address, account
+    end
+  end
+  return "sign"
+end
+`;
+}
+
 /**
  * Submission: every From: address must be one the login may use as envelope sender, by the table postfix itself
  * uses for that (read at each message: it changes with the users, and is small); otherwise 554 5.7.1 naming it,
@@ -283,6 +370,7 @@ end
 function fromRule(baseDomain: string): string {
     return `
 ${ownershipLua(baseDomain)}
+${localSenderLua()}
 local LOGINS = ${q(MAPS.senderLogins)}
 
 rspamd_config:register_symbol({
@@ -294,26 +382,47 @@ rspamd_config:register_symbol({
   description = "From: an address the login may not send as",
   callback = function(task)
     local login = task:get_user()
-    if not login then
-      -- postfix's {daemon_name}: rspamd 3.4's proxy passes it as MTA-Name, later versions as MTA-Tag
-      local function tagged(header)
-        local v = task:get_request_header(header)
-        return v ~= nil and tostring(v) == ${q(ORIGINATING)}
-      end
-      if tagged("MTA-Name") or tagged("MTA-Tag") then
-        task:set_user(${q(SERVER_SENDER)})
-      end
-      return false
+    local function read(path)
+      local f = io.open(path, "r")
+      if not f then return nil end
+      local text = f:read("*a")
+      f:close()
+      return text
     end
-    local f = io.open(LOGINS, "r")
-    if not f then
+    local function unreadable()
       task:set_pre_result("soft reject", "sender table unreadable, try again later")
       return true, "unreadable"
     end
-    local owners = parse_owners(f:read("*a"))
-    f:close()
-    for _, a in ipairs(task:get_from("mime") or {}) do
-      local address = a.addr or ""
+    local froms = {}
+    for _, a in ipairs(task:get_from("mime") or {}) do froms[#froms + 1] = a.addr or "" end
+    if not login then
+      -- postfix's {daemon_name}: rspamd 3.4's proxy passes it as MTA-Name, later versions as MTA-Tag
+      local function tagged(header, tag)
+        local v = task:get_request_header(header)
+        return v ~= nil and tostring(v) == tag
+      end
+      local verdict, address, account = "sign", nil, nil
+      if tagged("MTA-Name", ${q(SENDMAIL)}) or tagged("MTA-Tag", ${q(SENDMAIL)}) then
+        -- what an account of the server handed to sendmail (see localSenderLua)
+        local owners, passwd = read(LOGINS), read("/etc/passwd")
+        if not owners or not passwd then return unreadable() end
+        local envelope = (task:get_from("smtp") or {})[1]
+        verdict, address, account = local_verdict(parse_owners(owners), passwd, envelope and envelope.addr or "",
+          task:get_header("X-Sieve-Redirected-From"), froms)
+      elseif not (tagged("MTA-Name", ${q(ORIGINATING)}) or tagged("MTA-Tag", ${q(ORIGINATING)})) then
+        return false
+      end
+      if verdict == "refuse" then
+        task:set_pre_result("reject", "From: <" .. address .. "> is not an address " .. account .. " may send as")
+        return true, address
+      end
+      if verdict == "sign" then task:set_user(${q(SERVER_SENDER)}) end
+      return false
+    end
+    local owners = read(LOGINS)
+    if not owners then return unreadable() end
+    owners = parse_owners(owners)
+    for _, address in ipairs(froms) do
       if not may_use(owners, login, address) then
         task:set_pre_result("reject", "From: <" .. address .. "> is not an address " .. login .. " may send as")
         return true, address

@@ -1,9 +1,11 @@
 // Nobody sends as someone else (issue 24): on submission the From: header must be an address the login may use
 // as envelope sender (rspamd's From rule over postfix's own table), refused with 554 5.7.1 naming it; what is
 // accepted leaves DKIM-signed (checked by dkimpy with the keys from `dnsRecords`). On the server, sendmail lets an
-// account use only its own address; bounces are signed too; 443 offers no CBC-SHA1 suite. No `up` of its own.
+// account use only its own address as envelope sender and as From: (a forged From: bounces to the account, naming
+// it); root's mail and bounces are signed; rspamd's controller takes only its password; 443 offers no CBC-SHA1
+// suite. No `up` of its own.
 
-import { dkimTable, logins, mail, onServer, onServerStatus, testbed } from "./testbed";
+import { dkimTable, logins, mail, onServer, onServerStatus, resources, testbed } from "./testbed";
 
 jest.setTimeout(300_000);
 
@@ -61,8 +63,8 @@ describe("submission: the From: header belongs to the login", () => {
 });
 
 describe("on the server", () => {
-    const sendmail = (user: string, sender: string, subject: string, to: string): { rc: number; out: string } =>
-        onServerStatus(`printf 'From: ${sender}\\nTo: ${to}\\nSubject: ${subject}\\n\\nsender test\\n' | ` +
+    const sendmail = (user: string, sender: string, subject: string, to: string, headerFrom = sender): { rc: number; out: string } =>
+        onServerStatus(`printf 'From: ${headerFrom}\\nTo: ${to}\\nSubject: ${subject}\\n\\nsender test\\n' | ` +
             `runuser -u ${user} -- /usr/sbin/sendmail -f ${sender} ${to}`);
 
     test("frank's sendmail as bob@example.net is refused; as himself it is taken", () => {
@@ -71,6 +73,62 @@ describe("on the server", () => {
         expect(forged.out).toMatch(/not authorized/);
         expect(forged.out).toContain("bob@example.net");
         expect(sendmail("frank", "frank@example.org", `local own ${run}`, "bob@example.net").rc).toBe(0);
+    });
+
+    test("frank's sendmail with his own envelope but From: someone else's bounces to him, naming the address", () => {
+        const subject = `local forged-from ${run}`;
+        expect(sendmail("frank", "frank@example.org", subject, "bob@example.net", "boss@example.org").rc).toBe(0);
+        // the bounce (postfix's own, to the envelope sender) quotes the message and rspamd's reason
+        const reason = "From: <boss@example.org> is not an address frank may send as";
+        expect(onServerStatus(`for i in $(seq 60); do grep -rlF -- '${subject}' /home/frank/Maildir/new /home/frank/Maildir/cur ` +
+            `2>/dev/null | xargs -r grep -lF -- '${reason}' | grep -q . && exit 0; sleep 1; done; exit 1`).rc).toBe(0);
+        expect(mail("search", host, bob.login, bob.password, subject)).toMatchObject({ subjects: [] });
+    });
+
+    test("frank's sendmail as himself, and root's (From: root@ the base domain, as postfix adds it), arrive signed", () => {
+        const own = `local own-from ${run}`;
+        expect(sendmail("frank", "frank@example.org", own, "bob@example.net").rc).toBe(0);
+        const root = `local root ${run}`;
+        onServer(`printf 'Subject: ${root}\\n\\nsender test\\n' | /usr/sbin/sendmail bob@example.net`);
+        for (const subject of [own, root]) {
+            expect({ subject, signatures: signatures(bob, subject) })
+                .toEqual({ subject, signatures: [{ d: "example.org", s: "mailstack", a: "rsa-sha256", verified: true }] });
+        }
+    });
+
+    test("frank's sieve vacation reply leaves with his own address as sender, and signed", () => {
+        // the null sender is anyone's with sendmail and never signed, so vacation replies use the recipient's address
+        const subject = `away-test ${run}`;
+        expect(mail("sievescript", host, frank.login, frank.password, "mailstack-away",
+            `require "vacation";\r\nif header :contains "Subject" "${subject}" {\r\n  vacation :days 1 ` +
+            `:addresses ["frank@example.org"] "away ${run}";\r\n}\r\n`)).toMatchObject({ ok: true });
+        try {
+            expect(submit(bob, "bob@example.net", "bob@example.net", subject, "frank@example.org")).toMatchObject({ ok: true });
+            // pigeonhole's reply: "Auto: " and the subject
+            const reply = mail("wait", host, bob.login, bob.password, `Auto: ${subject}`, "60") as { ok: boolean; returnPath?: string };
+            expect(reply).toMatchObject({ ok: true });
+            expect(reply.returnPath).toMatch(/^<?frank@example\.org>?$/);
+            expect(signatures(bob, `Auto: ${subject}`)).toEqual([{ d: "example.org", s: "mailstack", a: "rsa-sha256", verified: true }]);
+        } finally {
+            mail("sievescript", host, frank.login, frank.password, "mailstack-away", "keep;\r\n");
+        }
+    });
+
+    test("rspamd's controller takes its password (kept in the stack's state, the server has its hash) and no other", () => {
+        const pw = resources().find((r) => r.type === "random:index/randomPassword:RandomPassword" &&
+            r.urn.endsWith("-rspamd-controller"));
+        const result = (pw as { outputs?: { result?: unknown } } | undefined)?.outputs?.result;
+        const password = typeof result === "object" && result !== null && "plaintext" in result
+            ? JSON.parse(String((result as { plaintext: string }).plaintext)) as string : String(result);
+        expect(password).toMatch(/^[A-Za-z0-9]{32}$/);
+        expect(onServer("cat /etc/rspamd/override.d/worker-controller.inc")).not.toContain(password);
+        // the password on stdin (curl reads the header from it), never in argv
+        const status = (header: string): string => onServer(`printf '%s\\n' '${header}' | ` +
+            "curl -s -o /dev/null -w '%{http_code}' -H @- http://127.0.0.1:11334/stat").trim();
+        expect(status(`Password: ${password}`)).toBe("200");
+        // 401 or 403 as the version has it: refused either way
+        expect(status(`Password: ${password.slice(1)}x`)).toMatch(/^40[13]$/);
+        expect(status("X-Nothing: 1")).toMatch(/^40[13]$/);
     });
 
     test("a bounce carries a DKIM signature of the base domain", () => {

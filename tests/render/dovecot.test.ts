@@ -174,6 +174,9 @@ describe(`dovecot.conf on ${SUITE}`, () => {
                 expect({ type: spam.get("type"), path: spam.get("path") }).toEqual({ type: "before", path: SIEVE_BEFORE });
                 expect(section(top, "sieve_script", "personal").settings.get("active_path")).toBe("~/dovecot.sieve");
             }
+            // a vacation reply leaves with the recipient's address, which rspamd signs (never a null sender of sendmail)
+            expect((version === "2.3" ? section(top, "plugin", "") : top).settings.get("sieve_vacation_send_from_recipient"))
+                .toBe("yes");
             expect(top.settings.get("protocols")).toBe("imap lmtp sieve");
             const login = section(top, "service", "managesieve-login");
             expect(section(login, "inet_listener", "sieve").settings.get("port")).toBe("4190");

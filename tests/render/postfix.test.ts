@@ -3,7 +3,7 @@
 
 import { effectiveAliases } from "../../components/config";
 import { QUOTA_STATUS, VHOSTS } from "../../components/render/dovecot";
-import { CIPHERS, LOCAL_ANY_SENDER, MAPS, mainCf, masterCf, ORIGINATING } from "../../components/render/postfix";
+import { CIPHERS, LOCAL_ANY_SENDER, MAPS, mainCf, masterCf, ORIGINATING, SENDMAIL } from "../../components/render/postfix";
 import { nonMailRecipients, parseAccounts } from "../../components/render/access";
 import { baseSenderLogins, localSenders, senderLogins, virtualAliases, vmailbox } from "../../components/render/maps";
 import { problems, Result, ROOTFS_TIMEOUT_MS, Sandbox, selfSignedCert, SUITE } from "./debian";
@@ -144,10 +144,15 @@ describe.each([false, true])(`postfix on ${SUITE}, smtps=%s`, (smtps) => {
         expect(p.get("smtpd_tls_mandatory_protocols")).toBe(">=TLSv1.2");
         const smtp = params(postconf("-P").stdout);
         // Port 25's only override: a dead rspamd means 451 (the sender retries), not unchecked mail. Its milter
-        // macro daemon name stays $myhostname: only cleanup (sendmail, bounces) and submission say ORIGINATING.
+        // macro daemon name stays $myhostname: only cleanup (bounces) and submission say ORIGINATING.
         expect([...smtp.entries()].filter(([k]) => k.startsWith("smtp/inet/")))
             .toEqual([["smtp/inet/milter_default_action", "tempfail"]]);
         expect(smtp.get("cleanup/unix/milter_macro_daemon_name")).toBe(ORIGINATING);
+        // sendmail's mail (pickup) has a cleanup of its own, tagged SENDMAIL: rspamd binds its From: to its envelope
+        expect(smtp.get("pickup/unix/cleanup_service_name")).toBe("pickcleanup");
+        expect(services(postconf("-M").stdout).find((x) => x.name === "pickcleanup"))
+            .toMatchObject({ type: "unix", command: "cleanup" });
+        expect(smtp.get("pickcleanup/unix/milter_macro_daemon_name")).toBe(SENDMAIL);
         expect(postconf("-h", "milter_macro_daemon_name").stdout.trim()).toBe("$myhostname");
         expect(p.get("smtpd_milters")).toBe("inet:127.0.0.1:11332");
         expect(p.get("non_smtpd_milters")).toBe("inet:127.0.0.1:11332");

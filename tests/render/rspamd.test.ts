@@ -3,9 +3,10 @@
 
 import * as fs from "fs";
 import * as path from "path";
-import { CONTROLLER_FILE, CONTROLLER_SOCKET, controllerConf, eaiComposite, FORGED_SYMBOL, FROM_SYMBOL, keyPath, ownershipLua,
-    RAW_8BIT_SYMBOLS, rspamdFiles, RspamdInput, ruleName, SERVER_SENDER, SMTPUTF8_SYMBOL } from "../../components/render/rspamd";
-import { MAPS, ORIGINATING } from "../../components/render/postfix";
+import { CONTROLLER_FILE, CONTROLLER_SALT_BYTES, CONTROLLER_SOCKET, controllerConf, controllerHash, eaiComposite, FORGED_SYMBOL,
+    FROM_SYMBOL, keyPath, localSenderLua, ownershipLua, RAW_8BIT_SYMBOLS, rspamdFiles, RspamdInput, ruleName, SERVER_SENDER,
+    SMTPUTF8_SYMBOL } from "../../components/render/rspamd";
+import { MAPS, ORIGINATING, SENDMAIL } from "../../components/render/postfix";
 import { senderLogins } from "../../components/render/maps";
 import { config, senderInput } from "./fixture";
 import { problems, ROOTFS_TIMEOUT_MS, Result, Sandbox, SUITE } from "./debian";
@@ -45,8 +46,9 @@ ${commands}
     }
 
     const PASSWORD = "Abcdefghijklmnop0123456789qrstuv";
+    const HASH = controllerHash(PASSWORD, Buffer.alloc(CONTROLLER_SALT_BYTES, 7));
     const all = (over: Partial<RspamdInput> = {}): Record<string, string> =>
-        ({ ...rspamdFiles(input(over)), [CONTROLLER_FILE]: controllerConf(PASSWORD) });
+        ({ ...rspamdFiles(input(over)), [CONTROLLER_FILE]: controllerConf(HASH) });
 
     test("configtest accepts the files; the dump has our sockets, actions, signing table and rule", () => {
         const step = load(all(), `
@@ -84,11 +86,13 @@ step lua in_root rspamadm lua -e "$LUA_CHECK"
         expect(binds.length).toBeGreaterThan(0);
         expect(binds.filter((b) => !b.startsWith("127.0.0.1:")))
             .toEqual([`${CONTROLLER_SOCKET} mode=0600 owner=_rspamd`]);
-        // the controller trusts no address (Debian trusts 127.0.0.1 and ::1) and has our password for both levels
+        // the controller trusts no address (Debian trusts 127.0.0.1 and ::1) and has our password's hash (never the
+        // password) for both levels
         const workers = step("workers").stdout;
         const controller = workers.slice(workers.indexOf("11334") - 2000, workers.indexOf("11334") + 2000);
-        expect(controller).toContain(`password = "${PASSWORD}"`);
-        expect(controller).toContain(`enable_password = "${PASSWORD}"`);
+        expect(controller).toContain(`password = "${HASH}"`);
+        expect(controller).toContain(`enable_password = "${HASH}"`);
+        expect(workers).not.toContain(PASSWORD);
         expect(workers).not.toMatch(/secure_ip = "(127\.0\.0\.1|::1)"/);
         expect(step("greylist").stdout).toMatch(/enabled = false/);
         expect(step("lua")).toMatchObject({ status: 0, stdout: "ok\n" });
@@ -112,9 +116,26 @@ step lua in_root rspamadm lua -e "$LUA_CHECK"
         }
     });
 
-    test("the controller password is letters and digits, 16 or more", () => {
-        expect(() => controllerConf("short1")).toThrow(/16 or more letters and digits/);
-        expect(() => controllerConf('a"; secure_ip = "0.0.0.0/0";')).toThrow(/letters and digits/);
+    test("the controller password is 16 to 64 letters and digits; the file takes only a hash", () => {
+        const salt = Buffer.alloc(CONTROLLER_SALT_BYTES);
+        expect(() => controllerHash("short1", salt)).toThrow(/16 to 64 letters and digits/);
+        expect(() => controllerHash("a".repeat(65), salt)).toThrow(/16 to 64 letters and digits/);
+        expect(() => controllerHash('a"; secure_ip = "0.0.0.0/0";', salt)).toThrow(/letters and digits/);
+        expect(() => controllerHash(PASSWORD, Buffer.alloc(8))).toThrow(/salt must be 20 bytes/);
+        expect(() => controllerConf(PASSWORD)).toThrow(/as controllerHash\(\) makes it/);
+        expect(() => controllerConf(`${HASH}"; secure_ip = "0.0.0.0/0`)).toThrow(/as controllerHash\(\) makes it/);
+    });
+
+    test("the controller hash is rspamd's own: same password and salt, same $1$ string as rspamd's pbkdf", () => {
+        // rspamd makes a hash with a salt of its choosing; ours, given that salt, must come out the same
+        const r = sb.run(["rspamadm", "lua", "-e",
+            `print(require("rspamd_cryptobox").pbkdf(${JSON.stringify(PASSWORD)}, "pbkdf2"))`]);
+        expect(r.status).toBe(0);
+        const theirs = r.stdout.trim();
+        const [, id, salt] = theirs.split("$");
+        expect(id).toBe("1");
+        expect(controllerHash(PASSWORD, zbase32Decode(salt))).toBe(theirs);
+        expect(controllerHash(PASSWORD.replace("A", "B"), zbase32Decode(salt))).not.toBe(theirs);
     });
 
     // The From rule's ownership test, run by rspamd's own Lua over the table postfix gets (render/maps.ts), with
@@ -150,14 +171,63 @@ print(tostring(may_use(owners, ${JSON.stringify(login)}, ${JSON.stringify(addres
         expect({ status: r.status, out: r.stdout.trim() }).toEqual({ status: 0, out: String(allowed) });
     });
 
+    // What sendmail hands in (no login, postfix's SENDMAIL tag): an envelope sender of an account of the server binds
+    // From: to that account, by the login rule above; any other is one only root and the mail system's own accounts may
+    // use (local_login_sender_maps), whose mail is signed whatever its From:; the null sender and a sieve redirect
+    // are never signed.
+    const PASSWD = "root:x:0:0:root:/root:/bin/bash\npostfix:x:104:110::/var/spool/postfix:/usr/sbin/nologin\n" +
+        "vmail:x:5000:5000::/var/mail/vhosts:/usr/sbin/nologin\npostsrsd:x:105:111::/var/lib/postsrsd:/usr/sbin/nologin\n" +
+        "alice:x:5002:5002::/home/alice:/bin/bash\nfrank:x:5001:5001::/home/frank:/bin/bash\n" +
+        "john.doe:x:5003:5003::/home/john.doe:/bin/bash\n";
+    test.each<[string, string, string[], string | null, string]>([
+        ["frank as himself", "frank@example.org", ["frank@example.org"], null, "sign"],
+        ["frank as himself, any case", "Frank@Example.ORG", ["frank@EXAMPLE.org"], null, "sign"],
+        ["frank by his bare name", "frank", ["frank@example.org"], null, "sign"],
+        ["frank as boss@example.org", "frank@example.org", ["boss@example.org"], null, "refuse boss@example.org frank"],
+        ["frank as bob@example.net", "frank@example.org", ["bob@example.net"], null, "refuse bob@example.net frank"],
+        ["frank as himself and bob", "frank@example.org", ["frank@example.org", "bob@example.net"], null,
+            "refuse bob@example.net frank"],
+        ["frank as someone outside", "frank@example.org", ["boss@outside.test"], null, "refuse boss@outside.test frank"],
+        ["alice as team@ (an alias she owns)", "alice@example.org", ["team@example.org"], null, "sign"],
+        ["john.doe (a name with a dot, as sendmail allows) as himself", "john.doe", ["John.Doe@example.org"], null, "sign"],
+        ["john.doe as frank", "john.doe@example.org", ["frank@example.org"], null, "refuse frank@example.org john.doe"],
+        ["alice as frank", "alice@example.org", ["frank@example.org"], null, "refuse frank@example.org alice"],
+        ["frank's sieve redirect of carl's mail", "frank@example.org", ["carl@outside.test"], "<frank@example.org>", "unsigned"],
+        ["the null sender (anyone's), From: ours", "", ["boss@example.org"], null, "unsigned"],
+        ["root", "root@example.org", ["root@example.org"], null, "sign"],
+        ["root as anyone", "root", ["boss@example.org"], null, "sign"],
+        ["postfix's own address", "postfix@example.org", ["bob@example.net"], null, "sign"],
+        ["an address of no account (a virtual user's redirect, by vmail)", "bob@example.net", ["bob@example.net"], null, "sign"],
+        ["an alias at the base domain (no account: vmail's redirect)", "team@example.org", ["team@example.org"], null, "sign"],
+        ["SRS (postsrsd)", "SRS0=abcd=XY=outside.test=carl@example.org", ["carl@outside.test"], null, "sign"],
+        ["a name of an account at another domain", "frank@example.net", ["frank@example.net"], null, "sign"],
+    ])("sendmail: %s", (_, envelope, froms, redirected, verdict) => {
+        const c = config();
+        sb.write("local/logins", senderLogins(senderInput(c)));
+        sb.write("local/passwd", PASSWD);
+        sb.write("local/test.lua", `${ownershipLua(c.baseDomain)}
+${localSenderLua()}
+local function slurp(p) local f = io.open(arg_path .. p); local t = f:read("*a"); f:close(); return t end
+local v, address, account = local_verdict(parse_owners(slurp("/logins")), slurp("/passwd"), ${JSON.stringify(envelope)},
+  ${redirected === null ? "nil" : JSON.stringify(redirected)}, { ${froms.map((f) => JSON.stringify(f)).join(", ")} })
+print(table.concat({ v, address, account }, " "))
+`);
+        const r = sb.run(["rspamadm", "lua", "-e", `arg_path = "${sb.path("local")}"; dofile(arg_path .. "/test.lua")`]);
+        expect({ status: r.status, out: r.stdout.trim() }).toEqual({ status: 0, out: verdict });
+    });
+
     test("the From rule reads postfix's sender table and tags the server's own mail", () => {
         const lua = all()["rspamd.local.lua"];
         expect(lua).toContain(FROM_SYMBOL);
         expect(lua).toContain(`local LOGINS = "${MAPS.senderLogins}"`);
-        expect(lua).toContain(`tostring(v) == "${ORIGINATING}"`);
-        expect(lua).toContain('tagged("MTA-Name") or tagged("MTA-Tag")');
+        expect(lua).toContain(`tagged("MTA-Name", "${ORIGINATING}") or tagged("MTA-Tag", "${ORIGINATING}")`);
         expect(lua).toContain(`task:set_user("${SERVER_SENDER}")`);
         expect(lua).toMatch(/set_pre_result\("reject", "From: <" \.\. address/);
+        // sendmail's mail (SENDMAIL): its envelope decides, and only a "sign" verdict makes it the server's own
+        expect(lua).toContain(`tagged("MTA-Name", "${SENDMAIL}") or tagged("MTA-Tag", "${SENDMAIL}")`);
+        expect(lua).toContain('task:get_header("X-Sieve-Redirected-From")');
+        expect(lua).toContain(`if verdict == "sign" then task:set_user("${SERVER_SENDER}") end`);
+        expect(lua).toContain('local ANY_SENDER = { ["root"] = true, ["postfix"] = true, ["vmail"] = true, ["postsrsd"] = true }');
     });
 
     test("the checks can fail: a Lua syntax error, a UCL syntax error", () => {
@@ -182,7 +252,26 @@ step configtest in_root rspamadm configtest`);
     test("the forged-From rule names every domain of ours, and only those", () => {
         const lua = rspamdFiles(input())["rspamd.local.lua"];
         expect(lua).toContain(FORGED_SYMBOL);
-        expect([...lua.matchAll(/\["([^"]+)"\] = true/g)].map((m) => m[1]).sort())
+        const own = /^local own = .*$/m.exec(lua)?.[0] ?? "";
+        expect([...own.matchAll(/\["([^"]+)"\] = true/g)].map((m) => m[1]).sort())
             .toEqual(["example.com", "example.net", "example.org"]);
     });
 });
+
+/** rspamd's zbase32 (low bits of each byte first), read back: the salt of a hash rspamd made. */
+function zbase32Decode(text: string): Uint8Array {
+    const alphabet = "ybndrfg8ejkmcpqxot1uwisza345h769";
+    const out: number[] = [];
+    let acc = 0;
+    let bits = 0;
+    for (const c of text) {
+        acc |= alphabet.indexOf(c) << bits;
+        bits += 5;
+        if (bits >= 8) {
+            out.push(acc & 255);
+            acc >>>= 8;
+            bits -= 8;
+        }
+    }
+    return Uint8Array.from(out);
+}

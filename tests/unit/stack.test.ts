@@ -525,7 +525,8 @@ function outputs(get: () => Rendered, ip: string, ip6?: string): void {
 
 function secrets(get: () => Rendered): void {
     // the users' (the rspamd controller's has a test of its own)
-    const passwords = (rec: Recorder): Registered[] => rec.byType(TYPES.password).filter((p) => !p.name.endsWith("-rspamd-controller"));
+    const passwords = (rec: Recorder): Registered[] => rec.byType(TYPES.password)
+        .filter((p) => !/-rspamd-controller(-salt)?$/.test(p.name));
 
     test("the rspamd controller gets a secret password, written for rspamd only", () => {
         const { rec } = get();
@@ -536,6 +537,10 @@ function secrets(get: () => Rendered): void {
         expect(put.map((r) => String(r.inputs.create))).toEqual(
             ["/usr/local/sbin/mailstack-ctl put /etc/rspamd/override.d/worker-controller.inc 0640 root:_rspamd"]);
         expect(isSecretValue(put[0].inputs.stdin)).toBe(true);
+        // rspamd's salted hash of the password, never the password itself
+        const text = String(reveal(put[0].inputs.stdin));
+        expect(text).toMatch(/^password = "\$1\$[a-z0-9]{32}\$[a-z0-9]{52}";$/m);
+        expect(text).not.toContain(String(reveal(pw[0].state.result)));
     });
 
     test("a secret RandomPassword per virtual and per system user", () => {
