@@ -2,9 +2,8 @@
 // script): account steps run at once, as the engine runs them, and a CA that forgot the stored ACME account (a
 // stand-in certbot) gets a new one.
 
-import { readFileSync } from "fs";
-import * as path from "path";
 import { ROOTFS_TIMEOUT_MS, Sandbox, SUITE } from "./debian";
+import { ctlScript } from "../../components/render/ctl";
 
 /** The chroot's /etc as an overlay (writes go to a tmpfs), and empty /home, /run and /var/log. */
 const PRIVATE = `
@@ -18,7 +17,7 @@ describe(`mailstack-ctl on ${SUITE}`, () => {
     let sb: Sandbox;
     beforeAll(() => {
         sb = Sandbox.open();
-        sb.write("mailstack-ctl", readFileSync(path.join(__dirname, "..", "..", "files", "mailstack-ctl"), "utf8"), 0o755);
+        sb.write("mailstack-ctl", ctlScript(), 0o755);
     }, ROOTFS_TIMEOUT_MS);
     afterAll(() => sb?.close());
 
