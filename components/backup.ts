@@ -3,8 +3,9 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import { BackupConfig } from "./config";
-import { CTL, Connection, putFile, sha256, staticFile, step } from "./remote";
+import { CTL, Connection, putFile, sha256, step } from "./remote";
 import { ServerState } from "./serverState";
+import { ctlScript } from "./render/ctl";
 import {
     BACKUP_ENV, BACKUP_KNOWN_HOSTS, BACKUP_PASSWORD, BACKUP_SSH_CONFIG, BACKUP_SSH_KEY, BACKUP_UNIT_FILES, backupEnv,
     backupSshConfig, backupUnits, sftpTarget,
@@ -69,7 +70,7 @@ export class Backup extends pulumi.ComponentResource {
         }
         // Re-run when any file or mailstack-ctl changes: the hashes in the command line (no secret in them: the
         // secrets' own hashes would leak nothing useful, but they are left out anyway).
-        const hash = sha256(JSON.stringify([b, units, staticFile("mailstack-ctl")])).slice(0, 16);
+        const hash = sha256(JSON.stringify([b, units, ctlScript()])).slice(0, 16);
         step(name, {
             connection: conn,
             create: `${CTL} backup-init # ${hash}`,

@@ -78,10 +78,6 @@ export class MailServer extends pulumi.ComponentResource {
             }, { parent: this });
         }
         const packages = new Packages(`${name}-packages`, { connection: conn }, { parent: this, dependsOn: host.ready });
-        // The mail state on the host's volume before anything writes any: the first remote step after the packages.
-        const storage = volume === undefined ? [] : [new Storage(`${name}-storage`, {
-            connection: conn, device: volume.device,
-        }, { parent: this, dependsOn: [packages] })];
         const webInput: WebInput = {
             hostname: c.hostname, baseDomain: c.baseDomain, virtualDomains: c.virtualDomains, imaps: c.imaps,
             smtps: c.smtps, mtaSts: c.mtaSts, certFile: CERT_FILE, keyFile: KEY_FILE,
@@ -98,6 +94,10 @@ export class MailServer extends pulumi.ComponentResource {
             quotas: Object.fromEntries(Object.entries(c.quota.users).map(([a, q]) => [quotaLogin(a, c.baseDomain), sizeBytes(q)])),
             defaultQuota: sizeBytes(c.quota.default),
         }, { parent: this, dependsOn: [packages] });
+        // The mail state on the host's volume before anything writes any: the first remote step after the packages.
+        const storage = volume === undefined ? [] : [new Storage(`${name}-storage`, {
+            connection: conn, device: volume.device, state,
+        }, { parent: this, dependsOn: [packages] })];
         const vmail = new Vmail(`${name}-vmail`, { connection: conn, virtualDomains: c.virtualDomains },
             { parent: this, dependsOn: [packages, ...storage] });
         const web = new Web(`${name}-web`, { connection: conn, input: webInput, state }, { parent: this, dependsOn: [packages] });

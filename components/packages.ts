@@ -3,6 +3,7 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import { CTL, Connection, staticFile, step } from "./remote";
+import { ctlScript } from "./render/ctl";
 
 export interface PackagesArgs {
     connection: pulumi.Input<Connection>;
@@ -19,7 +20,7 @@ export class Packages extends pulumi.ComponentResource {
         step(`${name}-ctl`, {
             connection: args.connection,
             create: `mkdir -p /usr/local/sbin && cat > ${CTL}.new && chmod 0755 ${CTL}.new && mv -f ${CTL}.new ${CTL}`,
-            stdin: staticFile("mailstack-ctl"),
+            stdin: ctlScript(),
         }, { parent: this, dependsOn: [apt] });
         this.registerOutputs({});
     }

@@ -8,10 +8,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Client, ConnectConfig } from "ssh2";
 import type { UnitState } from "./render/units";
+import { CTL } from "./render/ctl";
 
 /** The server-side helper (files/mailstack-ctl). Declared here, not in remote.ts: the provider's code is
  * serialized with what it captures, and this module must not capture the command package. */
-export const CTL = "/usr/local/sbin/mailstack-ctl";
+export { CTL };
 
 /** The server's versions that the rendered config depends on. */
 export interface Facts {

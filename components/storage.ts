@@ -4,10 +4,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import { CTL, Connection, putFile, quote, sha256, step } from "./remote";
 import { STORAGE_BINDS, STORAGE_MOUNT, storageUnits } from "./render/storage";
+import { ServerState } from "./serverState";
 
 export interface StorageArgs {
     connection: pulumi.Input<Connection>;
     device: pulumi.Input<string>;
+    /** Drift of the mount units: a changed one is written again (the mounts stay as they are). */
+    state: ServerState;
 }
 
 export class Storage extends pulumi.ComponentResource {
@@ -20,7 +23,7 @@ export class Storage extends pulumi.ComponentResource {
         // One step per file would need the file list before the device is known: the list never depends on it.
         const files = storageUnits("/dev/placeholder").map((u, i) => putFile(`${name}-${u.path.slice("/etc/systemd/system/".length).replace(/\//g, "-")}`, {
             path: u.path, mode: "0644", owner: "root:root", content: units.apply((all) => all[i].content),
-        }, args.connection, { parent: this }));
+        }, args.connection, { parent: this }, [args.state.repairOf(u.path)]));
         const binds = STORAGE_BINDS.map((b) => quote(`${b.dir}:${b.target}`)).join(" ");
         this.ready = step(name, {
             connection: args.connection,

@@ -8,8 +8,9 @@ import { effectiveAliases, MailConfig, splitAddress } from "./config";
 import { nonMailRecipients, PAM_FILE, pamService, parseAccounts } from "./render/access";
 import { baseSenderLogins, localSenders, passwdFile, senderLogins, virtualAliases, vmailbox } from "./render/maps";
 import { MAPS } from "./render/postfix";
-import { CTL, Connection, putFile, quote, sha256, staticFile, step } from "./remote";
+import { CTL, Connection, putFile, quote, sha256, step } from "./remote";
 import { ServerState } from "./serverState";
+import { ctlScript } from "./render/ctl";
 
 export const PASSWD_FILE = "/etc/dovecot/users";
 
@@ -83,7 +84,7 @@ export class Users extends pulumi.ComponentResource {
         // A new mailstack-ctl re-runs these steps once, so that what it now does for an account (such as repairing
         // the root-owned Maildir that earlier versions made) reaches the accounts created before it. Named in the
         // command line, not in triggers: a trigger would replace the step, and a replacement runs its delete (lock).
-        const ctl = sha256(staticFile("mailstack-ctl")).slice(0, 16);
+        const ctl = sha256(ctlScript()).slice(0, 16);
         const statuses = system.map((s) => {
             const where = `${quote(s.user)} ${quote(c.baseDomain)} ${quote(c.hostname)}`;
             const made = step(`${name}-${s.user}`, {

@@ -2,10 +2,9 @@
 // script): account steps run at once, as the engine runs them, a CA that forgot the stored ACME account (a
 // stand-in certbot) gets a new one, and virtual users' dovecot files move out of the Maildir's top into its home.
 
-import { readFileSync } from "fs";
-import * as path from "path";
 import { VHOME } from "../../components/render/dovecot";
 import { ROOTFS_TIMEOUT_MS, Sandbox, SUITE } from "./debian";
+import { ctlScript } from "../../components/render/ctl";
 
 /** The chroot's /etc as an overlay (writes go to a tmpfs), and empty /home, /run and /var/log. */
 const PRIVATE = `
@@ -19,7 +18,7 @@ describe(`mailstack-ctl on ${SUITE}`, () => {
     let sb: Sandbox;
     beforeAll(() => {
         sb = Sandbox.open();
-        sb.write("mailstack-ctl", readFileSync(path.join(__dirname, "..", "..", "files", "mailstack-ctl"), "utf8"), 0o755);
+        sb.write("mailstack-ctl", ctlScript(), 0o755);
     }, ROOTFS_TIMEOUT_MS);
     afterAll(() => sb?.close());
 

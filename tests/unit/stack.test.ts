@@ -3,11 +3,12 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import { MailConfig, parseConfig, RawConfig } from "../../components/config";
+import { ctlScript } from "../../components/render/ctl";
 import { certbotCommand } from "../../components/certificate";
 import { openPorts } from "../../components/firewall";
 import { HetznerServer } from "../../components/host";
 import { MailServer } from "../../components/mailServer";
-import { sha256, staticFile } from "../../components/remote";
+import { sha256 } from "../../components/remote";
 import {
     installMocks, isSecretValue, mockBcrypt, mockPassword, PRIMARY_IP, PRIMARY_IP6_NET, record, SERVER_IP6, Recorder, Registered,
     reveal, TESTBED_ID, TYPES, valueOf,
@@ -438,11 +439,8 @@ function dependencyChain(get: () => Rendered): void {
         const state = rec.resources.find((x) => x.type === TYPES.serverState);
         const files = reveal(state?.inputs.files) as string[];
         expect(files).toEqual(expect.arrayContaining(["/etc/postfix/main.cf", "/etc/dovecot/dovecot.conf", "/etc/dovecot/users"]));
-        // derived, not listed: the watch list is exactly what the steps write (a staged file counts as its live copy),
-        // but the volume's mount units, written before the state is read (the storage step comes first of all)
-        const storage = new Set(rec.resources.filter((x) => x.type === "mailstack:index:Storage")
-            .flatMap((x) => rec.customsOf(x)).map((x) => x.urn));
-        const written = new Set(rec.resources.filter((x) => x.type === TYPES.remote && !storage.has(x.urn)).flatMap((x) => {
+        // derived, not listed: the watch list is exactly what the steps write (a staged file counts as its live copy)
+        const written = new Set(rec.resources.filter((x) => x.type === TYPES.remote).flatMap((x) => {
             const revealed = reveal(x.inputs.create);
             const create = typeof revealed === "string" ? revealed : "";
             const put = /mailstack-ctl (?:put|put-map|sieve) (\S+)/.exec(create);
@@ -606,7 +604,7 @@ function secrets(get: () => Rendered): void {
 
     test("a changed mailstack-ctl re-runs every system-user step once, as an update (the script's hash is in its command)", () => {
         const { rec } = get();
-        const ctl = sha256(staticFile("mailstack-ctl")).slice(0, 16);
+        const ctl = sha256(ctlScript()).slice(0, 16);
         const steps = rec.byType(TYPES.remote).filter((c) => /system-user /.test(String(reveal(c.inputs.create))));
         expect(steps.map((c) => reveal(c.inputs.create))).toEqual(["frank", "grace"].map((u) =>
             `/usr/local/sbin/mailstack-ctl system-user ${u} example.org mail.example.org # mailstack-ctl ${ctl}`));

@@ -1,0 +1,49 @@
+// files/mailstack-ctl runs on the server and the stack writes the files it works on: the paths both sides name
+// are declared here once and rendered into the head of the script the stack uploads (ctlScript), never typed
+// again in the shell.
+
+import { readFileSync } from "fs";
+import * as path from "path";
+import { LOCKED_USERS } from "./access";
+import { BACKUP_ENV } from "./backup";
+import { FILTER_FILE } from "./fail2ban";
+import { DKIM_DIR, RSPAMD_DIR } from "./rspamd";
+import { STORAGE_MOUNT } from "./storage";
+import { ACME_ROOT, NGINX_CONF, NGINX_STAGED } from "./web";
+
+/** Where the script is installed. */
+export const CTL = "/usr/local/sbin/mailstack-ctl";
+
+/** The shell variables of the script's head: name -> path. */
+export const CTL_PATHS: Record<string, string> = {
+    LOCKED: LOCKED_USERS,
+    NGINX_HTTP: NGINX_STAGED.http,
+    NGINX_FULL: NGINX_STAGED.full,
+    NGINX_CONF,
+    ACME_ROOT,
+    STORAGE: STORAGE_MOUNT,
+    BACKUP_ENV,
+    RSPAMD_DIR,
+    DKIM_DIR,
+    FAIL2BAN_DIR: path.posix.dirname(path.posix.dirname(FILTER_FILE)),
+};
+
+/** The line of files/mailstack-ctl that the rendered paths replace. */
+export const PATHS_MARKER = "# @paths: rendered by components/render/ctl.ts";
+
+/** The script as uploaded: files/mailstack-ctl with CTL_PATHS in place of its marker line. */
+export function ctlScript(source = readFileSync(path.join(__dirname, "..", "..", "files", "mailstack-ctl"), "utf8")): string {
+    const lines = source.split("\n");
+    const at = lines.indexOf(PATHS_MARKER);
+    if (at < 0 || lines.indexOf(PATHS_MARKER, at + 1) >= 0) {
+        throw new Error(`files/mailstack-ctl must hold the line "${PATHS_MARKER}" exactly once`);
+    }
+    const rendered = Object.entries(CTL_PATHS).map(([name, value]) => {
+        if (!/^[A-Za-z0-9_./:@+-]+$/.test(value)) {
+            throw new Error(`${name}: ${value} is not a plain path`);
+        }
+        return `${name}=${value}`;
+    });
+    return [...lines.slice(0, at), "# paths shared with the stack (components/render/ctl.ts)", ...rendered,
+        ...lines.slice(at + 1)].join("\n");
+}
