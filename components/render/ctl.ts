@@ -7,6 +7,7 @@ import * as path from "path";
 import { LOCKED_USERS } from "./access";
 import { BACKUP_ENV } from "./backup";
 import { FILTER_FILE } from "./fail2ban";
+import { VHOSTS } from "./dovecot";
 import { DKIM_DIR, RSPAMD_DIR } from "./rspamd";
 import { STORAGE_MOUNT } from "./storage";
 import { ACME_ROOT, NGINX_CONF, NGINX_STAGED } from "./web";
@@ -26,6 +27,7 @@ export const CTL_PATHS: Record<string, string> = {
     RSPAMD_DIR,
     DKIM_DIR,
     FAIL2BAN_DIR: path.posix.dirname(path.posix.dirname(FILTER_FILE)),
+    VHOSTS,
 };
 
 /** The line of files/mailstack-ctl that the rendered paths replace. */
