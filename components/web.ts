@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { CERT_FILE } from "./certificate";
 import { CTL, Connection, putFile, sha256, step } from "./remote";
 import { ServerState } from "./serverState";
-import { NGINX_STAGED, nginxConf, WebInput, webFiles } from "./render/web";
+import { NGINX_CONF, NGINX_STAGED, nginxConf, WebInput, webFiles } from "./render/web";
 
 export interface WebArgs {
     connection: pulumi.Input<Connection>;
@@ -36,7 +36,8 @@ export class Web extends pulumi.ComponentResource {
         this.args = args;
         const all = files(args.input);
         this.hashes = all.map((f) => sha256(`${f.path}\n${f.content}`));
-        this.repair = args.state.repairOf(...all.map((f) => f.path));
+        // the live nginx.conf is the staged one the web verb copied into place: a hand edit there is drift too
+        this.repair = args.state.repairOf(...all.map((f) => f.path), NGINX_CONF);
         this.written = all.map((f) => putFile(`${name}-${f.path.replace(/^\/var\/lib\/mailstack\/|^\/etc\/mailstack\//, "")}`,
             { path: f.path, mode: f.mode, owner: "root:root", content: f.content }, args.connection, { parent: this },
             [args.state.repairOf(f.path)]));

@@ -259,12 +259,18 @@ rspamd_config:register_symbol({
   type = "postfilter",
   score = 0.0,
   group = "policies",
-  description = "From: one of this server's domains, from outside, without a DMARC pass",
+  description = "From: one of this server's domains, on port 25, without a DMARC pass",
   callback = function(task)
-    -- our users (submission) and the server's own mail are not "outside"
+    -- our users (submission) and the server's own mail (bounces, sendmail: postfix's ${ORIGINATING} and ${SENDMAIL} tags,
+    -- MTA-Name on rspamd 3.4, MTA-Tag later) are not "outside"; port 25 is, whatever the client's address: an
+    -- account of this server talking SMTP to 127.0.0.1 included (rspamd checks no SPF or DMARC for local addresses)
     if task:get_user() then return false end
+    for _, header in ipairs({ "MTA-Name", "MTA-Tag" }) do
+      local tag = task:get_request_header(header)
+      if tag ~= nil and (tostring(tag) == ${q(ORIGINATING)} or tostring(tag) == ${q(SENDMAIL)}) then return false end
+    end
     local ip = task:get_from_ip()
-    if not ip or not ip:is_valid() or ip:is_local() then return false end
+    if not ip or not ip:is_valid() then return false end
     if task:has_symbol("DMARC_POLICY_ALLOW") then return false end
     for _, addr in ipairs(task:get_from("mime") or {}) do
       local d = string.lower(addr.domain or "")

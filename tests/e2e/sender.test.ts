@@ -85,6 +85,24 @@ describe("on the server", () => {
         expect(mail("search", host, bob.login, bob.password, subject)).toMatchObject({ subjects: [] });
     });
 
+    // Port 25 on the loopback is port 25: postfix refuses an envelope of our domains there, and the header From: is
+    // rspamd's: it checks no SPF or DMARC for local addresses, so the forged-domain rule itself must not let
+    // 127.0.0.1 through. certbot brings python3 to every server.
+    test("frank talking SMTP to 127.0.0.1:25 with From: bob@example.net is refused, and nothing is delivered", () => {
+        const subject = `loopback forged ${run}`;
+        const r = onServerStatus(`runuser -u frank -- python3 -c '
+import smtplib, sys
+msg = "From: bob@example.net\\r\\nTo: carol@example.net\\r\\nSubject: ${subject}\\r\\n\\r\\nloopback test\\r\\n"
+try:
+    smtplib.SMTP("127.0.0.1", 25, timeout=60).sendmail("frank@client.example", ["carol@example.net"], msg)
+    print("accepted")
+except smtplib.SMTPResponseException as e:
+    print("refused", e.smtp_code, e.smtp_error.decode())
+'`);
+        expect(r.out).toMatch(/^refused 5\d\d .*example\.net is a domain of this server/);
+        expect(mail("search", host, "carol@example.net", who.pw("carol@example.net"), subject)).toMatchObject({ subjects: [] });
+    });
+
     test("frank's sendmail as himself, and root's (From: root@ the base domain, as postfix adds it), arrive signed", () => {
         const own = `local own-from ${run}`;
         expect(sendmail("frank", "frank@example.org", own, "bob@example.net").rc).toBe(0);

@@ -4,6 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { MailConfig, parseConfig, RawConfig } from "../../components/config";
 import { ctlScript } from "../../components/render/ctl";
+import { NGINX_CONF } from "../../components/render/web";
 import { certbotCommand } from "../../components/certificate";
 import { openPorts } from "../../components/firewall";
 import { HetznerServer } from "../../components/host";
@@ -445,7 +446,8 @@ function dependencyChain(get: () => Rendered): void {
             const create = typeof revealed === "string" ? revealed : "";
             const put = /mailstack-ctl (?:put|put-map|sieve) (\S+)/.exec(create);
             const staged = /mailstack-ctl stage (postfix|dovecot) (\S+)/.exec(create);
-            return put !== null ? [put[1]] : staged !== null ? [`/etc/${staged[1]}/${staged[2]}`] : [];
+            const web = /mailstack-ctl web /.test(create); // the staged nginx.conf it picks goes live
+            return put !== null ? [put[1]] : staged !== null ? [`/etc/${staged[1]}/${staged[2]}`] : web ? [NGINX_CONF] : [];
         }));
         expect(files).toEqual([...written].sort());
         const writers = rec.resources.filter((x) => x.type === TYPES.remote && (x.propertyDependencies.triggers ?? []).includes(state?.urn ?? ""));
