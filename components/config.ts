@@ -144,21 +144,30 @@ export function parseConfig(raw: RawConfig): MailConfig {
     if (!parsed.success) {
         throw ConfigError.of(parsed.error.issues.flatMap((i) => toErrors(i, input)));
     }
-    const problems: ConfigError[] = [];
-    const config = rules(parsed.data, (check) => {
-        try {
-            check();
-        } catch (e) {
-            if (!(e instanceof ConfigError)) {
-                throw e;
-            }
-            problems.push(e);
-        }
-    });
+    const { each, problems } = collector();
+    const config = rules(parsed.data, each);
     if (problems.length > 0) {
         throw ConfigError.of(problems);
     }
     return config;
+}
+
+/** `each` runs a check and records the ConfigError it throws, so that every problem is reported, not the first. */
+function collector(): { each: (check: () => void) => void; problems: ConfigError[] } {
+    const problems: ConfigError[] = [];
+    return {
+        problems,
+        each: (check) => {
+            try {
+                check();
+            } catch (e) {
+                if (!(e instanceof ConfigError)) {
+                    throw e;
+                }
+                problems.push(e);
+            }
+        },
+    };
 }
 
 // ---- the rules between keys: all of them here, each problem reported on its own ----
@@ -172,8 +181,7 @@ interface Known {
 
 /**
  * Checks what one value alone cannot tell and derives what follows from several (certificate names, renames, the
- * quota a renamed user keeps). `each` runs a check and records the ConfigError it throws, so that every problem is
- * reported, not only the first.
+ * quota a renamed user keeps), each problem recorded through `each` (collector).
  */
 function rules(p: Parsed, each: (check: () => void) => void): MailConfig {
     const { hostname, baseDomain } = p;
@@ -522,21 +530,11 @@ function checkAliasLoops(aliases: Record<string, string[]>, baseDomain: string):
 }
 
 /**
- * The rules on the secrets, from their values as read (never shown in a message): each problem, with those of
- * parseConfig's rules in spirit, but apart because only the stack reads secrets.
+ * The rules on the secrets, from their values as read (a message never shows one): apart from `rules` only
+ * because the stack alone reads secrets (stackConfig.ts).
  */
 export function secretRules(c: MailConfig, secrets: Partial<Record<SecretKey, string>>): ConfigError[] {
-    const problems: ConfigError[] = [];
-    const each = (check: () => void): void => {
-        try {
-            check();
-        } catch (e) {
-            if (!(e instanceof ConfigError)) {
-                throw e;
-            }
-            problems.push(e);
-        }
-    };
+    const { each, problems } = collector();
     const need = (key: SecretKey, when: boolean, why: string, input = ""): void => each(() => {
         if (when && secrets[key] === undefined) {
             throw new ConfigError(key, `is not set, and ${why} needs it (pulumi config set --secret mailstack:${key}${input})`);
