@@ -4,6 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { CERT_FILE, Certificate, certbotCommand, KEY_FILE } from "./certificate";
 import { MailConfig } from "./config";
+import { SecretKey } from "./schema";
 import { Dovecot, QUOTA_FILE } from "./dovecot";
 import { Fail2ban } from "./fail2ban";
 import { Firewall } from "./firewall";
@@ -42,18 +43,8 @@ export interface DoctorTarget {
     relay?: string;
 }
 
-export interface MailServerArgs {
-    config: MailConfig;
-    /** Required for hetzner and existing hosts; the testbed makes its own key. */
-    sshPrivateKey?: pulumi.Input<string>;
-    /** Secret; with config.relayHost. */
-    relayPassword?: pulumi.Input<string>;
-    /** Secret; where the server's check timer posts failures. */
-    alertWebhook?: pulumi.Input<string>;
-    backupPassword?: pulumi.Input<string>;
-    backupSshKey?: pulumi.Input<string>;
-    backupS3SecretKey?: pulumi.Input<string>;
-}
+/** The config, and the secret keys of the schema (components/schema.ts says what each is for). */
+export type MailServerArgs = { config: MailConfig } & { [K in SecretKey]?: pulumi.Input<string> };
 
 export class MailServer extends pulumi.ComponentResource {
     /** Where it runs: its connection, address and storage. */

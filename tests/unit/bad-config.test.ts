@@ -5,18 +5,9 @@
 import { readFileSync } from "fs";
 import * as path from "path";
 import { ConfigError, parseConfig, RawConfig } from "../../components/config";
+import { VALID } from "../fixtures/config";
 
-const valid: RawConfig = {
-    hostname: "mail.example.org",
-    baseDomain: "example.org",
-    virtualDomains: ["example.net", "example.com"],
-    virtualUsers: ["bob@example.net", "carol@example.net", "dave@example.com"],
-    systemUsers: ["frank"],
-    aliases: { "info@example.net": "bob@example.net", "postmaster@example.com": ["dave@example.com", "alice"] },
-    host: { kind: "existing", address: "192.0.2.10" },
-    certificate: { email: "admin@example.org", acme: "staging" },
-    adminEmail: "alice@example.org",
-};
+const valid = VALID;
 
 const sshKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMockKey admin@example";
 const hetzner = (extra: Record<string, unknown>): Partial<RawConfig> =>
@@ -193,10 +184,11 @@ const cases: [string, Partial<RawConfig>, string, string][] = [
 describe("parseConfig refuses", () => {
     test.each(cases)("%s", (_what, change, key, value) => {
         const error = refusal(change);
-        // The key first, exactly (virtualUsers is not virtualUsers[0]), then the value somewhere in the message.
-        expect(error.message.startsWith(`mailstack:${key}: `)).toBe(true);
-        expect(error.key).toBe(key);
-        expect(error.message).toContain(value);
+        // Every problem is reported: one of them names the key exactly (virtualUsers is not virtualUsers[0]), then
+        // the value somewhere in its message.
+        const problem = error.problems.find((p) => p.key === key);
+        expect(problem?.line.startsWith(`mailstack:${key}: `) ?? error.message).toBe(true);
+        expect(problem?.line).toContain(value);
     });
 });
 
@@ -306,7 +298,8 @@ describe("index.ts", () => {
         const run = await runIndex(config as Record<string, string>);
         expect(run.error).toBeInstanceOf(Error);
         expect((run.error as Error).message).toMatch(message);
-        expect((run.error as Error).message).not.toContain("\n");
+        // a line per problem, each naming its key
+        expect((run.error as Error).message.split("\n").every((l) => l.includes("mailstack:"))).toBe(true);
         expect(run.runError).toBe(true);
         expect(run.newResourceCalls).toBe(0);
         expect(run.types).toEqual([]);

@@ -1,18 +1,9 @@
 import { parseConfig, RawConfig } from "../../components/config";
 import { DnsRecord, dnsRecords } from "../../components/render/records";
+import { VALID } from "../fixtures/config";
 import { expectRejected } from "./harness";
 
-export const valid: RawConfig = {
-    hostname: "mail.example.org",
-    baseDomain: "example.org",
-    virtualDomains: ["example.net", "example.com"],
-    virtualUsers: ["bob@example.net", "carol@example.net", "dave@example.com", "erin@example.com"],
-    systemUsers: ["frank"],
-    aliases: { "info@example.net": "bob@example.net", "postmaster@example.com": ["dave@example.com", "alice"] },
-    host: { kind: "existing", address: "192.0.2.10" },
-    certificate: { email: "admin@example.org", acme: "staging" },
-    adminEmail: "alice@example.org",
-};
+const valid = VALID;
 
 function rejects(change: Partial<RawConfig>, key: string, message: RegExp): void {
     expectRejected({ ...valid, ...change }, key, message);

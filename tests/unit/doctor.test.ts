@@ -5,17 +5,10 @@ import { checkRelayPassword, checkWebhook, parseConfig, RawConfig } from "../../
 import { DnsRecord } from "../../components/render/records";
 import { webhookConf } from "../../components/render/ops";
 import { certIssues, checkBlocklist, checkRecord, compareSpf, parseInside, readBlocklistAnswer, reversed } from "../../scripts/doctor";
+import { SMALL } from "../fixtures/config";
 import { expectRejected } from "./harness";
 
-const valid: RawConfig = {
-    hostname: "mail.example.org",
-    baseDomain: "example.org",
-    virtualDomains: ["example.net"],
-    virtualUsers: ["bob@example.net"],
-    host: { kind: "existing", address: "192.0.2.10" },
-    certificate: { email: "admin@example.org", acme: "staging" },
-    adminEmail: "bob@example.net",
-};
+const valid = SMALL;
 
 function rejects(change: Partial<RawConfig>, key: string, message: RegExp): void {
     expectRejected({ ...valid, ...change }, key, message);
