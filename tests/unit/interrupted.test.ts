@@ -1,5 +1,5 @@
 // What scripts/run does before an `up` after an interrupted one (issue 25), on a file backend of its own: the lock
-// of a dead process goes, a live process's lock stays; a pending create of a Hetzner resource stops the run with
+// of a dead process goes, a live process's lock stays; the state's metadata file left empty goes; a pending create of a Hetzner resource stops the run with
 // the commands that resolve it, and the state is left as it was. (The clearing of pending remote steps, which
 // runs the engine against the server, is tests/e2e/interrupt.test.ts.)
 
@@ -73,6 +73,18 @@ test("a dead run's lock is removed; a pending Hetzner server creation stops the 
     expect(r.out).toContain(`refresh --stack box --clear-pending-creates`);
     expect(r.out).not.toContain("clearing them");
     expect(readFileSync(stateFile(), "utf8")).toBe(before);
+});
+
+test("a state metadata file left empty by a kill is removed, and the state reads again", () => {
+    writeState([]);
+    const attrs = `${stateFile()}.attrs`;
+    writeFileSync(attrs, "");
+    const r = spawnSync("bash", [path.join(ROOT, "scripts", "run"), "pulumi", "stack", "export", "--stack", "box"], {
+        cwd: ROOT, encoding: "utf8", env: { ...process.env, PULUMI_BACKEND_URL: `file://${backend}` },
+    });
+    expect(r.stderr).toContain("an earlier run on box was killed while it wrote box.json.attrs: removing that empty file");
+    expect(r.status).toBe(0);
+    expect(existsSync(attrs)).toBe(false);
 });
 
 test("the lock of a run still going is left to the engine, which refuses with its own message", () => {
