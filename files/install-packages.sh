@@ -12,6 +12,13 @@ echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-se
 # none, and fail2ban then refuses to start at all. The journal has what sshd logs.
 mkdir -p /etc/fail2ban/jail.d
 printf '[sshd]\nbackend = systemd\n' > /etc/fail2ban/jail.d/mailstack-sshd.local
+# An install cut short (the engine killed: its ssh session closes, and dpkg dies at its next line of output) leaves
+# dpkg "interrupted", and apt-get refuses everything until `dpkg --configure -a` finishes the job. A dpkg of the cut
+# session that is still running holds the lock: wait for it, as apt-get does below.
+i=0
+until out=$(dpkg --configure -a 2>&1); do
+    case $out in *lock*) [ $((i += 1)) -lt 600 ] || break; sleep 1 ;; *) echo "$out" >&2; exit 1 ;; esac
+done
 apt-get -o DPkg::Lock::Timeout=600 update -q >&2
 # shellcheck disable=SC2086
 apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends $PACKAGES >&2

@@ -1,8 +1,8 @@
 // The local test server as the end-to-end tests see it: everything runs in the client network namespace, the
 // only place that reaches the server (see scripts/testbed).
 
-import { execFileSync, spawnSync } from "child_process";
-import { copyFileSync, readFileSync, writeFileSync } from "fs";
+import { execFileSync, spawn, spawnSync } from "child_process";
+import { copyFileSync, readdirSync, readFileSync, writeFileSync } from "fs";
 import * as path from "path";
 
 export const ROOT = path.join(__dirname, "..", "..");
@@ -221,4 +221,81 @@ export function configVariant(name: string, sets: [string, string][], base = pat
         }
     }
     return config;
+}
+
+/** The processes below PID (children, grandchildren...), from /proc. */
+function descendants(pid: number): number[] {
+    const children = new Map<number, number[]>();
+    for (const entry of readdirSync("/proc").filter((e) => /^[0-9]+$/.test(e))) {
+        try {
+            const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+            const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+            children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+        } catch {
+            // gone meanwhile
+        }
+    }
+    const found: number[] = [];
+    for (let todo = [pid]; todo.length > 0;) {
+        const next = children.get(todo.pop() as number) ?? [];
+        found.push(...next);
+        todo.push(...next);
+    }
+    return found;
+}
+
+function signal(pids: number[], sig: NodeJS.Signals): void {
+    for (const p of pids) {
+        try {
+            process.kill(p, sig);
+        } catch {
+            // gone meanwhile
+        }
+    }
+}
+
+/**
+ * Runs CMD (from this machine's root namespace; scripts/run enters the client one) and, the moment AT matches a
+ * line of its output (stdout and stderr) or, with EVENTS, a line of that file (the engine's `--event-log`, written
+ * as each event happens, while its display may lag), SIGKILLs its whole process tree at once, as a power cut would:
+ * the engine, the language host, the program and the provider plugins (their ssh sessions close; what runs on the
+ * server goes on). The tree is stopped first, then killed, so that nothing it starts meanwhile survives.
+ * Resolves when it is gone.
+ */
+export function killedAt(cmd: string[], at: RegExp, events?: string):
+    Promise<{ killed: boolean; status: number | null; out: string }> {
+    return new Promise((resolve, reject) => {
+        if (events) writeFileSync(events, "");
+        const child = spawn(cmd[0], cmd.slice(1), { cwd: ROOT, env: process.env, stdio: ["ignore", "pipe", "pipe"] });
+        let out = "";
+        let killed = false;
+        const kill = (): void => {
+            if (killed || child.pid === undefined) return;
+            killed = true;
+            const root = child.pid;
+            let tree = [root, ...descendants(root)];
+            signal(tree, "SIGSTOP");
+            for (let more = true; more;) {
+                const now = [root, ...descendants(root)];
+                more = now.some((p) => !tree.includes(p));
+                signal(now, "SIGSTOP");
+                tree = now;
+            }
+            signal(tree, "SIGKILL");
+        };
+        const watch = (chunk: Buffer): void => {
+            out += chunk.toString();
+            if (!events && at.test(out)) kill();
+        };
+        const poll = events ? setInterval(() => {
+            if (readFileSync(events, "utf8").split("\n").some((line) => at.test(line))) kill();
+        }, 50) : undefined;
+        child.stdout.on("data", watch);
+        child.stderr.on("data", watch);
+        child.on("error", reject);
+        child.on("close", (status) => {
+            clearInterval(poll);
+            resolve({ killed, status, out });
+        });
+    });
 }
