@@ -2,6 +2,7 @@
 
 import * as hcloud from "@pulumi/hcloud";
 import * as pulumi from "@pulumi/pulumi";
+import { openListeners } from "./listeners";
 
 export interface FirewallArgs {
     hostname: string;
@@ -13,30 +14,14 @@ export interface FirewallArgs {
 
 const ANYWHERE = ["0.0.0.0/0", "::/0"];
 
-export interface Port {
-    port: number;
-    description: string;
-    sources: string[];
-}
-
-/** Pure, so that tests can check the list without Pulumi. */
-export function openPorts(args: Pick<FirewallArgs, "adminCidrs" | "imaps" | "smtps">): Port[] {
-    const ports: Port[] = [
-        { port: 22, description: "SSH (admins only)", sources: args.adminCidrs },
-        { port: 25, description: "SMTP: inbound mail", sources: ANYWHERE },
-        { port: 80, description: "HTTP: ACME HTTP-01 challenges, redirect to https", sources: ANYWHERE },
-        { port: 143, description: "IMAP with STARTTLS", sources: ANYWHERE },
-        { port: 443, description: "HTTPS: autoconfig, autodiscover, MTA-STS", sources: ANYWHERE },
-        { port: 587, description: "Submission with STARTTLS", sources: ANYWHERE },
-        { port: 4190, description: "ManageSieve with STARTTLS (mail filters)", sources: ANYWHERE },
-    ];
-    if (args.smtps) {
-        ports.push({ port: 465, description: "Submission over TLS", sources: ANYWHERE });
-    }
-    if (args.imaps) {
-        ports.push({ port: 993, description: "IMAP over TLS", sources: ANYWHERE });
-    }
-    return ports;
+/** The inbound TCP rules: every listener reachable from outside (listeners.ts), SSH from the admins' networks only.
+ * Pure, so that tests can check them without Pulumi. */
+export function tcpRules(args: Pick<FirewallArgs, "adminCidrs" | "imaps" | "smtps">):
+    { direction: "in"; protocol: "tcp"; port: string; sourceIps: string[]; description: string }[] {
+    return openListeners(args).map((l) => ({
+        direction: "in", protocol: "tcp", port: String(l.port),
+        sourceIps: l.access === "admins" ? args.adminCidrs : ANYWHERE, description: l.description,
+    }));
 }
 
 export class Firewall extends pulumi.ComponentResource {
@@ -47,9 +32,7 @@ export class Firewall extends pulumi.ComponentResource {
         const firewall = new hcloud.Firewall(name, {
             name: args.hostname,
             rules: [
-                ...openPorts(args).map((p) => ({
-                    direction: "in", protocol: "tcp", port: String(p.port), sourceIps: p.sources, description: p.description,
-                })),
+                ...tcpRules(args),
                 { direction: "in", protocol: "icmp", sourceIps: ANYWHERE, description: "ping, path MTU discovery" },
             ],
             labels: { "managed-by": "mailstack" },

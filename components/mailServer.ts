@@ -9,6 +9,7 @@ import { Dovecot, QUOTA_FILE } from "./dovecot";
 import { Fail2ban } from "./fail2ban";
 import { Firewall } from "./firewall";
 import { ExistingServer, HetznerServer, Host, TestbedServer } from "./host";
+import { Listener, tlsListeners } from "./listeners";
 import { Ops } from "./ops";
 import { Packages } from "./packages";
 import { Postfix } from "./postfix";
@@ -24,7 +25,6 @@ import { Srs } from "./srs";
 import { CTL, step } from "./remote";
 import { Backup } from "./backup";
 import { ClientSettings, clientSettings, DnsRecord, dnsRecords } from "./render/records";
-import { Port, tlsPorts } from "./render/ops";
 import { WebInput } from "./render/web";
 import { quotaLogin, sizeBytes } from "./render/dovecot";
 import { managedUnits } from "./render/units";
@@ -34,7 +34,8 @@ export interface DoctorTarget {
     hostname: string;
     /** Names every served certificate must cover. */
     names: string[];
-    ports: Port[];
+    /** Every port the server serves its certificate on. */
+    ports: Listener[];
     resolvers: string[];
     blocklists: string[];
     certMinDays: number;
@@ -153,7 +154,7 @@ export class MailServer extends pulumi.ComponentResource {
             connection: conn, input: { ...c.bruteForce, imaps: c.imaps, smtps: c.smtps }, state,
         }, { parent: this, dependsOn: [postfix, dovecot] });
 
-        const ports = tlsPorts(c);
+        const ports = tlsListeners(c);
         const ops = new Ops(`${name}-ops`, {
             connection: conn, logRetentionDays: c.logRetentionDays, doctor: c.doctor, relay: c.relayHost,
             certFile: cert.certFile, ports, alertWebhook: args.alertWebhook, state, backup: c.backup !== undefined, units,

@@ -3,8 +3,9 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import { DoctorConfig, RelayHostConfig } from "./config";
+import { Listener } from "./listeners";
 import {
-    DOCTOR, DOCTOR_CONF, DOCTOR_TIMER, DOCTOR_UNIT, doctorConf, doctorService, doctorTimer, LOGROTATE_FILE, logrotate, Port,
+    DOCTOR, DOCTOR_CONF, DOCTOR_TIMER, DOCTOR_UNIT, doctorConf, doctorService, doctorTimer, LOGROTATE_FILE, logrotate,
     WEBHOOK_CONF, webhookConf,
 } from "./render/ops";
 import { CTL, Connection, putFile, quote, sha256, staticFile, step } from "./remote";
@@ -16,7 +17,8 @@ export interface OpsArgs {
     doctor: DoctorConfig;
     relay?: RelayHostConfig;
     certFile: string;
-    ports: Port[];
+    /** The listeners the doctor probes for the certificate they serve. */
+    ports: Listener[];
     /** Secret. Without it the timer still runs the checks (journal), and posts nothing. */
     alertWebhook?: pulumi.Input<string>;
     /** Drift of the files: a changed one is written again and the timer restarted. */

@@ -12,7 +12,7 @@ import * as tls from "tls";
 import { Client } from "ssh2";
 import { DoctorTarget } from "../components/mailServer";
 import { DnsRecord } from "../components/render/records";
-import { Port } from "../components/render/ops";
+import { Listener, tlsStart } from "../components/listeners";
 
 export type Status = "ok" | "fail" | "warn" | "skip";
 
@@ -199,24 +199,26 @@ function readLine(sock: net.Socket, until: (line: string) => boolean): Promise<v
 }
 
 /** The certificate a port serves, after STARTTLS where the protocol needs it. */
-export async function servedCertificate(host: string, servername: string, p: Port): Promise<tls.PeerCertificate> {
+export async function servedCertificate(host: string, servername: string, p: Pick<Listener, "port" | "tls" | "protocol">):
+    Promise<tls.PeerCertificate> {
     const plain = await new Promise<net.Socket>((resolve, reject) => {
         const s = net.connect({ host, port: p.port, timeout: 10000 }, () => resolve(s));
         s.once("error", reject);
         s.once("timeout", () => s.destroy(new Error("timeout")));
     });
     try {
-        if (p.tls === "smtp") {
+        const how = tlsStart(p);
+        if (how === "smtp") {
             await readLine(plain, (l) => /^220 /.test(l));
             plain.write("EHLO doctor.invalid\r\n");
             await readLine(plain, (l) => /^250 /.test(l));
             plain.write("STARTTLS\r\n");
             await readLine(plain, (l) => /^220 /.test(l));
-        } else if (p.tls === "imap") {
+        } else if (how === "imap") {
             await readLine(plain, (l) => /^\* OK/.test(l));
             plain.write("a STARTTLS\r\n");
             await readLine(plain, (l) => /^a OK/.test(l));
-        } else if (p.tls === "sieve") {
+        } else if (how === "sieve") {
             // ManageSieve (RFC 5804): capability lines, then OK; STARTTLS answers OK
             await readLine(plain, (l) => /^OK/.test(l));
             plain.write("STARTTLS\r\n");
@@ -251,7 +253,7 @@ export function certIssues(cert: tls.PeerCertificate, names: string[], minDays: 
     return { problems, days, sans };
 }
 
-async function checkPort(t: DoctorTarget, ip: string, p: Port, diskFingerprint: string | undefined): Promise<Check> {
+async function checkPort(t: DoctorTarget, ip: string, p: Listener, diskFingerprint: string | undefined): Promise<Check> {
     const check = `tls:${p.port}`;
     try {
         const cert = await servedCertificate(ip, t.hostname, p);

@@ -2,6 +2,7 @@
 // The whole point of the blog post: PAM users log in with a bare name, passwd-file users with a full address,
 // and alice@BASE must reach PAM as alice.
 
+import { enabled, port } from "../listeners";
 import { CONTROLLER_SOCKET, RSPAMD_GROUP } from "./rspamd";
 
 export type DovecotVersion = "2.3" | "2.4";
@@ -13,7 +14,7 @@ export interface DovecotInput {
     keyFile: string;
     passwdFile: string;
     postmaster: string;
-    /** Also listen on 993 (implicit TLS). */
+    /** Also listen on imaps (implicit TLS, listeners.ts). */
     imaps: boolean;
     /** The PAM service of the pam passdb (its file decides which accounts are mail accounts). */
     pamService: string;
@@ -469,10 +470,11 @@ ${services(d)}`;
 
 /** The listeners and sockets, written the same way in 2.3 and 2.4. */
 function services(d: DovecotInput): string {
-    const imapsPort = d.imaps ? "993" : "0";
+    // port 0: the listener is off (listeners.ts: imaps)
+    const imapsPort = enabled(d, "imaps") ? port("imaps") : 0;
     return `service imap-login {
   inet_listener imap {
-    port = 143
+    port = ${port("imap")}
   }
   inet_listener imaps {
     port = ${imapsPort}
@@ -528,7 +530,7 @@ service quota-status {
 
 service managesieve-login {
   inet_listener sieve {
-    port = 4190
+    port = ${port("sieve")}
   }
 }
 

@@ -2,6 +2,7 @@
 // that runs those checks and posts failures to a webhook. Pure text, tested without Pulumi.
 
 import { DoctorConfig, RelayHostConfig } from "../config";
+import { Listener, tlsStart } from "../listeners";
 import { BACKUP_STAMP } from "./backup";
 
 export const LOGROTATE_FILE = "/etc/logrotate.d/mailstack";
@@ -40,28 +41,12 @@ export interface DoctorInput {
     doctor: DoctorConfig;
     relay?: RelayHostConfig;
     certFile: string;
-    /** TLS ports the server serves: name = how to start TLS there. */
-    ports: Port[];
+    /** Every listener the server serves its certificate on (listeners.ts: tlsListeners). */
+    ports: Listener[];
     /** mailstack:backup is set: a missing stamp means "not run yet", not "not configured". */
     backup: boolean;
     /** The units that must be active (render/units.ts). */
     units: string[];
-}
-
-export interface Port {
-    port: number;
-    /** How TLS starts there: the STARTTLS of a protocol (openssl s_client -starttls names them so), or at once. */
-    tls: "smtp" | "imap" | "sieve" | "implicit";
-}
-
-/** Every port the server serves a certificate on (postfix, dovecot, managesieve, nginx): the doctor checks each. */
-export function tlsPorts(c: { imaps: boolean; smtps: boolean }): Port[] {
-    return [
-        { port: 25, tls: "smtp" as const }, { port: 143, tls: "imap" as const }, { port: 587, tls: "smtp" as const },
-        { port: 443, tls: "implicit" as const }, { port: 4190, tls: "sieve" as const },
-        ...(c.imaps ? [{ port: 993, tls: "implicit" as const }] : []),
-        ...(c.smtps ? [{ port: 465, tls: "implicit" as const }] : []),
-    ];
 }
 
 /** Shell variables for files/mailstack-doctor. Every value is a number, a validated host name or a fixed path. */
@@ -77,7 +62,8 @@ export function doctorConf(p: DoctorInput): string {
         ["UNITS", p.units.join(" ")],
         ["CERT_MIN_DAYS", d.certMinDays],
         ["CERT_FILE", p.certFile],
-        ["TLS_PORTS", p.ports.map((x) => `${x.port}:${x.tls}`).join(" ")],
+        // PORT:HOW:DAEMON, HOW as openssl s_client -starttls names it or "implicit"; DAEMON is the one to reload
+        ["TLS_PORTS", p.ports.map((x) => `${x.port}:${tlsStart(x)}:${x.daemon}`).join(" ")],
         // Where outbound mail goes first: the smarthost, or (direct delivery) a well-known MX on port 25.
         ["OUTBOUND", p.relay === undefined ? `${d.outboundProbe}:25:plain` : `${p.relay.host}:${p.relay.port}:${p.relay.tls}`],
     ];

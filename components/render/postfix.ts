@@ -1,6 +1,7 @@
 // postfix main.cf and master.cf, rendered from typed input. No Pulumi here: tests feed the text to the real postconf.
 
 import { RelayHostConfig } from "../config";
+import { enabled, listener } from "../listeners";
 import { LDA, QUOTA_STATUS, VHOSTS } from "./dovecot";
 import { MILTER } from "./rspamd";
 import { SRS_USER, srsMainCf, srsService } from "./srs";
@@ -11,7 +12,7 @@ export interface PostfixInput {
     virtualDomains: string[];
     certFile: string;
     keyFile: string;
-    /** Also listen on 465 (implicit TLS submission). */
+    /** Also listen on submissions (implicit TLS, listeners.ts). */
     smtps: boolean;
     /** The IPv6 address outbound mail leaves from (its PTR is the hostname). Without one, IPv4 only: mail sent
      * over IPv6 from an address without PTR, AAAA and SPF is refused by the big receivers. */
@@ -295,11 +296,12 @@ function service(head: string, options: string[]): string {
 
 export function masterCf(p: PostfixInput): string {
     let text = MASTER_HEADER + DEBIAN_SERVICES + LDA_SERVICE + PICKUP_CLEANUP + SUBMISSION_CLEANUP + srsService();
-    text += service("submission inet n       -       y       -       -       smtpd",
-        ["smtpd_tls_security_level=encrypt", ...SUBMISSION_OPTIONS]);
-    if (p.smtps) {
-        text += service("submissions inet n      -       y       -       -       smtpd",
-            ["smtpd_tls_wrappermode=yes", "smtpd_tls_security_level=encrypt", ...SUBMISSION_OPTIONS]);
+    // master.cf names the service; its port is the /etc/services entry of that name, the listener's (listeners.ts).
+    for (const l of [listener("submission"), listener("submissions")].filter((x) => enabled(p, x.service))) {
+        text += service(`${l.service} inet n`.padEnd(24) + "-       y       -       -       smtpd", [
+            ...(l.tls === "implicit" ? ["smtpd_tls_wrappermode=yes"] : []), "smtpd_tls_security_level=encrypt",
+            ...SUBMISSION_OPTIONS,
+        ]);
     }
     return text;
 }

@@ -1,6 +1,7 @@
 // What the admin publishes in DNS and types into a mail client: derived from the config, never stored.
 
 import { MailConfig } from "../config";
+import { clientListeners, enabled, port } from "../listeners";
 import { mtaStsId, WEB_PREFIXES } from "./web";
 
 export interface DnsRecord {
@@ -84,8 +85,7 @@ export function dnsRecords(c: Pick<MailConfig, "hostname" | "baseDomain" | "virt
         const srv = (service: string, port: number | undefined): DnsRecord => ({
             name: `_${service}._tcp.${domain}`, type: "SRV", value: port === undefined ? "0 0 0 ." : `0 1 ${port} ${c.hostname}.`,
         });
-        records.push(srv("imap", 143), srv("submission", 587), srv("imaps", c.imaps ? 993 : undefined),
-            srv("submissions", c.smtps ? 465 : undefined));
+        records.push(...clientListeners().map((l) => srv(l.service, enabled(c, l.service) ? l.port : undefined)));
         records.push(
             { name: `_mta-sts.${domain}`, type: "TXT", value: `v=STSv1; id=${mtaStsId(c)}` },
             { name: `_smtp._tls.${domain}`, type: "TXT", value: `v=TLSRPTv1; rua=mailto:${report}` },
@@ -111,11 +111,15 @@ export interface ClientSettings {
 
 export function clientSettings(c: Pick<MailConfig, "hostname" | "baseDomain" | "imaps" | "smtps">): ClientSettings {
     const host = c.hostname;
+    const implicit = (service: string): { host: string; port: number; security: "SSL/TLS" } | undefined =>
+        enabled(c, service) ? { host, port: port(service), security: "SSL/TLS" } : undefined;
+    const imaps = implicit("imaps");
+    const smtps = implicit("submissions");
     return {
-        imap: { host, port: 143, security: "STARTTLS" },
-        smtp: { host, port: 587, security: "STARTTLS", authentication: "normal password" },
-        ...(c.imaps ? { imaps: { host, port: 993, security: "SSL/TLS" as const } } : {}),
-        ...(c.smtps ? { smtps: { host, port: 465, security: "SSL/TLS" as const } } : {}),
+        imap: { host, port: port("imap"), security: "STARTTLS" },
+        smtp: { host, port: port("submission"), security: "STARTTLS", authentication: "normal password" },
+        ...(imaps === undefined ? {} : { imaps }),
+        ...(smtps === undefined ? {} : { smtps }),
         login: {
             systemUsers: `the bare account name (alice) or alice@${c.baseDomain}, with the system password`,
             virtualUsers: "the full address (bob@example.net), with the password from virtualUserPasswords",

@@ -3,6 +3,7 @@
 // from typed input. No Pulumi here: tests/render feeds the texts to the real `rspamadm configtest`.
 
 import { blake2b } from "@noble/hashes/blake2b";
+import { port } from "../listeners";
 import { LOCAL_ANY_SENDER, MAPS, ORIGINATING, SENDMAIL } from "./postfix";
 
 export const RSPAMD_DIR = "/etc/rspamd";
@@ -11,9 +12,12 @@ export const DKIM_DIR = "/var/lib/rspamd/dkim";
 /** Debian's rspamd runs as this user. */
 export const RSPAMD_GROUP = "_rspamd";
 /** rspamd's milter (proxy worker), as postfix reaches it. TCP: postfix's smtpd runs chrooted. */
-export const MILTER = "inet:127.0.0.1:11332";
-/** Every socket of rspamd and redis: loopback only, so no firewall rule is involved. */
-export const PORTS = { proxy: 11332, normal: 11333, controller: 11334, fuzzy: 11335, redis: 6379 } as const;
+export const MILTER = `inet:127.0.0.1:${port("rspamd-proxy")}`;
+/** Every socket of rspamd and redis: loopback only (listeners.ts), so no firewall rule is involved. */
+export const PORTS = {
+    proxy: port("rspamd-proxy"), normal: port("rspamd-normal"), controller: port("rspamd-controller"),
+    fuzzy: port("rspamd-fuzzy"), redis: port("redis"),
+} as const;
 /** The controller also listens here, for the server's own learning (mailstack-learn@.service runs as _rspamd):
  * rspamd lets a unix-socket client learn without the controller's password, so only _rspamd (and root) may
  * connect, never a user. */

@@ -16,8 +16,10 @@
 // unchecked relay for all of them. postfix's SMTP client cannot reach a unix socket (only its LMTP client can,
 // and smtpd does not speak LMTP). A pipe is not a listener: only the queue manager starts it.
 
-/** postsrsd's ports on 127.0.0.1 (its Debian defaults): postfix tcp_table(5) lookups. */
-export const SRS_PORTS = { forward: 10001, reverse: 10002 } as const;
+import { port } from "../listeners";
+
+/** postsrsd's ports on 127.0.0.1 (its Debian defaults, listeners.ts): postfix tcp_table(5) lookups. */
+export const SRS_PORTS = { forward: port("srs-forward"), reverse: port("srs-reverse") } as const;
 export const SRS_FORWARD_MAP = `tcp:127.0.0.1:${SRS_PORTS.forward}`;
 export const SRS_REVERSE_MAP = `tcp:127.0.0.1:${SRS_PORTS.reverse}`;
 

@@ -4,6 +4,7 @@
 // (autodiscover, the Apple profile) are templates whose placeholders nginx fills from the address (sub_filter).
 
 import { createHash } from "crypto";
+import { clientServers, Listener, port } from "../listeners";
 import { CIPHERS } from "./postfix";
 
 export type MtaStsMode = "enforce" | "testing";
@@ -44,22 +45,8 @@ export function webNames(w: Pick<WebInput, "baseDomain" | "virtualDomains">): st
 
 // ------------------------------------------------------------------ what a client is told
 
-interface Server {
-    kind: "imap" | "smtp";
-    port: number;
-    /** Thunderbird's socketType. */
-    socket: "STARTTLS" | "SSL";
-}
-
-/** The preferred server first: implicit TLS when it is on (RFC 8314), then the STARTTLS ports that are always on. */
-export function servers(w: Pick<WebInput, "imaps" | "smtps">): Server[] {
-    return [
-        ...(w.imaps ? [{ kind: "imap" as const, port: 993, socket: "SSL" as const }] : []),
-        { kind: "imap", port: 143, socket: "STARTTLS" },
-        ...(w.smtps ? [{ kind: "smtp" as const, port: 465, socket: "SSL" as const }] : []),
-        { kind: "smtp", port: 587, socket: "STARTTLS" },
-    ];
-}
+/** Thunderbird's socketType (autodiscover's Encryption is TLS for STARTTLS, SSL for implicit TLS). */
+const socketType = (l: Listener): string => (l.tls === "implicit" ? "SSL" : "STARTTLS");
 
 /** Base-domain users are PAM accounts and log in with the bare name; virtual users with the full address. */
 function isBase(w: Pick<WebInput, "baseDomain">, domain: string): boolean {
@@ -69,12 +56,12 @@ function isBase(w: Pick<WebInput, "baseDomain">, domain: string): boolean {
 /** Thunderbird's autoconfig file for one domain; Thunderbird fills in the %EMAIL...% placeholders itself. */
 export function thunderbirdConfig(w: WebInput, domain: string): string {
     const username = isBase(w, domain) ? "%EMAILLOCALPART%" : "%EMAILADDRESS%";
-    const entry = (s: Server): string => {
-        const tag = s.kind === "imap" ? "incomingServer" : "outgoingServer";
-        return `    <${tag} type="${s.kind}">
+    const entry = (s: Listener): string => {
+        const tag = s.client === "imap" ? "incomingServer" : "outgoingServer";
+        return `    <${tag} type="${s.client ?? ""}">
       <hostname>${w.hostname}</hostname>
       <port>${s.port}</port>
-      <socketType>${s.socket}</socketType>
+      <socketType>${socketType(s)}</socketType>
       <authentication>password-cleartext</authentication>
       <username>${username}</username>
     </${tag}>
@@ -87,7 +74,7 @@ export function thunderbirdConfig(w: WebInput, domain: string): string {
     <domain>${domain}</domain>
     <displayName>${domain}</displayName>
     <displayShortName>${domain}</displayShortName>
-${servers(w).map(entry).join("")}  </emailProvider>
+${clientServers(w).map(entry).join("")}  </emailProvider>
 </clientConfig>
 `;
 }
@@ -98,18 +85,18 @@ ${servers(w).map(entry).join("")}  </emailProvider>
  * Encryption TLS is STARTTLS, SSL implicit TLS.
  */
 export function autodiscoverTemplate(w: WebInput): string {
-    const first = (kind: Server["kind"]): Server => servers(w).find((s) => s.kind === kind) as Server;
-    const entry = (s: Server): string => `      <Protocol>
-        <Type>${s.kind.toUpperCase()}</Type>
+    const first = (kind: Listener["client"]): Listener => clientServers(w).find((s) => s.client === kind) as Listener;
+    const entry = (s: Listener): string => `      <Protocol>
+        <Type>${(s.client ?? "").toUpperCase()}</Type>
         <Server>${w.hostname}</Server>
         <Port>${s.port}</Port>
         <DomainRequired>off</DomainRequired>
         <LoginName>${PLACEHOLDER.login}</LoginName>
         <SPA>off</SPA>
         <SSL>on</SSL>
-        <Encryption>${s.socket === "SSL" ? "SSL" : "TLS"}</Encryption>
+        <Encryption>${s.tls === "implicit" ? "SSL" : "TLS"}</Encryption>
         <AuthRequired>on</AuthRequired>
-${s.kind === "smtp" ? "        <UsePOPAuth>off</UsePOPAuth>\n        <SMTPLast>off</SMTPLast>\n" : ""}      </Protocol>
+${s.client === "smtp" ? "        <UsePOPAuth>off</UsePOPAuth>\n        <SMTPLast>off</SMTPLast>\n" : ""}      </Protocol>
 `;
     return `<?xml version="1.0" encoding="utf-8"?>
 <Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006">
@@ -134,8 +121,8 @@ function uuid(text: string): string {
  * login name. The password is not in it: the device asks for it.
  */
 export function appleProfile(w: WebInput): string {
-    const imap = servers(w).find((s) => s.kind === "imap") as Server;
-    const smtp = servers(w).find((s) => s.kind === "smtp") as Server;
+    const imap = clientServers(w).find((s) => s.client === "imap") as Listener;
+    const smtp = clientServers(w).find((s) => s.client === "smtp") as Listener;
     const reverse = w.hostname.split(".").reverse().join(".");
     return `<?xml version="1.0" encoding="UTF-8"?>
 <!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
@@ -243,8 +230,8 @@ export function nginxConf(w: WebInput, tls: boolean, paths: { webRoot: string; a
         : `        "~*^(?<l>${ADDR_LOCAL})(@|%40)${escapeRe(d)}$" "$l@${d}";\n`).join("");
     const addressMap = ds.map((d) => `        "~*^(?<l>${ADDR_LOCAL})(@|%40)${escapeRe(d)}$" "$l@${d}";\n`).join("");
     const http = `    server {
-        listen 80 default_server;
-        listen [::]:80 default_server;
+        listen ${port("http")} default_server;
+        listen [::]:${port("http")} default_server;
         server_name _;
         location /.well-known/acme-challenge/ {
             root ${paths.acmeRoot};
@@ -264,8 +251,8 @@ export function nginxConf(w: WebInput, tls: boolean, paths: { webRoot: string; a
             proxy_set_header X-Mailstack-Address ${address};
 `;
     const site = (d: string): string => `    server {
-        listen 443 ssl;
-        listen [::]:443 ssl;
+        listen ${port("https")} ssl;
+        listen [::]:${port("https")} ssl;
         server_name ${WEB_PREFIXES.map((p) => `${p}.${d}`).join(" ")};
         location = /mail/config-v1.1.xml {
             alias ${paths.webRoot}/${d}/mail/config-v1.1.xml;
@@ -310,8 +297,8 @@ ${addressMap}    }
 
     # Any other name on 443: no answer.
     server {
-        listen 443 ssl default_server;
-        listen [::]:443 ssl default_server;
+        listen ${port("https")} ssl default_server;
+        listen [::]:${port("https")} ssl default_server;
         server_name _;
         return 444;
     }

@@ -5,6 +5,8 @@
 import { spawn } from "child_process";
 import { copyFileSync, existsSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from "fs";
 import * as path from "path";
+import { JAIL_FILE } from "../../components/render/fail2ban";
+import { DOCTOR, DOCTOR_CONF } from "../../components/render/ops";
 import { CLIENT_NETNS, MAILCLIENT, mail, onServer, onServerStatus, output, pebbleRoot, pulumi, ROOT, testbed } from "./testbed";
 
 jest.setTimeout(300_000);
@@ -194,9 +196,17 @@ describe("no accepted message is lost while `pulumi up` reloads postfix and dove
             expect(withPorts.stdout).toMatch(/mail-postfix-apply/);
             expect(withPorts.stdout).toMatch(/mail-dovecot-apply/);
             expect(onServer("ss -Hltn 'sport = :465' 'or' 'sport = :993' | wc -l").trim()).not.toBe("0");
+            // the listener table's other consumers on the server: the jail bans on both, the doctor probes both
+            // (and finds the certificate there: 4 s, so only while they are on)
+            const derived = (probe: boolean): string => onServer(`grep -o 'port="[0-9,]*"' ${JAIL_FILE};
+                sed -n 's/^TLS_PORTS=//p' ${DOCTOR_CONF}${probe ? `; ${DOCTOR} | grep -E '\\sserved:(465|993)\\s' || true` : ""}`);
+            expect(derived(true)).toMatch(new RegExp(`^port="143,465,587,993,4190"\n'.* 465:implicit:postfix .* ` +
+                "993:implicit:dovecot .*'\nok\tserved:465\t.*\nok\tserved:993\t"));
             const restored = pulumi("up", "--yes", "--skip-preview");
             expect(restored.status).toBe(0);
             expect(onServer("ss -Hltn 'sport = :465' 'or' 'sport = :993' | wc -l").trim()).toBe("0");
+            expect(derived(false)).toBe(`port="143,587,4190"\n` +
+                "'25:smtp:postfix 143:imap:dovecot 443:implicit:nginx 587:smtp:postfix 4190:sieve:dovecot'\n");
             const upEnd = Date.now() / 1000;
             await until("accepted messages after the ups", 30, () =>
                 (accepted().filter((s) => s.t > upEnd).length >= 5 ? true : undefined));

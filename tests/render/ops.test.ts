@@ -4,7 +4,8 @@
 import * as path from "path";
 import { readFileSync } from "fs";
 import { mainCf, MAPS, masterCf, relayNexthop, saslPasswd, SYSTEM_CA_FILE } from "../../components/render/postfix";
-import { doctorConf, doctorService, doctorTimer, logrotate, tlsPorts } from "../../components/render/ops";
+import { tlsListeners } from "../../components/listeners";
+import { doctorConf, doctorService, doctorTimer, logrotate } from "../../components/render/ops";
 import { managedUnits } from "../../components/render/units";
 import { problems, ROOTFS_TIMEOUT_MS, Sandbox, selfSignedCert, SUITE } from "./debian";
 import { config, postfixInput } from "./fixture";
@@ -95,11 +96,12 @@ describe(`logrotate and the inside checks on ${SUITE}`, () => {
         expect(sb.run(["bash", "-n"], script).status).toBe(0);
         const c = config({ smtps: true });
         const units = managedUnits({ backup: true, storage: false });
-        const conf = doctorConf({ doctor: { ...c.doctor, diskMaxPercent: 80 }, certFile: "/etc/x.pem", ports: tlsPorts(c),
+        const conf = doctorConf({ doctor: { ...c.doctor, diskMaxPercent: 80 }, certFile: "/etc/x.pem", ports: tlsListeners(c),
             backup: true, units });
         const r = sb.run(["bash", "-c", `${conf}\necho "$DISK_MAX_PERCENT|$TLS_PORTS|$OUTBOUND|$CERT_FILE|$BACKUP|$BACKUP_STAMP|$UNITS"`]);
-        // every TLS port served, from the one list (443: nginx, 4190: managesieve)
-        expect(r.stdout.trim()).toBe("80|25:smtp 143:imap 587:smtp 443:implicit 4190:sieve 465:implicit|" +
+        // every TLS port served, from the listener table (443: nginx, 4190: managesieve), with the daemon to reload
+        expect(r.stdout.trim()).toBe("80|25:smtp:postfix 143:imap:dovecot 443:implicit:nginx 465:implicit:postfix " +
+            "587:smtp:postfix 4190:sieve:dovecot|" +
             `gmail-smtp-in.l.google.com:25:plain|/etc/x.pem|yes|/var/lib/mailstack/last-backup|${units.join(" ")}`);
         const relayed = doctorConf({ doctor: c.doctor, certFile: "/etc/x.pem", ports: [], backup: false, units: [],
             relay: { host: "smtp.relay.example", port: 465, tls: "implicit", username: "u" } });

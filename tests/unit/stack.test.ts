@@ -6,7 +6,7 @@ import { MailConfig, parseConfig, RawConfig } from "../../components/config";
 import { ctlScript } from "../../components/render/ctl";
 import { NGINX_CONF } from "../../components/render/web";
 import { certbotCommand } from "../../components/certificate";
-import { openPorts } from "../../components/firewall";
+import { tcpRules } from "../../components/firewall";
 import { HetznerServer } from "../../components/host";
 import { MailServer } from "../../components/mailServer";
 import { sha256 } from "../../components/remote";
@@ -68,7 +68,7 @@ beforeAll(async () => {
     await installMocks();
 });
 
-describe("firewall ports (openPorts)", () => {
+describe("firewall ports (tcpRules)", () => {
     test.each([
         [false, false, [22, 25, 80, 143, 443, 587, 4190]],
         [true, false, [22, 25, 80, 143, 443, 587, 993, 4190]],
@@ -76,11 +76,11 @@ describe("firewall ports (openPorts)", () => {
         [true, true, [22, 25, 80, 143, 443, 465, 587, 993, 4190]],
     ])("imaps=%s smtps=%s opens exactly %j", (imaps, smtps, expected) => {
         const adminCidrs = ["198.51.100.0/24"];
-        const ports = openPorts({ adminCidrs, imaps, smtps });
-        expect(ports.map((p) => p.port).sort((a, b) => a - b)).toEqual(expected);
-        expect(new Set(ports.map((p) => p.port)).size).toBe(ports.length);
-        for (const p of ports) {
-            expect({ port: p.port, sources: p.sources }).toEqual({ port: p.port, sources: p.port === 22 ? adminCidrs : ANYWHERE });
+        const rules = tcpRules({ adminCidrs, imaps, smtps });
+        expect(tcpPorts(rules)).toEqual(expected);
+        expect(new Set(rules.map((p) => p.port)).size).toBe(rules.length);
+        for (const p of rules) {
+            expect({ port: p.port, sources: p.sourceIps }).toEqual({ port: p.port, sources: p.port === "22" ? adminCidrs : ANYWHERE });
         }
     });
 });
@@ -235,10 +235,9 @@ describe("MailServer on a new Hetzner server", () => {
         const fw = r.rec.one(TYPES.firewall);
         const rules = fw.inputs.rules as { direction: string; protocol: string; port?: string; sourceIps: string[] }[];
         expect(tcpPorts(rules)).toEqual([22, 25, 80, 143, 443, 587, 4190]);
-        // The resource carries exactly what openPorts computes for this config.
-        const expected = openPorts({ adminCidrs: hetznerHost.adminCidrs, imaps: false, smtps: false });
-        expect(rules.filter((x) => x.protocol === "tcp").map((x) => ({ port: Number(x.port), sources: x.sourceIps })))
-            .toEqual(expected.map((p) => ({ port: p.port, sources: p.sources })));
+        // The resource carries exactly what tcpRules computes for this config.
+        expect(rules.filter((x) => x.protocol === "tcp"))
+            .toEqual(tcpRules({ adminCidrs: hetznerHost.adminCidrs, imaps: false, smtps: false }));
         for (const rule of rules) {
             expect(rule.direction).toBe("in");
             expect(rule.sourceIps).toEqual(rule.port === "22" ? hetznerHost.adminCidrs : ANYWHERE);
