@@ -9,6 +9,7 @@ import { BACKUP_ENV } from "./backup";
 import { FILTER_FILE } from "./fail2ban";
 import { VHOSTS } from "./dovecot";
 import { DKIM_DIR, RSPAMD_DIR } from "./rspamd";
+import { port } from "../listeners";
 import { STORAGE_MOUNT } from "./storage";
 import { ACME_ROOT, NGINX_CONF, NGINX_STAGED } from "./web";
 
@@ -30,17 +31,26 @@ export const CTL_PATHS: Record<string, string> = {
     VHOSTS,
 };
 
+/** The ports the script checks, from the listener table: nginx's, and rspamd's milter port, also as
+ * /proc/net/tcp shows 127.0.0.1 and it (hexadecimal, e.g. 0100007F:2C44). */
+export const CTL_PORTS: Record<string, string> = {
+    HTTP_PORT: String(port("http")),
+    HTTPS_PORT: String(port("https")),
+    MILTER_PORT: String(port("rspamd-proxy")),
+    MILTER_TCP: `0100007F:${port("rspamd-proxy").toString(16).toUpperCase().padStart(4, "0")}`,
+};
+
 /** The line of files/mailstack-ctl that the rendered paths replace. */
 export const PATHS_MARKER = "# @paths: rendered by components/render/ctl.ts";
 
-/** The script as uploaded: files/mailstack-ctl with CTL_PATHS in place of its marker line. */
+/** The script as uploaded: files/mailstack-ctl with CTL_PATHS and CTL_PORTS in place of its marker line. */
 export function ctlScript(source = readFileSync(path.join(__dirname, "..", "..", "files", "mailstack-ctl"), "utf8")): string {
     const lines = source.split("\n");
     const at = lines.indexOf(PATHS_MARKER);
     if (at < 0 || lines.indexOf(PATHS_MARKER, at + 1) >= 0) {
         throw new Error(`files/mailstack-ctl must hold the line "${PATHS_MARKER}" exactly once`);
     }
-    const rendered = Object.entries(CTL_PATHS).map(([name, value]) => {
+    const rendered = Object.entries({ ...CTL_PATHS, ...CTL_PORTS }).map(([name, value]) => {
         if (!/^[A-Za-z0-9_./:@+-]+$/.test(value)) {
             throw new Error(`${name}: ${value} is not a plain path`);
         }
