@@ -543,6 +543,7 @@ export function secretRules(c: MailConfig, secrets: Partial<Record<SecretKey, st
     each(() => checkRelayPassword(c.relayHost, secrets.relayPassword));
     each(() => checkWebhook(secrets.alertWebhook));
     need("sshPrivateKey", c.host.kind !== "testbed", `host kind "${c.host.kind}"`, " < KEYFILE");
+    need("dnsKey", c.dns.provider === "rfc2136", 'dns provider "rfc2136"', " (the TSIG secret)");
     if (c.backup !== undefined) {
         need("backupPassword", true, "mailstack:backup");
         need("backupS3SecretKey", c.backup.s3AccessKeyId !== undefined, "the s3 repository of mailstack:backup");

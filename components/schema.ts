@@ -250,6 +250,25 @@ const backup = object({
         "for s3: the access key id (its secret key is `backupS3SecretKey`)"),
 });
 
+/** TTL of the records the stack publishes: short by default, so a mistake heals quickly. */
+const ttl = () => describe(whole(60, 86400, "expected seconds from 60 to 86400").default(300), "seconds");
+const dnsNone = object({ provider: z.literal("none") });
+const dnsHetzner = object({ provider: z.literal("hetzner"), ttl: ttl() });
+const dnsRfc2136 = object({
+    provider: z.literal("rfc2136"),
+    server: text([(v) => isIP(v) !== 0, (v) => `"${v}" is not an IP address (the primary name server of the zones)`]),
+    port: whole(1, 65535, "expected a TCP port number").default(53),
+    keyName: lower(text([(v) => isDomain(v.toLowerCase()) || LABEL.test(v.toLowerCase()),
+        (v) => `"${v}" is not a TSIG key name (a DNS name such as mailstack-key)`])),
+    keyAlgorithm: oneOf(["hmac-sha256", "hmac-sha384", "hmac-sha512"], "TSIG algorithm").default("hmac-sha256"),
+    ttl: ttl(),
+});
+const dns = z.discriminatedUnion("provider", [dnsNone, dnsHetzner, dnsRfc2136], {
+    error: (iss) => (typeof iss.input === "object" && iss.input !== null && !Array.isArray(iss.input)
+        ? `unknown DNS provider ${show((iss.input as { provider?: unknown }).provider)} (none, hetzner, rfc2136)`
+        : `expected an object, got ${show(iss.input)}`),
+});
+
 /** A Pulumi secret: read with getSecret, never part of the parsed config (its brand keeps it out of MailConfig). */
 const secret = (description: string) => describe(z.string().brand<"secret">().optional(), description, { secret: true });
 
@@ -328,6 +347,13 @@ export const Schema = object({
         "per domain and selector, kept in the stack's state (secret), so it survives re-runs and a new server. " +
         "Rotation: set `nextSelector`, publish its `SELECTOR._domainkey` record from `dnsRecords`, wait for DNS, then " +
         "make it `selector` and drop `nextSelector`"),
+    dns: describe(dns.default({ provider: "none" }), "where the stack publishes the records of `dnsRecords`: `none` " +
+        "(you publish them), `hetzner` (Hetzner's DNS: a zone per domain, created or adopted; foreign records are never " +
+        "touched) or `rfc2136` (dynamic updates signed with the TSIG key `dnsKey`, to BIND, Knot, PowerDNS...); one " +
+        "record set per name and type, with `ttl` seconds",
+    { readme: "{provider: none}`, `{provider: hetzner, ttl: 300}` or `{provider: rfc2136, server, port: 53, keyName, " +
+        "keyAlgorithm: hmac-sha256, ttl: 300}" }),
+    dnsKey: secret("with `dns.provider: rfc2136`: the TSIG key's secret (base64), as `tsig-keygen` or `keymgr` prints it"),
     spam: describe(object({
         addHeaderScore: z.number({ error: (iss) => `expected a positive number, got ${show(iss.input)}` }).positive().default(6),
         rejectScore: z.number({ error: (iss) => `expected a positive number, got ${show(iss.input)}` }).positive().default(15),

@@ -22,13 +22,18 @@ export interface DkimPublicKey {
     publicKey: string;
 }
 
-/** TXT character-strings are at most 255 bytes. */
+/** TXT character-strings are at most 255 bytes (RFC 1035 3.3): split by UTF-8 bytes, never inside a character. */
 export function txtStrings(value: string, size = 255): string[] {
     const out: string[] = [];
-    for (let i = 0; i < value.length; i += size) {
-        out.push(value.slice(i, i + size));
+    let current = "";
+    for (const ch of value) {
+        if (Buffer.byteLength(current + ch) > size) {
+            out.push(current);
+            current = "";
+        }
+        current += ch;
     }
-    return out;
+    return [...out, current];
 }
 
 export function dkimRecord(k: DkimPublicKey): DnsRecord {

@@ -21,7 +21,7 @@ describe("generated from the schema", () => {
             expect([key, typeof s.meta()?.description]).toEqual([key, "string"]);
         }
         expect(SECRET_KEYS.sort()).toEqual(["alertWebhook", "backupPassword", "backupS3SecretKey", "backupSshKey",
-            "relayPassword", "sshPrivateKey"]);
+            "dnsKey", "relayPassword", "sshPrivateKey"]);
     });
 });
 
