@@ -24,6 +24,7 @@ import { Storage } from "./storage";
 import { Srs } from "./srs";
 import { CTL, step } from "./remote";
 import { Backup } from "./backup";
+import { Dns, Publisher } from "./dns";
 import { ClientSettings, clientSettings, DnsRecord, dnsRecords } from "./render/records";
 import { WebInput } from "./render/web";
 import { quotaLogin, sizeBytes } from "./render/dovecot";
@@ -43,6 +44,9 @@ export interface DoctorTarget {
     /** "host:port" of the smarthost, when mail leaves through one. */
     relay?: string;
 }
+
+/** How each `dns.provider` publishes (components/dns/*.ts); `none` publishes nothing. */
+const PUBLISHERS: Partial<Record<MailConfig["dns"]["provider"], Publisher>> = {};
 
 /** The config, and the secret keys of the schema (components/schema.ts says what each is for). */
 export type MailServerArgs = { config: MailConfig } & { [K in SecretKey]?: pulumi.Input<string> };
@@ -93,12 +97,21 @@ export class MailServer extends pulumi.ComponentResource {
         const vmail = new Vmail(`${name}-vmail`, { connection: conn, virtualDomains: c.virtualDomains },
             { parent: this, dependsOn: [packages, ...storage] });
         const web = new Web(`${name}-web`, { connection: conn, input: webInput, state }, { parent: this, dependsOn: [packages] });
-        // The certificate (an ACME round trip, the longest step after apt) runs beside the accounts: only postfix,
-        // dovecot and nginx read it.
-        const cert = new Certificate(`${name}-certificate`, { connection: conn, config: c.certificate },
-            { parent: this, dependsOn: [packages, web.acmeReady, ...storage] });
-        web.serve(`${name}-web-tls`, cert, certbotCommand(c.certificate));
         const keys = dkimKeys(name, domains, c.dkim, this);
+        const published = pulumi.all([...keys.signing, ...keys.next].map((k) =>
+            pulumi.all([k.domain, k.selector, k.publicKey]).apply(([domain, selector, publicKey]) => ({ domain, selector, publicKey }))));
+        this.dnsRecords = pulumi.all([host.address, host.ipv6 ?? pulumi.output(undefined), published])
+            .apply(([ip, ip6, dkim]) => dnsRecords(c, ip, ip6, dkim));
+        const dns = new Dns(`${name}-dns`, {
+            config: c, records: this.dnsRecords, ipv6: host.ipv6 !== undefined, publishers: PUBLISHERS,
+            dkim: [c.dkim.selector, ...(c.dkim.nextSelector === undefined ? [] : [c.dkim.nextSelector])]
+                .flatMap((selector) => domains.map((domain) => ({ domain, selector }))),
+        }, { parent: this });
+        // The certificate (an ACME round trip, the longest step after apt) runs beside the accounts: only postfix,
+        // dovecot and nginx read it. After the records the CA's validation looks up, when the stack publishes them.
+        const cert = new Certificate(`${name}-certificate`, { connection: conn, config: c.certificate },
+            { parent: this, dependsOn: [packages, web.acmeReady, ...storage, ...dns.published] });
+        web.serve(`${name}-web-tls`, cert, certbotCommand(c.certificate));
         // Before postfix points its milters at it.
         const rspamd = new Rspamd(`${name}-rspamd`, { ...rspamdArgs, signing: keys.signing, state },
             { parent: this, dependsOn: [packages, ...storage] });
@@ -176,10 +189,6 @@ export class MailServer extends pulumi.ComponentResource {
             ...(c.relayHost === undefined ? {} : { relay: `${c.relayHost.host}:${c.relayHost.port}` }),
         }));
         this.clientSettings = clientSettings(c);
-        const published = pulumi.all([...keys.signing, ...keys.next].map((k) =>
-            pulumi.all([k.domain, k.selector, k.publicKey]).apply(([domain, selector, publicKey]) => ({ domain, selector, publicKey }))));
-        this.dnsRecords = pulumi.all([host.address, host.ipv6 ?? pulumi.output(undefined), published])
-            .apply(([ip, ip6, dkim]) => dnsRecords(c, ip, ip6, dkim));
         this.virtualUserPasswords = users.virtualUserPasswords;
         this.systemUserPasswords = users.systemUserPasswords;
         // every writer has taken its repair trigger, and with it its place on the drift check's watch list
