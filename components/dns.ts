@@ -17,8 +17,11 @@ export interface PublishedSet {
 
 /** What a provider gets: the zones, every set, the component as parent. It returns what must exist before certbot
  * asks the CA (the records its validation looks up). */
-export type Publisher = (name: string, args: { config: MailConfig; zones: string[]; sets: PublishedSet[] },
-    parent: pulumi.Resource) => pulumi.Resource[];
+export type Publisher = (name: string, args: {
+    config: MailConfig; zones: string[]; sets: PublishedSet[];
+    /** The `dnsKey` secret (rfc2136's TSIG secret), when set. */
+    key?: pulumi.Input<string>;
+}, parent: pulumi.Resource) => pulumi.Resource[];
 
 export interface DnsArgs {
     config: MailConfig;
@@ -29,6 +32,7 @@ export interface DnsArgs {
     /** The published DKIM keys' domains and selectors, known from the config. */
     dkim: Pick<DkimPublicKey, "domain" | "selector">[];
     publishers: Partial<Record<MailConfig["dns"]["provider"], Publisher>>;
+    key?: pulumi.Input<string>;
 }
 
 // Documentation addresses (RFC 5737, RFC 3849): they only shape the sets; no value of them is ever published.
@@ -63,7 +67,7 @@ export class Dns extends pulumi.ComponentResource {
         if (c.dns.provider !== "none" && publisher === undefined) {
             throw new Error(`no publisher for dns provider ${c.dns.provider}`);
         }
-        this.published = publisher === undefined ? [] : publisher(name, { config: c, zones, sets }, this);
+        this.published = publisher === undefined ? [] : publisher(name, { config: c, zones, sets, key: args.key }, this);
         this.registerOutputs({});
     }
 }

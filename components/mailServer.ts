@@ -25,6 +25,7 @@ import { Srs } from "./srs";
 import { CTL, step } from "./remote";
 import { Backup } from "./backup";
 import { Dns, Publisher } from "./dns";
+import { rfc2136 } from "./dns/rfc2136";
 import { ClientSettings, clientSettings, DnsRecord, dnsRecords } from "./render/records";
 import { WebInput } from "./render/web";
 import { quotaLogin, sizeBytes } from "./render/dovecot";
@@ -46,7 +47,7 @@ export interface DoctorTarget {
 }
 
 /** How each `dns.provider` publishes (components/dns/*.ts); `none` publishes nothing. */
-const PUBLISHERS: Partial<Record<MailConfig["dns"]["provider"], Publisher>> = {};
+const PUBLISHERS: Partial<Record<MailConfig["dns"]["provider"], Publisher>> = { rfc2136 };
 
 /** The config, and the secret keys of the schema (components/schema.ts says what each is for). */
 export type MailServerArgs = { config: MailConfig } & { [K in SecretKey]?: pulumi.Input<string> };
@@ -103,7 +104,7 @@ export class MailServer extends pulumi.ComponentResource {
         this.dnsRecords = pulumi.all([host.address, host.ipv6 ?? pulumi.output(undefined), published])
             .apply(([ip, ip6, dkim]) => dnsRecords(c, ip, ip6, dkim));
         const dns = new Dns(`${name}-dns`, {
-            config: c, records: this.dnsRecords, ipv6: host.ipv6 !== undefined, publishers: PUBLISHERS,
+            config: c, records: this.dnsRecords, ipv6: host.ipv6 !== undefined, publishers: PUBLISHERS, key: args.dnsKey,
             dkim: [c.dkim.selector, ...(c.dkim.nextSelector === undefined ? [] : [c.dkim.nextSelector])]
                 .flatMap((selector) => domains.map((domain) => ({ domain, selector }))),
         }, { parent: this });

@@ -2,6 +2,7 @@ import { parseConfig, secretRules } from "../../components/config";
 import { mailZones, recordSets, txtPresentation, zoneOf } from "../../components/render/dns";
 import { DkimPublicKey, dnsRecords, txtStrings } from "../../components/render/records";
 import { VALID } from "../fixtures/config";
+import { installMocks, isSecretValue, renderServer, reveal, TYPES, valueOf } from "./harness";
 
 const c = parseConfig(VALID);
 const zones = mailZones(c.hostname, [c.baseDomain, ...c.virtualDomains]);
@@ -91,4 +92,42 @@ test("rfc2136 needs the TSIG secret", () => {
     expect(secretRules(withRfc, { sshPrivateKey: "k" }).map((e) => e.message)).toEqual([
         expect.stringMatching(/dnsKey.*is not set, and dns provider "rfc2136" needs it/)]);
     expect(secretRules(withRfc, { sshPrivateKey: "k", dnsKey: "c2VjcmV0" })).toEqual([]);
+});
+
+describe("dns provider rfc2136: a local command per record set", () => {
+    const RFC = { dns: { provider: "rfc2136", server: "192.0.2.1", keyName: "mailstack-local" } };
+    beforeAll(async () => {
+        await installMocks();
+    });
+
+    test("every set of dnsRecords, its values in the environment, the key only on stdin, before certbot", async () => {
+        const { rec, server } = await renderServer({ ...VALID, ...RFC }, { dnsKey: "c2VjcmV0LWtleQ==", sshPrivateKey: "k" });
+        const published = rec.byType(TYPES.local).filter((r) => String(r.inputs.create) === "sh files/dns-update set");
+        const records = await valueOf(server.dnsRecords);
+        const expected = recordSets(records, zones, 300);
+        expect(published.length).toBe(expected.length);
+        for (const set of expected) {
+            const r = rec.named(`mail-dns-${set.fqdn}-${set.type}`);
+            const env = reveal(r.inputs.environment) as Record<string, string>;
+            expect(env).toEqual({
+                DNS_SERVER: "192.0.2.1", DNS_PORT: "53", DNS_KEY_NAME: "mailstack-local", DNS_KEY_ALGORITHM: "hmac-sha256",
+                RRSET_ZONE: set.zone, RRSET_FQDN: set.fqdn, RRSET_TYPE: set.type, RRSET_TTL: "300",
+                RRSET_VALUES: set.values.join("\n"),
+            });
+            expect(isSecretValue(r.inputs.environment)).toBe(false);
+            expect(isSecretValue(r.inputs.stdin)).toBe(true);
+            expect(reveal(r.inputs.stdin)).toBe("c2VjcmV0LWtleQ==\n");
+            expect(r.inputs.delete).toBe("sh files/dns-update delete");
+            expect(JSON.stringify(r.inputs.create)).not.toContain("c2VjcmV0");
+        }
+        // the certificate component's dependsOn: the engine holds its certbot step back until they are done
+        const cert = rec.resources.find((r) => r.name === "mail-certificate" && !r.custom);
+        const aSet = rec.named("mail-dns-mail.example.org-A");
+        expect(cert?.dependencies).toContain(aSet.urn);
+    });
+
+    test("provider none publishes nothing and certbot waits for nothing of it", async () => {
+        const { rec } = await renderServer(VALID);
+        expect(rec.byType(TYPES.local).filter((r) => String(r.inputs.create).includes("dns-update"))).toEqual([]);
+    });
 });
