@@ -13,6 +13,7 @@ import { Listener, tlsListeners } from "./listeners";
 import { Ops } from "./ops";
 import { Packages } from "./packages";
 import { Postfix } from "./postfix";
+import { Resolver } from "./resolver";
 import { Users, PASSWD_FILE } from "./users";
 import { Vmail } from "./vmail";
 import { Web } from "./web";
@@ -113,9 +114,11 @@ export class MailServer extends pulumi.ComponentResource {
         const cert = new Certificate(`${name}-certificate`, { connection: conn, config: c.certificate },
             { parent: this, dependsOn: [packages, web.acmeReady, ...storage, ...dns.published] });
         web.serve(`${name}-web-tls`, cert, certbotCommand(c.certificate));
+        // The system's resolver before the daemons that read resolv.conf when they start (rspamd, postfix).
+        const resolver = new Resolver(`${name}-resolver`, { connection: conn, state }, { parent: this, dependsOn: [packages] });
         // Before postfix points its milters at it.
         const rspamd = new Rspamd(`${name}-rspamd`, { ...rspamdArgs, signing: keys.signing, state },
-            { parent: this, dependsOn: [packages, ...storage] });
+            { parent: this, dependsOn: [packages, resolver, ...storage] });
         // Before postfix routes forwarded mail to its pipe and bounces to postsrsd.
         const srs = new Srs(`${name}-srs`, {
             connection: conn, input: { baseDomain: c.baseDomain, hostname: c.hostname, virtualDomains: c.virtualDomains }, state,
@@ -132,7 +135,7 @@ export class MailServer extends pulumi.ComponentResource {
             ipv6: host.ipv6,
             state,
             relayPassword: args.relayPassword,
-        }, { parent: this, dependsOn: [users, rspamd, srs] });
+        }, { parent: this, dependsOn: [users, rspamd, srs, resolver] });
         const dovecot = new Dovecot(`${name}-dovecot`, {
             connection: conn,
             state,
@@ -179,7 +182,7 @@ export class MailServer extends pulumi.ComponentResource {
             connection: conn,
             create: `${CTL} units ${units.join(" ")}`,
             triggers: [state.unitRepairs],
-        }, { parent: this, dependsOn: [postfix, dovecot, rspamd, web, fail2ban, ops, ...backup, ...storage] });
+        }, { parent: this, dependsOn: [postfix, dovecot, rspamd, web, fail2ban, ops, resolver, ...backup, ...storage] });
 
         this.serverIp = host.address;
         this.doctor = pulumi.output(host.address).apply((ip): DoctorTarget => ({

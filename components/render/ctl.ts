@@ -8,6 +8,7 @@ import { LOCKED_USERS } from "./access";
 import { BACKUP_ENV } from "./backup";
 import { FILTER_FILE } from "./fail2ban";
 import { VHOSTS } from "./dovecot";
+import { RESOLV_CONF, UNBOUND_CONF } from "./resolver";
 import { DKIM_DIR, RSPAMD_DIR } from "./rspamd";
 import { port } from "../listeners";
 import { STORAGE_MOUNT } from "./storage";
@@ -29,6 +30,8 @@ export const CTL_PATHS: Record<string, string> = {
     DKIM_DIR,
     FAIL2BAN_DIR: path.posix.dirname(path.posix.dirname(FILTER_FILE)),
     VHOSTS,
+    UNBOUND_CONF,
+    RESOLV_CONF,
 };
 
 /** The ports the script checks, from the listener table: nginx's, and rspamd's milter port, also as

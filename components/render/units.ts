@@ -20,7 +20,7 @@ export interface UnitsInput {
 export function managedUnits(u: UnitsInput): string[] {
     return [
         "postfix.service", "dovecot.service", "rspamd.service", "redis-server.service", "nginx.service",
-        "fail2ban.service", "postsrsd.service", base(LEARN_UNITS.socket), base(DOCTOR_TIMER),
+        "fail2ban.service", "postsrsd.service", "unbound.service", base(LEARN_UNITS.socket), base(DOCTOR_TIMER),
         ...(u.backup ? [base(BACKUP_UNIT_FILES.timer)] : []),
         ...(u.storage ? [`${ACCOUNTS_UNIT}.path`] : []),
     ];
