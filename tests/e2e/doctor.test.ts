@@ -1,12 +1,13 @@
 // Operating the server (issue 17): mail leaves through an authenticating smarthost (and by no other route), a wrong
 // relay password is named, `npm run doctor` passes against published records and names each failure it is shown
 // (a wrong record, a blocklist listing, a stale certificate, a full disk), and the server's own timer posts
-// failures to a webhook. The outside world runs in the client namespace: dnsmasq serves the stack's records and
-// two blocklist zones (tests/e2e/outside.py is the smarthost, an MX on port 25 and the webhook).
+// failures to a webhook. The outside world runs in the client namespace: the test DNS (Knot) holds the records the
+// stack published and two blocklist zones (tests/e2e/outside.py is the smarthost, an MX on port 25 and the webhook).
 
 import { ChildProcess, execFileSync, spawn, spawnSync } from "child_process";
-import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "fs";
 import * as path from "path";
+import { mailZones, recordSets } from "../../components/render/dns";
 import { DnsRecord } from "../../components/render/records";
 import { CLIENT_NETNS, inGuest, logins, mail, onServer, onServerStatus, output, pulumi, ROOT, testbed } from "./testbed";
 
@@ -42,76 +43,19 @@ function doctorTable(name: string): string {
 
 // ---------------------------------------------------------------- the test DNS server
 
-let dns: ChildProcess | undefined;
+// The stack publishes its records in the test DNS (Knot in the client namespace, scripts/testbed) with RFC 2136;
+// a test changes one "by hand" the same way, with the testbed's TSIG key, and puts it back.
+const TSIG = readFileSync(path.join(ROOT, ".local", "dns", "tsig.key"), "utf8").trim().split(":")[2];
 
-/** dnsmasq's lines for the records (without the automatic PTR that host-record would add). */
-function dnsmasqConf(records: DnsRecord[], extra: string[]): string {
-    const zones = new Set<string>(["bl.mailstack.test", "refused.mailstack.test", "in-addr.arpa"]);
-    const lines = records.map((r) => {
-        switch (r.type) {
-            case "A":
-            case "AAAA":
-                zones.add(r.name.split(".").slice(-2).join("."));
-                return `address=/${r.name}/${r.value}`;
-            case "MX": {
-                zones.add(r.name);
-                const [prio, target] = r.value.split(" ");
-                return `mx-host=${r.name},${target.replace(/\.$/, "")},${prio}`;
-            }
-            case "TXT":
-                // a DKIM key is longer than one TXT string (255): its pieces, as published
-                return `txt-record=${r.name},${(r.strings ?? [r.value]).map((v) => `"${v}"`).join(",")}`;
-            case "PTR":
-                return `ptr-record=${r.name.split(".").reverse().join(".")}.in-addr.arpa,${r.value}`;
-            case "SRV": {
-                const [prio, weight, port, target] = r.value.split(" ");
-                return `srv-host=${r.name},${target.replace(/(.)\.$/, "$1")},${port},${prio},${weight}`;
-            }
-            case "CAA": {
-                // dnsmasq has no CAA keyword: the raw record (flags, tag length, tag, value)
-                const [flags, tag, quoted] = r.value.split(" ");
-                const value = quoted.replace(/^"|"$/g, "");
-                const hex = Buffer.concat([Buffer.from([Number(flags), tag.length]), Buffer.from(tag + value)]).toString("hex");
-                return `dns-rr=${r.name},257,${hex}`;
-            }
-        }
+function setRecords(zone: string, fqdn: string, type: string, values: string[]): void {
+    const r = spawnSync("ip", ["netns", "exec", CLIENT_NETNS, "sh", "files/dns-update", values.length > 0 ? "set" : "delete"], {
+        cwd: ROOT, input: `${TSIG}\n`, encoding: "utf8", env: {
+            ...process.env, DNS_SERVER: "192.0.2.1", DNS_PORT: "53", DNS_KEY_NAME: "mailstack-local",
+            DNS_KEY_ALGORITHM: "hmac-sha256", RRSET_ZONE: zone, RRSET_FQDN: fqdn, RRSET_TYPE: type, RRSET_TTL: "60",
+            RRSET_VALUES: values.join("\n"),
+        },
     });
-    return [...lines, ...extra, ...[...zones].map((z) => `local=/${z}/`)].join("\n") + "\n";
-}
-
-const REFUSED = "address=/10.2.0.192.refused.mailstack.test/127.255.255.254";
-
-function serveDns(records: DnsRecord[], extra: string[] = []): void {
-    stopDns();
-    const conf = path.join(DIR, "dnsmasq.conf");
-    writeFileSync(conf, dnsmasqConf(records, [REFUSED, ...extra]));
-    const log = path.join(DIR, "dnsmasq.log");
-    // the dnsmasq just stopped may still hold its port for a moment (a loaded machine): start again until it binds
-    for (let attempt = 1; ; attempt++) {
-        rmSync(log, { force: true });
-        const fd = openSync(log, "a");
-        dns = spawn("ip", ["netns", "exec", CLIENT_NETNS, "dnsmasq", "--keep-in-foreground", "--log-facility=-",
-            "--no-resolv", "--no-hosts", "--bind-interfaces", "--listen-address=192.0.2.1", "--port=5353",
-            "--pid-file=", `--conf-file=${conf}`], { stdio: ["ignore", fd, fd] });
-        closeSync(fd);
-        // dnsmasq logs "started" once its sockets are bound
-        const r = spawnSync("bash", ["-c", 'for i in $(seq 100); do grep -q started "$1" 2>/dev/null && exit 0; ' +
-            'grep -q "Address already in use" "$1" 2>/dev/null && exit 3; sleep 0.1; done; exit 1', "wait", log]);
-        if (r.status === 0) {
-            return;
-        }
-        if (r.status !== 3 || attempt === 10) {
-            throw new Error(`dnsmasq did not start: ${readFileSync(log, "utf8")}`);
-        }
-        execFileSync("sleep", ["0.5"]);
-    }
-}
-
-function stopDns(): void {
-    if (dns !== undefined) {
-        dns.kill();
-        dns = undefined;
-    }
+    expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: "" });
 }
 
 // ---------------------------------------------------------------- outside.py, certificates, config variants
@@ -178,7 +122,6 @@ beforeAll(() => {
     rmSync(DIR, { recursive: true, force: true });
     mkdirSync(OUT, { recursive: true });
     records = output<DnsRecord[]>("dnsRecords");
-    serveDns(records);
     const { cert, key } = makeCert();
     outside = spawn("ip", ["netns", "exec", CLIENT_NETNS, "/usr/bin/python3", path.join(__dirname, "outside.py"), OUT, cert, key,
         RELAY_USER, RELAY_PASSWORD], { stdio: ["ignore", "pipe", "inherit"] });
@@ -189,7 +132,6 @@ beforeAll(() => {
 });
 
 afterAll(() => {
-    stopDns();
     outside?.kill();
 });
 
@@ -197,7 +139,6 @@ afterAll(() => {
 
 describe("npm run doctor", () => {
     test("passes once the records are published; a refused blocklist query is no listing", () => {
-        serveDns(records);
         const d = doctor();
         doctorTable("healthy");
         expect(d.failed).toEqual([]);
@@ -221,16 +162,25 @@ describe("npm run doctor", () => {
     test("names the one record that is wrong, and the listing in a blocklist zone", () => {
         const spf = records.find((r) => r.type === "TXT" && r.name === "example.net" && r.value.startsWith("v=spf1"));
         expect(spf).toBeDefined();
-        serveDns(records.map((r) => (r === spf ? { ...r, value: r.value.replace(" -all", "") } : r)),
-            ["address=/10.2.0.192.bl.mailstack.test/127.0.0.2"]);
-        const d = doctor();
-        doctorTable("broken-dns");
-        expect(d.code).toBe(1);
-        expect(d.failed.map((c) => c.check).sort()).toEqual(["blocklist bl.mailstack.test", "dns:TXT example.net"]);
-        expect(d.failed.find((c) => c.check === "dns:TXT example.net")?.detail)
-            .toBe(`published "v=spf1 mx ip4:${host}": no all lets any server send as the domain; expected "v=spf1 mx ip4:${host} -all"`);
-        expect(d.failed.find((c) => c.check === "blocklist bl.mailstack.test")?.detail).toMatch(/LISTED \(127\.0\.0\.2\)/);
-        serveDns(records);
+        const sets = recordSets(records, mailZones(t.hostname, [...new Set(records.filter((r) => r.type === "MX").map((r) => r.name))]), 60);
+        const txt = sets.find((x) => x.fqdn === "example.net" && x.type === "TXT");
+        expect(txt?.values).toContain(`"${spf?.value ?? ""}"`);
+        // the SPF record edited by hand in the DNS, and the server's address listed in a blocklist zone
+        setRecords("example.net", "example.net", "TXT", txt?.values.map((v) => v.replace(" -all", "")) ?? []);
+        setRecords("bl.mailstack.test", `10.2.0.192.bl.mailstack.test`, "A", ["127.0.0.2"]);
+        try {
+            const d = doctor();
+            doctorTable("broken-dns");
+            expect(d.code).toBe(1);
+            expect(d.failed.map((c) => c.check).sort()).toEqual(["blocklist bl.mailstack.test", "dns:TXT example.net"]);
+            expect(d.failed.find((c) => c.check === "dns:TXT example.net")?.detail)
+                .toBe(`published "v=spf1 mx ip4:${host}": no all lets any server send as the domain; expected "v=spf1 mx ip4:${host} -all"`);
+            expect(d.failed.find((c) => c.check === "blocklist bl.mailstack.test")?.detail).toMatch(/LISTED \(127\.0\.0\.2\)/);
+        } finally {
+            setRecords("example.net", "example.net", "TXT", txt?.values ?? []);
+            setRecords("bl.mailstack.test", `10.2.0.192.bl.mailstack.test`, "A", []);
+        }
+        expect(doctor().failed).toEqual([]);
     });
 
     test("names the port whose daemon serves a certificate other than the one on disk", () => {

@@ -107,6 +107,35 @@ describe("port 25: mail from outside is checked", () => {
         expect(got?.headers).toMatch(/^Authentication-Results: /mi);
     });
 
+    // The senders' domains publish SPF in the test DNS, signed (scripts/testbed): client.example.net lists the client
+    // namespace's address (and has DMARC p=reject), elsewhere.test does not. The server asks its own resolver.
+    const verdict = (queued: string | undefined): string => {
+        const r = onServerStatus(`for i in $(seq 50); do l=$(grep -F 'qid: <${queued ?? "-"}>' /var/log/rspamd/rspamd.log | tail -n 1); ` +
+            '[ -n "$l" ] && { echo "$l"; exit 0; }; sleep 0.2; done; exit 1');
+        expect(r.rc).toBe(0);
+        return r.out;
+    };
+
+    test("a sender whose domain's SPF lists its address: R_SPF_ALLOW and DMARC_POLICY_ALLOW, in the message too", () => {
+        const subject = `spf pass ${run}`;
+        const sent = mail("message", host, "25", "someone@client.example.net", "bob@example.net", subject,
+            "Someone <someone@client.example.net>", "Hello Bob, my domain's SPF lists this address.");
+        expect(sent).toMatchObject({ ok: true });
+        const line = verdict((sent as { queued?: string }).queued);
+        expect(line).toMatch(/\bR_SPF_ALLOW\(/);
+        expect(line).toMatch(/\bDMARC_POLICY_ALLOW\(/);
+        const got = headersOf(bob.login, bob.password, subject);
+        expect(got?.headers).toMatch(/\bspf=pass smtp\.mailfrom=client\.example\.net/);
+        expect(got?.headers).toMatch(/\bdmarc=pass \(policy=reject\) header\.from=client\.example\.net/);
+    });
+
+    test("a sender whose domain's SPF does not list its address: R_SPF_FAIL", () => {
+        const sent = mail("message", host, "25", "someone@elsewhere.test", "bob@example.net", `spf fail ${run}`,
+            "someone@elsewhere.test", "Hello Bob, my domain's SPF does not list this address.");
+        expect(sent).toMatchObject({ ok: true });
+        expect(verdict((sent as { queued?: string }).queued)).toMatch(/\bR_SPF_FAIL\(/);
+    });
+
     describe("a moderate score gets X-Spam: Yes", () => {
         // A test-only rule, on this test server only: a header that scores between add_header and reject.
         const rule = "/etc/rspamd/local.d/multimap.conf";
