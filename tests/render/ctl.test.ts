@@ -3,8 +3,9 @@
 // stand-in certbot) gets a new one, and virtual users' dovecot files move out of the Maildir's top into its home.
 
 import { VHOME } from "../../components/render/dovecot";
-import { ROOTFS_TIMEOUT_MS, Sandbox, SUITE } from "./debian";
+import { Result, ROOTFS_TIMEOUT_MS, Sandbox, SUITE } from "./debian";
 import { ctlScript } from "../../components/render/ctl";
+import { sha256 } from "../../components/remote";
 
 /** The chroot's /etc as an overlay (writes go to a tmpfs), and empty /home, /run and /var/log. */
 const PRIVATE = `
@@ -154,6 +155,15 @@ echo "Successfully received certificate."
         expect(sb.step("options").stdout).toBe("# as the daemon serves it\n");
         expect(sb.step("left").stdout).toBe("");
         expect(sb.step("drifted").stdout).toBe([options, added, jail].map((f) => `D ${f}\n`).join(""));
+    });
+
+    // A step that re-runs when the script changes names the script's hash (users.ts): the script checks it.
+    test("--sha256: the script runs a verb under its own hash only", () => {
+        const own = sha256(ctlScript()).slice(0, 16);
+        const ctl = (prefix: string): Result => sb.run(["sh", sb.path("mailstack-ctl"), "--sha256", prefix, "accounts"]);
+        expect(ctl(own)).toMatchObject({ status: 0, stdout: expect.stringMatching(/^root:0$/m) });
+        expect(ctl("0123456789abcdef")).toMatchObject({ status: 1, stdout: "",
+            stderr: "mailstack-ctl: this is not the mailstack-ctl 0123456789abcdef the step was planned for\n" });
     });
 
     // What rspamd and fail2ban do once their files pass the daemon's own check (serve): the daemon restarts on them
