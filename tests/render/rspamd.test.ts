@@ -4,7 +4,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { CONTROLLER_FILE, CONTROLLER_SALT_BYTES, CONTROLLER_SOCKET, controllerConf, controllerHash, eaiComposite, FORGED_SYMBOL,
-    FROM_SYMBOL, keyPath, localSenderLua, ownershipLua, RAW_8BIT_SYMBOLS, rspamdFiles, RspamdInput, ruleName, SERVER_SENDER,
+    FROM_SYMBOL, keyPath, localSenderLua, mtaTagLua, ownershipLua, RAW_8BIT_SYMBOLS, rspamdFiles, RspamdInput, ruleName, SERVER_SENDER,
     SMTPUTF8_SYMBOL } from "../../components/render/rspamd";
 import { MAPS, ORIGINATING, SENDMAIL } from "../../components/render/postfix";
 import { senderLogins } from "../../components/render/maps";
@@ -220,14 +220,35 @@ print(table.concat({ v, address, account }, " "))
         const lua = all()["rspamd.local.lua"];
         expect(lua).toContain(FROM_SYMBOL);
         expect(lua).toContain(`local LOGINS = "${MAPS.senderLogins}"`);
-        expect(lua).toContain(`tagged("MTA-Name", "${ORIGINATING}") or tagged("MTA-Tag", "${ORIGINATING}")`);
+        expect(lua).toContain(`elseif not mta_tagged(task, "${ORIGINATING}") then`);
         expect(lua).toContain(`task:set_user("${SERVER_SENDER}")`);
         expect(lua).toMatch(/set_pre_result\("reject", "From: <" \.\. address/);
         // sendmail's mail (SENDMAIL): its envelope decides, and only a "sign" verdict makes it the server's own
-        expect(lua).toContain(`tagged("MTA-Name", "${SENDMAIL}") or tagged("MTA-Tag", "${SENDMAIL}")`);
+        expect(lua).toContain(`if mta_tagged(task, "${SENDMAIL}") then`);
         expect(lua).toContain('task:get_header("X-Sieve-Redirected-From")');
         expect(lua).toContain(`if verdict == "sign" then task:set_user("${SERVER_SENDER}") end`);
         expect(lua).toContain('local ANY_SENDER = { ["root"] = true, ["postfix"] = true, ["vmail"] = true, ["postsrsd"] = true }');
+    });
+
+    // postfix's {daemon_name}, as rspamd 3.4 (MTA-Name) and later versions (MTA-Tag, MTA-Name then the host) pass it
+    test.each<[string, Record<string, string>, string]>([
+        ["rspamd 3.4", { "MTA-Name": ORIGINATING }, "true false"],
+        ["later rspamd", { "MTA-Name": "mail.example.org", "MTA-Tag": SENDMAIL }, "false true"],
+        ["untagged (port 25)", { "MTA-Name": "mail.example.org" }, "false false"],
+        ["no header", {}, "false false"],
+    ])("mta_tagged: %s", (_, headers, out) => {
+        const table = Object.entries(headers).map(([h, v]) => `[${JSON.stringify(h)}] = ${JSON.stringify(v)}`).join(", ");
+        const task = `{ get_request_header = function(_, h) return ({ ${table} })[h] end }`;
+        const r = sb.run(["rspamadm", "lua", "-e", `${mtaTagLua()}
+local task = ${task}
+print(tostring(mta_tagged(task, "${ORIGINATING}")) .. " " .. tostring(mta_tagged(task, "${SENDMAIL}")))`]);
+        expect({ status: r.status, out: r.stdout.trim() }).toEqual({ status: 0, out });
+    });
+
+    test("the forged-From and From rules share one reading of the tag", () => {
+        const lua = all()["rspamd.local.lua"];
+        expect(lua.match(/get_request_header/g)).toHaveLength(1);
+        expect(lua).toContain(`if mta_tagged(task, "${ORIGINATING}") or mta_tagged(task, "${SENDMAIL}") then return false end`);
     });
 
     test("the checks can fail: a Lua syntax error, a UCL syntax error", () => {
