@@ -6,5 +6,7 @@ module.exports = {
     testMatch: ["**/*.test.ts"],
     // End-to-end suites drive real servers one after another; unit suites are quick either way.
     maxWorkers: 2,
+    // Pulumi's own stack traces skip source maps (why: in the file).
+    setupFilesAfterEnv: ["<rootDir>/tests/stack-traces.ts"],
     transform: { "^.+\\.ts$": ["ts-jest", { diagnostics: { warnOnly: false }, isolatedModules: true }] },
 };
