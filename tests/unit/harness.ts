@@ -323,6 +323,11 @@ export async function record<T>(program: () => T, engineSecrets = true): Promise
     }
     const rec = new Recorder(engineSecrets);
     current = rec;
+    // The program runs with node's 10 frames per stack trace, not the 100 jest sets for a failing test's: the SDK
+    // takes one for each promise it makes (see tests/stack-traces.ts), thousands per render, and taking 100 frames
+    // each was a third of a render's time. What a test asserts runs after the render, with jest's 100 again.
+    const frames = Error.stackTraceLimit;
+    Error.stackTraceLimit = 10;
     try {
         let result: T | undefined;
         let error: unknown;
@@ -335,6 +340,7 @@ export async function record<T>(program: () => T, engineSecrets = true): Promise
         return error === undefined ? { rec, result } : { rec, error };
     } finally {
         current = undefined;
+        Error.stackTraceLimit = frames;
     }
 }
 
