@@ -141,6 +141,9 @@ const zbase32 = (bytes: Uint8Array): string => {
 export const CONTROLLER_SALT_BYTES = 20;
 const ROUNDS = 16000;
 const HASH = new RegExp(`^\\$1\\$[${ZBASE32}]{32}\\$[${ZBASE32}]{52}$`);
+/** The last hash made, by password and salt: slow by design (a quarter of a second here), and a program that
+ * builds the stack more than once with the same password (the unit tests: dozens of times) needs it once. */
+let lastHash: { of: string; hash: string } | undefined;
 export function controllerHash(password: string, salt: Uint8Array): string {
     if (!/^[A-Za-z0-9]{16,64}$/.test(password)) {
         // 64 at most: rspamd keys BLAKE2b with the password itself (its longest key)
@@ -148,6 +151,10 @@ export function controllerHash(password: string, salt: Uint8Array): string {
     }
     if (salt.length !== CONTROLLER_SALT_BYTES) {
         throw new Error(`the rspamd controller password's salt must be ${CONTROLLER_SALT_BYTES} bytes`);
+    }
+    const of = `${password}$${Buffer.from(salt).toString("hex")}`;
+    if (lastHash?.of === of) {
+        return lastHash.hash;
     }
     const key = Buffer.from(password);
     const block = new Uint8Array(salt.length + 4);
@@ -161,7 +168,8 @@ export function controllerHash(password: string, salt: Uint8Array): string {
             out[j] ^= d[j];
         }
     }
-    return `$1$${zbase32(salt)}$${zbase32(out.subarray(0, 32))}`;
+    lastHash = { of, hash: `$1$${zbase32(salt)}$${zbase32(out.subarray(0, 32))}` };
+    return lastHash.hash;
 }
 
 /** The composite that zeroes SYMBOL in SMTPUTF8 mail. */
