@@ -25,6 +25,7 @@ import { Srs } from "./srs";
 import { CTL, step } from "./remote";
 import { Backup } from "./backup";
 import { Dns, Publisher } from "./dns";
+import { hetzner } from "./dns/hetzner";
 import { rfc2136 } from "./dns/rfc2136";
 import { ClientSettings, clientSettings, DnsRecord, dnsRecords } from "./render/records";
 import { WebInput } from "./render/web";
@@ -47,7 +48,7 @@ export interface DoctorTarget {
 }
 
 /** How each `dns.provider` publishes (components/dns/*.ts); `none` publishes nothing. */
-const PUBLISHERS: Partial<Record<MailConfig["dns"]["provider"], Publisher>> = { rfc2136 };
+const PUBLISHERS: Partial<Record<MailConfig["dns"]["provider"], Publisher>> = { hetzner, rfc2136 };
 
 /** The config, and the secret keys of the schema (components/schema.ts says what each is for). */
 export type MailServerArgs = { config: MailConfig } & { [K in SecretKey]?: pulumi.Input<string> };
