@@ -244,6 +244,19 @@ describe("dns provider hetzner: a ZoneRrset per record set, zones created or ado
         expect(rec.byType(TYPES.zone).map((z) => z.inputs.name)).toEqual(["jumpforjoy.example"]);
     });
 
+    test("each set waits only for what it holds: a DKIM set for its own key, the others for no key (a rotation's preview)", async () => {
+        const { rec } = await renderServer({ ...VALID, ...HZ(), dkim: { selector: "mailstack", nextSelector: "next" } });
+        const keyUrn = (name: string) => rec.one(TYPES.dkimKey, name).urn;
+        const keys = rec.byType(TYPES.dkimKey).map((k) => k.urn);
+        expect(keys.length).toBe(6);
+        for (const r of rec.byType(TYPES.zoneRrset)) {
+            const deps = (r.propertyDependencies.records ?? []).filter((u) => keys.includes(u));
+            const m = /^mail-dns-(\w+)\._domainkey\.(.+)-TXT$/.exec(r.name);
+            expect(deps).toEqual(m === null ? [] : [keyUrn(`mail-dkim-${m[1]}-${m[2]}`)]);
+        }
+        expect(rec.named("mail-dns-next._domainkey.example.com-TXT").type).toBe(TYPES.zoneRrset);
+    });
+
     test("existingZones: only zones the stack publishes in, each once", () => {
         expect(parseConfig({ ...VALID, ...HZ() }).dns).toEqual({ provider: "hetzner", ttl: 300, existingZones: [] });
         expect(() => parseConfig({ ...VALID, ...HZ(["example.org", "other.example"]) }))
