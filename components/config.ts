@@ -3,6 +3,7 @@
 // reported, each on a line of its own that names key and value.
 
 import { z } from "zod";
+import { mailZones } from "./render/dns";
 import { webNames } from "./render/web";
 import { Def, inner, isDomain, LOCAL_PART, Node, Parsed, RESERVED_USERS, S3, Schema, SECRET_KEYS, SecretKey, SYSTEM_NAME } from "./schema";
 
@@ -245,6 +246,14 @@ function rules(p: Parsed, each: Each, fail: Fail): MailConfig {
         fail(b.knownHosts !== undefined && !b.repository.startsWith("sftp:"), "backup.knownHosts", "only applies to sftp repositories");
         fail(S3.test(b.repository) && b.s3AccessKeyId === undefined, "backup.s3AccessKeyId",
             "is required for an s3 repository (its secret: mailstack:backupS3SecretKey)");
+    }
+    const dns = p.dns;
+    if (dns.provider === "hetzner") {
+        each(() => noDuplicates("dns.existingZones", dns.existingZones));
+        // An adopted zone the stack publishes nothing in would only hide a typo.
+        const zones = mailZones(hostname, known.domains);
+        dns.existingZones.forEach((z, i) => fail(!zones.includes(z), `dns.existingZones[${i}]`,
+            `"${z}" is not one of the zones the stack publishes in (${zones.join(", ")})`));
     }
     return {
         ...p, virtualDomains, virtualUsers, aliases, renames, certificate, quota: { ...p.quota, users: quotaUsers },

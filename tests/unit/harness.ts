@@ -26,6 +26,8 @@ export const TYPES = {
     firewallAttachment: "hcloud:index/firewallAttachment:FirewallAttachment",
     volume: "hcloud:index/volume:Volume",
     volumeAttachment: "hcloud:index/volumeAttachment:VolumeAttachment",
+    zone: "hcloud:index/zone:Zone",
+    zoneRrset: "hcloud:index/zoneRrset:ZoneRrset",
     password: "random:index/randomPassword:RandomPassword",
     remote: "command:remote:Command",
     local: "command:local:Command",
