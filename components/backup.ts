@@ -68,13 +68,13 @@ export class Backup extends pulumi.ComponentResource {
                 path: BACKUP_UNIT_FILES[key], mode: "0644", owner: "root:root", content: units[key],
             }, conn, { parent: this }, [repair(BACKUP_UNIT_FILES[key])]));
         }
-        // Re-run when any file or mailstack-ctl changes: the hashes in the command line (no secret in them: the
-        // secrets' own hashes would leak nothing useful, but they are left out anyway).
-        const hash = sha256(JSON.stringify([b, units, ctlScript()])).slice(0, 16);
+        // Runs again when the backup config, a unit or mailstack-ctl changes, as for a repaired file: the step has no
+        // delete, so a replacement only runs it again. The secrets' files are not in the triggers, whose values are
+        // plain in the state and in `preview --diff`.
         step(name, {
             connection: conn,
-            create: `${CTL} backup-init # ${hash}`,
-            triggers: [repair(...backupPaths(b))],
+            create: `${CTL} backup-init`,
+            triggers: [repair(...backupPaths(b)), { config: b, units, ctl: sha256(ctlScript()).slice(0, 16) }],
         }, { parent: this, dependsOn: files });
         this.registerOutputs({});
     }

@@ -3,6 +3,7 @@
 // reported, each on a line of its own that names key and value.
 
 import { z } from "zod";
+import { mailZones } from "./render/dns";
 import { webNames } from "./render/web";
 import { Def, inner, isDomain, LOCAL_PART, Node, Parsed, RESERVED_USERS, S3, Schema, SECRET_KEYS, SecretKey, SYSTEM_NAME } from "./schema";
 
@@ -32,16 +33,11 @@ export type MailConfig = Omit<Parsed, "certificate" | "renames" | "aliases"> & {
     renames: Rename[];
 };
 
-export type HostConfig = MailConfig["host"];
-export type AcmeMode = CertificateConfig["acme"];
 export type LoginScope = MailConfig["loginScope"];
-export type BruteForceConfig = MailConfig["bruteForce"];
 export type RelayHostConfig = NonNullable<MailConfig["relayHost"]>;
-export type RelayTls = RelayHostConfig["tls"];
 export type DoctorConfig = MailConfig["doctor"];
 export type DkimConfig = MailConfig["dkim"];
 export type SpamConfig = MailConfig["spam"];
-export type QuotaConfig = MailConfig["quota"];
 export type BackupConfig = NonNullable<MailConfig["backup"]>;
 
 /** Raw config as read from Pulumi: every key optional, every value unchecked. */
@@ -68,6 +64,9 @@ export class ConfigError extends Error {
 
 export const LETSENCRYPT = "https://acme-v02.api.letsencrypt.org/directory";
 export const LETSENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory";
+
+/** user@domain, with a valid user part. */
+const isAddress = (a: string): boolean => /^[^@]+@[^@]+$/.test(a) && LOCAL_PART.test(splitAddress(a).local);
 
 /** RFC 5322 dot-atom (lower case): no comma, space or quote that would split a postfix table entry. */
 const DOT_ATOM = /^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/;
@@ -144,19 +143,28 @@ export function parseConfig(raw: RawConfig): MailConfig {
     if (!parsed.success) {
         throw ConfigError.of(parsed.error.issues.flatMap((i) => toErrors(i, input)));
     }
-    const { each, problems } = collector();
-    const config = rules(parsed.data, each);
+    const { each, fail, problems } = collector();
+    const config = rules(parsed.data, each, fail);
     if (problems.length > 0) {
         throw ConfigError.of(problems);
     }
     return config;
 }
 
-/** `each` runs a check and records the ConfigError it throws, so that every problem is reported, not the first. */
-function collector(): { each: (check: () => void) => void; problems: ConfigError[] } {
+type Each = (check: () => void) => void;
+type Fail = (bad: boolean, key: string, message: string) => void;
+
+/** `each` runs a check and records the ConfigError it throws, so that every problem is reported, not the first;
+ * `fail` records one when `bad` holds. */
+function collector(): { each: Each; fail: Fail; problems: ConfigError[] } {
     const problems: ConfigError[] = [];
     return {
         problems,
+        fail: (bad, key, message) => {
+            if (bad) {
+                problems.push(new ConfigError(key, message));
+            }
+        },
         each: (check) => {
             try {
                 check();
@@ -183,21 +191,13 @@ interface Known {
  * Checks what one value alone cannot tell and derives what follows from several (certificate names, renames, the
  * quota a renamed user keeps), each problem recorded through `each` (collector).
  */
-function rules(p: Parsed, each: (check: () => void) => void): MailConfig {
+function rules(p: Parsed, each: Each, fail: Fail): MailConfig {
     const { hostname, baseDomain } = p;
     each(() => noDuplicates("virtualDomains", p.virtualDomains));
     const virtualDomains = p.virtualDomains.map((d) => d.toLowerCase());
-    each(() => {
-        if (virtualDomains.includes(baseDomain)) {
-            throw new ConfigError("virtualDomains",
-                `"${baseDomain}" is the base domain; its users are system users and it must not be a virtual domain too`);
-        }
-    });
-    each(() => {
-        if (virtualDomains.includes(hostname)) {
-            throw new ConfigError("virtualDomains", `"${hostname}" is the server's hostname, which postfix treats as local`);
-        }
-    });
+    fail(virtualDomains.includes(baseDomain), "virtualDomains",
+        `"${baseDomain}" is the base domain; its users are system users and it must not be a virtual domain too`);
+    fail(virtualDomains.includes(hostname), "virtualDomains", `"${hostname}" is the server's hostname, which postfix treats as local`);
     each(() => noDuplicates("virtualUsers", p.virtualUsers));
     const virtualUsers = p.virtualUsers.map((u) => u.toLowerCase());
     p.virtualUsers.forEach((u, i) => each(() => checkVirtualUser(`virtualUsers[${i}]`, u, baseDomain, virtualDomains)));
@@ -206,8 +206,8 @@ function rules(p: Parsed, each: (check: () => void) => void): MailConfig {
 
     const aliases = parseAliases(p.aliases, known, each);
     each(() => checkAdminEmail(p.adminEmail, known, Object.keys(aliases)));
-    const adminEmail = p.adminEmail;
-    each(() => checkAliasLoops(effectiveAliases({ baseDomain, virtualDomains, aliases, adminEmail }), baseDomain));
+    const served = effectiveAliases({ baseDomain, virtualDomains, aliases, adminEmail: p.adminEmail });
+    each(() => checkAliasLoops(served, baseDomain));
     let renames: Rename[] = [];
     each(() => {
         renames = parseRenames(p.renames, known);
@@ -217,25 +217,13 @@ function rules(p: Parsed, each: (check: () => void) => void): MailConfig {
     const custom = cert.acme === "custom";
     // Both would be silently ignored (directory) or break trust in Let's Encrypt (caBundle) outside custom mode.
     for (const k of ["directory", "caBundle"] as const) {
-        each(() => {
-            if (!custom && cert[k] !== undefined) {
-                throw new ConfigError(`certificate.${k}`,
-                    `${JSON.stringify(cert[k])} is only used with acme: custom (acme is ${JSON.stringify(cert.acme)})`);
-            }
-        });
+        fail(!custom && cert[k] !== undefined, `certificate.${k}`,
+            `${JSON.stringify(cert[k])} is only used with acme: custom (acme is ${JSON.stringify(cert.acme)})`);
     }
-    each(() => {
-        if (custom && cert.directory === undefined) {
-            throw new ConfigError("certificate.directory", "expected a non-empty string, got undefined");
-        }
-    });
+    fail(custom && cert.directory === undefined, "certificate.directory", "expected a non-empty string, got undefined");
     // CAA names the CA by its issuer domain (RFC 8659); a custom CA's is not derivable from its directory URL.
-    each(() => {
-        if (!custom && cert.caa !== undefined) {
-            throw new ConfigError("certificate.caa", `${JSON.stringify(cert.caa)} is only used with acme: custom ` +
-                `(acme is ${JSON.stringify(cert.acme)}, whose CAA issuer is letsencrypt.org)`);
-        }
-    });
+    fail(!custom && cert.caa !== undefined, "certificate.caa", `${JSON.stringify(cert.caa)} is only used with acme: custom ` +
+        `(acme is ${JSON.stringify(cert.acme)}, whose CAA issuer is letsencrypt.org)`);
     const { directory: _d, caa: _c, ...certRest } = cert;
     const caa = custom ? cert.caa : "letsencrypt.org";
     const certificate: CertificateConfig = {
@@ -246,37 +234,26 @@ function rules(p: Parsed, each: (check: () => void) => void): MailConfig {
         ...(caa === undefined ? {} : { caa }),
     };
 
-    each(() => {
-        if (p.dkim.nextSelector !== undefined && p.dkim.nextSelector === p.dkim.selector) {
-            throw new ConfigError("dkim.nextSelector", `"${p.dkim.nextSelector}" is the selector that signs already; drop nextSelector`);
-        }
-    });
-    each(() => {
-        if (p.spam.rejectScore <= p.spam.addHeaderScore) {
-            throw new ConfigError("spam.rejectScore", `${p.spam.rejectScore} must be above spam.addHeaderScore ` +
-                `(${p.spam.addHeaderScore}), or nothing is ever filed as spam`);
-        }
-    });
-    const quotaUsers = parseQuotaUsers(p.quota.users, known,
-        Object.keys(effectiveAliases({ baseDomain, virtualDomains, aliases, adminEmail })), renames, each);
+    fail(p.dkim.nextSelector !== undefined && p.dkim.nextSelector === p.dkim.selector, "dkim.nextSelector",
+        `"${p.dkim.nextSelector}" is the selector that signs already; drop nextSelector`);
+    fail(p.spam.rejectScore <= p.spam.addHeaderScore, "spam.rejectScore", `${p.spam.rejectScore} must be above ` +
+        `spam.addHeaderScore (${p.spam.addHeaderScore}), or nothing is ever filed as spam`);
+    const quotaUsers = parseQuotaUsers(p.quota.users, known, Object.keys(served), renames, each);
     const b = p.backup;
     if (b !== undefined) {
-        each(() => {
-            if (b.keep.daily + b.keep.weekly + b.keep.monthly === 0) {
-                throw new ConfigError("backup.keep", "keeps no snapshot at all (daily, weekly and monthly are all 0)");
-            }
-        });
-        each(() => {
-            if (b.knownHosts !== undefined && !b.repository.startsWith("sftp:")) {
-                throw new ConfigError("backup.knownHosts", "only applies to sftp repositories");
-            }
-        });
-        each(() => {
-            if (S3.test(b.repository) && b.s3AccessKeyId === undefined) {
-                throw new ConfigError("backup.s3AccessKeyId",
-                    "is required for an s3 repository (its secret: mailstack:backupS3SecretKey)");
-            }
-        });
+        fail(b.keep.daily + b.keep.weekly + b.keep.monthly === 0, "backup.keep",
+            "keeps no snapshot at all (daily, weekly and monthly are all 0)");
+        fail(b.knownHosts !== undefined && !b.repository.startsWith("sftp:"), "backup.knownHosts", "only applies to sftp repositories");
+        fail(S3.test(b.repository) && b.s3AccessKeyId === undefined, "backup.s3AccessKeyId",
+            "is required for an s3 repository (its secret: mailstack:backupS3SecretKey)");
+    }
+    const dns = p.dns;
+    if (dns.provider === "hetzner") {
+        each(() => noDuplicates("dns.existingZones", dns.existingZones));
+        // An adopted zone the stack publishes nothing in would only hide a typo.
+        const zones = mailZones(hostname, known.domains);
+        dns.existingZones.forEach((z, i) => fail(!zones.includes(z), `dns.existingZones[${i}]`,
+            `"${z}" is not one of the zones the stack publishes in (${zones.join(", ")})`));
     }
     return {
         ...p, virtualDomains, virtualUsers, aliases, renames, certificate, quota: { ...p.quota, users: quotaUsers },
@@ -338,7 +315,7 @@ function str(key: string, value: unknown): string {
 
 /** A renamed user keeps the quota of the old address (as the mailbox and the password), unless the new one has its own. */
 function parseQuotaUsers(raw: Record<string, string>, known: Known, aliases: string[], renames: Rename[],
-    each: (check: () => void) => void): Record<string, string> {
+    each: Each): Record<string, string> {
     const users: Record<string, string> = {};
     each(() => noDuplicates("quota.users", Object.keys(raw)));
     const renamed = new Map(renames.map((r) => [r.from, r.to]));
@@ -411,7 +388,7 @@ function parseRenames(raw: Record<string, unknown>, known: Known): Rename[] {
             throw new ConfigError(key, `"${source}" -> "${to}" renames an address to a domain or a domain to an address`);
         }
         if (from.includes("@")) {
-            if (!/^[^@]+@[^@]+$/.test(from) || !LOCAL_PART.test(splitAddress(from).local) || !isDomain(splitAddress(from).domain)) {
+            if (!isAddress(from) || !isDomain(splitAddress(from).domain)) {
                 throw new ConfigError(key, `"${source}" is not an address of the form user@domain`);
             }
             if (!known.virtualUsers.includes(to)) {
@@ -450,7 +427,7 @@ function parseRenames(raw: Record<string, unknown>, known: Known): Rename[] {
     return [...byAddress].map(([to, from]) => ({ from, to })).sort((a, b) => a.to.localeCompare(b.to));
 }
 
-function parseAliases(raw: Record<string, unknown>, known: Known, each: (check: () => void) => void): Record<string, string[]> {
+function parseAliases(raw: Record<string, unknown>, known: Known, each: Each): Record<string, string[]> {
     each(() => noDuplicates("aliases", Object.keys(raw)));
     const sources = Object.keys(raw).map((s) => s.toLowerCase());
     const aliases: Record<string, string[]> = {};
@@ -461,7 +438,7 @@ function parseAliases(raw: Record<string, unknown>, known: Known, each: (check: 
             if (/^[^@]+@[^@]+$/.test(address)) {
                 noDelimiter(key, source, splitAddress(address).local);
             }
-            if (!/^[^@]+@[^@]+$/.test(address) || !LOCAL_PART.test(splitAddress(address).local)) {
+            if (!isAddress(address)) {
                 throw new ConfigError(key, `"${source}" is not an address of the form user@domain`);
             }
             if (!known.domains.includes(splitAddress(address).domain)) {
@@ -534,14 +511,19 @@ function checkAliasLoops(aliases: Record<string, string[]>, baseDomain: string):
  * because the stack alone reads secrets (stackConfig.ts).
  */
 export function secretRules(c: MailConfig, secrets: Partial<Record<SecretKey, string>>): ConfigError[] {
-    const { each, problems } = collector();
-    const need = (key: SecretKey, when: boolean, why: string, input = ""): void => each(() => {
-        if (when && secrets[key] === undefined) {
-            throw new ConfigError(key, `is not set, and ${why} needs it (pulumi config set --secret mailstack:${key}${input})`);
-        }
-    });
-    each(() => checkRelayPassword(c.relayHost, secrets.relayPassword));
-    each(() => checkWebhook(secrets.alertWebhook));
+    const { fail, problems } = collector();
+    // an empty value is as good as none
+    const need = (key: SecretKey, when: boolean, why: string, input = ""): void => fail(when && !secrets[key],
+        key, `is not set, and ${why} needs it (pulumi config set --secret mailstack:${key}${input})`);
+    const relay = secrets.relayPassword;
+    fail(c.relayHost === undefined && relay !== undefined, "relayPassword",
+        "is set but relayHost is not (remove it, or configure relayHost)");
+    need("relayPassword", c.relayHost !== undefined, `relayHost ${c.relayHost?.host}`);
+    // sasl_passwd is one entry a line
+    fail(c.relayHost !== undefined && /[\r\n]/.test(relay ?? ""), "relayPassword",
+        "contains a line break (the value is not shown: it is a secret)");
+    fail(secrets.alertWebhook !== undefined && !isHttpsUrl(secrets.alertWebhook), "alertWebhook",
+        "is not an https:// URL (the value is not shown: it is a secret)");
     need("sshPrivateKey", c.host.kind !== "testbed", `host kind "${c.host.kind}"`, " < KEYFILE");
     need("dnsKey", c.dns.provider === "rfc2136", 'dns provider "rfc2136"', " (the TSIG secret)");
     if (c.backup !== undefined) {
@@ -553,36 +535,12 @@ export function secretRules(c: MailConfig, secrets: Partial<Record<SecretKey, st
     return problems;
 }
 
-/** The relay password as read from the secret key: present, one line (sasl_passwd is one entry a line). */
-export function checkRelayPassword(relay: RelayHostConfig | undefined, password: string | undefined): void {
-    if (relay === undefined) {
-        if (password !== undefined) {
-            throw new ConfigError("relayPassword", "is set but relayHost is not (remove it, or configure relayHost)");
-        }
-        return;
-    }
-    if (password === undefined || password === "") {
-        throw new ConfigError("relayPassword", `is not set, and relayHost ${relay.host} needs it ` +
-            "(pulumi config set --secret mailstack:relayPassword)");
-    }
-    if (/[\r\n]/.test(password)) {
-        throw new ConfigError("relayPassword", "contains a line break (the value is not shown: it is a secret)");
-    }
-}
-
-/** An https:// URL with a host: the alert webhook (checked up front even though its value is a secret). */
-export function checkWebhook(url: string | undefined): void {
-    if (url === undefined) {
-        return;
-    }
-    let ok: boolean;
+/** An https:// URL with a host (the alert webhook). */
+function isHttpsUrl(url: string): boolean {
     try {
         const u = new URL(url);
-        ok = u.protocol === "https:" && u.hostname !== "" && !/\s/.test(url);
+        return u.protocol === "https:" && u.hostname !== "" && !/\s/.test(url);
     } catch {
-        ok = false;
-    }
-    if (!ok) {
-        throw new ConfigError("alertWebhook", "is not an https:// URL (the value is not shown: it is a secret)");
+        return false;
     }
 }

@@ -1,11 +1,13 @@
 // Publishes the records of `dnsRecords`: one record set per name and type, in the zone it belongs to, through the
 // provider `dns` names (components/dns/*.ts). The set of record sets is fixed by the config alone, so `preview`
-// names every one before the server's address is known; their values follow the real records.
+// names every one before the server's address is known; their values follow the real records. Each set's value
+// waits only for what it holds: the address for most, its own key for a DKIM set, so the preview of a rotation (a
+// new key, unknown until the up makes it) shows the other sets unchanged.
 
 import * as pulumi from "@pulumi/pulumi";
 import { MailConfig } from "./config";
 import { mailZones, RecordSet, recordSets } from "./render/dns";
-import { DkimPublicKey, DnsRecord, dnsRecords } from "./render/records";
+import { DkimPublicKey, dkimRecord, dnsRecords } from "./render/records";
 
 /** One record set to publish: its name and type now, its values when the records are known. */
 export interface PublishedSet {
@@ -25,12 +27,11 @@ export type Publisher = (name: string, args: {
 
 export interface DnsArgs {
     config: MailConfig;
-    /** The records, with the real address and keys. */
-    records: pulumi.Output<DnsRecord[]>;
-    /** Whether the host has an IPv6 address (its AAAA sets exist). */
-    ipv6: boolean;
-    /** The published DKIM keys' domains and selectors, known from the config. */
-    dkim: Pick<DkimPublicKey, "domain" | "selector">[];
+    /** The host's addresses (no ipv6Address: no AAAA sets). */
+    address: pulumi.Input<string>;
+    ipv6Address?: pulumi.Input<string>;
+    /** The published DKIM keys: domain and selector known from the config, the key when it exists. */
+    dkim: (Pick<DkimPublicKey, "domain" | "selector"> & { publicKey: pulumi.Input<string> })[];
     publishers: Partial<Record<MailConfig["dns"]["provider"], Publisher>>;
     key?: pulumi.Input<string>;
 }
@@ -50,12 +51,21 @@ export class Dns extends pulumi.ComponentResource {
         const c = args.config;
         const zones = mailZones(c.hostname, [c.baseDomain, ...c.virtualDomains]);
         const ttl = c.dns.provider === "none" ? 0 : c.dns.ttl;
-        const shapes = recordSets(dnsRecords(c, SHAPE_IP, args.ipv6 ? SHAPE_IP6 : undefined,
-            args.dkim.map((k) => ({ ...k, publicKey: "" }))), zones, ttl);
-        const all = args.records.apply((r) => recordSets(r, zones, ttl));
+        const ipv6 = args.ipv6Address !== undefined;
+        const noKeys = args.dkim.map((k) => ({ ...k, publicKey: "" }));
+        const shapes = recordSets(dnsRecords(c, SHAPE_IP, ipv6 ? SHAPE_IP6 : undefined, noKeys), zones, ttl);
+        const setsOf = (keys: DkimPublicKey[]) => pulumi.all([args.address, args.ipv6Address])
+            .apply(([ip, ip6]) => recordSets(dnsRecords(c, ip, ip6, keys), zones, ttl));
+        const withoutKeys = setsOf(noKeys);
+        const keyed = new Map(args.dkim.map((k) => [`${dkimRecord({ ...k, publicKey: "" }).name.toLowerCase()} TXT`, k]));
+        /** The sets computed from what this one holds: its own key for a DKIM set, the addresses for the others. */
+        const source = (shape: RecordSet): pulumi.Output<RecordSet[]> => {
+            const k = keyed.get(setKey(shape));
+            return k === undefined ? withoutKeys : pulumi.output(k.publicKey).apply((publicKey) => setsOf([{ ...k, publicKey }]));
+        };
         const sets: PublishedSet[] = shapes.map((shape) => ({
             key: setKey(shape), shape,
-            set: all.apply((real) => {
+            set: source(shape).apply((real) => {
                 const found = real.find((s) => setKey(s) === setKey(shape));
                 if (found === undefined) {
                     throw new Error(`record set ${setKey(shape)} is in the config's shape but not in the records`);

@@ -26,6 +26,7 @@ import { Srs } from "./srs";
 import { CTL, step } from "./remote";
 import { Backup } from "./backup";
 import { Dns, Publisher } from "./dns";
+import { hetzner } from "./dns/hetzner";
 import { rfc2136 } from "./dns/rfc2136";
 import { ClientSettings, clientSettings, DnsRecord, dnsRecords } from "./render/records";
 import { WebInput } from "./render/web";
@@ -48,7 +49,7 @@ export interface DoctorTarget {
 }
 
 /** How each `dns.provider` publishes (components/dns/*.ts); `none` publishes nothing. */
-const PUBLISHERS: Partial<Record<MailConfig["dns"]["provider"], Publisher>> = { rfc2136 };
+const PUBLISHERS: Partial<Record<MailConfig["dns"]["provider"], Publisher>> = { hetzner, rfc2136 };
 
 /** The config, and the secret keys of the schema (components/schema.ts says what each is for). */
 export type MailServerArgs = { config: MailConfig } & { [K in SecretKey]?: pulumi.Input<string> };
@@ -104,10 +105,11 @@ export class MailServer extends pulumi.ComponentResource {
             pulumi.all([k.domain, k.selector, k.publicKey]).apply(([domain, selector, publicKey]) => ({ domain, selector, publicKey }))));
         this.dnsRecords = pulumi.all([host.address, host.ipv6 ?? pulumi.output(undefined), published])
             .apply(([ip, ip6, dkim]) => dnsRecords(c, ip, ip6, dkim));
+        // keys.signing and keys.next: one per domain, in the order of `domains`
+        const dkim = [...keys.signing.map((k, i) => ({ domain: domains[i], selector: c.dkim.selector, publicKey: k.publicKey })),
+            ...keys.next.map((k, i) => ({ domain: domains[i], selector: c.dkim.nextSelector ?? "", publicKey: k.publicKey }))];
         const dns = new Dns(`${name}-dns`, {
-            config: c, records: this.dnsRecords, ipv6: host.ipv6 !== undefined, publishers: PUBLISHERS, key: args.dnsKey,
-            dkim: [c.dkim.selector, ...(c.dkim.nextSelector === undefined ? [] : [c.dkim.nextSelector])]
-                .flatMap((selector) => domains.map((domain) => ({ domain, selector }))),
+            config: c, address: host.address, ipv6Address: host.ipv6, publishers: PUBLISHERS, key: args.dnsKey, dkim,
         }, { parent: this });
         // The certificate (an ACME round trip, the longest step after apt) runs beside the accounts: only postfix,
         // dovecot and nginx read it. After the records the CA's validation looks up, when the stack publishes them.

@@ -253,7 +253,12 @@ const backup = object({
 /** TTL of the records the stack publishes: short by default, so a mistake heals quickly. */
 const ttl = () => describe(whole(60, 86400, "expected seconds from 60 to 86400").default(300), "seconds");
 const dnsNone = object({ provider: z.literal("none") });
-const dnsHetzner = object({ provider: z.literal("hetzner"), ttl: ttl() });
+const dnsHetzner = object({
+    provider: z.literal("hetzner"),
+    ttl: ttl(),
+    // Said in the config, not looked up: a preview never calls the Hetzner API (components/dns/hetzner.ts).
+    existingZones: describe(list(domain()).default([]), "zones already in the Hetzner project: adopted, never deleted"),
+});
 const dnsRfc2136 = object({
     provider: z.literal("rfc2136"),
     server: text([(v) => isIP(v) !== 0, (v) => `"${v}" is not an IP address (the primary name server of the zones)`]),
@@ -348,10 +353,10 @@ export const Schema = object({
         "Rotation: set `nextSelector`, publish its `SELECTOR._domainkey` record from `dnsRecords`, wait for DNS, then " +
         "make it `selector` and drop `nextSelector`"),
     dns: describe(dns.default({ provider: "none" }), "where the stack publishes the records of `dnsRecords`: `none` " +
-        "(you publish them), `hetzner` (Hetzner's DNS: a zone per domain, created or adopted; foreign records are never " +
-        "touched) or `rfc2136` (dynamic updates signed with the TSIG key `dnsKey`, to BIND, Knot, PowerDNS...); one " +
+        "(you publish them), `hetzner` (Hetzner's DNS: a zone per domain, created by the stack, or adopted when listed in " +
+        "`existingZones`: never deleted, and record sets the stack does not own are never touched) or `rfc2136` (dynamic updates signed with the TSIG key `dnsKey`, to BIND, Knot, PowerDNS...); one " +
         "record set per name and type, with `ttl` seconds",
-    { readme: "{provider: none}`, `{provider: hetzner, ttl: 300}` or `{provider: rfc2136, server, port: 53, keyName, " +
+    { readme: "{provider: none}`, `{provider: hetzner, ttl: 300, existingZones: []}` or `{provider: rfc2136, server, port: 53, keyName, " +
         "keyAlgorithm: hmac-sha256, ttl: 300}" }),
     dnsKey: secret("with `dns.provider: rfc2136`: the TSIG key's secret (base64), as `tsig-keygen` or `keymgr` prints it"),
     spam: describe(object({

@@ -2,7 +2,7 @@
 // an earlier server (or of this one's root disk, moved once) in place. See components/render/storage.ts.
 
 import * as pulumi from "@pulumi/pulumi";
-import { CTL, Connection, putFile, quote, sha256, step } from "./remote";
+import { CTL, Connection, putFile, quote, step } from "./remote";
 import { STORAGE_BINDS, STORAGE_MOUNT, storageUnits } from "./render/storage";
 import { ServerState } from "./serverState";
 
@@ -27,9 +27,9 @@ export class Storage extends pulumi.ComponentResource {
         const binds = STORAGE_BINDS.map((b) => quote(`${b.dir}:${b.target}`)).join(" ");
         this.ready = step(name, {
             connection: args.connection,
-            // the units' hash in the command line: changed units mount again
-            create: pulumi.all([args.device, units]).apply(([device, all]) =>
-                `${CTL} storage ${quote(device)} ${STORAGE_MOUNT} ${binds} # units ${sha256(JSON.stringify(all)).slice(0, 16)}`),
+            create: pulumi.output(args.device).apply((device) => `${CTL} storage ${quote(device)} ${STORAGE_MOUNT} ${binds}`),
+            // changed units mount again: the step has no delete, so a replacement only runs it again
+            triggers: [units],
         }, { parent: this, dependsOn: files });
         this.registerOutputs({});
     }

@@ -82,13 +82,14 @@ export class Users extends pulumi.ComponentResource {
 
         const system = c.systemUsers.map((user) => ({ user, pw: password(`${name}-${user}`, this) }));
         // A new mailstack-ctl re-runs these steps once, so that what it now does for an account (such as repairing
-        // the root-owned Maildir that earlier versions made) reaches the accounts created before it. Named in the
-        // command line, not in triggers: a trigger would replace the step, and a replacement runs its delete (lock).
+        // the root-owned Maildir that earlier versions made) reaches the accounts created before it. An argument the
+        // script checks (it refuses to run as another version), not a trigger: a trigger would replace the step, and
+        // a replacement runs its delete (lock).
         const ctl = sha256(ctlScript()).slice(0, 16);
         const statuses = system.map((s) => {
             const where = `${quote(s.user)} ${quote(c.baseDomain)} ${quote(c.hostname)}`;
             const made = step(`${name}-${s.user}`, {
-                connection: conn, create: `${CTL} system-user ${where} # mailstack-ctl ${ctl}`, stdin: s.pw.result,
+                connection: conn, create: `${CTL} --sha256 ${ctl} system-user ${where}`, stdin: s.pw.result,
                 quiet: true,
                 // Leaving the config locks the account for mail (its home and Maildir stay); listing it again unlocks it.
                 // A new machine (host.id changed after a reinstall) has no mailstack-ctl yet, nor accounts to lock.

@@ -56,9 +56,9 @@ async function upKilledAt(op: string, name: string, ...args: string[]): Promise<
     const t0 = Date.now();
     const r = await killedAt(["bash", "scripts/run", "pulumi", "up", "--yes", "--skip-preview", "--stack", "local",
         "--non-interactive", "--event-log", EVENTS, ...args], at, EVENTS);
-    // killed, not finished (or failed) before the step started
-    expect({ op, name, killed: r.killed, ...(r.killed ? {} : { out: r.out.slice(-3000) }) })
-        .toEqual({ op, name, killed: true });
+    // killed, not finished (or failed) before the step started; and nothing of it is left alive
+    expect({ op, name, killed: r.killed, survivors: r.survivors, ...(r.killed ? {} : { out: r.out.slice(-3000) }) })
+        .toEqual({ op, name, killed: true, survivors: [] });
     recovered(r.out);
     const pending = pendingOperations().map((o) => `${o.type} ${o.resource.urn.split("::").pop()}`);
     kills.push({ at: `${op} ${name}`, pending, secondsToKill: Math.round((Date.now() - t0) / 1000) });

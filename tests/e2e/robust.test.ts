@@ -1,13 +1,15 @@
 // Robust under the real engine and over many runs (issue 29). (1) Many accounts added and removed in one `up`:
 // the engine runs their steps at once, and every file several of them write has one writer at a time. (2) A new
 // test server after `npm run local:down`: Pebble starts empty while the volume keeps the old ACME account, as a CA
-// that forgot it; the certificate step registers a new account, and adding a domain works.
+// that forgot it; the certificate step registers a new account, and adding a domain works; that fresh `up` is
+// killed twice on the way (issue 25) and finished by running `npm run local` again: nothing pending, no change
+// left for preview, dpkg clean, mail delivered.
 // It replaces the server: scripts/test runs it on its own, after the files that share the server.
 
 import { spawnSync } from "child_process";
 import * as path from "path";
 import { ADOPTED } from "../../components/users";
-import { configVariant, mail, onServer, output, pulumi, ROOT, testbed } from "./testbed";
+import { configVariant, deliver, killedAt, logins, mail, onServer, output, pulumi, ROOT, testbed } from "./testbed";
 
 jest.setTimeout(1_800_000);
 
@@ -61,11 +63,44 @@ function local(verb: string): { status: number; out: string } {
 }
 
 describe("a new test server after local:down", () => {
-    test("npm run local again: the CA forgot the stored account, a new one is registered; a new domain gets its name", () => {
+    test("npm run local again, killed twice: the CA forgot the stored account, a new one is registered; a new domain gets its name", async () => {
         const down = local("down");
         expect([down.status, down.status === 0 ? "" : down.out]).toEqual([0, ""]);
+        // A fresh `up` interrupted (issue 25), its whole process tree SIGKILLed as by a power cut: while the server
+        // is created, then while dpkg installs the packages; each time `npm run local` again clears what the dead
+        // run left (its lock, its pending steps) and redoes it, and the third run finishes.
+        const kills = [/command:local:Command mail-server creating/, /mail-packages-apt creating .*(Unpacking|Setting up) /];
+        const seconds = (t0: number): number => Math.round((Date.now() - t0) / 1000);
+        for (const [i, at] of kills.entries()) {
+            const t0 = Date.now();
+            const killed = await killedAt(["bash", path.join(ROOT, "scripts", "local"), "up"], at);
+            // killed, not finished (or failed) first; and nothing of it is left alive
+            expect({ at: at.source, killed: killed.killed, survivors: killed.survivors, ...(killed.killed ? {} : { out: killed.out.slice(-3000) }) })
+                .toEqual({ at: at.source, killed: true, survivors: [] });
+            if (i > 0) {
+                expect(killed.out).toMatch(/an earlier run on local was interrupted \(pid [0-9]+ is gone\): removing its lock/);
+                expect(killed.out).toMatch(/an earlier run on local was interrupted in [0-9]+ step\(s\): clearing them/);
+            }
+            // the figures of the kill: what it left pending in the state, and dpkg's state on the server
+            const state = JSON.parse(pulumi("stack", "export").stdout) as
+                { deployment: { pending_operations?: { type: string; resource: { urn: string } }[] } };
+            const dpkg = i === 0 ? "" : `; dpkg --audit: ${onServer("dpkg --audit 2>&1 | head -n 3 | tr '\\n' ' '") || "clean"}`;
+            console.log(`fresh up killed at /${at.source}/ after ${seconds(t0)} s: pending ${(state.deployment.pending_operations ?? [])
+                .map((o) => `${o.type} ${o.resource.urn.split("::").pop()}`).join(", ") || "none"}${dpkg}`);
+        }
+        const t0 = Date.now();
         const again = local("up");
         expect([again.status, again.status === 0 ? "" : again.out]).toEqual([0, ""]);
+        console.log(`fresh up after the kills: ${seconds(t0)} s`);
+        // converged: nothing pending, nothing left to do, dpkg's work finished, mail flows
+        expect(again.out).toMatch(/an earlier run on local was interrupted in [0-9]+ step\(s\): clearing them/);
+        expect(again.out).not.toContain("pending operations");
+        const state = JSON.parse(pulumi("stack", "export").stdout) as { deployment: { pending_operations?: unknown[] } };
+        expect(state.deployment.pending_operations ?? []).toEqual([]);
+        const preview = pulumi("preview", "--expect-no-changes");
+        expect({ status: preview.status, ...(preview.status === 0 ? {} : { out: preview.stdout.slice(-3000) }) }).toEqual({ status: 0 });
+        expect(onServer("dpkg --audit; ls /var/lib/dpkg/updates")).toBe("");
+        deliver(host, logins(), `after the killed fresh up ${Date.now().toString(36)}`, alice.name, "bob@example.net");
         expect(again.out).toContain("does not know the stored ACME account");
         const root = /ACME root[^:]*: (\S+)/.exec(again.out)?.[1] ?? "";
         expect(root).toBe(testbed().acmeRoot);

@@ -223,65 +223,101 @@ export function configVariant(name: string, sets: [string, string][], base = pat
     return config;
 }
 
-/** The processes below PID (children, grandchildren...), from /proc. */
-function descendants(pid: number): number[] {
-    const children = new Map<number, number[]>();
+/** A process as /proc shows it: its start time with its pid is its identity (a pid alone is reused). */
+interface Proc { pid: number; ppid: number; session: number; state: string; start: string; comm: string }
+
+function processes(): Proc[] {
+    const found: Proc[] = [];
     for (const entry of readdirSync("/proc").filter((e) => /^[0-9]+$/.test(e))) {
         try {
             const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-            const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-            children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+            // after "(comm) ": state, ppid, pgrp, session, ... starttime (field 22)
+            const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+            found.push({ pid: Number(entry), ppid: Number(f[1]), session: Number(f[3]), state: f[0], start: f[19],
+                comm: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")) });
         } catch {
             // gone meanwhile
         }
-    }
-    const found: number[] = [];
-    for (let todo = [pid]; todo.length > 0;) {
-        const next = children.get(todo.pop() as number) ?? [];
-        found.push(...next);
-        todo.push(...next);
     }
     return found;
 }
 
-function signal(pids: number[], sig: NodeJS.Signals): void {
-    for (const p of pids) {
-        try {
-            process.kill(p, sig);
-        } catch {
-            // gone meanwhile
+/**
+ * The processes of a run started as the leader of session ROOT: every process of that session (one whose parent
+ * exited stays in it, though no longer below ROOT; the plugins the engine starts in process groups of their own
+ * too), and everything below any of them (a child that has just made a session of its own, as `setsid` does).
+ */
+function runProcesses(root: number, procs: Proc[]): Proc[] {
+    const of = new Set(procs.filter((p) => p.pid === root || p.session === root).map((p) => p.pid));
+    for (let more = true; more;) {
+        more = false;
+        for (const p of procs) {
+            if (!of.has(p.pid) && of.has(p.ppid)) {
+                of.add(p.pid);
+                more = true;
+            }
         }
+    }
+    return procs.filter((p) => of.has(p.pid));
+}
+
+const dead = (p: Proc | undefined): boolean => p === undefined || p.state === "Z" || p.state === "X";
+
+function signal(p: Proc, sig: NodeJS.Signals): void {
+    try {
+        process.kill(p.pid, sig);
+    } catch {
+        // gone meanwhile
     }
 }
 
 /**
  * Runs CMD (from this machine's root namespace; scripts/run enters the client one) and, the moment AT matches a
  * line of its output (stdout and stderr) or, with EVENTS, a line of that file (the engine's `--event-log`, written
- * as each event happens, while its display may lag), SIGKILLs its whole process tree at once, as a power cut would:
- * the engine, the language host, the program and the provider plugins (their ssh sessions close; what runs on the
- * server goes on). The tree is stopped first, then killed, so that nothing it starts meanwhile survives.
- * Resolves when it is gone.
+ * as each event happens, while its display may lag), SIGKILLs all of it at once, as a power cut would: the engine,
+ * the language host, the program, the provider plugins and the commands they run (their ssh sessions close; what
+ * runs on the server goes on, as does a daemon that an earlier step detached, the test server's systemd among them).
+ * CMD runs in a session of its own. Every process of it is stopped first, scan after scan until a scan finds no new
+ * one (a stopped process cannot fork, nor exit and leave its children to init), and only then is every process
+ * stopped on the way killed, if it is still the same process. Resolves once CMD's output is closed and every killed
+ * process is dead (a zombie waiting for init to reap it is): SURVIVORS names any that is not after 60 s.
  */
 export function killedAt(cmd: string[], at: RegExp, events?: string):
-    Promise<{ killed: boolean; status: number | null; out: string }> {
+    Promise<{ killed: boolean; status: number | null; out: string; survivors: string[] }> {
     return new Promise((resolve, reject) => {
         if (events) writeFileSync(events, "");
-        const child = spawn(cmd[0], cmd.slice(1), { cwd: ROOT, env: process.env, stdio: ["ignore", "pipe", "pipe"] });
+        const child = spawn(cmd[0], cmd.slice(1), { cwd: ROOT, env: process.env, stdio: ["ignore", "pipe", "pipe"], detached: true });
         let out = "";
         let killed = false;
+        let gone: Promise<string[]> = Promise.resolve([]);
         const kill = (): void => {
             if (killed || child.pid === undefined) return;
             killed = true;
             const root = child.pid;
-            let tree = [root, ...descendants(root)];
-            signal(tree, "SIGSTOP");
+            const stopped = new Map<number, Proc>();
             for (let more = true; more;) {
-                const now = [root, ...descendants(root)];
-                more = now.some((p) => !tree.includes(p));
-                signal(now, "SIGSTOP");
-                tree = now;
+                more = false;
+                for (const p of runProcesses(root, processes())) {
+                    if (stopped.get(p.pid)?.start === p.start) continue;
+                    stopped.set(p.pid, p);
+                    signal(p, "SIGSTOP");
+                    more = true;
+                }
             }
-            signal(tree, "SIGKILL");
+            const same = (): Proc[] => {
+                const now = new Map(processes().map((p) => [p.pid, p]));
+                return [...stopped.values()].filter((p) => now.get(p.pid)?.start === p.start && !dead(now.get(p.pid)));
+            };
+            for (const p of same()) signal(p, "SIGKILL");
+            gone = new Promise((done) => {
+                const t0 = Date.now();
+                const check = (): void => {
+                    const left = same();
+                    if (left.length === 0 || Date.now() - t0 > 60_000) done(left.map((p) => `${p.pid} ${p.comm} ${p.state}`));
+                    else setTimeout(check, 100);
+                };
+                check();
+            });
         };
         const watch = (chunk: Buffer): void => {
             out += chunk.toString();
@@ -295,7 +331,7 @@ export function killedAt(cmd: string[], at: RegExp, events?: string):
         child.on("error", reject);
         child.on("close", (status) => {
             clearInterval(poll);
-            resolve({ killed, status, out });
+            void gone.then((survivors) => resolve({ killed, status, out, survivors }));
         });
     });
 }

@@ -3,8 +3,9 @@
 // stand-in certbot) gets a new one, and virtual users' dovecot files move out of the Maildir's top into its home.
 
 import { VHOME } from "../../components/render/dovecot";
-import { ROOTFS_TIMEOUT_MS, Sandbox, SUITE } from "./debian";
+import { Result, ROOTFS_TIMEOUT_MS, Sandbox, SUITE } from "./debian";
 import { ctlScript } from "../../components/render/ctl";
+import { sha256 } from "../../components/remote";
 
 /** The chroot's /etc as an overlay (writes go to a tmpfs), and empty /home, /run and /var/log. */
 const PRIVATE = `
@@ -154,6 +155,45 @@ echo "Successfully received certificate."
         expect(sb.step("options").stdout).toBe("# as the daemon serves it\n");
         expect(sb.step("left").stdout).toBe("");
         expect(sb.step("drifted").stdout).toBe([options, added, jail].map((f) => `D ${f}\n`).join(""));
+    });
+
+    // A step that re-runs when the script changes names the script's hash (users.ts): the script checks it.
+    test("--sha256: the script runs a verb under its own hash only", () => {
+        const own = sha256(ctlScript()).slice(0, 16);
+        const ctl = (prefix: string): Result => sb.run(["sh", sb.path("mailstack-ctl"), "--sha256", prefix, "accounts"]);
+        expect(ctl(own)).toMatchObject({ status: 0, stdout: expect.stringMatching(/^root:0$/m) });
+        expect(ctl("0123456789abcdef")).toMatchObject({ status: 1, stdout: "",
+            stderr: "mailstack-ctl: this is not the mailstack-ctl 0123456789abcdef the step was planned for\n" });
+    });
+
+    // What rspamd and fail2ban do once their files pass the daemon's own check (serve): the daemon restarts on them
+    // and must serve them, else the kept files come back and it must serve those; the step fails either way. Run on
+    // the script's own functions in the suite's sh, with a stand-in daemon (START, PROBE) that serves what PROBE says.
+    test.each<[string, string, string, number, string, string]>([
+        ["serves the new files", "true", "true", 0, "start new\n", "new"],
+        ["does not serve them: the old ones are back and serving", "true", '[ "$(cat "$F")" = old ]', 1,
+            "start new\nstart old\n", "old|mailstack-ctl: no luck; the previous files are restored and serving"],
+        ["does not start on them: the same", '[ "$(cat "$F")" = old ]', "true", 1,
+            "start new\nstart old\n", "old|mailstack-ctl: no luck; the previous files are restored and serving"],
+        ["serves neither", "true", "false", 1, "start new\nstart old\n",
+            "old|mailstack-ctl: no luck; nor with the previous files, restored"],
+    ])("serve: %s", (_, starts, serves, status, out, after) => {
+        const script = ctlScript();
+        const functions = script.slice(0, script.indexOf("\ncmd=${1:-}\n"));
+        sb.write("serve.sh", `${functions}
+T=$(mktemp -d) F=$T/rspamd/daemon.conf
+RSPAMD_DIR=$T/rspamd PENDING=$T/pending
+mkdir -p "$RSPAMD_DIR" && echo old > "$F"
+keep_previous "$F" && echo new > "$F"
+start() { echo "start $(cat "$F")"; ${starts}; }
+probe() { ${serves}; }
+why() { echo "no luck"; }
+trap 'cat "$F" >&2; [ ! -e "$PENDING/rspamd" ] || echo "still pending" >&2; rm -rf "$T"' EXIT
+serve rspamd start probe why
+`);
+        const r = sb.run(["sh", sb.path("serve.sh")]);
+        expect({ status: r.status, out: r.stdout, after: r.stderr.trim().split("\n").reverse().join("|") })
+            .toEqual({ status, out, after });
     });
 
     // Mailboxes as the stack left them before the home moved into VHOME: bob with a managesieve script (active link,

@@ -4,7 +4,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { CONTROLLER_FILE, CONTROLLER_SALT_BYTES, CONTROLLER_SOCKET, controllerConf, controllerHash, eaiComposite, FORGED_SYMBOL,
-    FROM_SYMBOL, keyPath, localSenderLua, ownershipLua, RAW_8BIT_SYMBOLS, rspamdFiles, RspamdInput, ruleName, SERVER_SENDER,
+    FROM_SYMBOL, keyPath, localSenderLua, mtaTagLua, ownershipLua, RAW_8BIT_SYMBOLS, rspamdFiles, RspamdInput, ruleName, SERVER_SENDER,
     SMTPUTF8_SYMBOL } from "../../components/render/rspamd";
 import { MAPS, ORIGINATING, SENDMAIL } from "../../components/render/postfix";
 import { senderLogins } from "../../components/render/maps";
@@ -53,23 +53,21 @@ ${commands}
     test("configtest accepts the files; the dump has our sockets, actions, signing table and rule", () => {
         const step = load(all(), `
 step configtest in_root rspamadm configtest
-step actions in_root rspamadm configdump actions
-step dkim in_root rspamadm configdump dkim_signing
-step workers in_root rspamadm configdump worker
-step greylist in_root rspamadm configdump greylist
-step composites in_root rspamadm configdump composites
+step dump in_root rspamadm configdump actions dkim_signing worker greylist composites
 step lua in_root rspamadm lua -e "$LUA_CHECK"
 `);
         const test = step("configtest");
         expect({ status: test.status, problems: problems(test.stdout + test.stderr) })
             .toEqual({ status: 0, problems: [] });
         expect(test.stdout).toMatch(/syntax OK/);
-        const actions = step("actions").stdout;
+        expect(step("dump").status).toBe(0);
+        const dump = step("dump").stdout;
+        const actions = section(dump, "actions");
         expect(actions).toMatch(/reject = 15/);
         expect(actions).toMatch(/add_header = 6/);
         // no greylist action (3.4 drops it from the dump, 3.12 shows it as null)
         expect(actions).not.toMatch(/greylist = (?!null)/);
-        const dkim = step("dkim").stdout;
+        const dkim = section(dump, "dkim_signing");
         for (const d of ["example.org", "example.net", "example.com"]) {
             expect(dkim).toContain(keyPath({ domain: d, selector: "mailstack" }));
         }
@@ -82,22 +80,22 @@ step lua in_root rspamadm lua -e "$LUA_CHECK"
         expect(dkim).toMatch(/use_esld = false/);
         // every worker on 127.0.0.1 only (Debian's "localhost" would be replaced, not added to); the controller also
         // on its unix socket, for rspamd's user only
-        const binds = [...step("workers").stdout.matchAll(/bind_socket = "([^"]+)"/g)].map((m) => m[1]);
+        const binds = [...section(dump, "worker").matchAll(/bind_socket = "([^"]+)"/g)].map((m) => m[1]);
         expect(binds.length).toBeGreaterThan(0);
         expect(binds.filter((b) => !b.startsWith("127.0.0.1:")))
             .toEqual([`${CONTROLLER_SOCKET} mode=0600 owner=_rspamd`]);
         // the controller trusts no address (Debian trusts 127.0.0.1 and ::1) and has our password's hash (never the
         // password) for both levels
-        const workers = step("workers").stdout;
+        const workers = section(dump, "worker");
         const controller = workers.slice(workers.indexOf("11334") - 2000, workers.indexOf("11334") + 2000);
         expect(controller).toContain(`password = "${HASH}"`);
         expect(controller).toContain(`enable_password = "${HASH}"`);
         expect(workers).not.toContain(PASSWORD);
         expect(workers).not.toMatch(/secure_ip = "(127\.0\.0\.1|::1)"/);
-        expect(step("greylist").stdout).toMatch(/enabled = false/);
+        expect(section(dump, "greylist")).toMatch(/enabled = false/);
         expect(step("lua")).toMatchObject({ status: 0, stdout: "ok\n" });
         // one composite per raw-8-bit rule, each only with the SMTPUTF8 symbol, weight removed
-        const composites = step("composites").stdout;
+        const composites = section(dump, "composites");
         for (const symbol of RAW_8BIT_SYMBOLS) {
             const block = new RegExp(`${eaiComposite(symbol)} \\{([^}]*)\\}`).exec(composites)?.[1] ?? "";
             expect(block).toContain(`expression = "${SMTPUTF8_SYMBOL} & ${symbol}";`);
@@ -138,9 +136,29 @@ step lua in_root rspamadm lua -e "$LUA_CHECK"
         expect(controllerHash(PASSWORD.replace("A", "B"), zbase32Decode(salt))).not.toBe(theirs);
     });
 
+    // Every case of a table in one `rspamadm lua` run (starting rspamadm costs more than a case): a line per case,
+    // numbered, its error caught (pcall) and printed as its answer, so that each case still passes or fails alone.
+    function batch(dir: string, prelude: string, cases: string[]): { status: number; answers: Map<number, string> } {
+        sb.write(`${dir}/test.lua`, `${prelude}
+local function case(i, f)
+  local ok, v = pcall(f)
+  print(i .. "\\t" .. (ok and tostring(v) or "error: " .. tostring(v)):gsub("\\n", " "))
+end
+${cases.map((c, i) => `case(${i}, function() ${c} end)`).join("\n")}
+`);
+        const r = sb.run(["rspamadm", "lua", "-e", `arg_path = "${sb.path(dir)}"; dofile(arg_path .. "/test.lua")`]);
+        const answers = new Map(r.stdout.split("\n").filter((l) => l !== "")
+            .map((l): [number, string] => [Number(l.slice(0, l.indexOf("\t"))), l.slice(l.indexOf("\t") + 1)]));
+        return { status: r.status, answers };
+    }
+    const once = <T>(f: () => T): (() => T) => {
+        let v: T | undefined;
+        return () => (v ??= f());
+    };
+
     // The From rule's ownership test, run by rspamd's own Lua over the table postfix gets (render/maps.ts), with
     // the answers postfix's postmap gives for smtpd_sender_login_maps (tests/render/postfix.test.ts).
-    test.each<[string, string, boolean]>([
+    const OWNERSHIP: [string, string, boolean][] = [
         ["bob@example.net", "bob@example.net", true],
         ["bob@example.net", "Bob@Example.NET", true],
         ["bob@example.net", "bob+lists@example.net", true],
@@ -160,15 +178,18 @@ step lua in_root rspamadm lua -e "$LUA_CHECK"
         ["olduser", "olduser@example.org", true],
         ["alice", "olduser@example.org", false],
         ["olduser", "olduser+x@example.org", false],
-    ])("From rule: login %s may use %s: %s", (login, address, allowed) => {
+    ];
+    const ownership = once(() => {
         const c = config();
         sb.write("owners/logins", senderLogins(senderInput(c)));
-        sb.write("owners/test.lua", `${ownershipLua(c.baseDomain)}
-local f = io.open(arg_path .. "/logins"); local owners = parse_owners(f:read("*a")); f:close()
-print(tostring(may_use(owners, ${JSON.stringify(login)}, ${JSON.stringify(address)})))
-`);
-        const r = sb.run(["rspamadm", "lua", "-e", `arg_path = "${sb.path("owners")}"; dofile(arg_path .. "/test.lua")`]);
-        expect({ status: r.status, out: r.stdout.trim() }).toEqual({ status: 0, out: String(allowed) });
+        return batch("owners", `${ownershipLua(c.baseDomain)}
+local f = io.open(arg_path .. "/logins"); local logins = f:read("*a"); f:close()`, OWNERSHIP.map(([login, address]) =>
+            `return may_use(parse_owners(logins), ${JSON.stringify(login)}, ${JSON.stringify(address)})`));
+    });
+    test.each(OWNERSHIP)("From rule: login %s may use %s: %s", (login, address, allowed) => {
+        const r = ownership();
+        const i = OWNERSHIP.findIndex(([l, a]) => l === login && a === address);
+        expect({ status: r.status, out: r.answers.get(i) }).toEqual({ status: 0, out: String(allowed) });
     });
 
     // What sendmail hands in (no login, postfix's SENDMAIL tag): an envelope sender of an account of the server binds
@@ -179,7 +200,7 @@ print(tostring(may_use(owners, ${JSON.stringify(login)}, ${JSON.stringify(addres
         "vmail:x:5000:5000::/var/mail/vhosts:/usr/sbin/nologin\npostsrsd:x:105:111::/var/lib/postsrsd:/usr/sbin/nologin\n" +
         "alice:x:5002:5002::/home/alice:/bin/bash\nfrank:x:5001:5001::/home/frank:/bin/bash\n" +
         "john.doe:x:5003:5003::/home/john.doe:/bin/bash\n";
-    test.each<[string, string, string[], string | null, string]>([
+    const SENDMAIL_CASES: [string, string, string[], string | null, string][] = [
         ["frank as himself", "frank@example.org", ["frank@example.org"], null, "sign"],
         ["frank as himself, any case", "Frank@Example.ORG", ["frank@EXAMPLE.org"], null, "sign"],
         ["frank by his bare name", "frank", ["frank@example.org"], null, "sign"],
@@ -201,33 +222,58 @@ print(tostring(may_use(owners, ${JSON.stringify(login)}, ${JSON.stringify(addres
         ["an alias at the base domain (no account: vmail's redirect)", "team@example.org", ["team@example.org"], null, "sign"],
         ["SRS (postsrsd)", "SRS0=abcd=XY=outside.test=carl@example.org", ["carl@outside.test"], null, "sign"],
         ["a name of an account at another domain", "frank@example.net", ["frank@example.net"], null, "sign"],
-    ])("sendmail: %s", (_, envelope, froms, redirected, verdict) => {
+    ];
+    const sendmail = once(() => {
         const c = config();
         sb.write("local/logins", senderLogins(senderInput(c)));
         sb.write("local/passwd", PASSWD);
-        sb.write("local/test.lua", `${ownershipLua(c.baseDomain)}
+        return batch("local", `${ownershipLua(c.baseDomain)}
 ${localSenderLua()}
-local function slurp(p) local f = io.open(arg_path .. p); local t = f:read("*a"); f:close(); return t end
+local function slurp(p) local f = io.open(arg_path .. p); local t = f:read("*a"); f:close(); return t end`,
+        SENDMAIL_CASES.map(([, envelope, froms, redirected]) => `
 local v, address, account = local_verdict(parse_owners(slurp("/logins")), slurp("/passwd"), ${JSON.stringify(envelope)},
   ${redirected === null ? "nil" : JSON.stringify(redirected)}, { ${froms.map((f) => JSON.stringify(f)).join(", ")} })
-print(table.concat({ v, address, account }, " "))
-`);
-        const r = sb.run(["rspamadm", "lua", "-e", `arg_path = "${sb.path("local")}"; dofile(arg_path .. "/test.lua")`]);
-        expect({ status: r.status, out: r.stdout.trim() }).toEqual({ status: 0, out: verdict });
+return table.concat({ v, address, account }, " ")`));
+    });
+    test.each(SENDMAIL_CASES)("sendmail: %s", (what, _envelope, _froms, _redirected, verdict) => {
+        const r = sendmail();
+        const i = SENDMAIL_CASES.findIndex(([w]) => w === what);
+        expect({ status: r.status, out: r.answers.get(i) }).toEqual({ status: 0, out: verdict });
     });
 
     test("the From rule reads postfix's sender table and tags the server's own mail", () => {
         const lua = all()["rspamd.local.lua"];
         expect(lua).toContain(FROM_SYMBOL);
         expect(lua).toContain(`local LOGINS = "${MAPS.senderLogins}"`);
-        expect(lua).toContain(`tagged("MTA-Name", "${ORIGINATING}") or tagged("MTA-Tag", "${ORIGINATING}")`);
+        expect(lua).toContain(`elseif not mta_tagged(task, "${ORIGINATING}") then`);
         expect(lua).toContain(`task:set_user("${SERVER_SENDER}")`);
         expect(lua).toMatch(/set_pre_result\("reject", "From: <" \.\. address/);
         // sendmail's mail (SENDMAIL): its envelope decides, and only a "sign" verdict makes it the server's own
-        expect(lua).toContain(`tagged("MTA-Name", "${SENDMAIL}") or tagged("MTA-Tag", "${SENDMAIL}")`);
+        expect(lua).toContain(`if mta_tagged(task, "${SENDMAIL}") then`);
         expect(lua).toContain('task:get_header("X-Sieve-Redirected-From")');
         expect(lua).toContain(`if verdict == "sign" then task:set_user("${SERVER_SENDER}") end`);
         expect(lua).toContain('local ANY_SENDER = { ["root"] = true, ["postfix"] = true, ["vmail"] = true, ["postsrsd"] = true }');
+    });
+
+    // postfix's {daemon_name}, as rspamd 3.4 (MTA-Name) and later versions (MTA-Tag, MTA-Name then the host) pass it
+    test.each<[string, Record<string, string>, string]>([
+        ["rspamd 3.4", { "MTA-Name": ORIGINATING }, "true false"],
+        ["later rspamd", { "MTA-Name": "mail.example.org", "MTA-Tag": SENDMAIL }, "false true"],
+        ["untagged (port 25)", { "MTA-Name": "mail.example.org" }, "false false"],
+        ["no header", {}, "false false"],
+    ])("mta_tagged: %s", (_, headers, out) => {
+        const table = Object.entries(headers).map(([h, v]) => `[${JSON.stringify(h)}] = ${JSON.stringify(v)}`).join(", ");
+        const task = `{ get_request_header = function(_, h) return ({ ${table} })[h] end }`;
+        const r = sb.run(["rspamadm", "lua", "-e", `${mtaTagLua()}
+local task = ${task}
+print(tostring(mta_tagged(task, "${ORIGINATING}")) .. " " .. tostring(mta_tagged(task, "${SENDMAIL}")))`]);
+        expect({ status: r.status, out: r.stdout.trim() }).toEqual({ status: 0, out });
+    });
+
+    test("the forged-From and From rules share one reading of the tag", () => {
+        const lua = all()["rspamd.local.lua"];
+        expect(lua.match(/get_request_header/g)).toHaveLength(1);
+        expect(lua).toContain(`if mta_tagged(task, "${ORIGINATING}") or mta_tagged(task, "${SENDMAIL}") then return false end`);
     });
 
     test("the checks can fail: a Lua syntax error, a UCL syntax error", () => {
@@ -257,6 +303,13 @@ step configtest in_root rspamadm configtest`);
             .toEqual(["example.com", "example.net", "example.org"]);
     });
 });
+
+/** One section of `rspamadm configdump A B ...`, as `rspamadm configdump A` alone prints it: each of its blocks
+ * between the markers rspamadm puts around it (a section such as worker has several). */
+function section(dump: string, name: string): string {
+    const block = /^\*\*\* Section (\S+) \*\*\*\n[\s\S]*?^\*\*\* End of section \1 \*\*\*\n/gm;
+    return [...dump.matchAll(block)].filter((m) => m[1] === name).map((m) => m[0]).join("");
+}
 
 /** rspamd's zbase32 (low bits of each byte first), read back: the salt of a hash rspamd made. */
 function zbase32Decode(text: string): Uint8Array {

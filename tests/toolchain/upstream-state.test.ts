@@ -17,6 +17,9 @@ import { createHash } from "crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
+import { parseConfig, RawConfig } from "../../components/config";
+import { mailZones, recordSets } from "../../components/render/dns";
+import { dnsRecords } from "../../components/render/records";
 
 jest.setTimeout(300_000);
 
@@ -257,4 +260,38 @@ test("after a prod preview (its salt and a secret in Pulumi.prod.yaml) the confi
     expect(configBlock(previewed)).toBe(configBlock(prod));
     expect(configBlock(previewed)).not.toMatch(/encryptionsalt|secure:/);
     expect(configBlock(prod)).toContain("mailstack:hostname: mail.jumpforjoy.example");
+});
+
+test("the prod preview lists every record set of dnsRecords as a ZoneRrset to create, and the one zone it creates", () => {
+    // the whole program: every step beyond the imported state is a create, previewed without the Hetzner API
+    const out = ok(pulumi(["preview", "--stack", STACK, "--json"]));
+    const steps = (JSON.parse(out) as { steps: (Step & { newState?: { type: string; inputs: Record<string, unknown> } })[] }).steps;
+    const of = (type: string) => steps.filter((st) => st.newState?.type === type);
+    // js-yaml comes with jest and has no types here (as in tests/unit/bad-config.test.ts)
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const yaml = require("js-yaml") as { load(text: string): { config: Record<string, unknown> } };
+    const raw = Object.fromEntries(Object.entries(yaml.load(readFileSync(path.join(ROOT, "Pulumi.prod.yaml"), "utf8")).config)
+        .filter(([k]) => k.startsWith("mailstack:")).map(([k, v]) => [k.slice("mailstack:".length), v])) as unknown as RawConfig;
+    const c = parseConfig(raw);
+    const domains = [c.baseDomain, ...c.virtualDomains];
+    const expected = recordSets(dnsRecords(c, IP, IP6, domains.map((domain) => ({ domain, selector: c.dkim.selector, publicKey: "k" }))),
+        mailZones(c.hostname, domains), 300);
+    const rrsets = of("hcloud:index/zoneRrset:ZoneRrset");
+    expect(rrsets.every((st) => st.op === "create")).toBe(true);
+    const shown = rrsets.map((st) => {
+        const i = st.newState?.inputs ?? {};
+        return `${String(i.name) === "@" ? String(i.zone) : `${String(i.name)}.${String(i.zone)}`} ${String(i.type)} ${String(i.ttl)}`;
+    }).sort();
+    expect(shown).toEqual(expected.map((st) => `${st.fqdn} ${st.type} 300`).sort());
+    expect(shown.length).toBeGreaterThan(30);
+    // records: the values from the addresses in the state; a DKIM set's are unknown until its key exists (same up)
+    const values = new Map(expected.map((st) => [`${st.fqdn} ${st.type} 300`, st.values.map((value) => ({ value }))]));
+    rrsets.forEach((st, i) => {
+        const key = `${String(st.newState?.inputs.name) === "@" ? "" : `${String(st.newState?.inputs.name)}.`}` +
+            `${String(st.newState?.inputs.zone)} ${String(st.newState?.inputs.type)} 300`;
+        if (!key.includes("._domainkey.")) {
+            expect([i, key, st.newState?.inputs.records]).toEqual([i, key, values.get(key)]);
+        }
+    });
+    expect(of("hcloud:index/zone:Zone").map((st) => [st.op, st.newState?.inputs.name])).toEqual([["create", "jumpforjoy.example"]]);
 });

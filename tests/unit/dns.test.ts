@@ -1,4 +1,6 @@
-import { parseConfig, secretRules } from "../../components/config";
+import { readFileSync } from "fs";
+import * as path from "path";
+import { parseConfig, RawConfig, secretRules } from "../../components/config";
 import { mailZones, recordSets, txtPresentation, zoneOf } from "../../components/render/dns";
 import { DkimPublicKey, dnsRecords, txtStrings } from "../../components/render/records";
 import { VALID } from "../fixtures/config";
@@ -129,5 +131,136 @@ describe("dns provider rfc2136: a local command per record set", () => {
     test("provider none publishes nothing and certbot waits for nothing of it", async () => {
         const { rec } = await renderServer(VALID);
         expect(rec.byType(TYPES.local).filter((r) => String(r.inputs.create).includes("dns-update"))).toEqual([]);
+    });
+});
+
+describe("dns provider hetzner: a ZoneRrset per record set, zones created or adopted", () => {
+    const HZ = (existingZones: string[] = []) => ({ dns: { provider: "hetzner", existingZones } });
+    beforeAll(async () => {
+        await installMocks();
+    });
+
+    test("every set of dnsRecords as a ZoneRrset: zone, relative name, type, ttl, its values; TXT in 255-byte strings", async () => {
+        const { rec, server } = await renderServer({ ...VALID, ...HZ() });
+        const expected = recordSets(await valueOf(server.dnsRecords), zones, 300);
+        const rrsets = rec.byType(TYPES.zoneRrset);
+        expect(rrsets.length).toBe(expected.length);
+        for (const set of expected) {
+            const r = rec.named(`mail-dns-${set.fqdn}-${set.type}`);
+            expect(r.type).toBe(TYPES.zoneRrset);
+            expect(reveal(r.inputs)).toEqual({
+                zone: set.zone, name: set.name, type: set.type, ttl: 300, labels: { "managed-by": "mailstack" },
+                records: set.values.map((value) => ({ value })),
+            });
+        }
+        // the DKIM key (a 2048-bit key's length): one record of two quoted strings, each at most 255 bytes
+        const dkim = reveal(rec.named("mail-dns-mailstack._domainkey.example.net-TXT").inputs.records) as { value: string }[];
+        expect(dkim).toHaveLength(1);
+        const strings = [...dkim[0].value.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]);
+        expect(strings.length).toBe(2);
+        expect(strings.every((s) => Buffer.byteLength(s) <= 255)).toBe(true);
+        expect(strings.join("")).toMatch(/^v=DKIM1; k=rsa; p=/);
+        expect(reveal(rec.named("mail-dns-example.net-MX").inputs)).toMatchObject({ zone: "example.net", name: "@",
+            records: [{ value: "10 mail.example.org." }] });
+    });
+
+    test("zones: created ones are hcloud.Zone resources the sets wait for; adopted ones are only named", async () => {
+        const { rec } = await renderServer({ ...VALID, ...HZ(["example.org"]) });
+        const created = rec.byType(TYPES.zone);
+        expect(created.map((z) => reveal(z.inputs))).toEqual([
+            { name: "example.net", mode: "primary", labels: { "managed-by": "mailstack" } },
+            { name: "example.com", mode: "primary", labels: { "managed-by": "mailstack" } },
+        ]);
+        const inNet = rec.named("mail-dns-example.net-MX");
+        expect(inNet.dependencies).toContain(rec.one(TYPES.zone, "mail-dns-example.net").urn);
+        const inOrg = rec.named("mail-dns-example.org-MX");
+        expect(inOrg.inputs.zone).toBe("example.org");
+        expect(created.some((z) => inOrg.dependencies.includes(z.urn))).toBe(false);
+        // and no lookup (hcloud.getZone...): the mocks' call() throws on any invoke
+    });
+
+    test("removing a domain removes its sets, and its zone only if the stack created it; an adopted zone never goes", async () => {
+        const smaller = { virtualDomains: ["example.net"], virtualUsers: ["bob@example.net", "carol@example.net"],
+            aliases: { "info@example.net": "bob@example.net" } };
+        const names = (rec: { resources: { type: string; name: string }[] }, type: string) =>
+            new Set(rec.resources.filter((r) => r.type === type).map((r) => r.name));
+        for (const adopted of [[], ["example.com"]]) {
+            const before = (await renderServer({ ...VALID, ...HZ(adopted) })).rec;
+            const after = (await renderServer({ ...VALID, ...smaller, ...HZ() })).rec;
+            const gone = [...names(before, TYPES.zoneRrset)].filter((n) => !names(after, TYPES.zoneRrset).has(n));
+            expect(gone.length).toBeGreaterThan(5);
+            expect(gone.every((n) => /example\.com-[A-Z]+$/.test(n))).toBe(true);
+            expect([...names(after, TYPES.zoneRrset)].some((n) => n.includes("example.com"))).toBe(false);
+            const zonesGone = [...names(before, TYPES.zone)].filter((n) => !names(after, TYPES.zone).has(n));
+            // the engine deletes what the program no longer declares: an adopted zone was never declared
+            expect(zonesGone).toEqual(adopted.length === 0 ? ["mail-dns-example.com"] : []);
+        }
+        const allAdopted = (await renderServer({ ...VALID, ...HZ(zones) })).rec;
+        expect(allAdopted.byType(TYPES.zone)).toEqual([]);
+    });
+
+    test("foreign record sets are never declared: only the names and types of dnsRecords, no SOA or NS", async () => {
+        const { rec, server } = await renderServer({ ...VALID, ...HZ(["example.org", "example.net"]) });
+        const ours = new Set(recordSets(await valueOf(server.dnsRecords), zones, 300).map((s) => `${s.zone} ${s.name} ${s.type}`));
+        for (const r of rec.byType(TYPES.zoneRrset)) {
+            expect(ours.has(`${String(r.inputs.zone)} ${String(r.inputs.name)} ${String(r.inputs.type)}`)).toBe(true);
+        }
+        expect(rec.byType(TYPES.zoneRrset).some((r) => ["SOA", "NS"].includes(String(r.inputs.type)) ||
+            r.inputs.name === "www")).toBe(false);
+    });
+
+    test("certbot waits for the A/AAAA sets of the names the CA validates and the CAA sets, not for the others", async () => {
+        const { rec } = await renderServer({ ...VALID, ...HZ() });
+        const cert = rec.resources.find((r) => r.name === "mail-certificate" && !r.custom);
+        const waited = rec.byType(TYPES.zoneRrset).filter((r) => cert?.dependencies.includes(r.urn)).map((r) => r.name);
+        const names = c.certificate.names;
+        expect(waited.sort()).toEqual(rec.byType(TYPES.zoneRrset).filter((r) => String(r.inputs.type) === "CAA" ||
+            (["A", "AAAA"].includes(String(r.inputs.type)) && names.some((n) => r.name === `mail-dns-${n}-${String(r.inputs.type)}`)))
+            .map((r) => r.name).sort());
+        expect(waited).toContain("mail-dns-mail.example.org-A");
+        expect(waited).toContain("mail-dns-autoconfig.example.net-A");
+        expect(waited.some((n) => n.endsWith("-TXT") || n.endsWith("-MX"))).toBe(false);
+    });
+
+    test("Pulumi.prod.yaml: every record set of its dnsRecords as a ZoneRrset with its values; blog.example adopted", async () => {
+        // js-yaml comes with jest and has no types here (as in bad-config.test.ts)
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const yaml = require("js-yaml") as { load(text: string): { config: Record<string, unknown> } };
+        const stack = yaml.load(readFileSync(path.join(__dirname, "..", "..", "Pulumi.prod.yaml"), "utf8")).config;
+        const raw = Object.fromEntries(Object.entries(stack).filter(([k]) => k.startsWith("mailstack:"))
+            .map(([k, v]) => [k.slice("mailstack:".length), v])) as unknown as RawConfig;
+        const prod = parseConfig(raw);
+        expect(prod.dns).toMatchObject({ provider: "hetzner", existingZones: ["blog.example"] });
+        const { rec, server } = await renderServer(raw);
+        const expected = recordSets(await valueOf(server.dnsRecords),
+            mailZones(prod.hostname, [prod.baseDomain, ...prod.virtualDomains]), prod.dns.provider === "hetzner" ? prod.dns.ttl : 0);
+        expect(rec.byType(TYPES.zoneRrset).length).toBe(expected.length);
+        expect(expected.some((s) => s.type === "AAAA")).toBe(true);
+        for (const set of expected) {
+            expect(reveal(rec.named(`mail-dns-${set.fqdn}-${set.type}`).inputs)).toMatchObject({
+                zone: set.zone, name: set.name, type: set.type, records: set.values.map((value) => ({ value })),
+            });
+        }
+        expect(rec.byType(TYPES.zone).map((z) => z.inputs.name)).toEqual(["jumpforjoy.example"]);
+    });
+
+    test("each set waits only for what it holds: a DKIM set for its own key, the others for no key (a rotation's preview)", async () => {
+        const { rec } = await renderServer({ ...VALID, ...HZ(), dkim: { selector: "mailstack", nextSelector: "next" } });
+        const keyUrn = (name: string) => rec.one(TYPES.dkimKey, name).urn;
+        const keys = rec.byType(TYPES.dkimKey).map((k) => k.urn);
+        expect(keys.length).toBe(6);
+        for (const r of rec.byType(TYPES.zoneRrset)) {
+            const deps = (r.propertyDependencies.records ?? []).filter((u) => keys.includes(u));
+            const m = /^mail-dns-(\w+)\._domainkey\.(.+)-TXT$/.exec(r.name);
+            expect(deps).toEqual(m === null ? [] : [keyUrn(`mail-dkim-${m[1]}-${m[2]}`)]);
+        }
+        expect(rec.named("mail-dns-next._domainkey.example.com-TXT").type).toBe(TYPES.zoneRrset);
+    });
+
+    test("existingZones: only zones the stack publishes in, each once", () => {
+        expect(parseConfig({ ...VALID, ...HZ() }).dns).toEqual({ provider: "hetzner", ttl: 300, existingZones: [] });
+        expect(() => parseConfig({ ...VALID, ...HZ(["example.org", "other.example"]) }))
+            .toThrow(/dns\.existingZones\[1\].*"other\.example" is not one of the zones the stack publishes in \(example\.org, example\.net, example\.com\)/);
+        expect(() => parseConfig({ ...VALID, ...HZ(["example.org", "Example.org"]) })).toThrow(/dns\.existingZones/);
     });
 });

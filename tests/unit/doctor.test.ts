@@ -1,7 +1,7 @@
 // relayHost, logRetentionDays and doctor config; the pure parts of `npm run doctor` (answers read, records compared).
 
 import { Resolver } from "dns/promises";
-import { checkRelayPassword, checkWebhook, parseConfig, RawConfig } from "../../components/config";
+import { parseConfig, RawConfig, secretRules } from "../../components/config";
 import { DnsRecord } from "../../components/render/records";
 import { webhookConf } from "../../components/render/ops";
 import { certIssues, checkBlocklist, checkRecord, compareSpf, parseInside, readBlocklistAnswer, reversed } from "../../scripts/doctor";
@@ -42,19 +42,27 @@ describe("relayHost", () => {
         ["an unknown key", { host: "r.example", username: "u", hots: 1 }, "relayHost.hots", /unknown key/],
     ])("refuses %s", (_, relayHost, key, message) => rejects({ relayHost }, key, message));
 
+    /** The lines secretRules gives for these secrets (and the host's key), on the valid config with this relayHost. */
+    const secretLines = (relayHost: unknown, secrets: Parameters<typeof secretRules>[1]): string[] =>
+        secretRules(parseConfig({ ...valid, ...(relayHost === undefined ? {} : { relayHost }) }),
+            { sshPrivateKey: "key", ...secrets }).map((p) => p.line);
+    const relay = { host: "r.example", username: "u" };
+
     test("the password: required with relayHost, refused without, one line, never shown", () => {
-        const relay = { host: "r.example", port: 587, tls: "starttls" as const, username: "u" };
-        expect(() => checkRelayPassword(relay, undefined)).toThrow(/mailstack:relayPassword: is not set/);
-        expect(() => checkRelayPassword(undefined, "pw")).toThrow(/relayHost is not/);
-        expect(() => checkRelayPassword(relay, "a\nhunter2")).toThrow(/line break/);
-        expect(() => checkRelayPassword(relay, "a\nhunter2")).not.toThrow(/hunter2/);
-        expect(() => checkRelayPassword(relay, "fine")).not.toThrow();
+        expect(secretLines(relay, {})).toEqual(["mailstack:relayPassword: is not set, and relayHost r.example needs it " +
+            "(pulumi config set --secret mailstack:relayPassword)"]);
+        expect(secretLines(relay, { relayPassword: "" })).toEqual(secretLines(relay, {}));
+        expect(secretLines(undefined, { relayPassword: "pw" })).toEqual(
+            ["mailstack:relayPassword: is set but relayHost is not (remove it, or configure relayHost)"]);
+        expect(secretLines(relay, { relayPassword: "a\nhunter2" })).toEqual(
+            ["mailstack:relayPassword: contains a line break (the value is not shown: it is a secret)"]);
+        expect(secretLines(relay, { relayPassword: "fine" })).toEqual([]);
     });
 
     test("the webhook: https only, value never in the message", () => {
-        expect(() => checkWebhook("http://hooks.example/abc-token")).toThrow(/mailstack:alertWebhook: is not an https/);
-        expect(() => checkWebhook("http://hooks.example/abc-token")).not.toThrow(/abc-token/);
-        expect(() => checkWebhook("https://hooks.example/x")).not.toThrow();
+        expect(secretLines(undefined, { alertWebhook: "http://hooks.example/abc-token" })).toEqual(
+            ["mailstack:alertWebhook: is not an https:// URL (the value is not shown: it is a secret)"]);
+        expect(secretLines(undefined, { alertWebhook: "https://hooks.example/x" })).toEqual([]);
         expect(webhookConf('https://h.example/a"b\\c')).toBe('url = "https://h.example/a\\"b\\\\c"\n');
     });
 });

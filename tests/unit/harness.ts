@@ -1,11 +1,18 @@
-// Pulumi mocks for the unit tests: every registration is recorded with its inputs and with what MockResourceArgs
-// does not carry (parent, dependencies, property dependencies, resource options), taken from the
-// RegisterResourceRequest itself by wrapping MockMonitor.registerResource.
-// Not a test file (jest only runs *.test.ts).
+// Pulumi mocks for the unit tests: every registration is recorded with its inputs and with what the SDK sent the
+// engine for it. Not a test file (jest only runs *.test.ts).
+//
+// Public SDK API throughout (pulumi.runtime.setMocks, its Mocks, getMonitor, the secret signature of
+// pulumi.runtime), with two exceptions, both for want of a public way:
+// - The registration as sent. MockResourceArgs carries type, name, inputs, provider and id; the ordering and
+//   secrecy tests need what else the engine gets: parent, dependencies (dependsOn with components expanded to
+//   their custom resources, plus the resources behind input Outputs), property dependencies and the resource
+//   options. Those exist only in the RegisterResourceRequest (a transform sees the options as the program gave
+//   them, before the SDK expands them), so installMocks wraps the mock monitor's registerResource and reads the
+//   request through its protobuf getters.
+// - Waiting until every registration is done: the SDK's runtime.waitForRPCs, which the typings leave out. The
+//   public runtime.disconnect() waits the same way, but then closes the monitor for good.
 
 import * as pulumi from "@pulumi/pulumi";
-import { MockMonitor, MockResourceArgs, MockResourceResult } from "@pulumi/pulumi/runtime/mocks";
-import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import { createHash } from "crypto";
 import { ConfigError, parseConfig, RawConfig } from "../../components/config";
 import { MailServer, MailServerArgs } from "../../components/mailServer";
@@ -19,6 +26,8 @@ export const TYPES = {
     firewallAttachment: "hcloud:index/firewallAttachment:FirewallAttachment",
     volume: "hcloud:index/volume:Volume",
     volumeAttachment: "hcloud:index/volumeAttachment:VolumeAttachment",
+    zone: "hcloud:index/zone:Zone",
+    zoneRrset: "hcloud:index/zoneRrset:ZoneRrset",
     password: "random:index/randomPassword:RandomPassword",
     remote: "command:remote:Command",
     local: "command:local:Command",
@@ -70,7 +79,8 @@ export const mockBcrypt = (name: string): string => `$2b$10$${pick(BCRYPT, `bcry
 const numericId = (type: string, name: string): string => String(parseInt(hash(`${type}|${name}`).slice(0, 7), 16) + 1);
 
 export function isSecretValue(v: unknown): v is { value: unknown } {
-    return typeof v === "object" && v !== null && (v as Record<string, unknown>)[specialSigKey] === specialSecretSig;
+    return typeof v === "object" && v !== null &&
+        (v as Record<string, unknown>)[pulumi.runtime.specialSigKey] === pulumi.runtime.specialSecretSig;
 }
 
 /** The plain value, secret wrappers removed at any depth. */
@@ -169,7 +179,7 @@ export class Recorder {
 let current: Recorder | undefined;
 let pending: Registered | undefined;
 
-function newResource(args: MockResourceArgs): MockResourceResult {
+function newResource(args: pulumi.runtime.MockResourceArgs): pulumi.runtime.MockResourceResult {
     const rec = current;
     const entry = pending;
     if (rec === undefined || entry === undefined) {
@@ -213,7 +223,7 @@ function newResource(args: MockResourceArgs): MockResourceResult {
     if (rec.engineSecrets) {
         for (const k of entry.additionalSecretOutputs) {
             if (k in state && !isSecretValue(state[k])) {
-                state[k] = { [specialSigKey]: specialSecretSig, value: state[k] };
+                state[k] = { [pulumi.runtime.specialSigKey]: pulumi.runtime.specialSecretSig, value: state[k] };
             }
         }
     }
@@ -246,12 +256,14 @@ interface Request {
     getProtect(): boolean;
 }
 
-const WRAPPED = Symbol.for("mailstack.tests.recording");
-const proto = MockMonitor.prototype as unknown as Record<string | symbol, unknown>;
-if (!proto[WRAPPED]) {
-    // eslint-disable-next-line @typescript-eslint/unbound-method -- called below with .call(this, ...)
-    const original = MockMonitor.prototype.registerResource;
-    MockMonitor.prototype.registerResource = function (this: MockMonitor, req: Request, callback: Callback) {
+/** The mock monitor's side of a registration: the request (read above) and the callback that answers it. */
+interface Monitor {
+    registerResource(req: Request, callback: Callback): unknown;
+}
+
+/** A registration as sent (see the top of the file): recorded once the mock monitor has answered it. */
+function recording(registerResource: Monitor["registerResource"]): Monitor["registerResource"] {
+    return (req, callback) => {
         const propertyDependencies: Record<string, string[]> = {};
         req.getPropertydependenciesMap().forEach((v, k) => {
             propertyDependencies[k] = v.getUrnsList();
@@ -273,10 +285,10 @@ if (!proto[WRAPPED]) {
             state: {},
         };
         const rec = current;
-        // MockMonitor calls mocks.newResource synchronously, before its first await: `pending` reaches it.
+        // The mock monitor calls mocks.newResource synchronously, before its first await: `pending` reaches it.
         pending = entry;
         try {
-            return original.call(this, req, (err: unknown, response: { getUrn(): string } | undefined) => {
+            return registerResource(req, (err, response) => {
                 if (!err && response !== undefined) {
                     entry.urn = response.getUrn();
                     rec?.resources.push(entry);
@@ -286,13 +298,17 @@ if (!proto[WRAPPED]) {
         } finally {
             pending = undefined;
         }
-    } as typeof original;
-    proto[WRAPPED] = true;
+    };
 }
 
 /** Installs the mocks once (call from beforeAll); `preview` runs the program as `pulumi preview` does. */
 export async function installMocks(preview = false): Promise<void> {
     await pulumi.runtime.setMocks(mocks, "mailstack", "unit", preview);
+    const monitor = pulumi.runtime.getMonitor() as unknown as Monitor | undefined;
+    if (monitor === undefined) {
+        throw new Error("pulumi.runtime.setMocks installed no monitor");
+    }
+    monitor.registerResource = recording(monitor.registerResource.bind(monitor));
 }
 
 export interface Recording<T> {
@@ -309,6 +325,11 @@ export async function record<T>(program: () => T, engineSecrets = true): Promise
     }
     const rec = new Recorder(engineSecrets);
     current = rec;
+    // The program runs with node's 10 frames per stack trace, not the 100 jest sets for a failing test's: the SDK
+    // takes one for each promise it makes (see tests/stack-traces.ts), thousands per render, and taking 100 frames
+    // each was a third of a render's time. What a test asserts runs after the render, with jest's 100 again.
+    const frames = Error.stackTraceLimit;
+    Error.stackTraceLimit = 10;
     try {
         let result: T | undefined;
         let error: unknown;
@@ -321,9 +342,11 @@ export async function record<T>(program: () => T, engineSecrets = true): Promise
         return error === undefined ? { rec, result } : { rec, error };
     } finally {
         current = undefined;
+        Error.stackTraceLimit = frames;
     }
 }
 
+/** Every registration done (the second exception at the top of the file). */
 async function waitForRegistrations(): Promise<void> {
     const wait = (pulumi.runtime as unknown as { waitForRPCs?: () => Promise<void> }).waitForRPCs;
     if (wait === undefined) {

@@ -35,11 +35,20 @@ function writeState(pending: { type: string; urn: string; resourceType: string }
     }));
 }
 
-function writeLock(name: string, pid: number): string {
+/** A lock as the engine writes it: by the process PID, once started; AT defaults to now. */
+function writeLock(name: string, pid: number, at = new Date()): string {
     mkdirSync(lockDir(), { recursive: true });
     const file = path.join(lockDir(), `${name}.json`);
-    writeFileSync(file, JSON.stringify({ pid, username: "root", hostname: hostname(), timestamp: "2026-12-06T00:00:00Z" }));
+    writeFileSync(file, JSON.stringify({ pid, username: "root", hostname: hostname(), timestamp: at.toISOString() }));
     return file;
+}
+
+/** A process named pulumi (what scripts/run looks for), as the engine's own would be: sleep under that name. */
+function fakePulumi(): string {
+    const fake = path.join(backend, "pulumi");
+    copyFileSync("/bin/sleep", fake);
+    chmodSync(fake, 0o755);
+    return fake;
 }
 
 function up(): { status: number; out: string } {
@@ -89,10 +98,7 @@ test("a state metadata file left empty by a kill is removed, and the state reads
 
 test("the lock of a run still going is left to the engine, which refuses with its own message", () => {
     writeState([]);
-    // a process whose name is pulumi (what scripts/run looks for), as the engine's own would be
-    const fake = path.join(backend, "pulumi");
-    copyFileSync("/bin/sleep", fake);
-    chmodSync(fake, 0o755);
+    const fake = fakePulumi();
     const sleeper = spawnSync("bash", ["-c", `"${fake}" 30 >/dev/null 2>&1 & echo $!`], { encoding: "utf8" });
     const pid = Number(sleeper.stdout.trim());
     try {
@@ -104,5 +110,34 @@ test("the lock of a run still going is left to the engine, which refuses with it
         expect(existsSync(lock)).toBe(true);
     } finally {
         process.kill(pid, "SIGKILL");
+    }
+});
+
+// What a killed run can leave that still reads as a pulumi with the lock's pid: none of it keeps the lock.
+test("a killed holder not yet reaped (a zombie), or its pid reused by a later pulumi: the lock is removed", () => {
+    writeState([]);
+    const fake = fakePulumi();
+    // the zombie: a child killed under a parent (exec'd into sleep) that never reaps it
+    const made = spawnSync("bash", ["-c", `bash -c '"${fake}" 60 >/dev/null 2>&1 & echo $! $$; exec sleep 60 >/dev/null 2>&1' &`],
+        { encoding: "utf8" });
+    const [zombie, parent] = made.stdout.trim().split(" ").map(Number);
+    // a pulumi that started a minute after the lock was taken: the pid of a holder long gone, reused
+    const later = spawnSync("bash", ["-c", `"${fake}" 60 >/dev/null 2>&1 & echo $!`], { encoding: "utf8" });
+    const reused = Number(later.stdout.trim());
+    try {
+        process.kill(zombie, "SIGKILL");
+        const state = (): string => readFileSync(`/proc/${zombie}/stat`, "utf8").replace(/.*\) /s, "").split(" ")[0];
+        for (const t0 = Date.now(); state() !== "Z" && Date.now() - t0 < 10_000;) spawnSync("sleep", ["0.1"]);
+        expect(state()).toBe("Z");
+        for (const [name, pid, at] of [["zombie", zombie, new Date()], ["reused", reused, new Date(Date.now() - 60_000)]] as const) {
+            const lock = writeLock(name, pid, at);
+            const r = up();
+            expect([name, r.out]).toEqual([name, expect.stringContaining(`an earlier run on box was interrupted (pid ${pid} is gone): removing its lock`)]);
+            expect(r.out).not.toContain("currently locked");
+            expect(existsSync(lock)).toBe(false);
+        }
+    } finally {
+        process.kill(reused, "SIGKILL");
+        process.kill(parent, "SIGKILL");
     }
 });

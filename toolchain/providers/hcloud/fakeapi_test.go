@@ -19,7 +19,8 @@ import (
 // fakeAPI is an in-memory Hetzner Cloud API with the endpoints the provider uses. It checks the bearer token,
 // records every request (method, path, query, JSON body) and keeps state between requests, with the API's rules
 // that matter here: unique names, a primary IP serves one server, (un)assigning needs the server off, a firewall in
-// use cannot be deleted, and deleting a server deletes its autoDelete primary IPs. Actions start "running" and
+// use cannot be deleted, deleting a server deletes its autoDelete primary IPs, a zone's record sets are unique per
+// name and type, and protected zones and record sets cannot be deleted (fakezone_test.go). Actions start "running" and
 // succeed after `polls` GET /actions requests; an action whose command is in failCommands fails instead.
 // Requests to any other endpoint fail the test.
 type fakeAPI struct {
@@ -37,6 +38,8 @@ type fakeAPI struct {
 	servers      map[int64]*schema.Server
 	firewalls    map[int64]*schema.Firewall
 	volumes      map[int64]*schema.Volume
+	zones        map[int64]*schema.Zone
+	rrsets       map[int64]map[string]*schema.ZoneRRSet // per zone ID, by "NAME/TYPE"
 	actions      map[int64]*schema.Action
 	pollsLeft    map[int64]int
 }
@@ -51,6 +54,7 @@ func newFakeAPI(t *testing.T, token string) *fakeAPI {
 		t: t, token: token, nextID: 100, polls: 1,
 		sshKeys: map[int64]*schema.SSHKey{}, primaryIPs: map[int64]*schema.PrimaryIP{},
 		servers: map[int64]*schema.Server{}, firewalls: map[int64]*schema.Firewall{}, volumes: map[int64]*schema.Volume{},
+		zones: map[int64]*schema.Zone{}, rrsets: map[int64]map[string]*schema.ZoneRRSet{},
 		actions: map[int64]*schema.Action{}, pollsLeft: map[int64]int{},
 	}
 	mux := http.NewServeMux()
@@ -115,6 +119,7 @@ func newFakeAPI(t *testing.T, token string) *fakeAPI {
 		return refuseIf(v.Server != nil, 422, "invalid_input", "volume is attached to a server")
 	})))
 	route("POST /volumes/{id}/actions/{action}", byID(f, f.volumes, "volume", f.volumeAction))
+	f.zoneRoutes(route)
 
 	f.srv = httptest.NewServer(mux)
 	t.Cleanup(f.srv.Close)

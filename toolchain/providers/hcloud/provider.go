@@ -1,6 +1,6 @@
 // Package hcloud is mailstack's own implementation of the subset of the pulumi-hcloud provider (v1.41.0, a bridge
 // of terraform-provider-hcloud) that mailstack uses: SshKey, PrimaryIp, Server, Rdns, Firewall,
-// FirewallAttachment, Volume and VolumeAttachment, with the npm SDK's type tokens and property names, over the Hetzner Cloud API through
+// FirewallAttachment, Volume, VolumeAttachment, Zone and ZoneRrset, with the npm SDK's type tokens and property names, over the Hetzner Cloud API through
 // hcloud-go.
 //
 // What it does like the real provider: the provider configuration (token from hcloud:token or HCLOUD_TOKEN,
@@ -53,6 +53,8 @@ const (
 	firewallAttachmentType = "hcloud:index/firewallAttachment:FirewallAttachment"
 	volumeType             = "hcloud:index/volume:Volume"
 	volumeAttachmentType   = "hcloud:index/volumeAttachment:VolumeAttachment"
+	zoneType               = "hcloud:index/zone:Zone"
+	zoneRrsetType          = "hcloud:index/zoneRrset:ZoneRrset"
 )
 
 // errNoToken is what any API call fails with when no token is configured. The message names both ways to set one.
@@ -89,6 +91,12 @@ type previewer interface {
 	previewUpdate(olds, state, news resource.PropertyMap) resource.PropertyMap
 }
 
+// importer is a kind whose import ID is not its resource ID (upstream's ImportState): it returns the resource ID
+// and what the state must hold to read it.
+type importer interface {
+	resolveImport(ctx context.Context, op *operation, id string) (string, resource.PropertyMap, error)
+}
+
 // warner is a kind whose Check also warns, as Terraform's ValidateConfig warnings reach the CLI upstream.
 type warner interface {
 	warnings(news resource.PropertyMap) []string
@@ -108,6 +116,8 @@ var kinds = map[string]kind{
 	firewallAttachmentType: firewallAttachmentKind{firewallAttachmentShape},
 	volumeType:             volumeKind{volumeShape},
 	volumeAttachmentType:   volumeAttachmentKind{volumeAttachmentShape},
+	zoneType:               zoneKind{zoneShape},
+	zoneRrsetType:          zoneRrsetKind{zoneRrsetShape},
 }
 
 // config is the provider configuration. The token is never logged nor put in an error message.
@@ -472,11 +482,17 @@ func (p *Provider) Read(ctx context.Context, req *pulumirpc.ReadRequest) (*pulum
 	if err != nil {
 		return nil, err
 	}
+	id := req.GetId()
+	if imp, ok := k.(importer); ok && inputs == nil && len(state) == 0 {
+		if id, state, err = imp.resolveImport(ctx, op, id); err != nil {
+			return nil, err
+		}
+	}
 	var plainInputs resource.PropertyMap
 	if inputs != nil {
 		plainInputs = base.PlainMap(inputs)
 	}
-	outs, err := k.read(ctx, op, req.GetId(), plainInputs, base.PlainMap(state))
+	outs, err := k.read(ctx, op, id, plainInputs, base.PlainMap(state))
 	if err != nil {
 		return nil, err
 	}
@@ -503,7 +519,7 @@ func (p *Provider) Read(ctx context.Context, req *pulumirpc.ReadRequest) (*pulum
 	if err != nil {
 		return nil, err
 	}
-	return &pulumirpc.ReadResponse{Id: req.GetId(), Properties: props, Inputs: ins}, nil
+	return &pulumirpc.ReadResponse{Id: id, Properties: props, Inputs: ins}, nil
 }
 
 // Update applies an in-place change, or in a preview returns what it will look like.

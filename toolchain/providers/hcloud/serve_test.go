@@ -4,14 +4,19 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/hetznercloud/hcloud-go/v2/hcloud/schema"
 )
 
 // TestServeFakeAPI runs the fake Hetzner API as a server for test/hcloud-integration.sh, which drives the real
 // engine against it. It is skipped unless HCLOUD_FAKE_API_DIR is set: it then writes the API's URL to DIR/url,
 // serves until DIR/stop appears (at most 15 minutes), and writes what is left in the fake and every call made
-// to DIR/state.json. An unexpected request fails it, as in the unit tests.
+// to DIR/state.json. An unexpected request fails it, as in the unit tests. With HCLOUD_FAKE_API_ZONE it starts
+// with that zone and a `www` set in it that is not the stack's.
 func TestServeFakeAPI(t *testing.T) {
 	dir := os.Getenv("HCLOUD_FAKE_API_DIR")
 	if dir == "" {
@@ -22,6 +27,11 @@ func TestServeFakeAPI(t *testing.T) {
 		t.Fatal("HCLOUD_FAKE_API_TOKEN must be a 64-character token")
 	}
 	f := newFakeAPI(t, token)
+	// A zone that exists before the stack (adopted by name), with a set that is not the stack's.
+	if name := os.Getenv("HCLOUD_FAKE_API_ZONE"); name != "" {
+		z := f.addZone(name, 3600, map[string]string{})
+		f.addRRSet(z, "www", "A", nil, map[string]string{}, []schema.ZoneRRSetRecord{{Value: "198.51.100.7"}})
+	}
 	if err := os.WriteFile(filepath.Join(dir, "url.tmp"), []byte(f.srv.URL), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -40,6 +50,18 @@ func TestServeFakeAPI(t *testing.T) {
 		"sshKeys": len(f.sshKeys), "primaryIPs": len(f.primaryIPs), "servers": len(f.servers),
 		"firewalls": len(f.firewalls), "requests": len(f.requests),
 	}
+	zones := map[string][]string{} // zone name: its sets, "NAME/TYPE=VALUE,..."
+	for _, z := range f.zones {
+		for _, r := range f.rrsets[z.ID] {
+			var values []string
+			for _, rec := range r.Records {
+				values = append(values, rec.Value)
+			}
+			zones[z.Name] = append(zones[z.Name], r.ID+"="+strings.Join(values, ","))
+		}
+		sort.Strings(zones[z.Name])
+	}
+	state["zones"] = zones
 	f.mu.Unlock()
 	state["calls"] = f.calls()
 	badAuth := 0

@@ -1,0 +1,4 @@
+// See load.ts.
+import { lazy } from "./load";
+
+export = lazy("typescript");
