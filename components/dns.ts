@@ -6,13 +6,15 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import { MailConfig } from "./config";
-import { mailZones, RecordSet, recordSets } from "./render/dns";
+import { mailZones, RecordSet, recordSets, setKey } from "./render/dns";
 import { DkimPublicKey, dkimRecord, dnsRecords } from "./render/records";
 
 /** One record set to publish: its name and type now, its values when the records are known. */
 export interface PublishedSet {
-    /** `FQDN TYPE`: stable, unique, part of the resource name. */
+    /** `FQDN TYPE`: stable, unique. */
     key: string;
+    /** The publisher's resource name for the set, from `key`. */
+    resourceName: string;
     shape: RecordSet;
     set: pulumi.Output<RecordSet>;
 }
@@ -40,8 +42,6 @@ export interface DnsArgs {
 const SHAPE_IP = "192.0.2.0";
 const SHAPE_IP6 = "2001:db8::";
 
-export const setKey = (s: Pick<RecordSet, "fqdn" | "type">): string => `${s.fqdn} ${s.type}`;
-
 export class Dns extends pulumi.ComponentResource {
     /** What certbot waits for: empty when the stack publishes nothing. */
     readonly published: pulumi.Resource[];
@@ -64,7 +64,7 @@ export class Dns extends pulumi.ComponentResource {
             return k === undefined ? withoutKeys : pulumi.output(k.publicKey).apply((publicKey) => setsOf([{ ...k, publicKey }]));
         };
         const sets: PublishedSet[] = shapes.map((shape) => ({
-            key: setKey(shape), shape,
+            key: setKey(shape), resourceName: `${name}-${setKey(shape).replace(" ", "-")}`, shape,
             set: source(shape).apply((real) => {
                 const found = real.find((s) => setKey(s) === setKey(shape));
                 if (found === undefined) {

@@ -34,12 +34,12 @@ export const hetzner: Publisher = (name, args, parent) => {
     // The names the CA validates (certificate.names) and the CAA sets it checks: before certbot asks for them.
     const validated = new Set(args.config.certificate.names);
     const published: pulumi.Resource[] = [];
-    for (const { key, shape, set } of args.sets) {
+    for (const { key, resourceName, shape, set } of args.sets) {
         const zone = zoneRef.get(shape.zone);
         if (zone === undefined) {
             throw new Error(`record set ${key} is in no zone of the stack`);
         }
-        const rrset = new hcloud.ZoneRrset(`${name}-${key.replace(" ", "-")}`, {
+        const rrset = new hcloud.ZoneRrset(resourceName, {
             zone, name: shape.name, type: shape.type, ttl: shape.ttl, labels: LABELS,
             records: set.apply((s) => s.values.map((value) => ({ value }))),
         }, { parent });

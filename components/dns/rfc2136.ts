@@ -18,7 +18,7 @@ export const rfc2136: Publisher = (name, args, parent) => {
         throw new Error("mailstack:dnsKey: required with dns provider rfc2136");
     }
     const key = pulumi.secret(pulumi.output(args.key).apply((k) => `${k.trim()}\n`));
-    return args.sets.map(({ key: setKey, shape, set }) => new command.local.Command(`${name}-${setKey.replace(" ", "-")}`, {
+    return args.sets.map(({ resourceName, shape, set }) => new command.local.Command(resourceName, {
         create: `sh ${DNS_UPDATE} set`,
         delete: `sh ${DNS_UPDATE} delete`,
         stdin: key,

@@ -18,6 +18,9 @@ export interface RecordSet {
     values: string[];
 }
 
+/** A set's identity, `FQDN TYPE`: one set per name and type. */
+export const setKey = (s: Pick<RecordSet, "fqdn" | "type">): string => `${s.fqdn} ${s.type}`;
+
 /** A TXT value as character-strings: each quoted, `"` and `\` escaped (RFC 1035 5.1); one record, several strings. */
 export function txtPresentation(strings: string[]): string {
     return strings.map((s) => `"${s.replace(/[\\"]/g, (c) => `\\${c}`)}"`).join(" ");
@@ -54,7 +57,7 @@ export function recordSets(records: DnsRecord[], zones: string[], ttl: number): 
         if (zone === undefined) {
             throw new Error(`${r.type} record ${fqdn} is in none of the zones ${zones.join(", ")}`);
         }
-        const key = `${fqdn} ${r.type}`;
+        const key = setKey({ fqdn, type: r.type });
         const set = sets.get(key) ?? {
             zone, fqdn, type: r.type, ttl, values: [],
             name: fqdn === zone ? "@" : fqdn.slice(0, -(zone.length + 1)),
