@@ -23,6 +23,8 @@ export interface Host {
     storage?: { device: pulumi.Output<string> };
     /** The testbed's backup target: the ssh key of its sftp account, used unless mailstack:backupSshKey is set. */
     backupSshKey?: pulumi.Output<string>;
+    /** The testbed's DNS: the TSIG secret of its RFC 2136 updates, used unless mailstack:dnsKey is set. */
+    dnsKey?: pulumi.Output<string>;
 }
 
 export interface HetznerArgs {
@@ -164,6 +166,7 @@ interface TestbedInfo {
     privateKey: string;
     storage: { device: string };
     backupSshKey: string;
+    dnsKey: string;
 }
 
 /**
@@ -176,6 +179,7 @@ export class TestbedServer extends pulumi.ComponentResource implements Host {
     readonly ready: pulumi.Resource[];
     readonly storage: { device: pulumi.Output<string> };
     readonly backupSshKey: pulumi.Output<string>;
+    readonly dnsKey: pulumi.Output<string>;
 
     constructor(name: string, args: { config: TestbedHost }, opts?: pulumi.ComponentResourceOptions) {
         super("mailstack:index:TestbedServer", name, {}, opts);
@@ -208,6 +212,7 @@ export class TestbedServer extends pulumi.ComponentResource implements Host {
         // The volume (a loop device given to the guest) outlives the server: server-down and destroy keep it.
         this.storage = { device: pulumi.unsecret(info.apply((i) => i.storage.device)) };
         this.backupSshKey = pulumi.secret(info.apply((i) => i.backupSshKey));
+        this.dnsKey = pulumi.secret(info.apply((i) => i.dnsKey));
         this.ready = [server];
         this.registerOutputs({ address: this.address });
     }

@@ -69,7 +69,7 @@ export class MailServer extends pulumi.ComponentResource {
         const c = args.config;
         const host = this.host = this.makeHost(name, args);
         // (the instanceof below would narrow `host` away from the optional members of Host)
-        const { storage: volume, backupSshKey } = host;
+        const { storage: volume, backupSshKey, dnsKey } = host;
         const conn = host.connection;
         if (host instanceof HetznerServer && c.host.kind === "hetzner") {
             new Firewall(`${name}-firewall`, {
@@ -109,7 +109,7 @@ export class MailServer extends pulumi.ComponentResource {
         const dkim = [...keys.signing.map((k, i) => ({ domain: domains[i], selector: c.dkim.selector, publicKey: k.publicKey })),
             ...keys.next.map((k, i) => ({ domain: domains[i], selector: c.dkim.nextSelector ?? "", publicKey: k.publicKey }))];
         const dns = new Dns(`${name}-dns`, {
-            config: c, address: host.address, ipv6Address: host.ipv6, publishers: PUBLISHERS, key: args.dnsKey, dkim,
+            config: c, address: host.address, ipv6Address: host.ipv6, publishers: PUBLISHERS, key: args.dnsKey ?? dnsKey, dkim,
         }, { parent: this });
         // The certificate (an ACME round trip, the longest step after apt) runs beside the accounts: only postfix,
         // dovecot and nginx read it. After the records the CA's validation looks up, when the stack publishes them.

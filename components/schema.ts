@@ -358,7 +358,7 @@ export const Schema = object({
         "record set per name and type, with `ttl` seconds",
     { readme: "{provider: none}`, `{provider: hetzner, ttl: 300, existingZones: []}` or `{provider: rfc2136, server, port: 53, keyName, " +
         "keyAlgorithm: hmac-sha256, ttl: 300}" }),
-    dnsKey: secret("with `dns.provider: rfc2136`: the TSIG key's secret (base64), as `tsig-keygen` or `keymgr` prints it"),
+    dnsKey: secret("with `dns.provider: rfc2136`: the TSIG key's secret (base64), as `tsig-keygen` or `keymgr` prints it (the testbed uses its own)"),
     spam: describe(object({
         addHeaderScore: z.number({ error: (iss) => `expected a positive number, got ${show(iss.input)}` }).positive().default(6),
         rejectScore: z.number({ error: (iss) => `expected a positive number, got ${show(iss.input)}` }).positive().default(15),
