@@ -4,6 +4,7 @@
 import { execFileSync, spawn, spawnSync } from "child_process";
 import { copyFileSync, readdirSync, readFileSync, writeFileSync } from "fs";
 import * as path from "path";
+import { DnsRecord } from "../../components/render/records";
 
 export const ROOT = path.join(__dirname, "..", "..");
 
@@ -189,6 +190,56 @@ export function dkimTable(records = output<{ name: string; value: string; string
     Record<string, string> {
     return Object.fromEntries(records.filter((r) => r.name.includes("._domainkey."))
         .map((r) => [r.name, (r.strings ?? [r.value]).join("")]));
+}
+
+/** The test DNS: Knot in the client namespace (scripts/testbed), where the local stack publishes its records. */
+export const TEST_DNS = "192.0.2.1";
+
+/** A DNS answer as the tests read it: its status, whether it came validated (the AD flag), and the values of the
+ * asked type, names without their final dot and a TXT record's strings joined (the record is one text). */
+export interface Answer { status: string; ad: boolean; values: string[] }
+
+const undotted = (v: string): string => v.replace(/\.( |$)/g, "$1");
+
+/** One question with DNSSEC to SERVER, asked from NETNS: by default the test DNS itself, which holds what is published. */
+export function ask(type: string, name: string, server = TEST_DNS, netns = CLIENT_NETNS): Answer {
+    const q = type === "PTR" ? ["-x", name] : [type, name];
+    const r = spawnSync("ip", ["netns", "exec", netns, "kdig", `@${server}`, "+dnssec", "+time=5", "+retry=1", ...q],
+        { encoding: "utf8" });
+    const answers = r.stdout.split("\n").filter((l) => !l.startsWith(";") && l.split(/\s+/)[3] === type);
+    return {
+        status: /status: (\w+)/.exec(r.stdout)?.[1] ?? r.stderr,
+        ad: /^;; Flags: [^;]*\bad\b/m.test(r.stdout),
+        values: answers.map((l) => {
+            const rdata = l.split(/\s+/).slice(4).join(" ");
+            return type === "TXT" ? [...rdata.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]).join("") : undotted(rdata);
+        }).sort(),
+    };
+}
+
+type Published = Pick<DnsRecord, "type" | "name" | "value" | "strings">;
+
+/**
+ * Every record set (name and type) of RECORDS whose answer differs from them, one line each with the values
+ * answered and wanted; and every set of GONE ("TYPE NAME") that still answers. From SERVER in NETNS as `ask`;
+ * VALIDATED: the answers must carry the AD flag too (a validating resolver's, not the name server's own).
+ */
+export function unpublished(records: Published[], opts: { gone?: string[]; server?: string; netns?: string;
+    validated?: boolean } = {}): string[] {
+    const wrong: string[] = [];
+    const keys = [...new Set(records.map((r) => `${r.type} ${r.name}`))];
+    for (const key of [...keys, ...(opts.gone ?? []).filter((k) => !keys.includes(k))]) {
+        const [type, name] = key.split(" ");
+        const want = records.filter((r) => `${r.type} ${r.name}` === key)
+            .map((r) => (type === "TXT" ? (r.strings ?? [r.value]).join("") : undotted(r.value))).sort();
+        const got = ask(type, name, opts.server, opts.netns);
+        const answered = want.length === 0 ? got.values.length === 0 : got.status === "NOERROR";
+        if (!answered || (opts.validated === true && want.length > 0 && !got.ad)
+            || JSON.stringify(got.values) !== JSON.stringify(want)) {
+            wrong.push(`${key}: ${got.status}${got.ad ? " ad" : ""} ${JSON.stringify(got.values)}, want ${JSON.stringify(want)}`);
+        }
+    }
+    return wrong;
 }
 
 /** The address mail to LOGIN goes to: a bare system user name is at the base domain. */
