@@ -166,7 +166,6 @@ interface TestbedInfo {
     privateKey: string;
     storage: { device: string };
     backupSshKey: string;
-    dnsKey: string;
 }
 
 /**
@@ -179,9 +178,9 @@ export class TestbedServer extends pulumi.ComponentResource implements Host {
     readonly ready: pulumi.Resource[];
     readonly storage: { device: pulumi.Output<string> };
     readonly backupSshKey: pulumi.Output<string>;
-    readonly dnsKey: pulumi.Output<string>;
+    readonly dnsKey?: pulumi.Output<string>;
 
-    constructor(name: string, args: { config: TestbedHost }, opts?: pulumi.ComponentResourceOptions) {
+    constructor(name: string, args: { config: TestbedHost; dnsKey: boolean }, opts?: pulumi.ComponentResourceOptions) {
         super("mailstack:index:TestbedServer", name, {}, opts);
         const root = path.join(__dirname, "..");
         // MAILSTACK_SUITE=trixie npm run local tries Debian 13 without editing Pulumi.local.yaml.
@@ -212,8 +211,15 @@ export class TestbedServer extends pulumi.ComponentResource implements Host {
         // The volume (a loop device given to the guest) outlives the server: server-down and destroy keep it.
         this.storage = { device: pulumi.unsecret(info.apply((i) => i.storage.device)) };
         this.backupSshKey = pulumi.secret(info.apply((i) => i.backupSshKey));
-        this.dnsKey = pulumi.secret(info.apply((i) => i.dnsKey));
         this.ready = [server];
+        if (args.dnsKey) {
+            // The test DNS's TSIG key, made once per checkout with the client side (not read from server-up's output:
+            // an older checkout's stack may hold a server from before the test DNS existed).
+            const dnsKey = new command.local.Command(`${name}-dns-key`, {
+                create: "bash scripts/testbed dns-key", dir: root, logging: "none", addPreviousOutputInEnv: false,
+            }, { parent: this, additionalSecretOutputs: ["stdout"] });
+            this.dnsKey = pulumi.secret(dnsKey.stdout.apply((k) => k.trim()));
+        }
         this.registerOutputs({ address: this.address });
     }
 }

@@ -225,7 +225,9 @@ export class MailServer extends pulumi.ComponentResource {
             case "existing":
                 return new ExistingServer(`${name}-server`, { config: c.host, sshPrivateKey: needKey() }, { parent: this });
             case "testbed":
-                return new TestbedServer(`${name}-server`, { config: c.host }, { parent: this });
+                return new TestbedServer(`${name}-server`, {
+                    config: c.host, dnsKey: c.dns.provider === "rfc2136" && args.dnsKey === undefined,
+                }, { parent: this });
         }
     }
 }

@@ -128,6 +128,16 @@ describe("dns provider rfc2136: a local command per record set", () => {
         expect(cert?.dependencies).toContain(aSet.urn);
     });
 
+    test("on the test server, the key is the test DNS's own (scripts/testbed dns-key), unless dnsKey is set", async () => {
+        const testbed = { ...VALID, ...RFC, host: { kind: "testbed", suite: "bookworm" } };
+        expect(secretRules(parseConfig(testbed), {})).toEqual([]);
+        const own = (await renderServer(testbed)).rec.named("mail-server-dns-key");
+        expect(own.inputs.create).toBe("bash scripts/testbed dns-key");
+        expect(own.additionalSecretOutputs).toEqual(["stdout"]);
+        const given = (await renderServer(testbed, { dnsKey: "c2VjcmV0LWtleQ==" })).rec;
+        expect(given.resources.filter((r) => r.name === "mail-server-dns-key")).toEqual([]);
+    });
+
     test("provider none publishes nothing and certbot waits for nothing of it", async () => {
         const { rec } = await renderServer(VALID);
         expect(rec.byType(TYPES.local).filter((r) => String(r.inputs.create).includes("dns-update"))).toEqual([]);
