@@ -7,7 +7,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { MailConfig } from "./config";
 import { mailZones, RecordSet, recordSets, setKey } from "./render/dns";
-import { DkimPublicKey, dkimRecord, dnsRecords } from "./render/records";
+import { DkimPublicKey, dkimRecord, dnsRecords, tlsaRecord } from "./render/records";
 
 /** One record set to publish: its name and type now, its values when the records are known. */
 export interface PublishedSet {
@@ -19,8 +19,8 @@ export interface PublishedSet {
     set: pulumi.Output<RecordSet>;
 }
 
-/** What a provider gets: the zones, every set, the component as parent. It returns what must exist before certbot
- * asks the CA (the records its validation looks up). */
+/** What a provider gets: the zones, every set, the component as parent. It returns the resource of each set, in the
+ * order of `sets`. */
 export type Publisher = (name: string, args: {
     config: MailConfig; zones: string[]; sets: PublishedSet[];
     /** The `dnsKey` secret (rfc2136's TSIG secret), when set. */
@@ -34,6 +34,9 @@ export interface DnsArgs {
     ipv6Address?: pulumi.Input<string>;
     /** The published DKIM keys: domain and selector known from the config, the key when it exists. */
     dkim: (Pick<DkimPublicKey, "domain" | "selector"> & { publicKey: pulumi.Input<string> })[];
+    /** The hostname certificate's key (SHA-256 of its SubjectPublicKeyInfo), for the TLSA set (`dns.dnssec`). It
+     * comes from the certificate, which waits for `published`: the TLSA set is not among them. */
+    spkiSha256?: pulumi.Input<string>;
     publishers: Partial<Record<MailConfig["dns"]["provider"], Publisher>>;
     key?: pulumi.Input<string>;
 }
@@ -42,8 +45,13 @@ export interface DnsArgs {
 const SHAPE_IP = "192.0.2.0";
 const SHAPE_IP6 = "2001:db8::";
 
+/** The sets the CA's validation looks up: the addresses of the names it validates, and the CAA sets it checks. */
+function validated(c: MailConfig, shape: RecordSet): boolean {
+    return shape.type === "CAA" || ((shape.type === "A" || shape.type === "AAAA") && c.certificate.names.includes(shape.fqdn));
+}
+
 export class Dns extends pulumi.ComponentResource {
-    /** What certbot waits for: empty when the stack publishes nothing. */
+    /** What certbot waits for (the sets its CA looks up): empty when the stack publishes nothing. */
     readonly published: pulumi.Resource[];
 
     constructor(name: string, args: DnsArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -53,14 +61,21 @@ export class Dns extends pulumi.ComponentResource {
         const ttl = c.dns.provider === "none" ? 0 : c.dns.ttl;
         const ipv6 = args.ipv6Address !== undefined;
         const noKeys = args.dkim.map((k) => ({ ...k, publicKey: "" }));
-        const shapes = recordSets(dnsRecords(c, SHAPE_IP, ipv6 ? SHAPE_IP6 : undefined, noKeys), zones, ttl);
-        const setsOf = (keys: DkimPublicKey[]) => pulumi.all([args.address, args.ipv6Address])
-            .apply(([ip, ip6]) => recordSets(dnsRecords(c, ip, ip6, keys), zones, ttl));
+        const shapes = recordSets(dnsRecords(c, SHAPE_IP, ipv6 ? SHAPE_IP6 : undefined, noKeys, ""), zones, ttl);
+        const setsOf = (keys: DkimPublicKey[], spki?: string) => pulumi.all([args.address, args.ipv6Address])
+            .apply(([ip, ip6]) => recordSets(dnsRecords(c, ip, ip6, keys, spki), zones, ttl));
         const withoutKeys = setsOf(noKeys);
         const keyed = new Map(args.dkim.map((k) => [`${dkimRecord({ ...k, publicKey: "" }).name.toLowerCase()} TXT`, k]));
-        /** The sets computed from what this one holds: its own key for a DKIM set, the addresses for the others. */
+        const tlsaKey = setKey({ fqdn: tlsaRecord(c.hostname, "").name.toLowerCase(), type: "TLSA" });
+        /** The sets computed from what this one holds: its own key for a DKIM or TLSA set, the addresses for the others. */
         const source = (shape: RecordSet): pulumi.Output<RecordSet[]> => {
             const k = keyed.get(setKey(shape));
+            if (setKey(shape) === tlsaKey) {
+                if (args.spkiSha256 === undefined) {
+                    throw new Error("dns.dnssec: the TLSA set needs the certificate's key");
+                }
+                return pulumi.output(args.spkiSha256).apply((spki) => setsOf([], spki));
+            }
             return k === undefined ? withoutKeys : pulumi.output(k.publicKey).apply((publicKey) => setsOf([{ ...k, publicKey }]));
         };
         const sets: PublishedSet[] = shapes.map((shape) => ({
@@ -77,7 +92,8 @@ export class Dns extends pulumi.ComponentResource {
         if (c.dns.provider !== "none" && publisher === undefined) {
             throw new Error(`no publisher for dns provider ${c.dns.provider}`);
         }
-        this.published = publisher === undefined ? [] : publisher(name, { config: c, zones, sets, key: args.key }, this);
+        const resources = publisher === undefined ? [] : publisher(name, { config: c, zones, sets, key: args.key }, this);
+        this.published = resources.filter((_, i) => validated(c, sets[i].shape));
         this.registerOutputs({});
     }
 }

@@ -28,7 +28,7 @@ import { Backup } from "./backup";
 import { Dns, Publisher } from "./dns";
 import { hetzner } from "./dns/hetzner";
 import { rfc2136 } from "./dns/rfc2136";
-import { ClientSettings, clientSettings, DnsRecord, dnsRecords } from "./render/records";
+import { ClientSettings, clientSettings, dane, DnsRecord, dnsRecords } from "./render/records";
 import { WebInput } from "./render/web";
 import { quotaLogin, sizeBytes } from "./render/dovecot";
 import { managedUnits } from "./render/units";
@@ -103,18 +103,26 @@ export class MailServer extends pulumi.ComponentResource {
         const keys = dkimKeys(name, domains, c.dkim, this);
         const published = pulumi.all([...keys.signing, ...keys.next].map((k) =>
             pulumi.all([k.domain, k.selector, k.publicKey]).apply(([domain, selector, publicKey]) => ({ domain, selector, publicKey }))));
-        this.dnsRecords = pulumi.all([host.address, host.ipv6 ?? pulumi.output(undefined), published])
-            .apply(([ip, ip6, dkim]) => dnsRecords(c, ip, ip6, dkim));
         // keys.signing and keys.next: one per domain, in the order of `domains`
         const dkim = [...keys.signing.map((k, i) => ({ domain: domains[i], selector: c.dkim.selector, publicKey: k.publicKey })),
             ...keys.next.map((k, i) => ({ domain: domains[i], selector: c.dkim.nextSelector ?? "", publicKey: k.publicKey }))];
+        // The certificate (an ACME round trip, the longest step after apt) runs beside the accounts: only postfix,
+        // dovecot and nginx read it. After the records the CA's validation looks up, when the stack publishes them:
+        // those come from the DNS component, made next, as it needs the certificate's key for the TLSA set.
+        let certbotWaitsFor: (sets: pulumi.Resource[]) => void = () => undefined;
+        const validated = new Promise<pulumi.Resource[]>((resolve) => { certbotWaitsFor = resolve; });
+        const cert = new Certificate(`${name}-certificate`, { connection: conn, config: c.certificate }, {
+            parent: this,
+            dependsOn: pulumi.output(validated).apply((sets) => [packages, web.acmeReady, ...storage, ...sets]),
+        });
+        const spki = dane(c) ? cert.spkiSha256 : undefined;
         const dns = new Dns(`${name}-dns`, {
             config: c, address: host.address, ipv6Address: host.ipv6, publishers: PUBLISHERS, key: args.dnsKey ?? dnsKey, dkim,
+            spkiSha256: spki,
         }, { parent: this });
-        // The certificate (an ACME round trip, the longest step after apt) runs beside the accounts: only postfix,
-        // dovecot and nginx read it. After the records the CA's validation looks up, when the stack publishes them.
-        const cert = new Certificate(`${name}-certificate`, { connection: conn, config: c.certificate },
-            { parent: this, dependsOn: [packages, web.acmeReady, ...storage, ...dns.published] });
+        certbotWaitsFor(dns.published);
+        this.dnsRecords = pulumi.all([host.address, host.ipv6 ?? pulumi.output(undefined), published, spki])
+            .apply(([ip, ip6, keys, hash]) => dnsRecords(c, ip, ip6, keys, hash));
         web.serve(`${name}-web-tls`, cert, certbotCommand(c.certificate));
         // The system's resolver before the daemons that read resolv.conf when they start (rspamd, postfix).
         const resolver = new Resolver(`${name}-resolver`, { connection: conn, state }, { parent: this, dependsOn: [packages] });

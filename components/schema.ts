@@ -252,7 +252,9 @@ const backup = object({
 
 /** TTL of the records the stack publishes: short by default, so a mistake heals quickly. */
 const ttl = () => describe(whole(60, 86400, "expected seconds from 60 to 86400").default(300), "seconds");
-const dnsNone = object({ provider: z.literal("none") });
+/** DANE needs signed zones: only then is the TLSA record published (or listed, with `none`). Hetzner does not sign. */
+const dnssec = () => describe(flag().default(false), "the zones are DNSSEC-signed: the TLSA record of DANE is published too");
+const dnsNone = object({ provider: z.literal("none"), dnssec: dnssec() });
 const dnsHetzner = object({
     provider: z.literal("hetzner"),
     ttl: ttl(),
@@ -267,6 +269,7 @@ const dnsRfc2136 = object({
         (v) => `"${v}" is not a TSIG key name (a DNS name such as mailstack-key)`])),
     keyAlgorithm: oneOf(["hmac-sha256", "hmac-sha384", "hmac-sha512"], "TSIG algorithm").default("hmac-sha256"),
     ttl: ttl(),
+    dnssec: dnssec(),
 });
 const dns = z.discriminatedUnion("provider", [dnsNone, dnsHetzner, dnsRfc2136], {
     error: (iss) => (typeof iss.input === "object" && iss.input !== null && !Array.isArray(iss.input)
@@ -352,12 +355,13 @@ export const Schema = object({
         "per domain and selector, kept in the stack's state (secret), so it survives re-runs and a new server. " +
         "Rotation: set `nextSelector`, publish its `SELECTOR._domainkey` record from `dnsRecords`, wait for DNS, then " +
         "make it `selector` and drop `nextSelector`"),
-    dns: describe(dns.default({ provider: "none" }), "where the stack publishes the records of `dnsRecords`: `none` " +
+    dns: describe(dns.default({ provider: "none", dnssec: false }), "where the stack publishes the records of `dnsRecords`: `none` " +
         "(you publish them), `hetzner` (Hetzner's DNS: a zone per domain, created by the stack, or adopted when listed in " +
         "`existingZones`: never deleted, and record sets the stack does not own are never touched) or `rfc2136` (dynamic updates signed with the TSIG key `dnsKey`, to BIND, Knot, PowerDNS...); one " +
-        "record set per name and type, with `ttl` seconds",
-    { readme: "{provider: none}`, `{provider: hetzner, ttl: 300, existingZones: []}` or `{provider: rfc2136, server, port: 53, keyName, " +
-        "keyAlgorithm: hmac-sha256, ttl: 300}" }),
+        "record set per name and type, with `ttl` seconds. `dnssec: true` (your zones are signed; Hetzner's are not): the " +
+        "TLSA record of DANE for the hostname's certificate too",
+    { readme: "{provider: none, dnssec: false}`, `{provider: hetzner, ttl: 300, existingZones: []}` or `{provider: rfc2136, server, " +
+        "port: 53, keyName, keyAlgorithm: hmac-sha256, ttl: 300, dnssec: false}" }),
     dnsKey: secret("with `dns.provider: rfc2136`: the TSIG key's secret (base64), as `tsig-keygen` or `keymgr` prints it (the testbed uses its own)"),
     spam: describe(object({
         addHeaderScore: z.number({ error: (iss) => `expected a positive number, got ${show(iss.input)}` }).positive().default(6),

@@ -4,6 +4,7 @@
 // runs. Exit status 1 when any check fails.
 
 import { execFileSync } from "child_process";
+import { createHash, X509Certificate } from "crypto";
 import { Resolver } from "dns/promises";
 import { readFileSync } from "fs";
 import * as net from "net";
@@ -53,6 +54,9 @@ async function published(r: Resolver, rec: DnsRecord): Promise<string[]> {
         case "CAA":
             return (await r.resolveCaa(rec.name)).filter((v) => v.issue !== undefined)
                 .map((v) => `${v.critical} issue "${v.issue}"`);
+        case "TLSA":
+            return (await r.resolveTlsa(rec.name)).map((v) =>
+                `${v.certUsage} ${v.selector} ${v.match} ${Buffer.from(v.data).toString("hex")}`);
     }
 }
 
@@ -253,11 +257,23 @@ export function certIssues(cert: tls.PeerCertificate, names: string[], minDays: 
     return { problems, days, sans };
 }
 
-async function checkPort(t: DoctorTarget, ip: string, p: Listener, diskFingerprint: string | undefined): Promise<Check> {
+/** The SHA-256 (hex) of a certificate's public key as DER SubjectPublicKeyInfo: what TLSA 3 1 1 pins. */
+export function spkiSha256(der: Buffer): string {
+    const spki = new X509Certificate(der).publicKey.export({ type: "spki", format: "der" });
+    return createHash("sha256").update(spki).digest("hex");
+}
+
+/** TLSA: the record set of the port (`3 1 1 HEX` values). The served key must be one of them, or DANE senders defer. */
+async function checkPort(t: DoctorTarget, ip: string, p: Listener, diskFingerprint: string | undefined,
+    tlsa: string[]): Promise<Check> {
     const check = `tls:${p.port}`;
     try {
         const cert = await servedCertificate(ip, t.hostname, p);
         const { problems, days } = certIssues(cert, t.names, t.certMinDays, new Date());
+        const pin = `3 1 1 ${spkiSha256(cert.raw)}`;
+        if (tlsa.length > 0 && !tlsa.includes(pin)) {
+            problems.push(`its key (${pin}) is not in the TLSA record (${tlsa.join(", ")}): senders that check DANE will not deliver`);
+        }
         if (diskFingerprint !== undefined && cert.fingerprint256 !== diskFingerprint) {
             problems.push("is not the certificate on disk (a renewal the daemon has not loaded: reload it)");
         }
@@ -350,7 +366,8 @@ export async function runDoctor(stack: string): Promise<Check[]> {
     }
     const outside = await Promise.all([
         ...outputs.dnsRecords.map((rec) => checkRecord(resolver, rec)),
-        ...t.ports.map((p) => checkPort(t, outputs.serverIp, p, diskFingerprint)),
+        ...t.ports.map((p) => checkPort(t, outputs.serverIp, p, diskFingerprint, outputs.dnsRecords
+            .filter((r) => r.type === "TLSA" && r.name === `_${p.port}._tcp.${t.hostname}`).map((r) => r.value))),
         ...sending.flatMap((ip) => t.blocklists.map((zone) => checkBlocklist(resolver, ip, zone))),
     ]);
     return [...outside, ...insideChecks];

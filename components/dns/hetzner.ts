@@ -31,21 +31,14 @@ export const hetzner: Publisher = (name, args, parent) => {
         ? z
         // zone.name, not the plain name: its record sets wait for the zone.
         : new hcloud.Zone(`${name}-${z}`, { name: z, mode: "primary", labels: LABELS }, { parent }).name]));
-    // The names the CA validates (certificate.names) and the CAA sets it checks: before certbot asks for them.
-    const validated = new Set(args.config.certificate.names);
-    const published: pulumi.Resource[] = [];
-    for (const { key, resourceName, shape, set } of args.sets) {
+    return args.sets.map(({ key, resourceName, shape, set }) => {
         const zone = zoneRef.get(shape.zone);
         if (zone === undefined) {
             throw new Error(`record set ${key} is in no zone of the stack`);
         }
-        const rrset = new hcloud.ZoneRrset(resourceName, {
+        return new hcloud.ZoneRrset(resourceName, {
             zone, name: shape.name, type: shape.type, ttl: shape.ttl, labels: LABELS,
             records: set.apply((s) => s.values.map((value) => ({ value }))),
         }, { parent });
-        if (shape.type === "CAA" || ((shape.type === "A" || shape.type === "AAAA") && validated.has(shape.fqdn))) {
-            published.push(rrset);
-        }
-    }
-    return published;
+    });
 };

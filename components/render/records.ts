@@ -6,7 +6,7 @@ import { mtaStsId, WEB_PREFIXES } from "./web";
 
 export interface DnsRecord {
     name: string;
-    type: "A" | "AAAA" | "MX" | "TXT" | "PTR" | "SRV" | "CAA";
+    type: "A" | "AAAA" | "MX" | "TXT" | "PTR" | "SRV" | "CAA" | "TLSA";
     value: string;
     /** A TXT value longer than one DNS character-string (255): the strings to publish, in order (a receiver
      * joins them without spaces). */
@@ -41,10 +41,25 @@ export function dkimRecord(k: DkimPublicKey): DnsRecord {
     return { name: `${k.selector}._domainkey.${k.domain}`, type: "TXT", value, strings: txtStrings(value) };
 }
 
+/** DANE (RFC 7672) only where the zones are signed: an unsigned TLSA record is ignored by every sender, and one left
+ * behind when signing starts would then be checked. Hetzner's DNS signs nothing. */
+export function dane(c: Pick<MailConfig, "dns">): boolean {
+    return c.dns.provider !== "hetzner" && c.dns.dnssec;
+}
+
+/** TLSA 3 1 1 (DANE-EE, the public key, SHA-256) for SMTP (port 25) on the hostname: senders that check DANE verify
+ * the key the hostname's certificate holds, whatever CA signed it. certbot keeps that key across renewals. */
+export function tlsaRecord(hostname: string, spkiSha256: string): DnsRecord {
+    return { name: `_${port("smtp")}._tcp.${hostname}`, type: "TLSA", value: `3 1 1 ${spkiSha256.toLowerCase()}`,
+        comment: "DANE: the SHA-256 of the hostname certificate's public key (kept across renewals); only in a signed zone" };
+}
+
 /** ip6: the address mail leaves from over IPv6, if the host has one (postfix sends over IPv4 only otherwise).
- * dkim: every published key (the signing selector's and, during a rotation, the next one's). */
+ * dkim: every published key (the signing selector's and, during a rotation, the next one's). spkiSha256: the hostname
+ * certificate's key, once it exists (its TLSA record, with `dns.dnssec`). */
 export function dnsRecords(c: Pick<MailConfig, "hostname" | "baseDomain" | "virtualDomains" | "certificate" | "imaps" |
-    "smtps" | "adminEmail" | "mtaSts" | "relayHost">, ip: string, ip6?: string, dkim: DkimPublicKey[] = []): DnsRecord[] {
+    "smtps" | "adminEmail" | "mtaSts" | "relayHost" | "dns">, ip: string, ip6?: string, dkim: DkimPublicKey[] = [],
+    spkiSha256?: string): DnsRecord[] {
     const records: DnsRecord[] = [
         { name: c.hostname, type: "A", value: ip },
         { name: ip, type: "PTR", value: c.hostname },
@@ -102,6 +117,9 @@ export function dnsRecords(c: Pick<MailConfig, "hostname" | "baseDomain" | "virt
         for (const name of c.certificate.names) {
             records.push({ name, type: "CAA", value: `0 issue "${c.certificate.caa}"` });
         }
+    }
+    if (dane(c) && spkiSha256 !== undefined) {
+        records.push(tlsaRecord(c.hostname, spkiSha256));
     }
     return records;
 }

@@ -144,6 +144,17 @@ describe("the published records, through the server's own resolver", () => {
     });
 });
 
+describe("DANE: the TLSA record pins the hostname certificate's key", () => {
+    test("postfix's own posttls-finger, on the server through its validating resolver, verifies port 25 by it", () => {
+        const tlsa = records.filter((r) => r.type === "TLSA");
+        expect(tlsa.map((r) => r.name)).toEqual([`_25._tcp.${t.hostname}`]);
+        expect(tlsa[0].value).toBe(`3 1 1 ${onServer("/usr/local/sbin/mailstack-ctl spki /etc/letsencrypt/live/mailstack/privkey.pem").trim()}`);
+        // the MX of a mail domain, its address and the TLSA, each DNSSEC-validated, then the key checked
+        const out = onServer(`posttls-finger -c -l dane -L summary ${t.baseDomain} 2>&1 || true`);
+        expect(out).toMatch(new RegExp(`Verified TLS connection established to ${t.hostname.replace(/\./g, "\\.")}\\[`));
+    });
+});
+
 describe("npm run doctor", () => {
     test("passes once the records are published; a refused blocklist query is no listing", () => {
         const d = doctor();

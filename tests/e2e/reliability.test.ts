@@ -275,6 +275,10 @@ describe("certificate renewal", () => {
         // certbot logs the hooks it runs (and their failures) to its own log, not to the terminal
         const hookLog = (): string => onServer("grep -E 'deploy-hook' /var/log/letsencrypt/letsencrypt.log || true");
         const hooksBefore = hookLog();
+        // the key the TLSA record pins (DANE): certbot keeps it across renewals (--reuse-key, kept in the renewal conf)
+        const spki = (): string => onServer("/usr/local/sbin/mailstack-ctl spki /etc/letsencrypt/live/mailstack/privkey.pem").trim();
+        expect(conf).toMatch(/^reuse_key = True$/m);
+        const keyBefore = spki();
         const unitsBefore = unitReloads();
         const [postfix0, dovecot0] = reloads();
         // As certbot's timer runs it: the timer's unit, without REQUESTS_CA_BUNDLE (the stack put Pebble's CA in the
@@ -291,6 +295,7 @@ describe("certificate renewal", () => {
         const renewed = onServer("openssl x509 -noout -serial -in /etc/letsencrypt/live/mailstack/cert.pem")
             .trim().replace(/^serial=/, "");
         expect(renewed).not.toBe(before.smtp);
+        expect(spki()).toBe(keyBefore);
         // the hook reloaded both daemons (their logs say so), through their units (systemd's log says so)
         await until("a reload of postfix and dovecot", 15, () => {
             const [postfix1, dovecot1] = reloads();

@@ -212,7 +212,10 @@ export function ask(type: string, name: string, server = TEST_DNS, netns = CLIEN
         ad: /^;; Flags: [^;]*\bad\b/m.test(r.stdout),
         values: answers.map((l) => {
             const rdata = l.split(/\s+/).slice(4).join(" ");
-            return type === "TXT" ? [...rdata.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]).join("") : undotted(rdata);
+            if (type === "TXT") return [...rdata.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]).join("");
+            // usage, selector, matching type, then the hash (hex, however the tool splits and cases it)
+            if (type === "TLSA") return `${rdata.split(" ").slice(0, 3).join(" ")} ${rdata.split(" ").slice(3).join("").toLowerCase()}`;
+            return undotted(rdata);
         }).sort(),
     };
 }

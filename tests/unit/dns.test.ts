@@ -4,7 +4,7 @@ import { parseConfig, RawConfig, secretRules } from "../../components/config";
 import { mailZones, recordSets, txtPresentation, zoneOf } from "../../components/render/dns";
 import { DkimPublicKey, dnsRecords, txtStrings } from "../../components/render/records";
 import { VALID } from "../fixtures/config";
-import { installMocks, isSecretValue, renderServer, reveal, TYPES, valueOf } from "./harness";
+import { installMocks, isSecretValue, MOCK_SPKI_SHA256, renderServer, reveal, TYPES, valueOf } from "./harness";
 
 const c = parseConfig(VALID);
 const zones = mailZones(c.hostname, [c.baseDomain, ...c.virtualDomains]);
@@ -21,6 +21,22 @@ describe("record sets: what the stack publishes", () => {
         expect(sets.reduce((n, s) => n + s.values.length, 0)).toBe(records.length);
         expect(find("mail.example.org", "A")?.values).toEqual(["192.0.2.10"]);
         expect(find("mail.example.org", "AAAA")?.values).toEqual(["2001:db8::10"]);
+    });
+
+    test("TLSA 3 1 1 of the hostname certificate's key only in signed zones, never on Hetzner", () => {
+        const hash = "AB".repeat(32);
+        const tlsaOf = (raw: RawConfig) => dnsRecords(parseConfig(raw), "192.0.2.10", undefined, [], hash)
+            .filter((r) => r.type === "TLSA");
+        expect(tlsaOf(VALID)).toEqual([]);
+        expect(tlsaOf({ ...VALID, dns: { provider: "none", dnssec: true } })).toEqual([expect.objectContaining(
+            { name: "_25._tcp.mail.example.org", type: "TLSA", value: `3 1 1 ${"ab".repeat(32)}` })]);
+        expect(tlsaOf({ ...VALID, dns: { provider: "rfc2136", server: "192.0.2.1", keyName: "k", dnssec: true } }))
+            .toHaveLength(1);
+        // Hetzner's DNS signs nothing: no such key there
+        expect(() => parseConfig({ ...VALID, dns: { provider: "hetzner", dnssec: true } })).toThrow(/dns/);
+        // before the certificate exists there is no key to pin
+        expect(dnsRecords(parseConfig({ ...VALID, dns: { provider: "none", dnssec: true } }), "192.0.2.10")
+            .filter((r) => r.type === "TLSA")).toEqual([]);
     });
 
     test("PTR is the address owner's, never in a mail zone", () => {
@@ -72,13 +88,13 @@ describe("record sets: what the stack publishes", () => {
 
 describe("config dns", () => {
     test("default: the stack publishes nothing", () => {
-        expect(c.dns).toEqual({ provider: "none" });
+        expect(c.dns).toEqual({ provider: "none", dnssec: false });
     });
 
     test("rfc2136 with defaults", () => {
         expect(parseConfig({ ...VALID, dns: { provider: "rfc2136", server: "192.0.2.1", keyName: "mailstack" } }).dns)
             .toEqual({ provider: "rfc2136", server: "192.0.2.1", port: 53, keyName: "mailstack",
-                keyAlgorithm: "hmac-sha256", ttl: 300 });
+                keyAlgorithm: "hmac-sha256", ttl: 300, dnssec: false });
     });
 
     test("each bad value named, all at once", () => {
@@ -126,6 +142,21 @@ describe("dns provider rfc2136: a local command per record set", () => {
         const cert = rec.resources.find((r) => r.name === "mail-certificate" && !r.custom);
         const aSet = rec.named("mail-dns-mail.example.org-A");
         expect(cert?.dependencies).toContain(aSet.urn);
+    });
+
+    test("dnssec: the TLSA set holds the key the certificate step read, and certbot does not wait for it", async () => {
+        const { rec, server } = await renderServer({ ...VALID, dns: { ...RFC.dns, dnssec: true } },
+            { dnsKey: "c2VjcmV0LWtleQ==", sshPrivateKey: "k" });
+        const tlsa = rec.named("mail-dns-_25._tcp.mail.example.org-TLSA");
+        expect((reveal(tlsa.inputs.environment) as Record<string, string>).RRSET_VALUES).toBe(`3 1 1 ${MOCK_SPKI_SHA256}`);
+        expect((await valueOf(server.dnsRecords)).filter((r) => r.type === "TLSA").map((r) => r.value))
+            .toEqual([`3 1 1 ${MOCK_SPKI_SHA256}`]);
+        const spki = rec.named("mail-certificate-spki");
+        expect(spki.inputs.create).toBe("/usr/local/sbin/mailstack-ctl spki /etc/letsencrypt/live/mailstack/privkey.pem");
+        expect(tlsa.dependencies).toContain(spki.urn);
+        const cert = rec.resources.find((r) => r.name === "mail-certificate" && !r.custom);
+        expect(cert?.dependencies).toContain(rec.named("mail-dns-mail.example.org-A").urn);
+        expect(cert?.dependencies).not.toContain(tlsa.urn);
     });
 
     test("on the test server, the key is the test DNS's own (scripts/testbed dns-key), unless dnsKey is set", async () => {

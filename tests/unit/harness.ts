@@ -15,6 +15,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
 import { ConfigError, parseConfig, RawConfig } from "../../components/config";
+import { SPKI_SHA256 } from "../../components/certificate";
 import { MailServer, MailServerArgs } from "../../components/mailServer";
 
 export const TYPES = {
@@ -41,6 +42,8 @@ export const PRIMARY_IP6_NET = "2001:db8:10:20::";
 export const SERVER_IP6 = "2001:db8:10:20::1";
 export const TESTBED_ID = "6f1d3c2a-0b8e-4c57-9a41-2d5e7f9b8c10";
 export const DOVECOT_VERSION = "2.3.19.1 (9b53102964)";
+/** What `mailstack-ctl spki` prints on the mocked server: the certificate key's hash (TLSA). */
+export const MOCK_SPKI_SHA256 = createHash("sha256").update("mock certificate key").digest("hex");
 
 export interface Registered {
     type: string;
@@ -202,7 +205,8 @@ function newResource(args: pulumi.runtime.MockResourceArgs): pulumi.runtime.Mock
             state.bcryptHash = mockBcrypt(args.name);
             break;
         case TYPES.remote:
-            state.stdout = "";
+            // the certificate's key, as `mailstack-ctl spki` prints it; every other step prints nothing here
+            state.stdout = state.create === SPKI_SHA256 ? `${MOCK_SPKI_SHA256}\n` : "";
             state.stderr = "";
             break;
         case TYPES.serverState:

@@ -724,7 +724,7 @@ describe("certificate", () => {
         expect(certbotCommand(c.certificate)).toBe("/usr/local/sbin/mailstack-ctl trust-ca /ca.pem && " +
             "REQUESTS_CA_BUNDLE=/ca.pem /usr/local/sbin/mailstack-ctl certbot certonly --webroot --non-interactive " +
             "--agree-tos -w /var/lib/mailstack/acme -m admin@example.org --server https://acme.test:14000/dir " +
-            "--cert-name mailstack " + c.certificate.names.map((n) => `-d ${n}`).join(" ") +
+            "--cert-name mailstack --reuse-key " + c.certificate.names.map((n) => `-d ${n}`).join(" ") +
             " --deploy-hook '/usr/local/sbin/mailstack-ctl reload postfix dovecot nginx'");
     });
 });
