@@ -721,10 +721,14 @@ describe("certificate", () => {
         const c = parseConfig({ ...existingRaw, certificate: {
             email: "admin@example.org", acme: "custom", directory: "https://acme.test:14000/dir", caBundle: "/ca.pem",
         } });
-        expect(certbotCommand(c.certificate)).toBe("/usr/local/sbin/mailstack-ctl trust-ca /ca.pem && " +
+        const [host, net] = [c.certificate.lineages[0], c.certificate.lineages[2]];
+        const head = "/usr/local/sbin/mailstack-ctl trust-ca /ca.pem && " +
             "REQUESTS_CA_BUNDLE=/ca.pem /usr/local/sbin/mailstack-ctl certbot certonly --webroot --non-interactive " +
-            "--agree-tos -w /var/lib/mailstack/acme -m admin@example.org --server https://acme.test:14000/dir " +
-            "--cert-name mailstack " + c.certificate.names.map((n) => `-d ${n}`).join(" ") +
-            " --deploy-hook '/usr/local/sbin/mailstack-ctl reload postfix dovecot nginx'");
+            "--agree-tos -w /var/lib/mailstack/acme -m admin@example.org --server https://acme.test:14000/dir ";
+        const hook = " --deploy-hook '/usr/local/sbin/mailstack-ctl deployed'";
+        // the hostname's lineage keeps its key (DANE pins it); a domain's lineage has its own names only
+        expect(certbotCommand(c.certificate, host)).toBe(head + `--cert-name mailstack --reuse-key -d ${c.hostname}` + hook);
+        expect(certbotCommand(c.certificate, net)).toBe(head + "--cert-name mailstack-example.net -d mail.example.net " +
+            "-d autoconfig.example.net -d autodiscover.example.net -d mta-sts.example.net" + hook);
     });
 });
