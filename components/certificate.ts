@@ -1,18 +1,20 @@
-// One certbot certificate for the hostname and every domain's mail and web names. The deploy hook is stored by
-// certbot as renew hook too, so renewals reload postfix, dovecot and nginx without mailstack. HTTP-01 through
-// nginx's webroot (nginx holds port 80, so certbot's standalone server could not bind it).
+// certbot's certificates, one lineage each (config.ts: lineages): the hostname's, served on the mail ports, and one
+// per domain for its web names and `mail.DOMAIN` (SNI). One step per lineage, so a domain whose DNS breaks fails its
+// own step only, and certbot's timer renews each lineage on its own. The deploy hook is stored by certbot as renew
+// hook too, so renewals rebuild postfix's SNI table and reload postfix, dovecot and nginx without mailstack.
+// HTTP-01 through nginx's webroot (nginx holds port 80, so certbot's standalone server could not bind it).
 
+import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { CertificateConfig } from "./config";
+import { CertificateConfig, HOST_LINEAGE, Lineage } from "./config";
 import { CTL, Connection, quote, sha256, step } from "./remote";
 import { ACME_ROOT } from "./render/web";
 
-export const CERT_NAME = "mailstack";
-export const CERT_FILE = `/etc/letsencrypt/live/${CERT_NAME}/fullchain.pem`;
-export const KEY_FILE = `/etc/letsencrypt/live/${CERT_NAME}/privkey.pem`;
+/** What certbot runs after every issuance and renewal of any lineage (files/mailstack-ctl: deployed). */
+export const DEPLOY_HOOK = `${CTL} deployed`;
 
-/** The certbot command line. Names are part of it, so a changed name set re-runs it and re-issues. */
-export function certbotCommand(c: CertificateConfig): string {
+/** The certbot command line of one lineage. Names are part of it, so a changed name set re-runs it and re-issues. */
+export function certbotCommand(c: CertificateConfig, l: Lineage): string {
     // Renewals run from certbot's timer, without this environment: the CA goes into the system store too.
     const env = c.caBundle ? `${CTL} trust-ca ${quote(c.caBundle)} && REQUESTS_CA_BUNDLE=${quote(c.caBundle)} ` : "";
     return env + [
@@ -21,11 +23,11 @@ export function certbotCommand(c: CertificateConfig): string {
         `-w ${ACME_ROOT}`,
         `-m ${quote(c.email)}`,
         `--server ${quote(c.directory)}`,
-        `--cert-name ${CERT_NAME}`,
-        // the same key across renewals and name changes: the TLSA record (DANE) pins it
-        "--reuse-key",
-        ...c.names.map((n) => `-d ${quote(n)}`),
-        `--deploy-hook ${quote(`${CTL} reload postfix dovecot nginx`)}`,
+        `--cert-name ${quote(l.name)}`,
+        // the hostname's key stays across renewals: a TLSA record (DANE) pins it
+        ...(l.name === HOST_LINEAGE ? ["--reuse-key"] : []),
+        ...l.names.map((n) => `-d ${quote(n)}`),
+        `--deploy-hook ${quote(DEPLOY_HOOK)}`,
     ].join(" ");
 }
 
@@ -34,22 +36,30 @@ export interface CertificateArgs {
     config: CertificateConfig;
 }
 
-/** Prints the SHA-256 of the key's SubjectPublicKeyInfo (DER), in hex: what a TLSA 3 1 1 record holds. */
-export const SPKI_SHA256 = `${CTL} spki ${KEY_FILE}`;
+/** Prints the SHA-256 of the lineage key's SubjectPublicKeyInfo (DER), in hex: what a TLSA 3 1 1 record holds. */
+export function spkiCommand(l: Pick<Lineage, "keyFile">): string {
+    return `${CTL} spki ${quote(l.keyFile)}`;
+}
 
 export class Certificate extends pulumi.ComponentResource {
-    readonly certFile = CERT_FILE;
-    readonly keyFile = KEY_FILE;
-    /** The certificate key's SPKI SHA-256 (hex), read from the server once it is issued (TLSA, DANE). */
+    /** One certbot step per lineage, in the order of config.lineages. */
+    readonly steps: command.remote.Command[];
+    /** The hostname certificate's key: its SPKI SHA-256 (hex), read from the server once it is issued (TLSA, DANE). */
     readonly spkiSha256: pulumi.Output<string>;
 
     constructor(name: string, args: CertificateArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mailstack:index:Certificate", name, {}, opts);
-        const certbot = certbotCommand(args.config);
-        const issued = step(name, { connection: args.connection, create: certbot }, { parent: this });
-        // Read again whenever certbot ran again (new names); with --reuse-key the key, and so the hash, stays.
-        const spki = step(`${name}-spki`, { connection: args.connection, create: SPKI_SHA256, triggers: [sha256(certbot)] },
-            { parent: this, dependsOn: [issued] });
+        // The hostname's step keeps the resource name of the single certificate before it: existing stacks update it.
+        // No delete command: a step is deleted on replacement too (a new server id), with /etc/letsencrypt kept on the
+        // volume; a removed domain's lineage goes by the prune step (mailServer.ts), once nothing serves it.
+        this.steps = args.config.lineages.map((l) => step(l.domain === undefined ? name : `${name}-${l.domain}`,
+            { connection: args.connection, create: certbotCommand(args.config, l) }, { parent: this }));
+        const host = args.config.lineages.findIndex((l) => l.name === HOST_LINEAGE);
+        const hostCertbot = certbotCommand(args.config, args.config.lineages[host]);
+        // Read again whenever its certbot ran again; with --reuse-key the key, and so the hash, stays.
+        const spki = step(`${name}-spki`, {
+            connection: args.connection, create: spkiCommand(args.config.lineages[host]), triggers: [sha256(hostCertbot)],
+        }, { parent: this, dependsOn: [this.steps[host]] });
         this.spkiSha256 = spki.stdout.apply((out) => {
             const hash = out.trim();
             if (!/^[0-9a-f]{64}$/.test(hash)) {
@@ -57,6 +67,11 @@ export class Certificate extends pulumi.ComponentResource {
             }
             return hash;
         });
-        this.registerOutputs({ names: args.config.names, spkiSha256: this.spkiSha256 });
+        this.registerOutputs({ lineages: args.config.lineages.map((l) => l.name), spkiSha256: this.spkiSha256 });
     }
+}
+
+/** Removes the per-domain lineages (and only those: `mailstack-*`) that are not in the config any more. */
+export function pruneCommand(c: CertificateConfig): string {
+    return `${CTL} certs-prune ${c.lineages.map((l) => quote(l.name)).join(" ")}`;
 }

@@ -15,11 +15,57 @@ export interface Rename {
     to: string;
 }
 
+/** Where certbot keeps its certificates: live/LINEAGE/{fullchain,privkey}.pem. */
+export const CERT_LIVE = "/etc/letsencrypt/live";
+/** The hostname's lineage: its name is older than the per-domain ones, and existing servers keep it. */
+export const HOST_LINEAGE = "mailstack";
+/** The prefix of every per-domain lineage: only these does the stack ever delete (an admin's own lineages stay). */
+export const DOMAIN_LINEAGE_PREFIX = "mailstack-";
+
+/**
+ * One certbot lineage: the hostname's (served on the mail ports by default), or one domain's (its web names, and
+ * `mail.DOMAIN` by SNI). Each renews on its own, so one domain whose DNS breaks never stops another's or the mail's.
+ */
+export interface Lineage {
+    /** certbot's --cert-name. */
+    name: string;
+    /** The domain it belongs to; none for the hostname's. */
+    domain?: string;
+    /** The names it covers, in certbot's order (the first is the subject). */
+    names: string[];
+    /** The name postfix and dovecot serve it under by SNI (`mail.DOMAIN`); none for the hostname's, the default,
+     * and for a domain whose mail name is the hostname. */
+    sni?: string;
+    /** The name nginx serves it under (the default server serves the hostname's). */
+    web: string;
+    certFile: string;
+    keyFile: string;
+}
+
+/** Every lineage: the hostname's first, then one per domain (base domain first). Declared here only. */
+export function lineages(hostname: string, domains: string[]): Lineage[] {
+    const files = (name: string): Pick<Lineage, "certFile" | "keyFile"> =>
+        ({ certFile: `${CERT_LIVE}/${name}/fullchain.pem`, keyFile: `${CERT_LIVE}/${name}/privkey.pem` });
+    return [
+        { name: HOST_LINEAGE, names: [hostname], web: hostname, ...files(HOST_LINEAGE) },
+        ...domains.map((d): Lineage => {
+            const mail = `mail.${d}`;
+            const sni = mail === hostname ? undefined : mail;
+            const name = `${DOMAIN_LINEAGE_PREFIX}${d}`;
+            return {
+                name, domain: d, names: [...(sni === undefined ? [] : [sni]), ...webNames({ baseDomain: d, virtualDomains: [] })],
+                ...(sni === undefined ? {} : { sni }), web: `autoconfig.${d}`, ...files(name),
+            };
+        }),
+    ];
+}
+
 export type CertificateConfig = Omit<Parsed["certificate"], "directory" | "caa"> & {
     /** ACME directory URL; set for `custom`, derived for the Let's Encrypt modes. */
     directory: string;
-    /** Every name the certificate covers: the hostname first, then `mail.DOMAIN` for each domain, then each
-     * domain's autoconfig., autodiscover. and mta-sts. names. */
+    /** The certbot lineages (see Lineage). */
+    lineages: Lineage[];
+    /** Every name of every lineage, in their order (CAA, and the DNS the CA validates, cover these). */
     names: string[];
     /** The CAA issuer domain of the CA (letsencrypt.org for Let's Encrypt); none for a custom CA unless configured. */
     caa?: string;
@@ -226,11 +272,12 @@ function rules(p: Parsed, each: Each, fail: Fail): MailConfig {
         `(acme is ${JSON.stringify(cert.acme)}, whose CAA issuer is letsencrypt.org)`);
     const { directory: _d, caa: _c, ...certRest } = cert;
     const caa = custom ? cert.caa : "letsencrypt.org";
+    const certLineages = lineages(hostname, known.domains);
     const certificate: CertificateConfig = {
         ...certRest,
         directory: cert.acme === "letsencrypt" ? LETSENCRYPT : cert.acme === "staging" ? LETSENCRYPT_STAGING : cert.directory ?? "",
-        names: [hostname, ...known.domains.map((d) => `mail.${d}`), ...webNames({ baseDomain, virtualDomains })]
-            .filter((n, i, all) => all.indexOf(n) === i),
+        lineages: certLineages,
+        names: [...new Set(certLineages.flatMap((l) => l.names))],
         ...(caa === undefined ? {} : { caa }),
     };
 

@@ -2,8 +2,8 @@
 // the blog post had to discover by hand.
 
 import * as pulumi from "@pulumi/pulumi";
-import { CERT_FILE, Certificate, certbotCommand, KEY_FILE } from "./certificate";
-import { MailConfig } from "./config";
+import { Certificate, certbotCommand, pruneCommand } from "./certificate";
+import { Lineage, MailConfig } from "./config";
 import { SecretKey } from "./schema";
 import { Dovecot, QUOTA_FILE } from "./dovecot";
 import { Fail2ban } from "./fail2ban";
@@ -36,8 +36,8 @@ import { managedUnits } from "./render/units";
 /** What `npm run doctor` needs besides dnsRecords: no secret in it. */
 export interface DoctorTarget {
     hostname: string;
-    /** Names every served certificate must cover. */
-    names: string[];
+    /** Each certificate lineage, the hostname's first, and the names it must cover (config.ts: lineages). */
+    certificates: Omit<Lineage, "certFile" | "keyFile">[];
     /** Every port the server serves its certificate on. */
     ports: Listener[];
     resolvers: string[];
@@ -77,9 +77,15 @@ export class MailServer extends pulumi.ComponentResource {
             }, { parent: this });
         }
         const packages = new Packages(`${name}-packages`, { connection: conn }, { parent: this, dependsOn: host.ready });
+        const [hostCert, ...domainCerts] = c.certificate.lineages;
+        const tls = { certFile: hostCert.certFile, keyFile: hostCert.keyFile };
+        // mail.DOMAIN by SNI on the mail ports (not the hostname's own domain: that name is the hostname)
+        const sni = domainCerts.flatMap((l) => l.sni === undefined ? [] : [{ name: l.sni, certFile: l.certFile, keyFile: l.keyFile }]);
         const webInput: WebInput = {
             hostname: c.hostname, baseDomain: c.baseDomain, virtualDomains: c.virtualDomains, imaps: c.imaps,
-            smtps: c.smtps, mtaSts: c.mtaSts, certFile: CERT_FILE, keyFile: KEY_FILE,
+            smtps: c.smtps, mtaSts: c.mtaSts, ...tls,
+            domainCerts: Object.fromEntries(domainCerts.map((l): [string, { certFile: string; keyFile: string }] =>
+                [l.domain ?? "", { certFile: l.certFile, keyFile: l.keyFile }])),
         };
         const domains = [c.baseDomain, ...c.virtualDomains];
         const units = managedUnits({ backup: c.backup !== undefined, storage: volume !== undefined });
@@ -99,7 +105,9 @@ export class MailServer extends pulumi.ComponentResource {
         }, { parent: this, dependsOn: [packages] })];
         const vmail = new Vmail(`${name}-vmail`, { connection: conn, virtualDomains: c.virtualDomains },
             { parent: this, dependsOn: [packages, ...storage] });
-        const web = new Web(`${name}-web`, { connection: conn, input: webInput, state }, { parent: this, dependsOn: [packages] });
+        const web = new Web(`${name}-web`, {
+            connection: conn, input: webInput, certFiles: c.certificate.lineages.map((l) => l.certFile), state,
+        }, { parent: this, dependsOn: [packages] });
         const keys = dkimKeys(name, domains, c.dkim, this);
         const published = pulumi.all([...keys.signing, ...keys.next].map((k) =>
             pulumi.all([k.domain, k.selector, k.publicKey]).apply(([domain, selector, publicKey]) => ({ domain, selector, publicKey }))));
@@ -123,7 +131,7 @@ export class MailServer extends pulumi.ComponentResource {
         certbotWaitsFor(dns.published);
         this.dnsRecords = pulumi.all([host.address, host.ipv6 ?? pulumi.output(undefined), published, spki])
             .apply(([ip, ip6, keys, hash]) => dnsRecords(c, ip, ip6, keys, hash));
-        web.serve(`${name}-web-tls`, cert, certbotCommand(c.certificate));
+        const webTls = web.serve(`${name}-web-tls`, cert.steps, c.certificate.lineages.map((l) => certbotCommand(c.certificate, l)));
         // The system's resolver before the daemons that read resolv.conf when they start (rspamd, postfix).
         const resolver = new Resolver(`${name}-resolver`, { connection: conn, state }, { parent: this, dependsOn: [packages] });
         // Before postfix points its milters at it.
@@ -140,7 +148,7 @@ export class MailServer extends pulumi.ComponentResource {
             connection: conn,
             input: {
                 hostname: c.hostname, baseDomain: c.baseDomain, virtualDomains: c.virtualDomains,
-                certFile: cert.certFile, keyFile: cert.keyFile, smtps: c.smtps, relay: c.relayHost,
+                ...tls, sni, smtps: c.smtps, relay: c.relayHost,
             },
             ipv6: host.ipv6,
             state,
@@ -150,7 +158,7 @@ export class MailServer extends pulumi.ComponentResource {
             connection: conn,
             state,
             input: {
-                baseDomain: c.baseDomain, certFile: cert.certFile, keyFile: cert.keyFile, passwdFile: PASSWD_FILE,
+                baseDomain: c.baseDomain, ...tls, sni, passwdFile: PASSWD_FILE,
                 postmaster: `postmaster@${c.baseDomain}`, imaps: c.imaps, pamService: PAM_SERVICE, ciphers: CIPHERS,
                 quota: c.quota.default, quotaFile: QUOTA_FILE,
             },
@@ -158,9 +166,15 @@ export class MailServer extends pulumi.ComponentResource {
         }, {
             parent: this,
             // dovecot's auth and LMTP sockets live in postfix's spool, whose private/ directory postfix creates
-            // (postfix 3.10 on Debian 13 only when it first starts). dovecot will not start without its certificate.
+            // (postfix 3.10 on Debian 13 only when it first starts). dovecot will not start without its certificates.
             dependsOn: [users, postfix, cert],
         });
+        // A removed domain's lineage goes once nothing names it: after postfix's SNI table, dovecot and nginx. Never
+        // through a delete command: that also runs when a step is replaced (a new server keeps /etc/letsencrypt).
+        step(`${name}-certificate-prune`, {
+            connection: conn,
+            create: pruneCommand(c.certificate),
+        }, { parent: this, dependsOn: [postfix, dovecot, webTls] });
 
         const backup: pulumi.Resource[] = [];
         if (c.backup !== undefined) {
@@ -184,7 +198,7 @@ export class MailServer extends pulumi.ComponentResource {
         const ports = tlsListeners(c);
         const ops = new Ops(`${name}-ops`, {
             connection: conn, logRetentionDays: c.logRetentionDays, doctor: c.doctor, relay: c.relayHost,
-            certFile: cert.certFile, ports, alertWebhook: args.alertWebhook, state, backup: c.backup !== undefined, units,
+            certs: c.certificate.lineages, ports, alertWebhook: args.alertWebhook, state, backup: c.backup !== undefined, units,
         }, { parent: this, dependsOn: [postfix, dovecot] });
         // A managed unit found stopped, failed or badly loaded (the state read names it): started again, after every
         // step that writes or restarts one of them.
@@ -196,7 +210,7 @@ export class MailServer extends pulumi.ComponentResource {
 
         this.serverIp = host.address;
         this.doctor = pulumi.output(host.address).apply((ip): DoctorTarget => ({
-            hostname: c.hostname, names: c.certificate.names, ports, resolvers: c.doctor.resolvers,
+            hostname: c.hostname, certificates: c.certificate.lineages.map(({ certFile: _c, keyFile: _k, ...l }) => l), ports, resolvers: c.doctor.resolvers,
             blocklists: c.doctor.blocklists, certMinDays: c.doctor.certMinDays,
             ssh: c.host.kind === "existing" ? { host: c.host.address, port: c.host.port, user: c.host.user }
                 : { host: ip, port: 22, user: "root" },

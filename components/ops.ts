@@ -2,7 +2,7 @@
 // and their timer, which posts failures to a webhook rather than by mail through the server being checked.
 
 import * as pulumi from "@pulumi/pulumi";
-import { DoctorConfig, RelayHostConfig } from "./config";
+import { DoctorConfig, Lineage, RelayHostConfig } from "./config";
 import { Listener } from "./listeners";
 import {
     DOCTOR, DOCTOR_CONF, DOCTOR_TIMER, DOCTOR_UNIT, doctorConf, doctorService, doctorTimer, LOGROTATE_FILE, logrotate,
@@ -16,8 +16,9 @@ export interface OpsArgs {
     logRetentionDays: number;
     doctor: DoctorConfig;
     relay?: RelayHostConfig;
-    certFile: string;
-    /** The listeners the doctor probes for the certificate they serve. */
+    /** The lineages the doctor checks on disk and as served (config.ts: lineages). */
+    certs: Lineage[];
+    /** The listeners the doctor probes for the certificates they serve. */
     ports: Listener[];
     /** Secret. Without it the timer still runs the checks (journal), and posts nothing. */
     alertWebhook?: pulumi.Input<string>;
@@ -42,7 +43,7 @@ export class Ops extends pulumi.ComponentResource {
             [LOGROTATE_FILE, "0644", logrotate(args.logRetentionDays)],
             [DOCTOR, "0755", script],
             [DOCTOR_CONF, "0644", doctorConf({
-                doctor: args.doctor, relay: args.relay, certFile: args.certFile, ports: args.ports, backup: args.backup,
+                doctor: args.doctor, relay: args.relay, certs: args.certs, ports: args.ports, backup: args.backup,
                 units: args.units,
             })],
             [DOCTOR_UNIT, "0644", doctorService()],

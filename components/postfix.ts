@@ -2,7 +2,7 @@
 // reloaded by `mailstack-ctl apply`, which restores the previous files if anything fails.
 
 import * as pulumi from "@pulumi/pulumi";
-import { mainCf, MAPS, masterCf, PostfixInput, saslPasswd } from "./render/postfix";
+import { mainCf, MAPS, masterCf, PostfixInput, saslPasswd, sniTable } from "./render/postfix";
 import { CTL, Connection, quote, sha256, step } from "./remote";
 import { ServerState } from "./serverState";
 
@@ -41,6 +41,11 @@ export class Postfix extends pulumi.ComponentResource {
                 // a replacement's delete would otherwise remove the new table
             }, { parent: this, deleteBeforeReplace: true }));
         }
+        // Before main.cf names it: the SNI table, built from the certificates there are (certbot's deploy hook
+        // builds it again once a new one is issued).
+        staged.push(step(`${name}-sni`, {
+            connection: args.connection, create: `${CTL} sni-map -`, stdin: sniTable(args.input.sni),
+        }, { parent: this }));
         step(`${name}-apply`, {
             connection: args.connection,
             create: `${CTL} apply postfix`,

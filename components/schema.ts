@@ -307,7 +307,9 @@ export const Schema = object({
         "protect: true, replaceServer: false}`, `{kind: existing, address, port: 22, user: root, id: ADDRESS, storage}` or " +
         "`{kind: testbed, suite: bookworm}" }),
     sshPrivateKey: secret("for `hetzner` and `existing`: the key the stack uses over ssh"),
-    certificate: describe(certificate, "certbot's certificate for every mail name: `email` is the ACME account's " +
+    certificate: describe(certificate, "certbot's certificates, one per lineage: `mailstack` for the hostname " +
+        "(key reused across renewals), `mailstack-DOMAIN` for each domain's `mail.`, `autoconfig.`, `autodiscover.`, " +
+        "`mta-sts.` names (served by SNI); `email` is the ACME account's " +
         "contact, `acme` one of `letsencrypt`, `staging`, `custom`; `directory`/`caBundle` for custom CAs such as Pebble " +
         "(`caBundle`: a path on the server); `caa`: the custom CA's CAA issuer domain, without it no CAA record is suggested"),
     mtaSts: describe(oneOf(["enforce", "testing"], "MTA-STS mode").default("enforce"), "MTA-STS policy mode"),

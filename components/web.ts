@@ -1,17 +1,18 @@
 // nginx: the autoconfig, autodiscover, Apple profile and MTA-STS endpoints on 443, and certbot's HTTP-01 webroot on
-// 80. Two stages around the certificate: before it exists nginx serves port 80 only (the first issuance needs it),
-// afterwards the full configuration with TLS.
+// 80. Two stages around the certificates: until every one exists nginx serves port 80 only (the first issuance needs
+// it), afterwards the full configuration with TLS.
 
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { CERT_FILE } from "./certificate";
-import { CTL, Connection, putFile, sha256, step } from "./remote";
+import { CTL, Connection, putFile, quote, sha256, step } from "./remote";
 import { ServerState } from "./serverState";
 import { NGINX_CONF, NGINX_STAGED, nginxConf, WebInput, webFiles } from "./render/web";
 
 export interface WebArgs {
     connection: pulumi.Input<Connection>;
     input: WebInput;
+    /** Every certificate the full configuration names: it goes live once all exist. */
+    certFiles: string[];
     /** Drift of the files: a changed one is written again and nginx reloaded. */
     state: ServerState;
 }
@@ -43,18 +44,18 @@ export class Web extends pulumi.ComponentResource {
             [args.state.repairOf(f.path)]));
         this.acmeReady = step(`${name}-acme`, {
             connection: args.connection,
-            create: `${CTL} web ${CERT_FILE}`,
+            create: `${CTL} web ${args.certFiles.map(quote).join(" ")}`,
             triggers: [...this.hashes, this.repair],
         }, { parent: this, dependsOn: this.written });
         this.registerOutputs({});
     }
 
-    /** The full configuration, once the certificate exists (again after it changed names). */
-    serve(name: string, certificate: pulumi.Resource, certbotCommand: string): command.remote.Command {
+    /** The full configuration, once the certificates exist (again after one changed names). */
+    serve(name: string, certificates: pulumi.Resource[], certbotCommands: string[]): command.remote.Command {
         return step(name, {
             connection: this.args.connection,
-            create: `${CTL} web ${CERT_FILE}`,
-            triggers: [...this.hashes, sha256(certbotCommand), this.repair],
-        }, { parent: this, dependsOn: [this.acmeReady, certificate] });
+            create: `${CTL} web ${this.args.certFiles.map(quote).join(" ")}`,
+            triggers: [...this.hashes, sha256(certbotCommands.join("\n")), this.repair],
+        }, { parent: this, dependsOn: [this.acmeReady, ...certificates] });
     }
 }

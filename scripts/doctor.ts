@@ -263,19 +263,31 @@ export function spkiSha256(der: Buffer): string {
     return createHash("sha256").update(spki).digest("hex");
 }
 
+type DoctorCert = DoctorTarget["certificates"][number];
+
+/** The name a port is asked for a lineage's certificate: the hostname's without a domain; else `mail.DOMAIN` on the
+ * mail ports (none where that is the hostname) and the web name on nginx's. */
+export function probeName(t: Pick<DoctorTarget, "hostname">, l: DoctorCert, p: Pick<Listener, "daemon">): string | undefined {
+    if (l.domain === undefined) {
+        return t.hostname;
+    }
+    return p.daemon === "nginx" ? l.web : l.sni;
+}
+
 /** TLSA: the record set of the port (`3 1 1 HEX` values). The served key must be one of them, or DANE senders defer. */
-async function checkPort(t: DoctorTarget, ip: string, p: Listener, diskFingerprint: string | undefined,
-    tlsa: string[]): Promise<Check> {
-    const check = `tls:${p.port}`;
+async function checkPort(t: DoctorTarget, ip: string, p: Listener, l: DoctorCert, servername: string,
+    diskFingerprint: string | undefined, tlsa: string[]): Promise<Check> {
+    // the hostname's keeps the plain name; a domain's names what it asked for
+    const check = l.domain === undefined ? `tls:${p.port}` : `tls:${p.port}:${servername}`;
     try {
-        const cert = await servedCertificate(ip, t.hostname, p);
-        const { problems, days } = certIssues(cert, t.names, t.certMinDays, new Date());
+        const cert = await servedCertificate(ip, servername, p);
+        const { problems, days } = certIssues(cert, l.names, t.certMinDays, new Date());
         const pin = `3 1 1 ${spkiSha256(cert.raw)}`;
         if (tlsa.length > 0 && !tlsa.includes(pin)) {
             problems.push(`its key (${pin}) is not in the TLSA record (${tlsa.join(", ")}): senders that check DANE will not deliver`);
         }
         if (diskFingerprint !== undefined && cert.fingerprint256 !== diskFingerprint) {
-            problems.push("is not the certificate on disk (a renewal the daemon has not loaded: reload it)");
+            problems.push(`is not the certificate on disk (${l.name}: a renewal the daemon has not loaded: reload it)`);
         }
         const issuer = cert.issuer.CN ?? cert.issuer.O ?? "?";
         return { check, status: problems.length > 0 ? "fail" : "ok",
@@ -313,18 +325,19 @@ function inside(target: SshTarget): Promise<string> {
     });
 }
 
-export function parseInside(text: string): { checks: Check[]; diskFingerprint?: string } {
+/** The inside checks, and the fingerprint of each lineage's certificate on disk (by lineage name). */
+export function parseInside(text: string): { checks: Check[]; diskFingerprints: Record<string, string> } {
     const checks: Check[] = [];
-    let diskFingerprint: string | undefined;
+    const diskFingerprints: Record<string, string> = {};
     for (const line of text.split("\n").filter((l) => l !== "")) {
         const [status, check, ...rest] = line.split("\t");
-        if (status === "info" && check === "cert-disk") {
-            diskFingerprint = rest.join("\t");
+        if (status === "info" && check.startsWith("cert-disk:")) {
+            diskFingerprints[check.slice("cert-disk:".length)] = rest.join("\t");
         } else if (["ok", "fail", "warn", "skip"].includes(status)) {
             checks.push({ check, status: status as Status, detail: rest.join("\t") });
         }
     }
-    return { checks, diskFingerprint };
+    return { checks, diskFingerprints };
 }
 
 // ---------------------------------------------------------------- main
@@ -356,18 +369,23 @@ export async function runDoctor(stack: string): Promise<Check[]> {
     }
     const sending = outputs.dnsRecords.filter((r) => r.type === "PTR").map((r) => r.name);
     let insideChecks: Check[];
-    let diskFingerprint: string | undefined;
+    let disk: Record<string, string> = {};
     try {
         const parsed = parseInside(await inside(sshTarget(stack, t)));
         insideChecks = parsed.checks;
-        diskFingerprint = parsed.diskFingerprint;
+        disk = parsed.diskFingerprints;
     } catch (e) {
         insideChecks = [{ check: "ssh", status: "fail", detail: `inside checks not run: ${(e as Error).message}` }];
     }
     const outside = await Promise.all([
         ...outputs.dnsRecords.map((rec) => checkRecord(resolver, rec)),
-        ...t.ports.map((p) => checkPort(t, outputs.serverIp, p, diskFingerprint, outputs.dnsRecords
-            .filter((r) => r.type === "TLSA" && r.name === `_${p.port}._tcp.${t.hostname}`).map((r) => r.value))),
+        ...t.certificates.flatMap((l) => t.ports.flatMap((p) => {
+            const servername = probeName(t, l, p);
+            // the TLSA records pin the hostname's certificate, served without SNI to senders that check DANE
+            const tlsa = l.domain === undefined ? outputs.dnsRecords
+                .filter((r) => r.type === "TLSA" && r.name === `_${p.port}._tcp.${t.hostname}`).map((r) => r.value) : [];
+            return servername === undefined ? [] : [checkPort(t, outputs.serverIp, p, l, servername, disk[l.name], tlsa)];
+        })),
         ...sending.flatMap((ip) => t.blocklists.map((zone) => checkBlocklist(resolver, ip, zone))),
     ]);
     return [...outside, ...insideChecks];

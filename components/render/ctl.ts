@@ -13,6 +13,7 @@ import { DKIM_DIR, RSPAMD_DIR } from "./rspamd";
 import { port } from "../listeners";
 import { STORAGE_MOUNT } from "./storage";
 import { ACME_ROOT, NGINX_CONF, NGINX_STAGED } from "./web";
+import { MAPS } from "./postfix";
 
 /** Where the script is installed. */
 export const CTL = "/usr/local/sbin/mailstack-ctl";
@@ -32,6 +33,7 @@ export const CTL_PATHS: Record<string, string> = {
     VHOSTS,
     UNBOUND_CONF,
     RESOLV_CONF,
+    SNI_MAP: MAPS.sni,
 };
 
 /** The ports the script checks, from the listener table: nginx's, and rspamd's milter port, also as

@@ -4,14 +4,18 @@
 
 import { enabled, port } from "../listeners";
 import { CONTROLLER_SOCKET, RSPAMD_GROUP } from "./rspamd";
+import type { SniCert } from "./postfix";
 
 export type DovecotVersion = "2.3" | "2.4";
 
 export interface DovecotInput {
     version: DovecotVersion;
     baseDomain: string;
+    /** The hostname's certificate: served without SNI and for every name not in `sni`. */
     certFile: string;
     keyFile: string;
+    /** Each domain's `mail.DOMAIN` certificate (config.ts: lineages). */
+    sni: SniCert[];
     passwdFile: string;
     postmaster: string;
     /** Also listen on imaps (implicit TLS, listeners.ts). */
@@ -334,7 +338,11 @@ ssl_key = <${d.keyFile}
 ssl_min_protocol = TLSv1.2
 ssl_cipher_list = ${d.ciphers}
 ssl_prefer_server_ciphers = yes
-
+${d.sni.map((c) => `local_name ${c.name} {
+  ssl_cert = <${c.certFile}
+  ssl_key = <${c.keyFile}
+}
+`).join("")}
 ${services(d)}`;
 }
 
@@ -464,7 +472,11 @@ ssl_server_key_file = ${d.keyFile}
 ssl_min_protocol = TLSv1.2
 ssl_cipher_list = ${d.ciphers}
 ssl_server_prefer_ciphers = server
-
+${d.sni.map((c) => `local_name ${c.name} {
+  ssl_server_cert_file = ${c.certFile}
+  ssl_server_key_file = ${c.keyFile}
+}
+`).join("")}
 ${services(d)}`;
 }
 

@@ -1,7 +1,7 @@
 // Operations: log rotation, the inside checks' settings (files/mailstack-doctor reads them), and the systemd timer
 // that runs those checks and posts failures to a webhook. Pure text, tested without Pulumi.
 
-import { DoctorConfig, RelayHostConfig } from "../config";
+import { DoctorConfig, Lineage, RelayHostConfig } from "../config";
 import { Listener, tlsStart } from "../listeners";
 import { BACKUP_STAMP } from "./backup";
 
@@ -40,8 +40,9 @@ export function logrotate(days: number): string {
 export interface DoctorInput {
     doctor: DoctorConfig;
     relay?: RelayHostConfig;
-    certFile: string;
-    /** Every listener the server serves its certificate on (listeners.ts: tlsListeners). */
+    /** Every certificate lineage, the hostname's first (config.ts: lineages). */
+    certs: Pick<Lineage, "name" | "domain" | "certFile" | "sni" | "web">[];
+    /** Every listener the server serves a certificate on (listeners.ts: tlsListeners). */
     ports: Listener[];
     /** mailstack:backup is set: a missing stamp means "not run yet", not "not configured". */
     backup: boolean;
@@ -61,7 +62,8 @@ export function doctorConf(p: DoctorInput): string {
         ["BACKUP_STAMP", BACKUP_STAMP],
         ["UNITS", p.units.join(" ")],
         ["CERT_MIN_DAYS", d.certMinDays],
-        ["CERT_FILE", p.certFile],
+        // LINEAGE:FILE:MAILNAME:WEBNAME, the name each is asked for by SNI on the mail ports ("-": none) and on nginx's
+        ["CERTS", p.certs.map((l) => `${l.name}:${l.certFile}:${l.domain === undefined ? l.web : l.sni ?? "-"}:${l.web}`).join(" ")],
         // PORT:HOW:DAEMON, HOW as openssl s_client -starttls names it or "implicit"; DAEMON is the one to reload
         ["TLS_PORTS", p.ports.map((x) => `${x.port}:${tlsStart(x)}:${x.daemon}`).join(" ")],
         // Where outbound mail goes first: the smarthost, or (direct delivery) a well-known MX on port 25.

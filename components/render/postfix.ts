@@ -6,12 +6,22 @@ import { LDA, QUOTA_STATUS, VHOSTS } from "./dovecot";
 import { MILTER } from "./rspamd";
 import { SRS_USER, srsMainCf, srsService } from "./srs";
 
+/** A certificate served by SNI: the name clients ask for, and certbot's files. */
+export interface SniCert {
+    name: string;
+    certFile: string;
+    keyFile: string;
+}
+
 export interface PostfixInput {
     hostname: string;
     baseDomain: string;
     virtualDomains: string[];
+    /** The hostname's certificate: served without SNI and for every name not in `sni`. */
     certFile: string;
     keyFile: string;
+    /** Each domain's `mail.DOMAIN` certificate (config.ts: lineages). */
+    sni: SniCert[];
     /** Also listen on submissions (implicit TLS, listeners.ts). */
     smtps: boolean;
     /** The IPv6 address outbound mail leaves from (its PTR is the hostname). Without one, IPv4 only: mail sent
@@ -82,7 +92,14 @@ export const MAPS = {
     nonMail: "/etc/postfix/nonmail_recipients",
     /** The smarthost's credentials (0600, root). */
     saslPasswd: "/etc/postfix/sasl_passwd",
+    /** tls_server_sni_maps: the source names files; its .db holds their content (mailstack-ctl sni-map). */
+    sni: "/etc/postfix/tls_server_sni",
 } as const;
+
+/** The source of postfix's SNI table: per name the key, then the chain (postmap -F loads them; smtpd_tls_chain_files order). */
+export function sniTable(sni: SniCert[]): string {
+    return sni.map((s) => `${s.name} ${s.keyFile} ${s.certFile}\n`).join("");
+}
 
 /** An access table that refuses every domain of ours (and the hostname) as envelope sender. */
 function ownDomains(p: PostfixInput): string {
@@ -144,6 +161,8 @@ export function mainCf(p: PostfixInput): string {
         ["disable_vrfy_command", "yes"],
         ["smtpd_tls_cert_file", p.certFile],
         ["smtpd_tls_key_file", p.keyFile],
+        // mail.DOMAIN by SNI gets its domain's certificate (postfix >= 3.4); its table always exists, maybe empty
+        ["tls_server_sni_maps", `hash:${MAPS.sni}`],
         ["smtpd_tls_security_level", "may"],
         ["smtpd_tls_loglevel", "1"],
         ["smtpd_tls_session_cache_database", "btree:${data_directory}/smtpd_scache"],

@@ -16,8 +16,11 @@ export interface WebInput {
     imaps: boolean;
     smtps: boolean;
     mtaSts: MtaStsMode;
+    /** The hostname's certificate: the default server's. */
     certFile: string;
     keyFile: string;
+    /** Each domain's certificate, for its server block (config.ts: lineages). */
+    domainCerts: Record<string, { certFile: string; keyFile: string }>;
 }
 
 export const NGINX_CONF = "/etc/nginx/nginx.conf";
@@ -254,6 +257,8 @@ export function nginxConf(w: WebInput, tls: boolean, paths: { webRoot: string; a
         listen ${port("https")} ssl;
         listen [::]:${port("https")} ssl;
         server_name ${WEB_PREFIXES.map((p) => `${p}.${d}`).join(" ")};
+        ssl_certificate ${(w.domainCerts[d] ?? w).certFile};
+        ssl_certificate_key ${(w.domainCerts[d] ?? w).keyFile};
         location = /mail/config-v1.1.xml {
             alias ${paths.webRoot}/${d}/mail/config-v1.1.xml;
             default_type application/xml;
@@ -275,6 +280,7 @@ ${proxy("mailstack.mobileconfig", "$arg_emailaddress")}        }
         }
     }
 `;
+    // the hostname's certificate by default; each domain's server block names its own
     const https = `    ssl_certificate ${w.certFile};
     ssl_certificate_key ${w.keyFile};
     ssl_protocols TLSv1.2 TLSv1.3;

@@ -174,6 +174,13 @@ describe("npm run doctor", () => {
         expect(d.checks.find((c) => c.check === "backup")?.status).toMatch(/^(ok|warn)$/);
         // every TLS port served, from the one list
         expect(names).toEqual(expect.arrayContaining(["tls:443", "tls:4190", "served:443", "served:4190", "quota"]));
+        // every lineage: on disk, and served by name (mail.DOMAIN on the mail ports by SNI, nginx by autoconfig.DOMAIN);
+        // the hostname's own domain has no mail name of its own
+        expect(names).toEqual(expect.arrayContaining(["certificate:mailstack-example.net", "certificate:mailstack-example.org",
+            "tls:25:mail.example.net", "tls:143:mail.example.com", "tls:587:mail.example.net", "tls:443:autoconfig.example.org",
+            "served:25:mail.example.com", "served:143:mail.example.net", "served:4190:mail.example.net",
+            "served:443:autoconfig.example.net"]));
+        expect(names.filter((n) => n.endsWith(":mail.example.org"))).toEqual([]);
         expect(d.checks.find((c) => c.check === "units")?.detail).toMatch(/managed units active, no failed unit/);
     });
 

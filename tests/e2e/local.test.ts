@@ -4,6 +4,7 @@
 
 import { copyFileSync, readFileSync } from "fs";
 import * as path from "path";
+import { lineages } from "../../components/config";
 import { logins, mail, onServer, output, pebbleRoot, pulumi, ROOT, sshSessions, testbed } from "./testbed";
 
 jest.setTimeout(300_000);
@@ -12,6 +13,8 @@ const t = testbed();
 const host = t.serverAddress;
 const { alice, virtual, pw } = logins(t);
 const run = `${Date.now()}`; // subjects unique to this run, so an old message never passes a test
+/** The names of DOMAIN's certificate (lineage), as components/config.ts declares them. */
+const domainNames = (d: string): string[] => [...lineages(t.hostname, [d])[1].names].sort();
 
 describe("the test server runs Debian's own systemd, as a VPS does", () => {
     test("PID 1 is systemd, and it reports the system running (nothing failed)", () => {
@@ -76,12 +79,25 @@ describe("inbound mail on port 25", () => {
     });
 });
 
-describe("certificate", () => {
+describe("certificates", () => {
     const root = pebbleRoot(path.join(ROOT, ".local", "pebble-root.pem"));
-    test.each([["143", "imap"], ["587", "smtp"]])("on %s: issued by Pebble for every name", (port, proto) => {
-        const c = mail("cert", host, port, proto, root); // verified against Pebble's root, or it throws
-        expect(c.issuer).toMatch(/^Pebble Intermediate CA/);
-        expect([...(c.names ?? [])].sort()).toEqual([...t.names].sort());
+    test.each([["143", "imap"], ["587", "smtp"]])("on %s: the hostname's without SNI, mail.DOMAIN's by SNI, all from Pebble", (port, proto) => {
+        // verified against Pebble's root, or it throws; an address as host: no SNI
+        const plain = mail("cert", host, port, proto, root);
+        expect(plain.issuer).toMatch(/^Pebble Intermediate CA/);
+        expect(plain.names).toEqual([t.hostname]);
+        expect(mail("cert", host, port, proto, root, t.hostname).names).toEqual([t.hostname]);
+        for (const d of ["example.net", "example.com"]) {
+            const c = mail("cert", host, port, proto, root, `mail.${d}`);
+            expect(c.issuer).toMatch(/^Pebble Intermediate CA/);
+            expect([...(c.names ?? [])].sort()).toEqual(domainNames(d));
+        }
+    });
+
+    test("one lineage each: the hostname's keeps its key across renewals (--reuse-key, for a TLSA record)", () => {
+        expect(onServer("ls /etc/letsencrypt/renewal").split("\n").filter((l) => l !== "").sort())
+            .toEqual(["mailstack-example.com.conf", "mailstack-example.net.conf", "mailstack-example.org.conf", "mailstack.conf"]);
+        expect(onServer("grep -h '^reuse_key' /etc/letsencrypt/renewal/mailstack.conf")).toBe("reuse_key = True\n");
     });
 });
 
@@ -125,9 +141,13 @@ describe("updates", () => {
         expect(readFileSync(path.join(ROOT, "Pulumi.local.yaml"), "utf8")).not.toContain("frida");
     });
 
-    test("a new domain re-issues the certificate with its name, and removing it re-issues without", () => {
+    test("a new domain gets its own certificate (the hostname's stays), and removing it deletes that one", () => {
         const root = pebbleRoot(path.join(ROOT, ".local", "pebble-root.pem"));
-        const names = (): string[] => [...(mail("cert", host, "143", "imap", root).names ?? [])].sort();
+        const served = (port: string, proto: string, sni?: string): { names: string[]; serial?: string } => {
+            const c = mail("cert", host, port, proto, root, ...(sni === undefined ? [] : [sni]));
+            return { names: [...(c.names ?? [])].sort(), serial: c.serial };
+        };
+        const hostCert = served("143", "imap");
         const config = path.join(ROOT, ".local", "Pulumi.local.adddomain.yaml");
         copyFileSync(path.join(ROOT, "Pulumi.local.yaml"), config);
         for (const [key, value] of [["mailstack:virtualDomains[2]", "example.info"],
@@ -135,15 +155,19 @@ describe("updates", () => {
             expect(pulumi("config", "set", "--path", key, value, "--config-file", config).status).toBe(0);
         }
         expect(pulumi("up", "--yes", "--skip-preview", "--config-file", config).status).toBe(0);
-        expect(names()).toEqual([...t.names, ...["mail", "autoconfig", "autodiscover", "mta-sts"]
-            .map((p) => `${p}.example.info`)].sort());
+        expect(served("143", "imap")).toEqual(hostCert);
+        expect(served("143", "imap", "mail.example.info").names).toEqual(domainNames("example.info"));
+        expect(served("587", "smtp", "mail.example.info").names).toEqual(domainNames("example.info"));
+        expect(served("443", "https", "autoconfig.example.info").names).toEqual(domainNames("example.info"));
         const gus = output<Record<string, string>>("virtualUserPasswords")["gus@example.info"];
         const subject = `new domain ${run}`;
         expect(mail("send", host, "25", "someone@client.example", "gus@example.info", subject)).toMatchObject({ ok: true });
         expect(mail("wait", host, "gus@example.info", gus, subject)).toMatchObject({ ok: true });
 
         expect(pulumi("up", "--yes", "--skip-preview").status).toBe(0);
-        expect(names()).toEqual([...t.names].sort());
+        expect(served("143", "imap", "mail.example.info")).toEqual(hostCert);
+        expect(served("443", "https", "autoconfig.example.info")).toEqual(hostCert);
+        expect(onServer("ls /etc/letsencrypt/renewal /etc/letsencrypt/live")).not.toContain("example.info");
         expect(mail("send", host, "25", "someone@client.example", "gus@example.info", subject)).toMatchObject({ ok: false });
     });
 });

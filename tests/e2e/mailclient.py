@@ -25,7 +25,9 @@
   folder HOST USER PASS move FROM TO SUBJECT  IMAP UID MOVE of the FROM messages with SUBJECT into TO
   folder HOST USER PASS copy NAME SUBJECT   IMAP COPY of the INBOX messages with SUBJECT into NAME
   folder HOST USER PASS subjects NAME       the subjects of the messages in NAME
-  cert HOST PORT imap|smtp CAFILE           STARTTLS handshake verified against CAFILE: issuer, names, serial
+  cert HOST PORT imap|smtp|https CAFILE [SNI]
+                                            handshake verified against CAFILE: issuer, names, serial (SNI: the name
+                                            asked for; default HOST, and none when HOST is an address)
   plainlogin HOST imap|smtp USER PASS       try AUTH/LOGIN before STARTTLS
   plaintext HOST imap|smtp USER PASS        raw AUTH/LOGIN before STARTTLS, then the same after it (control)
   search HOST USER PASS TEXT [N SECONDS]    subjects containing TEXT; with N, poll until N of them are there
@@ -539,17 +541,19 @@ def sendplain(host, port, sender, rcpt, subject):
     out(**submit(host, port, sender, rcpt, subject, tls=False))
 
 
-def cert(host, port, proto, cafile):
+def cert(host, port, proto, cafile, servername=None):
     ctx = ssl.create_default_context(cafile=cafile)
     ctx.check_hostname = False  # names are reported and checked by the test
     if proto == "imap":
         conn = imaplib.IMAP4(host, int(port), timeout=20)
+        conn.host = servername or host  # starttls asks for conn.host by SNI (Python sends none for an address)
         conn.starttls(ssl_context=ctx)
         sock = conn.sock
     elif proto == "https":
-        sock = ctx.wrap_socket(socket.create_connection((host, int(port)), timeout=20), server_hostname=host)
+        sock = ctx.wrap_socket(socket.create_connection((host, int(port)), timeout=20), server_hostname=servername or host)
     else:
         conn = smtplib.SMTP(host, int(port), local_hostname="client.example", timeout=20)
+        conn._host = servername or host  # starttls asks for _host by SNI
         conn.starttls(context=ctx)
         sock = conn.sock
     c = sock.getpeercert()

@@ -194,8 +194,8 @@ export class Sandbox {
 
 /** A self-signed certificate made by the chroot's openssl: TLS files that exist, for the configs to point at. */
 export function selfSignedCert(sb: Sandbox, name: string): { certFile: string; keyFile: string } {
-    const certFile = sb.path("tls/cert.pem");
-    const keyFile = sb.path("tls/key.pem");
+    const certFile = sb.path(`tls/${name}-cert.pem`);
+    const keyFile = sb.path(`tls/${name}-key.pem`);
     fs.mkdirSync(path.join(sb.host, "tls"), { recursive: true, mode: 0o700 });
     const r = sb.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
         "-days", "2", "-subj", `/CN=${name}`, "-addext", `subjectAltName=DNS:${name}`, "-keyout", keyFile, "-out", certFile]);

@@ -6,7 +6,7 @@ import {
     REPORT_HAM, REPORT_SPAM, reportSieve, SIEVE_BEFORE, VHOME, VHOSTS,
 } from "../../components/render/dovecot";
 import { PAM_SERVICE } from "../../components/render/access";
-import { CIPHERS, mainCf } from "../../components/render/postfix";
+import { CIPHERS, mainCf, SniCert } from "../../components/render/postfix";
 import { problems, Result, ROOTFS_TIMEOUT_MS, Sandbox, selfSignedCert, SUITE } from "./debian";
 import { config, dovecotInput, postfixInput } from "./fixture";
 
@@ -58,6 +58,7 @@ describe(`dovecot.conf on ${SUITE}`, () => {
     let sb: Sandbox;
     let version: DovecotVersion;
     let tls: { certFile: string; keyFile: string };
+    let sni: SniCert[];
     let passwdFile: string;
 
     beforeAll(() => {
@@ -67,6 +68,7 @@ describe(`dovecot.conf on ${SUITE}`, () => {
         expect(v.status).toBe(0);
         version = dovecotVersion(v.stdout);
         tls = selfSignedCert(sb, "mail.example.org");
+        sni = ["mail.example.net", "mail.example.com"].map((name) => ({ name, ...selfSignedCert(sb, name) }));
         passwdFile = sb.write("dovecot/users", "", 0o640);
     }, ROOTFS_TIMEOUT_MS);
 
@@ -84,7 +86,7 @@ describe(`dovecot.conf on ${SUITE}`, () => {
         const doveconf = (...args: string[]): Result => sb.run(["doveconf", "-c", conf, ...args]);
 
         beforeAll(() => {
-            conf = sb.write(`dovecot/imaps-${imaps}.conf`, dovecotConf(dovecotInput(c, version, { ...tls, passwdFile })));
+            conf = sb.write(`dovecot/imaps-${imaps}.conf`, dovecotConf(dovecotInput(c, version, { ...tls, sni, passwdFile })));
             n = doveconf("-n");
             top = parse(n.stdout);
         });
@@ -225,6 +227,23 @@ describe(`dovecot.conf on ${SUITE}`, () => {
                 expect(Object.fromEntries(section(top, "ssl_server", "").settings)).toMatchObject(
                     { cert_file: tls.certFile, key_file: tls.keyFile });
             }
+        });
+
+        test("mail.DOMAIN by SNI: its domain's certificate (local_name), the hostname's for every other name", () => {
+            for (const s of sni) {
+                const block = section(top, "local_name", s.name);
+                if (version === "2.3") {
+                    expect(block.settings.get("ssl_cert")).toBe(`<${s.certFile}`);
+                    // -P: 2.3 hides ssl_key from -n
+                    expect(doveconf("-P").stdout).toContain(`local_name ${s.name} {\n  ssl_cert = <${s.certFile}\n  ssl_key = <${s.keyFile}\n}`);
+                } else {
+                    expect(JSON.stringify([...block.settings, ...block.sections.flatMap((x) => [...x.settings])]))
+                        .toContain(s.certFile);
+                    expect(JSON.stringify([...block.settings, ...block.sections.flatMap((x) => [...x.settings])]))
+                        .toContain(s.keyFile);
+                }
+            }
+            expect(sections(top, "local_name").map((x) => x.name)).toEqual(sni.map((s) => s.name));
         });
 
         test("postfix's sockets: SASL auth and LMTP delivery, in postfix's queue directory, for postfix only", () => {

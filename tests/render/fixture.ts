@@ -5,7 +5,7 @@ import { effectiveAliases, MailConfig, parseConfig } from "../../components/conf
 import { DovecotInput } from "../../components/render/dovecot";
 import { SenderInput } from "../../components/render/maps";
 import { PAM_SERVICE } from "../../components/render/access";
-import { CIPHERS, PostfixInput } from "../../components/render/postfix";
+import { CIPHERS, PostfixInput, SniCert } from "../../components/render/postfix";
 
 export function config(options: { smtps?: boolean; imaps?: boolean } = {}): MailConfig {
     return parseConfig({
@@ -28,16 +28,16 @@ export function config(options: { smtps?: boolean; imaps?: boolean } = {}): Mail
 }
 
 /** As components/mailServer.ts builds it. */
-export function postfixInput(c: MailConfig, tls: { certFile: string; keyFile: string }): PostfixInput {
-    return { hostname: c.hostname, baseDomain: c.baseDomain, virtualDomains: c.virtualDomains, smtps: c.smtps, ...tls };
+export function postfixInput(c: MailConfig, tls: { certFile: string; keyFile: string; sni?: SniCert[] }): PostfixInput {
+    return { hostname: c.hostname, baseDomain: c.baseDomain, virtualDomains: c.virtualDomains, smtps: c.smtps, sni: [], ...tls };
 }
 
 /** As components/mailServer.ts builds it, for the version read from the server. */
 export function dovecotInput(c: MailConfig, version: DovecotInput["version"], files: {
-    certFile: string; keyFile: string; passwdFile: string; quotaFile?: string;
+    certFile: string; keyFile: string; passwdFile: string; quotaFile?: string; sni?: SniCert[];
 }): DovecotInput {
     return {
-        version, baseDomain: c.baseDomain, postmaster: `postmaster@${c.baseDomain}`, imaps: c.imaps,
+        version, baseDomain: c.baseDomain, postmaster: `postmaster@${c.baseDomain}`, imaps: c.imaps, sni: [],
         pamService: PAM_SERVICE, ciphers: CIPHERS, quota: c.quota.default, quotaFile: "/etc/dovecot/quota", ...files,
     };
 }

@@ -96,14 +96,18 @@ describe(`logrotate and the inside checks on ${SUITE}`, () => {
         expect(sb.run(["bash", "-n"], script).status).toBe(0);
         const c = config({ smtps: true });
         const units = managedUnits({ backup: true, storage: false });
-        const conf = doctorConf({ doctor: { ...c.doctor, diskMaxPercent: 80 }, certFile: "/etc/x.pem", ports: tlsListeners(c),
-            backup: true, units });
-        const r = sb.run(["bash", "-c", `${conf}\necho "$DISK_MAX_PERCENT|$TLS_PORTS|$OUTBOUND|$CERT_FILE|$BACKUP|$BACKUP_STAMP|$UNITS"`]);
+        const conf = doctorConf({ doctor: { ...c.doctor, diskMaxPercent: 80 }, certs: c.certificate.lineages.slice(0, 3),
+            ports: tlsListeners(c), backup: true, units });
+        const r = sb.run(["bash", "-c", `${conf}\necho "$DISK_MAX_PERCENT|$TLS_PORTS|$OUTBOUND|$CERTS|$BACKUP|$BACKUP_STAMP|$UNITS"`]);
+        // per lineage: the file, the name the mail ports are asked for (the hostname's own: none, "-"), nginx's name
+        const certs = "mailstack:/etc/letsencrypt/live/mailstack/fullchain.pem:mail.example.org:mail.example.org " +
+            "mailstack-example.org:/etc/letsencrypt/live/mailstack-example.org/fullchain.pem:-:autoconfig.example.org " +
+            "mailstack-example.net:/etc/letsencrypt/live/mailstack-example.net/fullchain.pem:mail.example.net:autoconfig.example.net";
         // every TLS port served, from the listener table (443: nginx, 4190: managesieve), with the daemon to reload
         expect(r.stdout.trim()).toBe("80|25:smtp:postfix 143:imap:dovecot 443:implicit:nginx 465:implicit:postfix " +
             "587:smtp:postfix 4190:sieve:dovecot|" +
-            `gmail-smtp-in.l.google.com:25:plain|/etc/x.pem|yes|/var/lib/mailstack/last-backup|${units.join(" ")}`);
-        const relayed = doctorConf({ doctor: c.doctor, certFile: "/etc/x.pem", ports: [], backup: false, units: [],
+            `gmail-smtp-in.l.google.com:25:plain|${certs}|yes|/var/lib/mailstack/last-backup|${units.join(" ")}`);
+        const relayed = doctorConf({ doctor: c.doctor, certs: [], ports: [], backup: false, units: [],
             relay: { host: "smtp.relay.example", port: 465, tls: "implicit", username: "u" } });
         expect(sb.run(["bash", "-c", `${relayed}\necho "$OUTBOUND"`]).stdout.trim()).toBe("smtp.relay.example:465:implicit");
     });

@@ -3,7 +3,7 @@
 
 import { effectiveAliases } from "../../components/config";
 import { QUOTA_STATUS, VHOSTS } from "../../components/render/dovecot";
-import { CIPHERS, LOCAL_ANY_SENDER, MAPS, mainCf, masterCf, ORIGINATING, SENDMAIL } from "../../components/render/postfix";
+import { CIPHERS, LOCAL_ANY_SENDER, MAPS, mainCf, masterCf, ORIGINATING, SENDMAIL, SniCert, sniTable } from "../../components/render/postfix";
 import { nonMailRecipients, parseAccounts } from "../../components/render/access";
 import { baseSenderLogins, localSenders, senderLogins, virtualAliases, vmailbox } from "../../components/render/maps";
 import { problems, Result, ROOTFS_TIMEOUT_MS, Sandbox, selfSignedCert, SUITE } from "./debian";
@@ -46,13 +46,15 @@ describe.each([false, true])(`postfix on ${SUITE}, smtps=%s`, (smtps) => {
     const c = config({ smtps });
     let sb: Sandbox;
     let tls: { certFile: string; keyFile: string };
+    let sni: SniCert[];
     let dir: string;
     const postconf = (...args: string[]): Result => sb.run(["postconf", "-c", dir, ...args]);
 
     beforeAll(() => {
         sb = Sandbox.open();
         tls = selfSignedCert(sb, c.hostname);
-        const input = postfixInput(c, tls);
+        sni = ["mail.example.net", "mail.example.com"].map((name) => ({ name, ...selfSignedCert(sb, name) }));
+        const input = postfixInput(c, { ...tls, sni });
         dir = sb.write("postfix/main.cf", mainCf(input)).replace(/\/main\.cf$/, "");
         sb.write("postfix/master.cf", masterCf(input));
         // The same files installed where the server has them: /etc/postfix (an overlay on the packaged files in a
@@ -65,6 +67,7 @@ describe.each([false, true])(`postfix on ${SUITE}, smtps=%s`, (smtps) => {
             [MAPS.senderLogins, senderLogins(senderInput(c))],
             [MAPS.baseSenderLogins, baseSenderLogins(c.baseDomain)],
             [MAPS.localSenders, localSenders(c.baseDomain)],
+            [MAPS.sni, sniTable(sni)],
             [MAPS.nonMail, nonMailRecipients(parseAccounts("UID_MIN 1000\nUID_MAX 60000\nroot:0\nsshd:105\nalice:1001\n"),
                 { scope: "all-humans", listed: c.systemUsers, hostname: c.hostname, baseDomain: c.baseDomain,
                     aliased: ["postmaster", "abuse", "root"] })],
@@ -295,6 +298,9 @@ describe.each([false, true])(`postfix on ${SUITE}, smtps=%s`, (smtps) => {
                 tty_step check-sandbox "chroot $ROOT postfix -c $I/postfix check"
                 tty_step check "chroot $ROOT postfix check"
                 for t in ${MAPS.vmailbox} ${MAPS.virtual} ${MAPS.senderLogins} ${MAPS.nonMail}; do step "postmap-$(basename $t)" in_root postmap hash:$t; done
+                step postmap-sni in_root postmap -F hash:${MAPS.sni}
+                step "sni mail.example.net" in_root postmap -F -q mail.example.net $(in_root postconf -xh tls_server_sni_maps)
+                step "sni mail.example.org" in_root postmap -F -q mail.example.org $(in_root postconf -xh tls_server_sni_maps)
                 for map in virtual_mailbox_maps virtual_alias_maps smtpd_sender_login_maps; do
                     in_root postconf -xh $map | tr ', ' '\\n\\n' | grep . >"$W/$map.list"
                 done
@@ -334,6 +340,19 @@ describe.each([false, true])(`postfix on ${SUITE}, smtps=%s`, (smtps) => {
             for (const t of [MAPS.vmailbox, MAPS.virtual, MAPS.senderLogins, MAPS.nonMail]) {
                 clean(sb.step(`postmap-${t.split("/").pop()}`));
             }
+        });
+
+        test("SNI: main.cf's table (postmap -F) holds mail.DOMAIN's key and chain themselves; other names get the default", () => {
+            clean(sb.step("postmap-sni"));
+            const net = sb.step("sni mail.example.net");
+            expect(net.status).toBe(0);
+            const file = (p: string): string => sb.run(["cat", p]).stdout.trim();
+            const [key, chain] = [file(sni[0].keyFile), file(sni[0].certFile)];
+            expect(key).toMatch(/BEGIN PRIVATE KEY/);
+            expect(net.stdout).toContain(key);
+            expect(net.stdout).toContain(chain);
+            // the hostname is not in it: smtpd_tls_cert_file serves it, as it does a client without SNI
+            expect(sb.step("sni mail.example.org").status).toBe(1);
         });
 
         test.each<[string, string, string | null]>([

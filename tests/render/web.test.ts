@@ -6,7 +6,9 @@ import { mtaStsPolicy, nginxConf, PLACEHOLDER, WebInput, webFiles } from "../../
 import { config, POX } from "./fixture";
 import { ROOTFS_TIMEOUT_MS, Sandbox, selfSignedCert, shq, SUITE } from "./debian";
 
-function input(tls: { certFile: string; keyFile: string }, imaps = false, smtps = false): WebInput {
+type Tls = { certFile: string; keyFile: string; domainCerts: WebInput["domainCerts"] };
+
+function input(tls: Tls, imaps = false, smtps = false): WebInput {
     const c = config({ imaps, smtps });
     return {
         hostname: c.hostname, baseDomain: c.baseDomain, virtualDomains: c.virtualDomains, imaps, smtps,
@@ -34,10 +36,12 @@ interface Answer { status: number; type: string | null; location: string | null;
 
 describe(`nginx on ${SUITE}`, () => {
     let sb: Sandbox;
-    let tls: { certFile: string; keyFile: string };
+    let tls: Tls;
     beforeAll(() => {
         sb = Sandbox.open();
-        tls = selfSignedCert(sb, "autoconfig.example.org");
+        // the hostname's certificate by default, each domain's in its server block
+        tls = { ...selfSignedCert(sb, "mail.example.org"), domainCerts: Object.fromEntries(["example.org", "example.net", "example.com"]
+            .map((d) => [d, selfSignedCert(sb, `autoconfig.${d}`)])) };
     }, ROOTFS_TIMEOUT_MS);
     afterAll(() => sb?.close());
 
@@ -81,6 +85,9 @@ describe(`nginx on ${SUITE}`, () => {
                 step get in_root python3 ${sb.path("client.py")} ${shq(JSON.stringify(requests))}
                 for suite in ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256; do
                     step "cipher $suite" in_root sh -c "openssl s_client -connect 127.0.0.1:443 -servername autoconfig.example.org -tls1_2 -cipher '$suite:@SECLEVEL=0' </dev/null"
+                done
+                for name in autoconfig.example.org mta-sts.example.net autodiscover.example.com mail.example.org other.example; do
+                    step "name $name" in_root sh -c "openssl s_client -connect 127.0.0.1:443 -servername $name </dev/null 2>/dev/null | openssl x509 -noout -subject"
                 done
                 cat "$ROOT/var/log/nginx/error.log" >&2 || true`);
             expect(sb.step("start")).toMatchObject({ status: 0 });
@@ -127,6 +134,12 @@ describe(`nginx on ${SUITE}`, () => {
             const gcm = sb.step("cipher ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256");
             expect(gcm.status).toBe(0);
             expect(gcm.stdout).toMatch(/Cipher is ECDHE-(ECDSA|RSA)-AES128-GCM-SHA256/);
+        });
+
+        test.each([["autoconfig.example.org", "autoconfig.example.org"], ["mta-sts.example.net", "autoconfig.example.net"],
+            ["autodiscover.example.com", "autoconfig.example.com"], ["mail.example.org", "mail.example.org"],
+            ["other.example", "mail.example.org"]])("443 asked for %s serves the certificate of %s", (name, cn) => {
+            expect(sb.step(`name ${name}`).stdout).toMatch(new RegExp(`CN ?= ?${cn.replace(/\./g, "\\.")}$`, "m"));
         });
 
         test("MTA-STS, nothing else on 443; port 80 redirects and serves ACME tokens", () => {

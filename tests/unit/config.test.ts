@@ -16,9 +16,18 @@ describe("parseConfig", () => {
         expect(c.aliases["postmaster@example.com"]).toEqual(["dave@example.com", "alice"]);
         expect(c.host).toEqual({ kind: "existing", address: "192.0.2.10", port: 22, user: "root", id: "192.0.2.10" });
         expect(c.certificate.directory).toBe("https://acme-staging-v02.api.letsencrypt.org/directory");
-        expect(c.certificate.names).toEqual(["mail.example.org", "mail.example.net", "mail.example.com",
-            ...["example.org", "example.net", "example.com"]
-                .flatMap((d) => [`autoconfig.${d}`, `autodiscover.${d}`, `mta-sts.${d}`])]);
+        const web = (d: string): string[] => [`autoconfig.${d}`, `autodiscover.${d}`, `mta-sts.${d}`];
+        // the hostname alone (mail.example.org is the hostname: not again in example.org's), then one per domain
+        expect(c.certificate.lineages.map((l) => [l.name, l.names, l.sni, l.web])).toEqual([
+            ["mailstack", ["mail.example.org"], undefined, "mail.example.org"],
+            ["mailstack-example.org", web("example.org"), undefined, "autoconfig.example.org"],
+            ["mailstack-example.net", ["mail.example.net", ...web("example.net")], "mail.example.net", "autoconfig.example.net"],
+            ["mailstack-example.com", ["mail.example.com", ...web("example.com")], "mail.example.com", "autoconfig.example.com"],
+        ]);
+        expect(c.certificate.lineages[2]).toMatchObject({ certFile: "/etc/letsencrypt/live/mailstack-example.net/fullchain.pem",
+            keyFile: "/etc/letsencrypt/live/mailstack-example.net/privkey.pem" });
+        expect(c.certificate.names).toEqual(["mail.example.org", ...web("example.org"), "mail.example.net", ...web("example.net"),
+            "mail.example.com", ...web("example.com")]);
         expect(c.certificate.caa).toBe("letsencrypt.org");
         expect(c.imaps).toBe(false);
         expect(c.mtaSts).toBe("enforce");

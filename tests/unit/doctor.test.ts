@@ -192,8 +192,9 @@ describe("doctor: certificates and inside checks", () => {
     });
 
     test("the script's lines: checks, and the fingerprint of the certificate on disk", () => {
-        const r = parseInside("ok\tqueue\tempty\nfail\tdisk\tfull (limit 90%): /var/mail 95% space\ninfo\tcert-disk\tAB:CD\n");
-        expect(r.diskFingerprint).toBe("AB:CD");
+        const r = parseInside("ok\tqueue\tempty\nfail\tdisk\tfull (limit 90%): /var/mail 95% space\ninfo\tcert-disk:mailstack\tAB:CD\n" +
+            "info\tcert-disk:mailstack-example.net\tEF:01\n");
+        expect(r.diskFingerprints).toEqual({ mailstack: "AB:CD", "mailstack-example.net": "EF:01" });
         expect(r.checks).toEqual([{ check: "queue", status: "ok", detail: "empty" },
             { check: "disk", status: "fail", detail: "full (limit 90%): /var/mail 95% space" }]);
     });

@@ -15,7 +15,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
 import { ConfigError, parseConfig, RawConfig } from "../../components/config";
-import { SPKI_SHA256 } from "../../components/certificate";
+import { spkiCommand } from "../../components/certificate";
 import { MailServer, MailServerArgs } from "../../components/mailServer";
 
 export const TYPES = {
@@ -206,7 +206,7 @@ function newResource(args: pulumi.runtime.MockResourceArgs): pulumi.runtime.Mock
             break;
         case TYPES.remote:
             // the certificate's key, as `mailstack-ctl spki` prints it; every other step prints nothing here
-            state.stdout = state.create === SPKI_SHA256 ? `${MOCK_SPKI_SHA256}\n` : "";
+            state.stdout = state.create === spkiCommand({ keyFile: "/etc/letsencrypt/live/mailstack/privkey.pem" }) ? `${MOCK_SPKI_SHA256}\n` : "";
             state.stderr = "";
             break;
         case TYPES.serverState:

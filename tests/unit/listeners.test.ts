@@ -39,7 +39,7 @@ describe.each([[false, false], [true, false], [false, true], [true, true]])("ima
     const on = listeners(c);
     const where = (f: (l: Listener) => boolean): number[] => of(on.filter(f));
     const web: WebInput = { hostname: c.hostname, baseDomain: c.baseDomain, virtualDomains: c.virtualDomains, imaps, smtps,
-        mtaSts: c.mtaSts, ...TLS };
+        mtaSts: c.mtaSts, ...TLS, domainCerts: {} };
 
     test("firewall: every listener not on loopback; SSH from the admins only", () => {
         const rules = tcpRules({ adminCidrs: ["198.51.100.0/24"], imaps, smtps });
@@ -85,7 +85,7 @@ describe.each([[false, false], [true, false], [false, true], [true, true]])("ima
     });
 
     test("doctor: every port that serves the certificate, with how TLS starts and the daemon that serves it", () => {
-        const conf = doctorConf({ doctor: c.doctor, certFile: TLS.certFile, ports: tlsListeners(c), backup: false, units: [] });
+        const conf = doctorConf({ doctor: c.doctor, certs: c.certificate.lineages, ports: tlsListeners(c), backup: false, units: [] });
         const specs = (/^TLS_PORTS='([^']*)'$/m.exec(conf) as RegExpExecArray)[1].split(" ");
         expect(specs.map((x) => Number(x.split(":")[0]))).toEqual(where((l) => l.tls !== "none"));
         for (const spec of specs) {
@@ -104,7 +104,7 @@ describe.each([[false, false], [true, false], [false, true], [true, true]])("ima
             srv: dnsRecords(c, "192.0.2.1").some((r) => r.type === "SRV" && r.value.includes(` ${port} `)),
             autoconfig: thunderbirdConfig(web, "example.org").includes(`<port>${port}</port>`),
             clientSettings: JSON.stringify(clientSettings(c)).includes(`"port":${port}`),
-            doctor: doctorConf({ doctor: c.doctor, certFile: "/c", ports: tlsListeners(c), backup: false, units: [] })
+            doctor: doctorConf({ doctor: c.doctor, certs: c.certificate.lineages, ports: tlsListeners(c), backup: false, units: [] })
                 .includes(` ${port}:implicit:`),
         });
         const all = (v: boolean): Record<string, boolean> => ({ firewall: v, jail: v, listener: v, srv: v, autoconfig: v,

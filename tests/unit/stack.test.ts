@@ -721,10 +721,32 @@ describe("certificate", () => {
         const c = parseConfig({ ...existingRaw, certificate: {
             email: "admin@example.org", acme: "custom", directory: "https://acme.test:14000/dir", caBundle: "/ca.pem",
         } });
-        expect(certbotCommand(c.certificate)).toBe("/usr/local/sbin/mailstack-ctl trust-ca /ca.pem && " +
+        const [host, net] = [c.certificate.lineages[0], c.certificate.lineages[2]];
+        const head = "/usr/local/sbin/mailstack-ctl trust-ca /ca.pem && " +
             "REQUESTS_CA_BUNDLE=/ca.pem /usr/local/sbin/mailstack-ctl certbot certonly --webroot --non-interactive " +
-            "--agree-tos -w /var/lib/mailstack/acme -m admin@example.org --server https://acme.test:14000/dir " +
-            "--cert-name mailstack --reuse-key " + c.certificate.names.map((n) => `-d ${n}`).join(" ") +
-            " --deploy-hook '/usr/local/sbin/mailstack-ctl reload postfix dovecot nginx'");
+            "--agree-tos -w /var/lib/mailstack/acme -m admin@example.org --server https://acme.test:14000/dir ";
+        const hook = " --deploy-hook '/usr/local/sbin/mailstack-ctl deployed'";
+        // the hostname's lineage keeps its key (DANE pins it); a domain's lineage has its own names only
+        expect(certbotCommand(c.certificate, host)).toBe(head + `--cert-name mailstack --reuse-key -d ${c.hostname}` + hook);
+        expect(certbotCommand(c.certificate, net)).toBe(head + "--cert-name mailstack-example.net -d mail.example.net " +
+            "-d autoconfig.example.net -d autodiscover.example.net -d mta-sts.example.net" + hook);
+    });
+
+    test("one certbot step per lineage (the hostname's keeps its name), none deletes; the prune step comes after every user", async () => {
+        const { rec, config } = await render(existingRaw);
+        const certbot = rec.byType(TYPES.remote).filter((s) => String(reveal(s.inputs.create)).includes(" certbot certonly "));
+        expect(certbot.map((s) => s.name)).toEqual(["mail-certificate",
+            ...[config.baseDomain, ...config.virtualDomains].map((d) => `mail-certificate-${d}`)]);
+        // a delete command would also run when a step is replaced (a new server keeps /etc/letsencrypt on its volume)
+        expect(certbot.map((s) => s.inputs.delete)).toEqual(certbot.map(() => undefined));
+        const prune = rec.named("mail-certificate-prune");
+        expect(reveal(prune.inputs.create)).toBe("/usr/local/sbin/mailstack-ctl certs-prune " +
+            config.certificate.lineages.map((l) => l.name).join(" "));
+        expect(prune.inputs.delete).toBeUndefined();
+        // nginx, postfix's SNI table and dovecot no longer name a removed lineage when it goes
+        const waits = rec.transitivelyWaitsFor(prune);
+        const users = [...certbot, rec.named("mail-web-tls"), rec.named("mail-postfix-sni"), rec.named("mail-postfix-apply"),
+            ...rec.customsOf(component(rec, "Dovecot"))];
+        expect(users.filter((s) => !waits.has(s.urn)).map((s) => s.name)).toEqual([]);
     });
 });
