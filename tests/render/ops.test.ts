@@ -39,6 +39,9 @@ describe.each([["starttls", 587], ["implicit", 465]] as const)(`smarthost on ${S
         expect(p.get("smtp_tls_CAfile")).toBe(SYSTEM_CA_FILE);
         expect(p.get("smtp_sasl_security_options")).toBe("noanonymous");
         expect(p.get("smtp_tls_wrappermode")).toBe(tlsMode === "implicit" ? "yes" : undefined);
+        // never dane towards the relay: a relay without TLSA records would get unverified TLS (and the password)
+        expect(p.get("smtp_dns_support_level")).toBeUndefined();
+        expect(p.get("smtp_tls_loglevel")).toBe("1");
         // no transport of ours sends around the relay (DKIM signing happens in cleanup, before any of them)
         expect(p.get("default_transport")).toBeUndefined();
         expect(p.get("transport_maps")).toBeUndefined();
@@ -55,16 +58,23 @@ describe.each([["starttls", 587], ["implicit", 465]] as const)(`smarthost on ${S
 });
 
 describe(`direct delivery on ${SUITE}`, () => {
-    test("without relayHost: no relayhost, opportunistic TLS, no client SASL", () => {
+    test("without relayHost: no relayhost, DANE where published (DNSSEC lookups), else opportunistic TLS, no client SASL", () => {
         const sb = Sandbox.open();
         try {
             const c = config({});
             const dir = sb.write("postfix/main.cf", mainCf(postfixInput(c, selfSignedCert(sb, c.hostname)))).replace(/\/main\.cf$/, "");
             sb.write("postfix/master.cf", masterCf(postfixInput(c, selfSignedCert(sb, c.hostname))));
-            const p = params(sb.run(["postconf", "-c", dir, "-n"]).stdout);
+            const r = sb.run(["postconf", "-c", dir, "-n"]);
+            expect({ status: r.status, problems: problems(r.stderr) }).toEqual({ status: 0, problems: [] });
+            const p = params(r.stdout);
             expect(p.get("relayhost")).toBeUndefined();
             expect(p.get("smtp_sasl_auth_enable")).toBeUndefined();
-            expect(p.get("smtp_tls_security_level")).toBe("may");
+            expect(p.get("smtp_tls_security_level")).toBe("dane");
+            expect(p.get("smtp_dns_support_level")).toBe("dnssec");
+            expect(p.get("smtp_tls_loglevel")).toBe("1");
+            // dane needs DNS lookups by postfix itself (native lookups carry no DNSSEC status)
+            expect(p.get("smtp_host_lookup")).toBeUndefined();
+            expect(sb.run(["postconf", "-c", dir, "-h", "smtp_host_lookup"]).stdout.trim()).toBe("dns");
         } finally {
             sb.close();
         }
