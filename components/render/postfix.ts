@@ -3,6 +3,7 @@
 import { RelayHostConfig } from "../config";
 import { enabled, listener } from "../listeners";
 import { LDA, QUOTA_STATUS, VHOSTS } from "./dovecot";
+import { mtaStsPolicyMap } from "./mtasts";
 import { MILTER } from "./rspamd";
 import { SRS_USER, srsMainCf, srsService } from "./srs";
 
@@ -48,6 +49,11 @@ function outbound(p: PostfixInput): [string, string][] {
             // A destination whose MX has signed TLSA records gets TLS verified against them, or the mail waits
             // ("Server certificate not verified"); every other destination stays opportunistic (RFC 7672, 7435).
             ["smtp_tls_security_level", "dane"],
+            // MTA-STS (components/render/mtasts.ts): a destination with an enforce policy gets "secure" to the MX
+            // names it lists, verified against the system's CAs; the daemon answers NOTFOUND for every other one.
+            // When it does not answer at all, postfix defers: no mail leaves around a policy it could not read.
+            ["smtp_tls_policy_maps", mtaStsPolicyMap()],
+            ["smtp_tls_CAfile", SYSTEM_CA_FILE],
         ];
     }
     return [
