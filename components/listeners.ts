@@ -23,7 +23,7 @@ export interface Listener {
     protocol: "ssh" | "smtp" | "imap" | "sieve" | "http" | "milter" | "rspamd" | "redis" | "socketmap";
     tls: TlsMode;
     /** The daemon that holds the port (and serves its certificate). */
-    daemon: "sshd" | "postfix" | "dovecot" | "nginx" | "rspamd" | "redis" | "postsrsd";
+    daemon: "sshd" | "postfix" | "dovecot" | "nginx" | "rspamd" | "redis" | "postsrsd" | "mta-sts-daemon";
     access: Access;
     /** What it is for: the firewall rule's description. */
     description: string;
@@ -60,6 +60,8 @@ export const LISTENERS: readonly Listener[] = [
         description: "ManageSieve with STARTTLS (mail filters)", banned: true },
     { service: "redis", port: 6379, protocol: "redis", tls: "none", daemon: "redis", access: "loopback",
         description: "redis: rspamd's statistics and history", banned: false },
+    { service: "mta-sts", port: 8461, protocol: "socketmap", tls: "none", daemon: "mta-sts-daemon", access: "loopback",
+        description: "postfix-mta-sts-resolver: MTA-STS policies of destinations (postfix TLS policy map)", banned: false },
     { service: "srs-forward", port: 10001, protocol: "socketmap", tls: "none", daemon: "postsrsd", access: "loopback",
         description: "postsrsd: SRS forward map (postfix tcp table)", banned: false },
     { service: "srs-reverse", port: 10002, protocol: "socketmap", tls: "none", daemon: "postsrsd", access: "loopback",

@@ -7,6 +7,7 @@ import { Lineage, MailConfig } from "./config";
 import { SecretKey } from "./schema";
 import { Dovecot, QUOTA_FILE } from "./dovecot";
 import { Fail2ban } from "./fail2ban";
+import { MtaSts } from "./mtasts";
 import { Firewall } from "./firewall";
 import { ExistingServer, HetznerServer, Host, TestbedServer } from "./host";
 import { Listener, tlsListeners } from "./listeners";
@@ -141,6 +142,8 @@ export class MailServer extends pulumi.ComponentResource {
         const srs = new Srs(`${name}-srs`, {
             connection: conn, input: { baseDomain: c.baseDomain, hostname: c.hostname, virtualDomains: c.virtualDomains }, state,
         }, { parent: this, dependsOn: [packages] });
+        // Before postfix asks it for the TLS policy of every destination; it resolves through unbound.
+        const mtaSts = new MtaSts(`${name}-mta-sts`, { connection: conn, state }, { parent: this, dependsOn: [packages, resolver] });
         const users = new Users(`${name}-users`, { connection: conn, config: c, state }, { parent: this, dependsOn: [vmail] });
         // Not after the certificate: postfix starts without it (smtpd reads it per connection) and certbot's deploy
         // hook reloads postfix once it is there, so the two run side by side on a fresh server.
@@ -153,7 +156,7 @@ export class MailServer extends pulumi.ComponentResource {
             ipv6: host.ipv6,
             state,
             relayPassword: args.relayPassword,
-        }, { parent: this, dependsOn: [users, rspamd, srs, resolver] });
+        }, { parent: this, dependsOn: [users, rspamd, srs, resolver, mtaSts] });
         const dovecot = new Dovecot(`${name}-dovecot`, {
             connection: conn,
             state,
@@ -206,7 +209,7 @@ export class MailServer extends pulumi.ComponentResource {
             connection: conn,
             create: `${CTL} units ${units.join(" ")}`,
             triggers: [state.unitRepairs],
-        }, { parent: this, dependsOn: [postfix, dovecot, rspamd, web, fail2ban, ops, resolver, ...backup, ...storage] });
+        }, { parent: this, dependsOn: [postfix, dovecot, rspamd, web, fail2ban, ops, resolver, mtaSts, ...backup, ...storage] });
 
         this.serverIp = host.address;
         this.doctor = pulumi.output(host.address).apply((ip): DoctorTarget => ({

@@ -325,7 +325,8 @@ export const Schema = object({
         "smarthost, with SASL AUTH and its certificate verified against the system's CAs (`smtp_tls_security_level = " +
         "secure`); its password is `relayPassword`. `spfInclude`: the SPF mechanisms the relay documents for its " +
         "senders (`include:spf.relay.example`; `include:`, `a`, `mx`, `ip4:`, `ip6:`, several separated by spaces), " +
-        "added to every domain's SPF in `dnsRecords`. Without `relayHost`, direct delivery",
+        "added to every domain's SPF in `dnsRecords`. Without `relayHost`, direct delivery, with DANE where the " +
+        "destination publishes TLSA records and MTA-STS where it publishes an enforce policy (Outbound TLS, below)",
     { readme: "{host, port: 587, tls: starttls, username, spfInclude}" }),
     relayPassword: secret("the smarthost's password: `npm run pulumi -- config set --secret mailstack:relayPassword " +
         "--stack NAME` (typed, or `< file`)"),

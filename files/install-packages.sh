@@ -4,7 +4,7 @@ set -eu
 # unbound is the server's own validating resolver (components/resolver.ts); dns-root-data gives it the root trust
 # anchor it starts with (a recommendation of unbound's, which --no-install-recommends would leave out).
 # scripts/rootfs reads this line too, to fill the local test server's apt repository: keep it on one line.
-PACKAGES="postfix dovecot-core dovecot-imapd dovecot-lmtpd certbot ca-certificates openssl fail2ban nftables python3-systemd nginx libsasl2-modules logrotate curl rspamd redis-server dovecot-sieve dovecot-managesieved restic e2fsprogs openssh-client postsrsd unbound dns-root-data"
+PACKAGES="postfix dovecot-core dovecot-imapd dovecot-lmtpd certbot ca-certificates openssl fail2ban nftables python3-systemd nginx libsasl2-modules logrotate curl rspamd redis-server dovecot-sieve dovecot-managesieved restic e2fsprogs openssh-client postsrsd unbound dns-root-data postfix-mta-sts-resolver"
 export DEBIAN_FRONTEND=noninteractive
 # A freshly booted cloud image may still be running cloud-init or unattended-upgrades: wait, do not fail.
 if command -v cloud-init >/dev/null 2>&1; then cloud-init status --wait >/dev/null 2>&1 || true; fi

@@ -8,6 +8,7 @@ import { LOCKED_USERS } from "./access";
 import { BACKUP_ENV } from "./backup";
 import { FILTER_FILE } from "./fail2ban";
 import { VHOSTS } from "./dovecot";
+import { MTA_STS_CONF } from "./mtasts";
 import { RESOLV_CONF, UNBOUND_CONF } from "./resolver";
 import { DKIM_DIR, RSPAMD_DIR } from "./rspamd";
 import { port } from "../listeners";
@@ -34,6 +35,7 @@ export const CTL_PATHS: Record<string, string> = {
     UNBOUND_CONF,
     RESOLV_CONF,
     SNI_MAP: MAPS.sni,
+    MTA_STS_CONF,
 };
 
 /** The ports the script checks, from the listener table: nginx's, and rspamd's milter port, also as

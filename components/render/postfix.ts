@@ -3,6 +3,7 @@
 import { RelayHostConfig } from "../config";
 import { enabled, listener } from "../listeners";
 import { LDA, QUOTA_STATUS, VHOSTS } from "./dovecot";
+import { mtaStsPolicyMap } from "./mtasts";
 import { MILTER } from "./rspamd";
 import { SRS_USER, srsMainCf, srsService } from "./srs";
 
@@ -47,10 +48,23 @@ export function saslPasswd(r: RelayHostConfig, password: string): string {
     return `${relayNexthop(r)} ${r.username}:${password}\n`;
 }
 
-/** Direct delivery, or all of it through the smarthost: TLS with a verified certificate, then AUTH. */
+/** Direct delivery (DANE where the destination publishes it), or all of it through the smarthost: TLS with a
+ * verified certificate, then AUTH. */
 function outbound(p: PostfixInput): [string, string][] {
     if (p.relay === undefined) {
-        return [["smtp_tls_security_level", "may"]];
+        return [
+            // MX, A and TLSA lookups ask for DNSSEC; only answers the server's own validating resolver (unbound,
+            // components/render/resolver.ts) marks authentic count as signed. postfix sets RES_TRUSTAD itself.
+            ["smtp_dns_support_level", "dnssec"],
+            // A destination whose MX has signed TLSA records gets TLS verified against them, or the mail waits
+            // ("Server certificate not verified"); every other destination stays opportunistic (RFC 7672, 7435).
+            ["smtp_tls_security_level", "dane"],
+            // MTA-STS (components/render/mtasts.ts): a destination with an enforce policy gets "secure" to the MX
+            // names it lists, verified against the system's CAs; the daemon answers NOTFOUND for every other one.
+            // When it does not answer at all, postfix defers: no mail leaves around a policy it could not read.
+            ["smtp_tls_policy_maps", mtaStsPolicyMap()],
+            ["smtp_tls_CAfile", SYSTEM_CA_FILE],
+        ];
     }
     return [
         ["relayhost", relayNexthop(p.relay)],
@@ -62,7 +76,8 @@ function outbound(p: PostfixInput): [string, string][] {
         // Never send the password over a connection that is not verified TLS (secure below), nor anonymously.
         ["smtp_sasl_security_options", "noanonymous"],
         ["smtp_sasl_tls_security_options", "noanonymous"],
-        // The relay's certificate must chain to the system's CAs and name the relay host.
+        // The relay's certificate must chain to the system's CAs and name the relay host. Not dane: for a relay
+        // without TLSA records that would fall back to unverified TLS and hand it the password.
         ["smtp_tls_security_level", "secure"],
         ["smtp_tls_CAfile", SYSTEM_CA_FILE],
         ...(p.relay.tls === "implicit" ? [["smtp_tls_wrappermode", "yes"] as [string, string]] : []),
@@ -169,6 +184,9 @@ export function mainCf(p: PostfixInput): string {
         ["smtpd_tls_protocols", ">=TLSv1.2"],
         ["smtpd_tls_mandatory_protocols", ">=TLSv1.2"],
         ...outbound(p),
+        // One line per outbound TLS session ("Verified", "Trusted", "Untrusted" or "Anonymous TLS connection
+        // established to ..."): the log shows how each message left.
+        ["smtp_tls_loglevel", "1"],
         ["smtp_tls_session_cache_database", "btree:${data_directory}/smtp_scache"],
         ["smtp_tls_protocols", ">=TLSv1.2"],
         ["tls_preempt_cipherlist", "yes"],

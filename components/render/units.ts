@@ -6,6 +6,7 @@ import { ACCOUNTS_UNIT } from "./storage";
 import { BACKUP_UNIT_FILES } from "./backup";
 import { DOCTOR_TIMER } from "./ops";
 import { LEARN_UNITS } from "./dovecot";
+import { MTA_STS_UNIT } from "./mtasts";
 
 const base = (path: string): string => path.split("/").pop() ?? path;
 
@@ -20,7 +21,7 @@ export interface UnitsInput {
 export function managedUnits(u: UnitsInput): string[] {
     return [
         "postfix.service", "dovecot.service", "rspamd.service", "redis-server.service", "nginx.service",
-        "fail2ban.service", "postsrsd.service", "unbound.service", base(LEARN_UNITS.socket), base(DOCTOR_TIMER),
+        "fail2ban.service", "postsrsd.service", "unbound.service", MTA_STS_UNIT, base(LEARN_UNITS.socket), base(DOCTOR_TIMER),
         ...(u.backup ? [base(BACKUP_UNIT_FILES.timer)] : []),
         ...(u.storage ? [`${ACCOUNTS_UNIT}.path`] : []),
     ];

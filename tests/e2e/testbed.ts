@@ -55,6 +55,8 @@ function inClient(cmd: string[], input?: string): { status: number; stdout: stri
 
 export interface ClientResult {
     ok: boolean;
+    /** send: the queue id the server answered with ("queued as ..."). */
+    queued?: string;
     subjects?: string[];
     code?: number;
     error?: string;

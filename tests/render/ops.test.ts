@@ -7,6 +7,7 @@ import { mainCf, MAPS, masterCf, relayNexthop, saslPasswd, SYSTEM_CA_FILE } from
 import { tlsListeners } from "../../components/listeners";
 import { doctorConf, doctorService, doctorTimer, logrotate } from "../../components/render/ops";
 import { managedUnits } from "../../components/render/units";
+import { MTA_STS_UNIT, mtaStsDaemonConf, mtaStsPolicyMap } from "../../components/render/mtasts";
 import { problems, ROOTFS_TIMEOUT_MS, Sandbox, selfSignedCert, SUITE } from "./debian";
 import { config, postfixInput } from "./fixture";
 
@@ -39,6 +40,10 @@ describe.each([["starttls", 587], ["implicit", 465]] as const)(`smarthost on ${S
         expect(p.get("smtp_tls_CAfile")).toBe(SYSTEM_CA_FILE);
         expect(p.get("smtp_sasl_security_options")).toBe("noanonymous");
         expect(p.get("smtp_tls_wrappermode")).toBe(tlsMode === "implicit" ? "yes" : undefined);
+        // never dane towards the relay: a relay without TLSA records would get unverified TLS (and the password)
+        expect(p.get("smtp_dns_support_level")).toBeUndefined();
+        expect(p.get("smtp_tls_policy_maps")).toBeUndefined();
+        expect(p.get("smtp_tls_loglevel")).toBe("1");
         // no transport of ours sends around the relay (DKIM signing happens in cleanup, before any of them)
         expect(p.get("default_transport")).toBeUndefined();
         expect(p.get("transport_maps")).toBeUndefined();
@@ -55,16 +60,48 @@ describe.each([["starttls", 587], ["implicit", 465]] as const)(`smarthost on ${S
 });
 
 describe(`direct delivery on ${SUITE}`, () => {
-    test("without relayHost: no relayhost, opportunistic TLS, no client SASL", () => {
+    test("without relayHost: no relayhost, DANE where published (DNSSEC lookups), else opportunistic TLS, no client SASL", () => {
         const sb = Sandbox.open();
         try {
             const c = config({});
             const dir = sb.write("postfix/main.cf", mainCf(postfixInput(c, selfSignedCert(sb, c.hostname)))).replace(/\/main\.cf$/, "");
             sb.write("postfix/master.cf", masterCf(postfixInput(c, selfSignedCert(sb, c.hostname))));
-            const p = params(sb.run(["postconf", "-c", dir, "-n"]).stdout);
+            const r = sb.run(["postconf", "-c", dir, "-n"]);
+            expect({ status: r.status, problems: problems(r.stderr) }).toEqual({ status: 0, problems: [] });
+            const p = params(r.stdout);
             expect(p.get("relayhost")).toBeUndefined();
             expect(p.get("smtp_sasl_auth_enable")).toBeUndefined();
-            expect(p.get("smtp_tls_security_level")).toBe("may");
+            expect(p.get("smtp_tls_security_level")).toBe("dane");
+            expect(p.get("smtp_dns_support_level")).toBe("dnssec");
+            expect(p.get("smtp_tls_loglevel")).toBe("1");
+            // dane needs DNS lookups by postfix itself (native lookups carry no DNSSEC status)
+            expect(p.get("smtp_host_lookup")).toBeUndefined();
+            expect(sb.run(["postconf", "-c", dir, "-h", "smtp_host_lookup"]).stdout.trim()).toBe("dns");
+            // MTA-STS: the policy daemon's map, and the CAs an enforce policy's "secure" verifies against
+            expect(p.get("smtp_tls_policy_maps")).toBe("socketmap:inet:127.0.0.1:8461:postfix");
+            expect(p.get("smtp_tls_CAfile")).toBe(SYSTEM_CA_FILE);
+        } finally {
+            sb.close();
+        }
+    }, ROOTFS_TIMEOUT_MS);
+});
+
+describe(`the MTA-STS policy daemon on ${SUITE}`, () => {
+    test("its own loader reads the config: loopback, the port postfix asks, enforce only (testing not strict)", () => {
+        const sb = Sandbox.open();
+        try {
+            const conf = sb.write("mta-sts-daemon.yml", mtaStsDaemonConf());
+            const r = sb.run(["python3", "-c", "import json, sys; from postfix_mta_sts_resolver.utils import load_config; " +
+                "print(json.dumps(load_config(sys.argv[1])))", conf]);
+            expect(r.stderr).toBe("");
+            const cfg = JSON.parse(r.stdout) as { host: string; port: number; cache: { type: string };
+                default_zone: { strict_testing: boolean } };
+            expect({ host: cfg.host, port: cfg.port, cache: cfg.cache.type, strict: cfg.default_zone.strict_testing })
+                .toEqual({ host: "127.0.0.1", port: 8461, cache: "internal", strict: false });
+            expect(mtaStsPolicyMap()).toBe(`socketmap:inet:${cfg.host}:${cfg.port}:postfix`);
+            // the unit the stack keeps running is the package's
+            expect(sb.run(["test", "-f", `/lib/systemd/system/${MTA_STS_UNIT}`]).status).toBe(0);
+            expect(managedUnits({ backup: false, storage: false })).toContain(MTA_STS_UNIT);
         } finally {
             sb.close();
         }

@@ -22,7 +22,8 @@ test("the read script is valid sh and quotes every path and user", () => {
 
 test("managed units: one list, with the backup timer and the accounts path unit when they exist", () => {
     expect(managedUnits({ backup: false, storage: false })).toEqual(["postfix.service", "dovecot.service", "rspamd.service",
-        "redis-server.service", "nginx.service", "fail2ban.service", "postsrsd.service", "unbound.service", "mailstack-learn.socket",
+        "redis-server.service", "nginx.service", "fail2ban.service", "postsrsd.service", "unbound.service",
+        "postfix-mta-sts-resolver.service", "mailstack-learn.socket",
         "mailstack-doctor.timer"]);
     expect(managedUnits({ backup: true, storage: true }).slice(-2)).toEqual(["mailstack-backup.timer", "mailstack-accounts.path"]);
 });
