@@ -245,17 +245,24 @@ describe("certificate renewal", () => {
         onServer(`rm -f ${DROPIN} && systemctl daemon-reload`);
     });
 
-    test("certbot.service renews through nginx's webroot, its deploy hook reloads postfix, dovecot and nginx through systemd; 587, 143 and 443 serve the new certificate", async () => {
+    test("certbot.service renews every lineage through nginx's webroot, its deploy hook reloads postfix, dovecot and nginx through systemd; 587, 143 and 443 serve the new certificates", async () => {
         const root = pebbleRoot(path.join(ROOT, ".local", "pebble-root.pem"));
         const serial = (port: string, proto: string): string => mail("cert", host, port, proto, root).serial ?? "";
         const web = `mta-sts.${t.baseDomain}`;
         const webSerial = (): string => mail("cert", web, "443", "https", root).serial ?? "";
+        // the hostname's lineage on the mail ports, the base domain's own on its web names
+        const onDisk = (lineage: string): string => onServer(`openssl x509 -noout -serial -in /etc/letsencrypt/live/${lineage}/cert.pem`)
+            .trim().replace(/^serial=/, "");
+        const webLineage = `mailstack-${t.baseDomain}`;
         const before = { smtp: serial("587", "smtp"), imap: serial("143", "imap"), web: webSerial() };
         expect(before.smtp).toBe(before.imap);
-        expect(before.web).toBe(before.imap);
+        expect(before.smtp).toBe(onDisk("mailstack"));
+        expect(before.web).toBe(onDisk(webLineage));
+        const lineages = onServer("ls /etc/letsencrypt/renewal").trim().split("\n");
+        expect(lineages).toContain(`${webLineage}.conf`);
 
         const conf = onServer("cat /etc/letsencrypt/renewal/mailstack.conf");
-        expect(conf).toMatch(/^renew_hook = \/usr\/local\/sbin\/mailstack-ctl reload postfix dovecot nginx$/m);
+        expect(conf).toMatch(/^renew_hook = \/usr\/local\/sbin\/mailstack-ctl deployed$/m);
         // port 80 belongs to nginx: certbot answers the challenges through its webroot
         expect(conf).toMatch(/^authenticator = webroot$/m);
         expect(conf).toMatch(/^server = https:\/\/192\.0\.2\.1:14000\/dir$/m);
@@ -289,12 +296,16 @@ describe("certificate renewal", () => {
             printf '[Service]\\nExecStart=\\nExecStart=%s --force-renewal --no-random-sleep-on-renew\\n' "$start" > ${DROPIN} &&
             systemctl daemon-reload && systemctl start certbot.service && systemctl show -p Result --value certbot.service`);
         expect(r).toEqual({ rc: 0, out: "success\n" });
+        // once per lineage renewed: each rebuilds postfix's SNI table and reloads the daemons
         const hooks = hookLog().slice(hooksBefore.length).trim().split("\n");
-        expect(hooks).toEqual([expect.stringMatching(
-            /:INFO:.*Running deploy-hook command: \/usr\/local\/sbin\/mailstack-ctl reload postfix dovecot nginx$/)]);
-        const renewed = onServer("openssl x509 -noout -serial -in /etc/letsencrypt/live/mailstack/cert.pem")
-            .trim().replace(/^serial=/, "");
+        expect(hooks).toHaveLength(lineages.length);
+        for (const line of hooks) {
+            expect(line).toMatch(/:INFO:.*Running deploy-hook command: \/usr\/local\/sbin\/mailstack-ctl deployed$/);
+        }
+        const renewed = onDisk("mailstack");
+        const webRenewed = onDisk(webLineage);
         expect(renewed).not.toBe(before.smtp);
+        expect(webRenewed).not.toBe(before.web);
         expect(spki()).toBe(keyBefore);
         // the hook reloaded both daemons (their logs say so), through their units (systemd's log says so)
         await until("a reload of postfix and dovecot", 15, () => {
@@ -307,7 +318,7 @@ describe("certificate renewal", () => {
         expect(units[2]).toBeGreaterThan(unitsBefore[2]);
         await until("the new certificate on 587", 30, () => (serial("587", "smtp") === renewed ? true : undefined));
         await until("the new certificate on 143", 30, () => (serial("143", "imap") === renewed ? true : undefined));
-        await until("the new certificate on 443", 30, () => (webSerial() === renewed ? true : undefined));
+        await until("the new certificate on 443", 30, () => (webSerial() === webRenewed ? true : undefined));
         // the new private key is as private as the first one
         expect(onServer("stat -L -c '%a %U:%G' /etc/letsencrypt/live/mailstack/privkey.pem")).toBe("600 root:root\n");
         mailFlows("after renewal");
