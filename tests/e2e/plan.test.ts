@@ -5,7 +5,7 @@
 // and no hand edit of DNS, and mail signed in between verifies with the published keys).
 
 import { DnsRecord } from "../../components/render/records";
-import { ask, configVariant, mail, output, pulumi, testbed, unpublished } from "./testbed";
+import { ask, configVariant, mail, output, pulumi, setOf, testbed, unpublished } from "./testbed";
 
 jest.setTimeout(600_000);
 
@@ -66,7 +66,7 @@ const run = `${Date.now()}`;
 /** The record sets the stack publishes (all of dnsRecords but PTR, which the address's owner sets), as "TYPE NAME". */
 function published(): { records: DnsRecord[]; keys: string[] } {
     const records = output<DnsRecord[]>("dnsRecords").filter((r) => r.type !== "PTR");
-    return { records, keys: [...new Set(records.map((r) => `${r.type} ${r.name}`))] };
+    return { records, keys: [...new Set(records.map(setOf))] };
 }
 
 /** The DKIM key of each SELECTOR._domainkey.DOMAIN as the test DNS answers it (not as dnsRecords says it). */

@@ -224,6 +224,9 @@ export function ask(type: string, name: string, server = TEST_DNS, netns = CLIEN
 
 type Published = Pick<DnsRecord, "type" | "name" | "value" | "strings">;
 
+/** A record's set as the tests name it: "TYPE NAME" (one set per name and type). */
+export const setOf = (r: Pick<DnsRecord, "type" | "name">): string => `${r.type} ${r.name}`;
+
 /**
  * Every record set (name and type) of RECORDS whose answer differs from them, one line each with the values
  * answered and wanted; and every set of GONE ("TYPE NAME") that still answers. From SERVER in NETNS as `ask`;
@@ -232,10 +235,10 @@ type Published = Pick<DnsRecord, "type" | "name" | "value" | "strings">;
 export function unpublished(records: Published[], opts: { gone?: string[]; server?: string; netns?: string;
     validated?: boolean } = {}): string[] {
     const wrong: string[] = [];
-    const keys = [...new Set(records.map((r) => `${r.type} ${r.name}`))];
+    const keys = [...new Set(records.map(setOf))];
     for (const key of [...keys, ...(opts.gone ?? []).filter((k) => !keys.includes(k))]) {
         const [type, name] = key.split(" ");
-        const want = records.filter((r) => `${r.type} ${r.name}` === key)
+        const want = records.filter((r) => setOf(r) === key)
             .map((r) => (type === "TXT" ? (r.strings ?? [r.value]).join("") : undotted(r.value))).sort();
         const got = ask(type, name, opts.server, opts.netns);
         const answered = want.length === 0 ? got.values.length === 0 : got.status === "NOERROR";
