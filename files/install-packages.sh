@@ -8,15 +8,26 @@ PACKAGES="postfix dovecot-core dovecot-imapd dovecot-lmtpd certbot ca-certificat
 export DEBIAN_FRONTEND=noninteractive
 # A freshly booted cloud image may still be running cloud-init or unattended-upgrades: wait, do not fail.
 if command -v cloud-init >/dev/null 2>&1; then cloud-init status --wait >/dev/null 2>&1 || true; fi
-# mailstack writes main.cf itself; the packaged questionnaire would only be overwritten.
-echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
 # Debian's fail2ban enables its sshd jail, which reads /var/log/auth.log: a Debian 12 server without rsyslog has
 # none, and fail2ban then refuses to start at all. The journal has what sshd logs.
 mkdir -p /etc/fail2ban/jail.d
 printf '[sshd]\nbackend = systemd\n' > /etc/fail2ban/jail.d/mailstack-sshd.local
-# An install cut short (the engine killed: its ssh session closes, and dpkg dies at its next line of output) leaves
-# dpkg "interrupted", and apt-get refuses everything until `dpkg --configure -a` finishes the job. A dpkg of the cut
-# session that is still running holds the lock: wait for it, as apt-get does below.
+# An install cut short (the engine killed: its ssh session closes) leaves its apt-get and dpkg running until their
+# next line of output meets the closed pipe, and a maintainer script of theirs holds debconf's own lock
+# (config.dat; debconf runs it as `frontend`), which neither dpkg's lock nor apt-get's timeout covers: wait until
+# they are gone (10 min at most).
+busy() {
+    for comm in /proc/[0-9]*/comm; do
+        case $(cat "$comm" 2>/dev/null) in apt-get | dpkg | dpkg-deb | debconf-* | frontend) return 0 ;; esac
+    done
+    return 1
+}
+i=0
+while busy && [ $((i += 1)) -lt 600 ]; do sleep 1; done
+# mailstack writes main.cf itself; the packaged questionnaire would only be overwritten.
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+# What the cut session left undone, dpkg "interrupted": apt-get refuses everything until `dpkg --configure -a`
+# finishes the job. Anything else still holding dpkg's lock: wait for it, as apt-get does below.
 i=0
 until out=$(dpkg --configure -a 2>&1); do
     case $out in *lock*) [ $((i += 1)) -lt 600 ] || break; sleep 1 ;; *) echo "$out" >&2; exit 1 ;; esac

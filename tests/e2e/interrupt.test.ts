@@ -55,7 +55,7 @@ async function upKilledAt(op: string, name: string, ...args: string[]): Promise<
     const at = new RegExp(`"resourcePreEvent".*"op":"${op}".*::${name}"|"resourcePreEvent".*::${name}".*"op":"${op}"`);
     const t0 = Date.now();
     const r = await killedAt(["bash", "scripts/run", "pulumi", "up", "--yes", "--skip-preview", "--stack", "local",
-        "--non-interactive", "--event-log", EVENTS, ...args], at, EVENTS);
+        "--non-interactive", "--event-log", EVENTS, ...args], at, { events: EVENTS });
     // killed, not finished (or failed) before the step started; and nothing of it is left alive
     expect({ op, name, killed: r.killed, survivors: r.survivors, ...(r.killed ? {} : { out: r.out.slice(-3000) }) })
         .toEqual({ op, name, killed: true, survivors: [] });

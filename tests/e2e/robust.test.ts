@@ -9,7 +9,7 @@
 import { spawnSync } from "child_process";
 import * as path from "path";
 import { ADOPTED } from "../../components/users";
-import { configVariant, deliver, killedAt, logins, mail, onServer, output, pulumi, ROOT, testbed } from "./testbed";
+import { configVariant, deliver, killedAt, logins, mail, onServer, output, pulumi, ROOT, statePending, testbed } from "./testbed";
 
 jest.setTimeout(1_800_000);
 
@@ -73,7 +73,8 @@ describe("a new test server after local:down", () => {
         const seconds = (t0: number): number => Math.round((Date.now() - t0) / 1000);
         for (const [i, at] of kills.entries()) {
             const t0 = Date.now();
-            const killed = await killedAt(["bash", path.join(ROOT, "scripts", "local"), "up"], at);
+            // killed once the step is pending in the state (the engine shows it starting a moment before)
+            const killed = await killedAt(["bash", path.join(ROOT, "scripts", "local"), "up"], at, { ready: statePending });
             // killed, not finished (or failed) first; and nothing of it is left alive
             expect({ at: at.source, killed: killed.killed, survivors: killed.survivors, ...(killed.killed ? {} : { out: killed.out.slice(-3000) }) })
                 .toEqual({ at: at.source, killed: true, survivors: [] });

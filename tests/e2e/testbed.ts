@@ -82,6 +82,21 @@ export function pulumi(...args: string[]): { status: number; stdout: string; std
     return inClient(["bash", "scripts/run", "pulumi", ...args, "--stack", "local", "--non-interactive"]);
 }
 
+/**
+ * Whether the local stack's state (the file backend scripts/lib.sh points at ROOT) records a pending operation: read
+ * from the file, not through `pulumi stack export`, as it is polled while a run is going.
+ */
+export function statePending(): boolean {
+    const stacks = path.join(ROOT, ".pulumi", "stacks");
+    return readdirSync(stacks).some((project) => {
+        try {
+            return readFileSync(path.join(stacks, project, "local.json"), "utf8").includes('"pending_operations"');
+        } catch {
+            return false; // no local stack in this project, or the engine replacing the file right now
+        }
+    });
+}
+
 export function output<T>(name: string): T {
     const r = pulumi("stack", "output", name, "--show-secrets", "--json");
     if (r.status !== 0) {
@@ -340,8 +355,10 @@ function signal(p: Proc, sig: NodeJS.Signals): void {
  * one (a stopped process cannot fork, nor exit and leave its children to init), and only then is every process
  * stopped on the way killed, if it is still the same process. Resolves once CMD's output is closed and every killed
  * process is dead (a zombie waiting for init to reap it is): SURVIVORS names any that is not after 60 s.
+ * With READY, the kill waits after the match until READY() holds: the engine shows a step starting before it
+ * records the step as pending in the state, and a kill in between leaves nothing for the next run to clear.
  */
-export function killedAt(cmd: string[], at: RegExp, events?: string):
+export function killedAt(cmd: string[], at: RegExp, { events, ready }: { events?: string; ready?: () => boolean } = {}):
     Promise<{ killed: boolean; status: number | null; out: string; survivors: string[] }> {
     return new Promise((resolve, reject) => {
         if (events) writeFileSync(events, "");
@@ -378,18 +395,25 @@ export function killedAt(cmd: string[], at: RegExp, events?: string):
                 check();
             });
         };
+        let armed: NodeJS.Timeout | undefined;
+        const matched = (): void => {
+            if (armed || killed) return;
+            if (!ready || ready()) kill();
+            else armed = setInterval(() => { if (ready()) { clearInterval(armed); kill(); } }, 50);
+        };
         const watch = (chunk: Buffer): void => {
             out += chunk.toString();
-            if (!events && at.test(out)) kill();
+            if (!events && at.test(out)) matched();
         };
         const poll = events ? setInterval(() => {
-            if (readFileSync(events, "utf8").split("\n").some((line) => at.test(line))) kill();
+            if (readFileSync(events, "utf8").split("\n").some((line) => at.test(line))) matched();
         }, 50) : undefined;
         child.stdout.on("data", watch);
         child.stderr.on("data", watch);
         child.on("error", reject);
         child.on("close", (status) => {
             clearInterval(poll);
+            clearInterval(armed);
             void gone.then((survivors) => resolve({ killed, status, out, survivors }));
         });
     });
