@@ -3,7 +3,7 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import { BackupConfig } from "./config";
-import { CTL, Connection, putFile, sha256, step } from "./remote";
+import { CTL, Connection, putFile, sha256, step, writeFiles } from "./remote";
 import { ServerState } from "./serverState";
 import { ctlScript } from "./render/ctl";
 import {
@@ -53,21 +53,15 @@ export class Backup extends pulumi.ComponentResource {
                     "(pulumi config set --secret mailstack:backupSshKey < KEYFILE)");
             }
             files.push(secretFile("ssh_key", BACKUP_SSH_KEY, pulumi.output(args.sshKey).apply((k) => k.endsWith("\n") ? k : `${k}\n`)));
-            files.push(putFile(`${name}-ssh_config`, {
-                path: BACKUP_SSH_CONFIG, mode: "0644", owner: "root:root", content: backupSshConfig(sftp, b.knownHosts !== undefined),
-            }, conn, { parent: this }, [repair(BACKUP_SSH_CONFIG)]));
-            if (b.knownHosts !== undefined) {
-                files.push(putFile(`${name}-known_hosts`, {
-                    path: BACKUP_KNOWN_HOSTS, mode: "0644", owner: "root:root", content: `${b.knownHosts.trim()}\n`,
-                }, conn, { parent: this }, [repair(BACKUP_KNOWN_HOSTS)]));
-            }
+            files.push(...writeFiles(name, [
+                { path: BACKUP_SSH_CONFIG, content: backupSshConfig(sftp, b.knownHosts !== undefined) },
+                ...(b.knownHosts === undefined ? [] : [{ path: BACKUP_KNOWN_HOSTS, content: `${b.knownHosts.trim()}\n` }]),
+            ], conn, args.state, { parent: this }));
         }
         const units = backupUnits(b, args.adminEmail);
-        for (const key of ["service", "timer", "failed"] as const) {
-            files.push(putFile(`${name}-${key}`, {
-                path: BACKUP_UNIT_FILES[key], mode: "0644", owner: "root:root", content: units[key],
-            }, conn, { parent: this }, [repair(BACKUP_UNIT_FILES[key])]));
-        }
+        files.push(...writeFiles(name, (["service", "timer", "failed"] as const).map((key) => ({
+            path: BACKUP_UNIT_FILES[key], content: units[key], id: key,
+        })), conn, args.state, { parent: this }));
         // Runs again when the backup config, a unit or mailstack-ctl changes, as for a repaired file: the step has no
         // delete, so a replacement only runs it again. The secrets' files are not in the triggers, whose values are
         // plain in the state and in `preview --diff`.

@@ -5,7 +5,7 @@ import {
     DovecotInput, dovecotConf, dovecotVersion, LEARN_PROGRAM, LEARN_UNITS, learnProgram, learnService, learnSocket, quotaFile,
     REPORT_HAM, REPORT_SPAM, reportSieve, SIEVE_BEFORE, spamSieve, VHOME,
 } from "./render/dovecot";
-import { CTL, Connection, putFile, quote, sha256, step } from "./remote";
+import { CTL, Connection, putFile, quote, sha256, step, writeFiles } from "./remote";
 import { ServerState } from "./serverState";
 
 export interface DovecotArgs {
@@ -46,9 +46,8 @@ export class Dovecot extends pulumi.ComponentResource {
             connection: args.connection, create: `${CTL} sieve ${quote(SIEVE_BEFORE)}`, stdin: spamSieve(),
             triggers: [args.state.repairOf(SIEVE_BEFORE)],
         }, { parent: this });
-        const learnFiles = LEARN_FILES.map(([path, mode, content]) => putFile(`${name}-${path.split("/").pop()}`, {
-            path, mode, owner: "root:root", content,
-        }, args.connection, { parent: this }, [args.state.repairOf(path)]));
+        const learnFiles = writeFiles(name, LEARN_FILES.map(([path, mode, content]) => ({ path, mode, content })),
+            args.connection, args.state, { parent: this });
         const learnSocket = step(`${name}-learn-socket`, {
             connection: args.connection,
             create: "systemctl daemon-reload && systemctl enable --quiet mailstack-learn.socket && " +

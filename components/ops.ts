@@ -8,7 +8,7 @@ import {
     DOCTOR, DOCTOR_CONF, DOCTOR_TIMER, DOCTOR_UNIT, doctorConf, doctorService, doctorTimer, LOGROTATE_FILE, logrotate,
     WEBHOOK_CONF, webhookConf,
 } from "./render/ops";
-import { CTL, Connection, putFile, quote, sha256, staticFile, step } from "./remote";
+import { CTL, Connection, quote, sha256, staticFile, step, TextFile, writeFiles } from "./remote";
 import { ServerState } from "./serverState";
 
 export interface OpsArgs {
@@ -39,19 +39,19 @@ export class Ops extends pulumi.ComponentResource {
     constructor(name: string, args: OpsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mailstack:index:Ops", name, {}, opts);
         const script = staticFile("mailstack-doctor");
-        const files: [string, string, string][] = [
-            [LOGROTATE_FILE, "0644", logrotate(args.logRetentionDays)],
-            [DOCTOR, "0755", script],
-            [DOCTOR_CONF, "0644", doctorConf({
-                doctor: args.doctor, relay: args.relay, certs: args.certs, ports: args.ports, backup: args.backup,
-                units: args.units,
-            })],
-            [DOCTOR_UNIT, "0644", doctorService()],
-            [DOCTOR_TIMER, "0644", doctorTimer(args.doctor.intervalMinutes)],
+        const files: TextFile[] = [
+            { path: LOGROTATE_FILE, content: logrotate(args.logRetentionDays) },
+            { path: DOCTOR, mode: "0755", content: script },
+            {
+                path: DOCTOR_CONF, content: doctorConf({
+                    doctor: args.doctor, relay: args.relay, certs: args.certs, ports: args.ports, backup: args.backup,
+                    units: args.units,
+                }),
+            },
+            { path: DOCTOR_UNIT, content: doctorService() },
+            { path: DOCTOR_TIMER, content: doctorTimer(args.doctor.intervalMinutes) },
         ];
-        const written = files.map(([path, mode, content]) => putFile(`${name}-${path.split("/").pop()}`, {
-            path, mode, owner: "root:root", content,
-        }, args.connection, { parent: this }, [args.state.repairOf(path)]));
+        const written = writeFiles(name, files, args.connection, args.state, { parent: this });
         if (args.alertWebhook !== undefined) {
             written.push(step(`${name}-webhook`, {
                 connection: args.connection,
@@ -67,7 +67,7 @@ export class Ops extends pulumi.ComponentResource {
             create: "systemctl daemon-reload && systemctl enable --quiet mailstack-doctor.timer && " +
                 "systemctl restart mailstack-doctor.timer",
             delete: "systemctl disable --now --quiet mailstack-doctor.timer || true",
-            triggers: [...files.map(([, , text]) => sha256(text)), args.state.repairOf(...opsFiles(false))],
+            triggers: [...files.map((f) => sha256(f.content)), args.state.repairOf(...opsFiles(false))],
             // A changed file replaces this step: the old one's delete (disable) must run before the new create.
         }, { parent: this, dependsOn: written, deleteBeforeReplace: true });
         this.registerOutputs({});

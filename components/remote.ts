@@ -72,3 +72,41 @@ export function putFile(name: string, file: { path: string; mode: string; owner:
         // mailstack-ctl put prints only what it did (e.g. that it restored a hand-edited file), never the content
     }, opts);
 }
+
+/** The drift check's side of a writer (components/serverState.ts): a path's repair count, which also watches it. */
+export interface Repairs {
+    repairOf(...paths: string[]): pulumi.Output<number>;
+}
+
+/** A file the stack writes, owned by root: 0644 unless MODE says otherwise. */
+export interface RootFile {
+    path: string;
+    content: pulumi.Input<string>;
+    mode?: string;
+    /** The step's name after the component's (`NAME-ID`); the file's base name unless given. */
+    id?: string;
+}
+
+/** A file whose text is known when the program runs: its hash can trigger the step that applies it. */
+export type TextFile = RootFile & { content: string };
+
+/** Writes each file in a step of its own, written again whenever the drift check finds it changed or gone. */
+export function writeFiles(name: string, files: RootFile[], connection: pulumi.Input<Connection>, state: Repairs,
+    opts: pulumi.CustomResourceOptions): command.remote.Command[] {
+    return files.map((f) => putFile(`${name}-${f.id ?? path.basename(f.path)}`, {
+        path: f.path, mode: f.mode ?? "0644", owner: "root:root", content: f.content,
+    }, connection, opts, [state.repairOf(f.path)]));
+}
+
+/**
+ * A daemon's config files, then `mailstack-ctl VERB`, which checks them with the daemon, (re)starts and probes it,
+ * and takes every one of them back if it refuses them. The apply runs again when a text changes or a file drifted.
+ */
+export function daemonConfig(name: string, verb: string, files: TextFile[],
+    connection: pulumi.Input<Connection>, state: Repairs, opts: pulumi.CustomResourceOptions): command.remote.Command {
+    return step(`${name}-apply`, {
+        connection,
+        create: `${CTL} ${verb}`,
+        triggers: [...files.map((f) => sha256(f.content)), state.repairOf(...files.map((f) => f.path))],
+    }, { ...opts, dependsOn: writeFiles(name, files, connection, state, opts) });
+}

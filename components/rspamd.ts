@@ -7,7 +7,7 @@ import * as random from "@pulumi/random";
 import { DkimConfig, SpamConfig } from "./config";
 import { DkimKey } from "./dkim";
 import { CONTROLLER_FILE, CONTROLLER_SALT_BYTES, controllerConf, controllerHash, keyPath, RSPAMD_DIR, RSPAMD_GROUP, rspamdFiles } from "./render/rspamd";
-import { CTL, Connection, putFile, sha256, step } from "./remote";
+import { CTL, Connection, putFile, sha256, step, writeFiles } from "./remote";
 import { ServerState } from "./serverState";
 
 export interface RspamdArgs {
@@ -42,9 +42,9 @@ export class Rspamd extends pulumi.ComponentResource {
         const files = configFiles(args);
         const keys = args.domains.map((d) => keyFile(args, d));
         const repair = args.state.repairOf.bind(args.state);
-        const written = files.map(([path, content]) => putFile(`${name}-${path.slice(RSPAMD_DIR.length + 1).replace(/\//g, "-")}`, {
-            path, mode: "0644", owner: "root:root", content,
-        }, args.connection, { parent: this }, [repair(path)]));
+        const written = writeFiles(name, files.map(([path, content]) => ({
+            path, content, id: path.slice(RSPAMD_DIR.length + 1).replace(/\//g, "-"),
+        })), args.connection, args.state, { parent: this });
         // The controller's password: kept in the stack's state only (nothing on the server needs it: learning uses
         // the controller's socket); the server gets rspamd's salted hash of it. The salt is state too, so that the
         // file changes only with the password.

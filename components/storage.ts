@@ -2,7 +2,7 @@
 // an earlier server (or of this one's root disk, moved once) in place. See components/render/storage.ts.
 
 import * as pulumi from "@pulumi/pulumi";
-import { CTL, Connection, putFile, quote, step } from "./remote";
+import { CTL, Connection, quote, step, writeFiles } from "./remote";
 import { STORAGE_BINDS, STORAGE_MOUNT, storageUnits } from "./render/storage";
 import { ServerState } from "./serverState";
 
@@ -21,9 +21,10 @@ export class Storage extends pulumi.ComponentResource {
         super("mailstack:index:Storage", name, {}, opts);
         const units = pulumi.output(args.device).apply(storageUnits);
         // One step per file would need the file list before the device is known: the list never depends on it.
-        const files = storageUnits("/dev/placeholder").map((u, i) => putFile(`${name}-${u.path.slice("/etc/systemd/system/".length).replace(/\//g, "-")}`, {
-            path: u.path, mode: "0644", owner: "root:root", content: units.apply((all) => all[i].content),
-        }, args.connection, { parent: this }, [args.state.repairOf(u.path)]));
+        const files = writeFiles(name, storageUnits("/dev/placeholder").map((u, i) => ({
+            path: u.path, content: units.apply((all) => all[i].content),
+            id: u.path.slice("/etc/systemd/system/".length).replace(/\//g, "-"),
+        })), args.connection, args.state, { parent: this });
         const binds = STORAGE_BINDS.map((b) => quote(`${b.dir}:${b.target}`)).join(" ");
         this.ready = step(name, {
             connection: args.connection,

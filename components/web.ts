@@ -4,7 +4,7 @@
 
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { CTL, Connection, putFile, quote, sha256, step } from "./remote";
+import { CTL, Connection, quote, sha256, step, writeFiles } from "./remote";
 import { ServerState } from "./serverState";
 import { NGINX_CONF, NGINX_STAGED, nginxConf, WebInput, webFiles } from "./render/web";
 
@@ -39,9 +39,9 @@ export class Web extends pulumi.ComponentResource {
         this.hashes = all.map((f) => sha256(`${f.path}\n${f.content}`));
         // the live nginx.conf is the staged one the web verb copied into place: a hand edit there is drift too
         this.repair = args.state.repairOf(...all.map((f) => f.path), NGINX_CONF);
-        this.written = all.map((f) => putFile(`${name}-${f.path.replace(/^\/var\/lib\/mailstack\/|^\/etc\/mailstack\//, "")}`,
-            { path: f.path, mode: f.mode, owner: "root:root", content: f.content }, args.connection, { parent: this },
-            [args.state.repairOf(f.path)]));
+        this.written = writeFiles(name, all.map((f) => ({
+            ...f, id: f.path.replace(/^\/var\/lib\/mailstack\/|^\/etc\/mailstack\//, ""),
+        })), args.connection, args.state, { parent: this });
         this.acmeReady = step(`${name}-acme`, {
             connection: args.connection,
             create: `${CTL} web ${args.certFiles.map(quote).join(" ")}`,
