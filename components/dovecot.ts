@@ -1,6 +1,7 @@
 // dovecot: one dovecot.conf in the syntax of the version the server runs, staged, checked by doveconf, applied.
 
 import * as pulumi from "@pulumi/pulumi";
+import * as path from "path";
 import {
     DovecotInput, dovecotConf, dovecotVersion, LEARN_PROGRAM, LEARN_UNITS, learnProgram, learnService, learnSocket, quotaFile,
     REPORT_HAM, REPORT_SPAM, reportSieve, SIEVE_BEFORE, spamSieve, VHOME,
@@ -50,8 +51,7 @@ export class Dovecot extends pulumi.ComponentResource {
             args.connection, args.state, { parent: this });
         const learnSocket = step(`${name}-learn-socket`, {
             connection: args.connection,
-            create: "systemctl daemon-reload && systemctl enable --quiet mailstack-learn.socket && " +
-                "systemctl restart mailstack-learn.socket",
+            create: `${CTL} start ${path.posix.basename(LEARN_UNITS.socket)}`,
             delete: "systemctl disable --now --quiet mailstack-learn.socket || true",
             triggers: [...LEARN_FILES.map(([, , content]) => sha256(content)), args.state.repairOf(...LEARN_FILES.map(([p]) => p))],
             // a changed unit replaces this step: the old one's delete (disable) must run before the new create

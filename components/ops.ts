@@ -2,6 +2,7 @@
 // and their timer, which posts failures to a webhook rather than by mail through the server being checked.
 
 import * as pulumi from "@pulumi/pulumi";
+import * as path from "path";
 import { DoctorConfig, Lineage, RelayHostConfig } from "./config";
 import { Listener } from "./listeners";
 import {
@@ -64,8 +65,7 @@ export class Ops extends pulumi.ComponentResource {
         }
         step(`${name}-timer`, {
             connection: args.connection,
-            create: "systemctl daemon-reload && systemctl enable --quiet mailstack-doctor.timer && " +
-                "systemctl restart mailstack-doctor.timer",
+            create: `${CTL} start ${path.posix.basename(DOCTOR_TIMER)}`,
             delete: "systemctl disable --now --quiet mailstack-doctor.timer || true",
             triggers: [...files.map((f) => sha256(f.content)), args.state.repairOf(...opsFiles(false))],
             // A changed file replaces this step: the old one's delete (disable) must run before the new create.

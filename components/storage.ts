@@ -4,6 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { CTL, Connection, quote, step, writeFiles } from "./remote";
 import { STORAGE_BINDS, STORAGE_MOUNT, storageUnits } from "./render/storage";
+import { UNIT_DIR } from "./render/systemd";
 import { ServerState } from "./serverState";
 
 export interface StorageArgs {
@@ -23,7 +24,7 @@ export class Storage extends pulumi.ComponentResource {
         // One step per file would need the file list before the device is known: the list never depends on it.
         const files = writeFiles(name, storageUnits("/dev/placeholder").map((u, i) => ({
             path: u.path, content: units.apply((all) => all[i].content),
-            id: u.path.slice("/etc/systemd/system/".length).replace(/\//g, "-"),
+            id: u.path.slice(UNIT_DIR.length + 1).replace(/\//g, "-"),
         })), args.connection, args.state, { parent: this });
         const binds = STORAGE_BINDS.map((b) => quote(`${b.dir}:${b.target}`)).join(" ");
         this.ready = step(name, {

@@ -3,6 +3,7 @@
 
 import { BackupConfig } from "../config";
 import { STORAGE_BINDS } from "./storage";
+import { unitFile } from "./systemd";
 
 export const BACKUP_DIR = "/etc/mailstack/backup";
 export const BACKUP_ENV = `${BACKUP_DIR}/env`;
@@ -10,7 +11,6 @@ export const BACKUP_PASSWORD = `${BACKUP_DIR}/password`;
 export const BACKUP_SSH_KEY = `${BACKUP_DIR}/ssh_key`;
 export const BACKUP_SSH_CONFIG = `${BACKUP_DIR}/ssh_config`;
 export const BACKUP_KNOWN_HOSTS = `${BACKUP_DIR}/known_hosts`;
-const UNITS = "/etc/systemd/system";
 /** Written by every successful run: the doctor's backup check reads its age. */
 export const BACKUP_STAMP = "/var/lib/mailstack/last-backup";
 /** How long one run may take before systemd stops it (a systemd time span). */
@@ -142,7 +142,7 @@ export function backupUnits(b: BackupConfig, adminEmail: string): BackupUnits {
 }
 
 export const BACKUP_UNIT_FILES = {
-    service: `${UNITS}/mailstack-backup.service`,
-    timer: `${UNITS}/mailstack-backup.timer`,
-    failed: `${UNITS}/mailstack-backup-failed.service`,
+    service: unitFile("mailstack-backup.service"),
+    timer: unitFile("mailstack-backup.timer"),
+    failed: unitFile("mailstack-backup-failed.service"),
 };

@@ -12,7 +12,8 @@ import { MTA_STS_CONF } from "./mtasts";
 import { RESOLV_CONF, UNBOUND_CONF } from "./resolver";
 import { DKIM_DIR, RSPAMD_DIR } from "./rspamd";
 import { port } from "../listeners";
-import { STORAGE_MOUNT } from "./storage";
+import { ACCOUNTS_UNIT, STORAGE_MOUNT } from "./storage";
+import { UNIT_DIR } from "./systemd";
 import { ACME_ROOT, NGINX_CONF, NGINX_STAGED } from "./web";
 import { MAPS } from "./postfix";
 
@@ -36,6 +37,8 @@ export const CTL_PATHS: Record<string, string> = {
     RESOLV_CONF,
     SNI_MAP: MAPS.sni,
     MTA_STS_CONF,
+    UNIT_DIR,
+    ACCOUNTS_UNIT,
 };
 
 /** The ports the script checks, from the listener table: nginx's, and rspamd's milter port, also as

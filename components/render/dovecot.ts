@@ -5,6 +5,7 @@
 import { enabled, port } from "../listeners";
 import { CONTROLLER_SOCKET, RSPAMD_GROUP } from "./rspamd";
 import type { SniCert } from "./postfix";
+import { unitFile } from "./systemd";
 
 export type DovecotVersion = "2.3" | "2.4";
 
@@ -50,8 +51,8 @@ export const LEARN_PROGRAM = `${PIPE_DIR}/learn`;
  * as rspamd's user, the only one that may talk to rspamd's controller socket. */
 export const LEARN_SOCKET = "/run/mailstack-learn.sock";
 export const LEARN_UNITS = {
-    socket: "/etc/systemd/system/mailstack-learn.socket",
-    service: "/etc/systemd/system/mailstack-learn@.service",
+    socket: unitFile("mailstack-learn.socket"),
+    service: unitFile("mailstack-learn@.service"),
 } as const;
 
 /** report-spam.sieve or report-ham.sieve, as dovecot's antispam-with-imapsieve example has them. */

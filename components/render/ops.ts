@@ -4,14 +4,15 @@
 import { DoctorConfig, Lineage, RelayHostConfig } from "../config";
 import { Listener, tlsStart } from "../listeners";
 import { BACKUP_STAMP } from "./backup";
+import { unitFile } from "./systemd";
 
 export const LOGROTATE_FILE = "/etc/logrotate.d/mailstack";
 export const DOCTOR = "/usr/local/sbin/mailstack-doctor";
 export const DOCTOR_CONF = "/etc/mailstack/doctor.conf";
 /** A curl config (`url = "..."`): the URL stays out of every command line. */
 export const WEBHOOK_CONF = "/etc/mailstack/alert-webhook.curl";
-export const DOCTOR_UNIT = "/etc/systemd/system/mailstack-doctor.service";
-export const DOCTOR_TIMER = "/etc/systemd/system/mailstack-doctor.timer";
+export const DOCTOR_UNIT = unitFile("mailstack-doctor.service");
+export const DOCTOR_TIMER = unitFile("mailstack-doctor.timer");
 
 /**
  * Both logs are written by the daemons themselves (postfix's postlogd, dovecot's log process), not by syslog:

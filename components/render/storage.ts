@@ -2,6 +2,8 @@
 // loop device): systemd units that mount it, bind its directories over the paths postfix, dovecot and certbot
 // already use, and keep those services from starting without it.
 
+import { UNIT_DIR } from "./systemd";
+
 /** Where the volume is mounted. */
 export const STORAGE_MOUNT = "/srv/mailstack";
 
@@ -137,7 +139,7 @@ export interface UnitFile {
 
 /** Every file the storage step writes, in /etc/systemd/system. */
 export function storageUnits(device: string): UnitFile[] {
-    const dir = "/etc/systemd/system";
+    const dir = UNIT_DIR;
     return [
         { path: `${dir}/${mountUnitName(STORAGE_MOUNT)}`, content: volumeMount(device) },
         ...STORAGE_BINDS.map((b) => ({ path: `${dir}/${mountUnitName(b.target)}`, content: bindMount(b.dir, b.target) })),

@@ -196,6 +196,49 @@ serve rspamd start probe why
             .toEqual({ status, out, after });
     });
 
+    // The stack's own units go live the same way (start UNIT): a unit systemd will not start (here a schedule it
+    // refuses) brings back every file of its job, the service and the failure handler beside the timer, and the
+    // timer runs on its previous schedule; a unit of another job is not touched. systemctl and journalctl are
+    // stand-ins that start the timer only on a schedule they accept.
+    test("start: a timer that does not start takes its job's files back and runs on them; a good one stays", () => {
+        const script = ctlScript();
+        const functions = script.slice(0, script.indexOf("\ncmd=${1:-}\n"));
+        sb.write("start.sh", `${functions}
+T=$(mktemp -d)
+UNIT_DIR=$T/units PENDING=$T/pending LOCKS=$T/locks
+mkdir -p "$UNIT_DIR"
+for f in mailstack-backup.timer mailstack-backup.service mailstack-backup-failed.service mailstack-doctor.timer; do
+    echo "OnCalendar=daily # $f" > "$UNIT_DIR/$f"
+done
+systemctl() {
+    case $1 in
+        restart | is-active) grep -q '^OnCalendar=daily' "$UNIT_DIR/mailstack-backup.timer" ;;
+        show) echo state ;;
+    esac
+}
+journalctl() { echo "bad-setting"; }
+for f in mailstack-backup.timer mailstack-backup.service mailstack-backup-failed.service mailstack-doctor.timer; do
+    keep_previous "$UNIT_DIR/$f" && echo "OnCalendar=every full moon" > "$UNIT_DIR/$f"
+done
+trap 'cat "$UNIT_DIR"/* >&2; ls "$PENDING" >&2; rm -rf "$T"' EXIT
+start_unit mailstack-backup.timer
+`);
+        const r = sb.run(["sh", sb.path("start.sh")]);
+        expect({ status: r.status, stdout: r.stdout, stderr: r.stderr.split("\n") }).toEqual({ status: 1, stdout: "", stderr: [
+            "mailstack-ctl: mailstack-backup.timer does not start (state/state): bad-setting; the previous files are restored and serving",
+            "OnCalendar=daily # mailstack-backup-failed.service",
+            "OnCalendar=daily # mailstack-backup.service",
+            "OnCalendar=daily # mailstack-backup.timer",
+            "OnCalendar=every full moon",
+            "unit-doctor",
+            "",
+        ] });
+        // the good case: nothing kept afterwards, the new files stay
+        const good = sb.run(["sh", "-c", `sed -i 's/every full moon/daily/' ${sb.path("start.sh")} && sh ${sb.path("start.sh")}`]);
+        expect({ status: good.status, stderr: good.stderr.split("\n").slice(0, 3) }).toEqual({ status: 0,
+            stderr: ["OnCalendar=daily", "OnCalendar=daily", "OnCalendar=daily"] });
+    });
+
     // Mailboxes as the stack left them before the home moved into VHOME: bob with a managesieve script (active link,
     // binary), a vacation reply's duplicate database and the lock directory dovecot had made a folder of; carol with
     // a script at both places (one uploaded since) and a .locks folder that holds a message; dave with nothing.
