@@ -220,7 +220,9 @@ journalctl() { echo "bad-setting"; }
 for f in mailstack-backup.timer mailstack-backup.service mailstack-backup-failed.service mailstack-doctor.timer; do
     keep_previous "$UNIT_DIR/$f" && echo "OnCalendar=every full moon" > "$UNIT_DIR/$f"
 done
-trap 'cat "$UNIT_DIR"/* >&2; ls "$PENDING" >&2; rm -rf "$T"' EXIT
+# a drop-in the storage step writes is no job's file
+mkdir "$UNIT_DIR/mailstack-backup.service.d" && keep_previous "$UNIT_DIR/mailstack-backup.service.d/mailstack-storage.conf"
+trap 'cat "$UNIT_DIR"/*.service "$UNIT_DIR"/*.timer >&2; ls "$PENDING" >&2; rm -rf "$T"' EXIT
 start_unit mailstack-backup.timer
 `);
         const r = sb.run(["sh", sb.path("start.sh")]);
