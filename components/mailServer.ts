@@ -24,6 +24,8 @@ import { ServerState } from "./serverState";
 import { dkimKeys, Rspamd, RspamdArgs } from "./rspamd";
 import { Storage } from "./storage";
 import { Srs } from "./srs";
+import { Reports } from "./reports";
+import { reportAddresses } from "./render/reports";
 import { CTL, step } from "./remote";
 import { Backup } from "./backup";
 import { Dns, Publisher } from "./dns";
@@ -142,6 +144,8 @@ export class MailServer extends pulumi.ComponentResource {
         const srs = new Srs(`${name}-srs`, {
             connection: conn, input: { baseDomain: c.baseDomain, hostname: c.hostname, virtualDomains: c.virtualDomains }, state,
         }, { parent: this, dependsOn: [packages] });
+        // Before postfix gives the reader its copies of the reports that arrive (components/render/reports.ts).
+        const reports = new Reports(`${name}-reports`, { connection: conn, state }, { parent: this, dependsOn: [packages, ...storage] });
         // Before postfix asks it for the TLS policy of every destination; it resolves through unbound.
         const mtaSts = new MtaSts(`${name}-mta-sts`, { connection: conn, state }, { parent: this, dependsOn: [packages, resolver] });
         const users = new Users(`${name}-users`, { connection: conn, config: c, state }, { parent: this, dependsOn: [vmail] });
@@ -151,12 +155,12 @@ export class MailServer extends pulumi.ComponentResource {
             connection: conn,
             input: {
                 hostname: c.hostname, baseDomain: c.baseDomain, virtualDomains: c.virtualDomains,
-                ...tls, sni, smtps: c.smtps, relay: c.relayHost,
+                ...tls, sni, smtps: c.smtps, relay: c.relayHost, reportAddresses: reportAddresses(c),
             },
             ipv6: host.ipv6,
             state,
             relayPassword: args.relayPassword,
-        }, { parent: this, dependsOn: [users, rspamd, srs, resolver, mtaSts] });
+        }, { parent: this, dependsOn: [users, rspamd, srs, resolver, mtaSts, reports] });
         const dovecot = new Dovecot(`${name}-dovecot`, {
             connection: conn,
             state,

@@ -9,6 +9,8 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync,
 import * as path from "path";
 import { mailZones, recordSets } from "../../components/render/dns";
 import { DnsRecord } from "../../components/render/records";
+import { REPORTS_DIR } from "../../components/render/reports";
+import { REPORT_LINES, reportMails } from "../fixtures/reports";
 import { CLIENT_NETNS, SERVER_NETNS, inGuest, logins, mail, onServer, onServerStatus, output, pulumi, ROOT, setOf, testbed, unpublished } from "./testbed";
 
 jest.setTimeout(600_000);
@@ -244,6 +246,40 @@ describe("npm run doctor", () => {
         } finally {
             inGuest("sh", "-c", `umount ${dir} && rmdir ${dir}`);
         }
+    });
+});
+
+// ---------------------------------------------------------------- DMARC and TLS reports that arrive (issue 26)
+
+describe("DMARC and TLS reports mailed to our report addresses", () => {
+    test("reach the postmaster as before, and the doctor summarizes them per domain and kind", async () => {
+        onServer(`rm -rf ${REPORTS_DIR}/dmarc ${REPORTS_DIR}/tls`);
+        // alice is adminEmail (Pulumi.local.yaml): postmaster@ of every domain, and the TLS-RPT rua
+        const mails = reportMails(`${t.systemUser.name}@${t.baseDomain}`);
+        for (const m of mails) {
+            const file = path.join(DIR, `${m.name}.eml`);
+            writeFileSync(file, m.raw.replace(/^Subject: (.*)$/m, `Subject: $1 ${run}`));
+            expect(mail("sendraw", host, "25", m.from, m.to, file)).toEqual({ ok: true });
+        }
+        const kept = await until(60, () =>
+            onServer(`find ${REPORTS_DIR} -name '*.json' | wc -l`).trim() === "3" ? true : undefined);
+        expect(kept).toBe(true);
+        const pw = logins();
+        for (const m of mails) {
+            const subject = /^Subject: (.*)$/m.exec(m.raw)?.[1] ?? "";
+            expect(mail("wait", host, "alice", pw.pw("alice"), `${subject} ${run}`, "60")).toMatchObject({ ok: true });
+        }
+        const d = doctor();
+        doctorTable("reports");
+        // the fixtures' reports cover 2026-12-05: a failure in a report of the last 8 days warns, an older one is shown
+        const failing = Date.now() / 1000 - 1796515200 < 8 * 86400 ? "warn" : "info";
+        const reports = d.checks.filter((c) => /^(dmarc|tls)-report:/.test(c.check));
+        expect(reports).toEqual([
+            { check: "dmarc-report:example.net", status: "info", detail: REPORT_LINES["dmarc-report:example.net"] },
+            { check: "dmarc-report:example.org", status: failing, detail: REPORT_LINES["dmarc-report:example.org"] },
+            { check: "tls-report:example.org", status: failing, detail: REPORT_LINES["tls-report:example.org"] },
+        ]);
+        expect(d.failed).toEqual([]);
     });
 });
 
