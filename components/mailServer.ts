@@ -92,7 +92,7 @@ export class MailServer extends pulumi.ComponentResource {
         };
         const domains = [c.baseDomain, ...c.virtualDomains];
         const units = managedUnits({ backup: c.backup !== undefined, storage: volume !== undefined });
-        const rspamdArgs: RspamdArgs = { connection: conn, baseDomain: c.baseDomain, domains, dkim: c.dkim, spam: c.spam };
+        const rspamdArgs: RspamdArgs = { connection: conn, hostname: c.hostname, baseDomain: c.baseDomain, domains, dkim: c.dkim, spam: c.spam };
         // After the packages, so that the first read already sees the installed versions.
         const state = new ServerState(`${name}-state`, {
             target: pulumi.output(conn).apply((k) => ({ host: k.host, port: k.port, user: k.user, privateKey: k.privateKey })),
@@ -145,7 +145,8 @@ export class MailServer extends pulumi.ComponentResource {
             connection: conn, input: { baseDomain: c.baseDomain, hostname: c.hostname, virtualDomains: c.virtualDomains }, state,
         }, { parent: this, dependsOn: [packages] });
         // Before postfix gives the reader its copies of the reports that arrive (components/render/reports.ts).
-        const reports = new Reports(`${name}-reports`, { connection: conn, state }, { parent: this, dependsOn: [packages, ...storage] });
+        const reports = new Reports(`${name}-reports`, { connection: conn, hostname: c.hostname, baseDomain: c.baseDomain, state },
+            { parent: this, dependsOn: [packages, ...storage] });
         // Before postfix asks it for the TLS policy of every destination; it resolves through unbound.
         const mtaSts = new MtaSts(`${name}-mta-sts`, { connection: conn, state }, { parent: this, dependsOn: [packages, resolver] });
         const users = new Users(`${name}-users`, { connection: conn, config: c, state }, { parent: this, dependsOn: [vmail] });
@@ -213,7 +214,7 @@ export class MailServer extends pulumi.ComponentResource {
             connection: conn,
             create: `${CTL} units ${units.join(" ")}`,
             triggers: [state.unitRepairs],
-        }, { parent: this, dependsOn: [postfix, dovecot, rspamd, web, fail2ban, ops, resolver, mtaSts, ...backup, ...storage] });
+        }, { parent: this, dependsOn: [postfix, dovecot, rspamd, web, fail2ban, ops, resolver, mtaSts, reports, ...backup, ...storage] });
 
         this.serverIp = host.address;
         this.doctor = pulumi.output(host.address).apply((ip): DoctorTarget => ({

@@ -9,7 +9,8 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync,
 import * as path from "path";
 import { mailZones, recordSets } from "../../components/render/dns";
 import { DnsRecord } from "../../components/render/records";
-import { REPORTS_DIR } from "../../components/render/reports";
+import { DMARC_REPORTER, REPORTS_DIR } from "../../components/render/reports";
+import { port } from "../../components/listeners";
 import { REPORT_LINES, reportMails } from "../fixtures/reports";
 import { CLIENT_NETNS, SERVER_NETNS, inGuest, logins, mail, onServer, onServerStatus, output, pulumi, ROOT, setOf, testbed, unpublished } from "./testbed";
 
@@ -280,6 +281,37 @@ describe("DMARC and TLS reports mailed to our report addresses", () => {
             { check: "tls-report:example.org", status: failing, detail: REPORT_LINES["tls-report:example.org"] },
         ]);
         expect(d.failed).toEqual([]);
+    });
+});
+
+describe("DMARC aggregate reports we send", () => {
+    // rspamadm reports to the DMARC record of the sender's organizational domain (its eSLD): for client.example.net,
+    // the tests' outside sender, that is example.net's, ours, whose rua is postmaster@example.net. So the report
+    // comes back to this server, where the reader summarizes it: the whole round, signing included. (The test DNS
+    // has no outside domain under a TLD rspamd knows, and rspamadm sends no report to one it does not.)
+    test("mail from client.example.net is reported to its domain's rua: from our postmaster, DKIM-signed, read back", async () => {
+        const subject = `dmarc-reported ${run}`;
+        expect(mail("send", host, "25", "someone@client.example.net", "bob@example.net", subject)).toMatchObject({ ok: true });
+        const bob = output<Record<string, string>>("virtualUserPasswords")["bob@example.net"];
+        expect(mail("wait", host, "bob@example.net", bob, subject, "60")).toMatchObject({ ok: true });
+        // the reader's summaries of our own earlier reports, dropped
+        onServer(`grep -l '"org": "example.org"' ${REPORTS_DIR}/dmarc/example.net/*.json 2>/dev/null | xargs -r rm -f`);
+        // today's reports (the timer sends yesterday's), as the timer's service runs them
+        const exec = onServer("systemctl show -P ExecStart mailstack-dmarc-report.service");
+        const argv = /argv\[\]=(\S+ \d+ \S+)/.exec(exec)?.[1];
+        expect(argv).toBe(`${DMARC_REPORTER} ${port("dmarc-report")} postmaster@example.org`);
+        expect(onServer(`${argv} $(date +%Y%m%d)`)).toMatch(/[1-9]\d* report\(s\) handed to postfix; rspamadm exit 0/);
+        const kept = await until(60, () => onServer(`grep -l '"org": "example.org"' ${REPORTS_DIR}/dmarc/example.net/*.json ` +
+            "2>/dev/null || true").trim() || undefined);
+        expect(kept).toBeDefined();
+        // as the postmaster got it (postmaster@example.net is alice, adminEmail): from ours, signed for the base domain
+        const head = onServer("f=$(grep -l -r 'Submitter: example.org' /home/alice/Maildir/new /home/alice/Maildir/cur | " +
+            "xargs ls -t | head -n 1); sed -n '1,/^$/p' \"$f\"");
+        expect(head).toMatch(/^DKIM-Signature:[^]*?\bd=example\.org;/m);
+        expect(head).toMatch(/^From: "DMARC reports of mail\.example\.org" <postmaster@example\.org>$/m);
+        expect(head).toMatch(/^To: postmaster@example\.net$/m);
+        const line = doctor().checks.find((c) => c.check === "dmarc-report:example.net");
+        expect(line?.detail).toMatch(/(^|\| )example\.org \d{4}-\d\d-\d\d: [1-9]\d* messages, all pass DMARC/);
     });
 });
 

@@ -7,7 +7,10 @@ import { readFileSync } from "fs";
 import * as path from "path";
 import { parseConfig } from "../../components/config";
 import { mainCf, masterCf } from "../../components/render/postfix";
-import { REPORTS_TRANSPORT, REPORTS_USER, reportAddresses, reportsRecipient, tlsRptAddress } from "../../components/render/reports";
+import { port } from "../../components/listeners";
+import {
+    dmarcReportService, dmarcReportTimer, REPORTS_TRANSPORT, REPORTS_USER, reportAddresses, reportsRecipient, tlsRptAddress,
+} from "../../components/render/reports";
 import { REPORT_LINES, reportMails } from "../fixtures/reports";
 import { problems, Result, ROOTFS_TIMEOUT_MS, Sandbox, SUITE } from "./debian";
 import { config, postfixInput } from "./fixture";
@@ -15,6 +18,7 @@ import { config, postfixInput } from "./fixture";
 const c = config();
 const input = postfixInput(c, { certFile: "/etc/ssl/none.pem", keyFile: "/etc/ssl/none.key" });
 const READER = readFileSync(path.join(__dirname, "../../files/mailstack-reports"), "utf8");
+const REPORTER = readFileSync(path.join(__dirname, "../../files/mailstack-dmarc-report"), "utf8");
 // the day after the fixtures' period: recent enough to warn
 const NOW = String(Date.UTC(2026, 11, 6, 12) / 1000);
 
@@ -133,5 +137,60 @@ describe(`the report reader on ${SUITE}`, () => {
         // a report about a domain that is not ours (example.org is not in the list given)
         expect(reader(["receive", "example.net"], tls.raw).status).toBe(0);
         expect(sb.run(["sh", "-c", `find ${sb.path("store")} -type f | sort`]).stdout).toBe(before);
+    });
+});
+
+describe(`sending DMARC reports on ${SUITE}`, () => {
+    let sb: Sandbox;
+    const PORT = port("dmarc-report");
+    beforeAll(() => {
+        sb = Sandbox.open();
+    }, ROOTFS_TIMEOUT_MS);
+    afterAll(() => sb?.close());
+
+    test("the daily service and timer are valid units", () => {
+        const d = { hostname: "mail.example.org", baseDomain: "example.org", port: PORT };
+        expect(dmarcReportService(d)).toContain(`ExecStart=/usr/local/lib/mailstack/mailstack-dmarc-report ${PORT} postmaster@example.org\n`);
+        sb.write("units/mailstack-dmarc-report.service", dmarcReportService(d));
+        sb.write("units/mailstack-dmarc-report.timer", dmarcReportTimer());
+        const r = sb.run(["systemd-analyze", "verify", "--man=no", sb.path("units/mailstack-dmarc-report.timer")]);
+        // the service's ExecStart does not exist in the tools root; anything else would be a unit file error
+        expect(r.stderr.split("\n").filter((l) => l !== "" && !/mailstack-dmarc-report: |Command .* is not executable|Unit .* not found|\.service: /.test(l)))
+            .toEqual([]);
+    });
+
+    test("rspamadm's messages reach sendmail, from rspamd's user and the report sender only; anyone else is refused", () => {
+        sb.write("reporter", REPORTER, 0o755);
+        // rspamadm dmarc_report as lua_smtp talks (HELO, MAIL FROM: <...>), run as _rspamd; smtplib dot-stuffs the body
+        sb.write("rspamadm", `#!/usr/bin/python3
+import smtplib, sys, time
+with smtplib.SMTP("127.0.0.1", ${PORT}) as s:
+    s.helo("mail.example.org")
+    print(s.docmd("MAIL FROM: <someone@example.org>")[0])
+    s.rset()
+    print(s.docmd("MAIL FROM: <postmaster@example.org>")[0])
+    print(s.docmd("RCPT TO: <dmarc@client.example.net>")[0])
+    print(s.data(b"Subject: Report Domain: client.example.net\\r\\n\\r\\n.a line with a dot\\r\\nend\\r\\n")[0])
+print(sys.argv[1:])
+time.sleep(2)
+`, 0o755);
+        sb.write("sendmail", `#!/bin/sh\n{ echo "$@"; cat; } > ${sb.path("sent")}\n`, 0o755);
+        const r = sb.isolated(`
+mount -t proc proc "$ROOT/proc"
+mount --bind "$W/rspamadm" "$ROOT/usr/bin/rspamadm"
+mount --bind "$W/sendmail" "$ROOT/usr/sbin/sendmail"
+step run in_root python3 "$I/reporter" ${PORT} postmaster@example.org 20261205 &
+sleep 1
+# root is not rspamd's user
+step other in_root python3 -c 'import smtplib; s = smtplib.SMTP(); print(s.connect("127.0.0.1", ${PORT})[0])'
+wait
+`);
+        expect(r.stderr).toBe("");
+        const run = sb.step("run");
+        expect({ status: run.status, stderr: run.stderr }).toEqual({ status: 0, stderr: "" });
+        expect(run.stdout).toBe("553\n250\n250\n250\n['dmarc_report', '20261205']\nmailstack-dmarc-report: 1 report(s) handed to postfix; rspamadm exit 0\n");
+        expect(sb.step("other").stdout.trim()).toBe("554");
+        expect(sb.read("sent")).toBe("-G -i -f postmaster@example.org -- dmarc@client.example.net\n" +
+            "Subject: Report Domain: client.example.net\r\n\r\n.a line with a dot\r\nend\r\n");
     });
 });
