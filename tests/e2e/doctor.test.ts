@@ -284,6 +284,14 @@ describe("DMARC and TLS reports mailed to our report addresses", () => {
     });
 });
 
+describe("rspamd's resolver", () => {
+    test("rspamd asks the server's own unbound, and no other resolver", () => {
+        // its UDP sockets stay connected to the servers it asks
+        const peers = onServer("ss -Hunp | grep '\"rspamd\"' | awk '{ print $(NF - 1) }' | sort -u");
+        expect(peers.trim().split("\n")).toEqual(["127.0.0.1:53"]);
+    });
+});
+
 describe("DMARC aggregate reports we send", () => {
     // rspamadm reports to the DMARC record of the sender's organizational domain (its eSLD): for client.example.net,
     // the tests' outside sender, that is example.net's, ours, whose rua is postmaster@example.net. So the report
