@@ -23,7 +23,7 @@ export interface Listener {
     protocol: "ssh" | "smtp" | "imap" | "sieve" | "http" | "milter" | "rspamd" | "redis" | "socketmap";
     tls: TlsMode;
     /** The daemon that holds the port (and serves its certificate). */
-    daemon: "sshd" | "postfix" | "dovecot" | "nginx" | "rspamd" | "redis" | "postsrsd" | "mta-sts-daemon";
+    daemon: "sshd" | "postfix" | "dovecot" | "nginx" | "rspamd" | "redis" | "postsrsd" | "mta-sts-daemon" | "mailstack-dmarc-report";
     access: Access;
     /** What it is for: the firewall rule's description. */
     description: string;
@@ -66,6 +66,8 @@ export const LISTENERS: readonly Listener[] = [
         description: "postsrsd: SRS forward map (postfix tcp table)", banned: false },
     { service: "srs-reverse", port: 10002, protocol: "socketmap", tls: "none", daemon: "postsrsd", access: "loopback",
         description: "postsrsd: SRS reverse map (postfix tcp table)", banned: false },
+    { service: "dmarc-report", port: 10027, protocol: "smtp", tls: "none", daemon: "mailstack-dmarc-report", access: "loopback",
+        description: "rspamd's DMARC reports to postfix, while mailstack-dmarc-report runs (rspamd's user only)", banned: false },
     { service: "rspamd-proxy", port: 11332, protocol: "milter", tls: "none", daemon: "rspamd", access: "loopback",
         description: "rspamd's milter (postfix)", banned: false },
     { service: "rspamd-normal", port: 11333, protocol: "rspamd", tls: "none", daemon: "rspamd", access: "loopback",

@@ -24,6 +24,8 @@ import { ServerState } from "./serverState";
 import { dkimKeys, Rspamd, RspamdArgs } from "./rspamd";
 import { Storage } from "./storage";
 import { Srs } from "./srs";
+import { Reports } from "./reports";
+import { reportAddresses } from "./render/reports";
 import { CTL, step } from "./remote";
 import { Backup } from "./backup";
 import { Dns, Publisher } from "./dns";
@@ -90,7 +92,7 @@ export class MailServer extends pulumi.ComponentResource {
         };
         const domains = [c.baseDomain, ...c.virtualDomains];
         const units = managedUnits({ backup: c.backup !== undefined, storage: volume !== undefined });
-        const rspamdArgs: RspamdArgs = { connection: conn, baseDomain: c.baseDomain, domains, dkim: c.dkim, spam: c.spam };
+        const rspamdArgs: RspamdArgs = { connection: conn, hostname: c.hostname, baseDomain: c.baseDomain, domains, dkim: c.dkim, spam: c.spam };
         // After the packages, so that the first read already sees the installed versions.
         const state = new ServerState(`${name}-state`, {
             target: pulumi.output(conn).apply((k) => ({ host: k.host, port: k.port, user: k.user, privateKey: k.privateKey })),
@@ -142,6 +144,9 @@ export class MailServer extends pulumi.ComponentResource {
         const srs = new Srs(`${name}-srs`, {
             connection: conn, input: { baseDomain: c.baseDomain, hostname: c.hostname, virtualDomains: c.virtualDomains }, state,
         }, { parent: this, dependsOn: [packages] });
+        // Before postfix gives the reader its copies of the reports that arrive (components/render/reports.ts).
+        const reports = new Reports(`${name}-reports`, { connection: conn, hostname: c.hostname, baseDomain: c.baseDomain, state },
+            { parent: this, dependsOn: [packages, ...storage] });
         // Before postfix asks it for the TLS policy of every destination; it resolves through unbound.
         const mtaSts = new MtaSts(`${name}-mta-sts`, { connection: conn, state }, { parent: this, dependsOn: [packages, resolver] });
         const users = new Users(`${name}-users`, { connection: conn, config: c, state }, { parent: this, dependsOn: [vmail] });
@@ -151,12 +156,12 @@ export class MailServer extends pulumi.ComponentResource {
             connection: conn,
             input: {
                 hostname: c.hostname, baseDomain: c.baseDomain, virtualDomains: c.virtualDomains,
-                ...tls, sni, smtps: c.smtps, relay: c.relayHost,
+                ...tls, sni, smtps: c.smtps, relay: c.relayHost, reportAddresses: reportAddresses(c),
             },
             ipv6: host.ipv6,
             state,
             relayPassword: args.relayPassword,
-        }, { parent: this, dependsOn: [users, rspamd, srs, resolver, mtaSts] });
+        }, { parent: this, dependsOn: [users, rspamd, srs, resolver, mtaSts, reports] });
         const dovecot = new Dovecot(`${name}-dovecot`, {
             connection: conn,
             state,
@@ -209,7 +214,7 @@ export class MailServer extends pulumi.ComponentResource {
             connection: conn,
             create: `${CTL} units ${units.join(" ")}`,
             triggers: [state.unitRepairs],
-        }, { parent: this, dependsOn: [postfix, dovecot, rspamd, web, fail2ban, ops, resolver, mtaSts, ...backup, ...storage] });
+        }, { parent: this, dependsOn: [postfix, dovecot, rspamd, web, fail2ban, ops, resolver, mtaSts, reports, ...backup, ...storage] });
 
         this.serverIp = host.address;
         this.doctor = pulumi.output(host.address).apply((ip): DoctorTarget => ({

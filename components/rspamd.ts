@@ -12,6 +12,7 @@ import { ServerState } from "./serverState";
 
 export interface RspamdArgs {
     connection: pulumi.Input<Connection>;
+    hostname: string;
     baseDomain: string;
     domains: string[];
     dkim: DkimConfig;
@@ -19,7 +20,7 @@ export interface RspamdArgs {
 }
 
 const configFiles = (args: RspamdArgs): [string, string][] => Object.entries(rspamdFiles({
-    baseDomain: args.baseDomain, domains: args.domains, selector: args.dkim.selector, ...args.spam,
+    hostname: args.hostname, baseDomain: args.baseDomain, domains: args.domains, selector: args.dkim.selector, ...args.spam,
 })).map(([rel, content]) => [`${RSPAMD_DIR}/${rel}`, content]);
 const CONTROLLER_PATH = `${RSPAMD_DIR}/${CONTROLLER_FILE}`;
 const keyFile = (args: RspamdArgs, domain: string): string => keyPath({ domain, selector: args.dkim.selector });

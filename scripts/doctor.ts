@@ -15,7 +15,8 @@ import { DoctorTarget } from "../components/mailServer";
 import { DnsRecord } from "../components/render/records";
 import { Listener, tlsStart } from "../components/listeners";
 
-export type Status = "ok" | "fail" | "warn" | "skip";
+/** info: what the server reports without judging it (the DMARC and TLS reports that came, when nothing failed). */
+export type Status = "ok" | "fail" | "warn" | "skip" | "info";
 
 export interface Check {
     check: string;
@@ -333,7 +334,7 @@ export function parseInside(text: string): { checks: Check[]; diskFingerprints: 
         const [status, check, ...rest] = line.split("\t");
         if (status === "info" && check.startsWith("cert-disk:")) {
             diskFingerprints[check.slice("cert-disk:".length)] = rest.join("\t");
-        } else if (["ok", "fail", "warn", "skip"].includes(status)) {
+        } else if (["ok", "fail", "warn", "skip", "info"].includes(status)) {
             checks.push({ check, status: status as Status, detail: rest.join("\t") });
         }
     }

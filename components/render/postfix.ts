@@ -4,6 +4,7 @@ import { RelayHostConfig } from "../config";
 import { enabled, listener } from "../listeners";
 import { LDA, QUOTA_STATUS, VHOSTS } from "./dovecot";
 import { mtaStsPolicyMap } from "./mtasts";
+import { reportsMainCf, reportsService } from "./reports";
 import { MILTER } from "./rspamd";
 import { SRS_USER, srsMainCf, srsService } from "./srs";
 
@@ -30,6 +31,8 @@ export interface PostfixInput {
     ipv6?: string;
     /** Every outbound message goes through this smarthost, authenticated, TLS verified. */
     relay?: RelayHostConfig;
+    /** The report addresses whose mail the report reader gets a copy of (components/render/reports.ts). */
+    reportAddresses: string[];
 }
 
 /** The system's CA store (Debian's ca-certificates): smtp(8) runs chrooted and reads the file before it chroots. */
@@ -239,6 +242,8 @@ export function mainCf(p: PostfixInput): string {
         ["mailstack_submission_headers", "regexp:{ {/^Received: .* with (ESMTP|UTF8SMTP)S?A / IGNORE} }"],
         // Forwarding outside with SRS (components/render/srs.ts).
         ...srsMainCf(p),
+        // DMARC and TLS reports to our report addresses: a copy to the reader (components/render/reports.ts).
+        ...reportsMainCf(p),
     ]);
 }
 
@@ -332,7 +337,8 @@ function service(head: string, options: string[]): string {
 }
 
 export function masterCf(p: PostfixInput): string {
-    let text = MASTER_HEADER + DEBIAN_SERVICES + LDA_SERVICE + PICKUP_CLEANUP + SUBMISSION_CLEANUP + srsService();
+    let text = MASTER_HEADER + DEBIAN_SERVICES + LDA_SERVICE + PICKUP_CLEANUP + SUBMISSION_CLEANUP + srsService() +
+        reportsService([p.baseDomain, ...p.virtualDomains]);
     // master.cf names the service; its port is the /etc/services entry of that name, the listener's (listeners.ts).
     for (const l of [listener("submission"), listener("submissions")].filter((x) => enabled(p, x.service))) {
         text += service(`${l.service} inet n`.padEnd(24) + "-       y       -       -       smtpd", [

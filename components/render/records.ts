@@ -2,6 +2,7 @@
 
 import { MailConfig } from "../config";
 import { clientListeners, enabled, port } from "../listeners";
+import { dmarcRua, tlsRptAddress } from "./reports";
 import { mtaStsId, WEB_PREFIXES } from "./web";
 
 export interface DnsRecord {
@@ -77,8 +78,7 @@ export function dnsRecords(c: Pick<MailConfig, "hostname" | "baseDomain" | "virt
         records.push({ name: c.hostname, type: "TXT", value: "v=spf1 a -all",
             comment: "for bounces and HELO: their SPF identity is the hostname" });
     }
-    // adminEmail may be a bare base-domain account name: a report address needs the domain
-    const report = c.adminEmail.includes("@") ? c.adminEmail : `${c.adminEmail}@${c.baseDomain}`;
+    const report = tlsRptAddress(c);
     const domains = [c.baseDomain, ...c.virtualDomains];
     for (const domain of domains) {
         const mailName = `mail.${domain}`;
@@ -89,7 +89,7 @@ export function dnsRecords(c: Pick<MailConfig, "hostname" | "baseDomain" | "virt
             { name: domain, type: "MX", value: `10 ${c.hostname}.` },
             { name: domain, type: "TXT", value: spf },
             {
-                name: `_dmarc.${domain}`, type: "TXT", value: `v=DMARC1; p=quarantine; rua=mailto:postmaster@${domain}`,
+                name: `_dmarc.${domain}`, type: "TXT", value: `v=DMARC1; p=quarantine; rua=mailto:${dmarcRua(domain)}`,
                 comment: "p=quarantine, not none: every message our users submit is DKIM-signed (SELECTOR._domainkey)",
             },
             ...dkim.filter((k) => k.domain === domain).map(dkimRecord),

@@ -5,6 +5,8 @@
 import { blake2b } from "@noble/hashes/blake2b";
 import { port } from "../listeners";
 import { LOCAL_ANY_SENDER, MAPS, ORIGINATING, SENDMAIL } from "./postfix";
+import { dmarcConf } from "./reports";
+import { RESOLVER_ADDRESS } from "./resolver";
 
 export const RSPAMD_DIR = "/etc/rspamd";
 /** Keys are files of their own, readable by rspamd only (root:_rspamd 0640). */
@@ -29,6 +31,8 @@ export interface DkimKeyRef {
 }
 
 export interface RspamdInput {
+    /** The server's name: the HELO and Message-ID domain of the DMARC reports it sends. */
+    hostname: string;
     /** The base domain: its accounts log in with their bare name (alice owns alice@BASE). */
     baseDomain: string;
     /** Every domain of the server (base + virtual): each signs with its own key; a From: of them from outside
@@ -83,7 +87,10 @@ export function rspamdFiles(r: RspamdInput): Record<string, string> {
         "override.d/worker-fuzzy.inc": bind(PORTS.fuzzy),
         // Only the server itself is "local" (as postfix's mynetworks): a private-network neighbour is scanned
         // like any other sender, and is not signed for.
-        "local.d/options.inc": HEADER + `local_addrs = "127.0.0.0/8, ::1";\n`,
+        // DNS from the server's own validating resolver (unbound), named here rather than found in resolv.conf:
+        // blocklists refuse queries that come through shared resolvers.
+        "local.d/options.inc": HEADER + `local_addrs = "127.0.0.0/8, ::1";\n` +
+            `dns {\n  nameserver = ["${RESOLVER_ADDRESS}"];\n}\n`,
         // Debian's redis-server listens on loopback only; ratelimit, bayes, history, replies and greylisting use it.
         "local.d/redis.conf": HEADER + `servers = "127.0.0.1:${PORTS.redis}";\n`,
         "local.d/actions.conf": HEADER + [
@@ -93,6 +100,8 @@ export function rspamdFiles(r: RspamdInput): Record<string, string> {
             "rewrite_subject = null;",
         ].join("\n") + "\n",
         "local.d/greylist.conf": HEADER + `enabled = ${r.greylisting};\n`,
+        // DMARC aggregate reports of the mail we receive (components/render/reports.ts)
+        "local.d/dmarc.conf": dmarcConf({ hostname: r.hostname, baseDomain: r.baseDomain, port: port("dmarc-report") }),
         "local.d/dkim_signing.conf": dkimSigning(r),
         // The verdict of the checks in the delivered message, for the user and for filters.
         "local.d/milter_headers.conf": HEADER + `use = ["authentication-results"];\n`,

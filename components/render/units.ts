@@ -7,6 +7,7 @@ import { BACKUP_UNIT_FILES } from "./backup";
 import { DOCTOR_TIMER } from "./ops";
 import { LEARN_UNITS } from "./dovecot";
 import { MTA_STS_UNIT } from "./mtasts";
+import { DMARC_REPORT_UNITS } from "./reports";
 
 const base = (path: string): string => path.split("/").pop() ?? path;
 
@@ -22,6 +23,7 @@ export function managedUnits(u: UnitsInput): string[] {
     return [
         "postfix.service", "dovecot.service", "rspamd.service", "redis-server.service", "nginx.service",
         "fail2ban.service", "postsrsd.service", "unbound.service", MTA_STS_UNIT, base(LEARN_UNITS.socket), base(DOCTOR_TIMER),
+        base(DMARC_REPORT_UNITS.timer),
         ...(u.backup ? [base(BACKUP_UNIT_FILES.timer)] : []),
         ...(u.storage ? [`${ACCOUNTS_UNIT}.path`] : []),
     ];

@@ -7,8 +7,12 @@
 import { ChildProcess, execFileSync, spawn, spawnSync } from "child_process";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "fs";
 import * as path from "path";
+import { gunzipSync } from "zlib";
 import { mailZones, recordSets } from "../../components/render/dns";
 import { DnsRecord } from "../../components/render/records";
+import { DMARC_REPORTER, REPORTS_DIR } from "../../components/render/reports";
+import { port } from "../../components/listeners";
+import { REPORT_LINES, reportMails } from "../fixtures/reports";
 import { CLIENT_NETNS, SERVER_NETNS, inGuest, logins, mail, onServer, onServerStatus, output, pulumi, ROOT, setOf, testbed, unpublished } from "./testbed";
 
 jest.setTimeout(600_000);
@@ -244,6 +248,97 @@ describe("npm run doctor", () => {
         } finally {
             inGuest("sh", "-c", `umount ${dir} && rmdir ${dir}`);
         }
+    });
+});
+
+// ---------------------------------------------------------------- DMARC and TLS reports that arrive (issue 26)
+
+describe("DMARC and TLS reports mailed to our report addresses", () => {
+    test("reach the postmaster as before, and the doctor summarizes them per domain and kind", async () => {
+        onServer(`rm -rf ${REPORTS_DIR}/dmarc ${REPORTS_DIR}/tls`);
+        // alice is adminEmail (Pulumi.local.yaml): postmaster@ of every domain, and the TLS-RPT rua
+        const mails = reportMails(`${t.systemUser.name}@${t.baseDomain}`);
+        for (const m of mails) {
+            const file = path.join(DIR, `${m.name}.eml`);
+            writeFileSync(file, m.raw.replace(/^Subject: (.*)$/m, `Subject: $1 ${run}`));
+            expect(mail("sendraw", host, "25", m.from, m.to, file)).toEqual({ ok: true });
+        }
+        const kept = await until(60, () =>
+            onServer(`find ${REPORTS_DIR} -name '*.json' | wc -l`).trim() === "3" ? true : undefined);
+        expect(kept).toBe(true);
+        const pw = logins();
+        for (const m of mails) {
+            const subject = /^Subject: (.*)$/m.exec(m.raw)?.[1] ?? "";
+            expect(mail("wait", host, "alice", pw.pw("alice"), `${subject} ${run}`, "60")).toMatchObject({ ok: true });
+        }
+        const d = doctor();
+        doctorTable("reports");
+        // the fixtures' reports cover 2026-12-05: a failure in a report of the last 8 days warns, an older one is shown
+        const failing = Date.now() / 1000 - 1796515200 < 8 * 86400 ? "warn" : "info";
+        const reports = d.checks.filter((c) => /^(dmarc|tls)-report:/.test(c.check));
+        expect(reports).toEqual([
+            { check: "dmarc-report:example.net", status: "info", detail: REPORT_LINES["dmarc-report:example.net"] },
+            { check: "dmarc-report:example.org", status: failing, detail: REPORT_LINES["dmarc-report:example.org"] },
+            { check: "tls-report:example.org", status: failing, detail: REPORT_LINES["tls-report:example.org"] },
+        ]);
+        expect(d.failed).toEqual([]);
+    });
+});
+
+describe("rspamd's resolver", () => {
+    test("rspamd asks the server's own unbound, and no other resolver", () => {
+        // its UDP sockets stay connected to the servers it asks
+        const peers = onServer("ss -Hunp | grep '\"rspamd\"' | awk '{ print $(NF - 1) }' | sort -u");
+        expect(peers.trim().split("\n")).toEqual(["127.0.0.1:53"]);
+    });
+});
+
+describe("DMARC aggregate reports we send", () => {
+    // client.example.net, the tests' outside sender, asks for aggregate reports (scripts/testbed). rspamd 3.12
+    // (Debian 13) sends them to that record's rua, dmarc@client.example.net, whose A record is the client namespace,
+    // where outside.py takes mail on port 25. rspamd 3.4 (Debian 12) sends them to the rua of the organizational
+    // domain's record instead: example.net's, ours (postmaster@example.net); so there the report comes back to this
+    // server, and the reader summarizes it.
+    test("mail from client.example.net is reported: from our postmaster, DKIM-signed, naming the client's address", async () => {
+        const subject = `dmarc-reported ${run}`;
+        expect(mail("send", host, "25", "someone@client.example.net", "bob@example.net", subject)).toMatchObject({ ok: true });
+        const bob = output<Record<string, string>>("virtualUserPasswords")["bob@example.net"];
+        expect(mail("wait", host, "bob@example.net", bob, subject, "60")).toMatchObject({ ok: true });
+        // the reader's summaries of our own earlier reports, dropped
+        onServer(`grep -l '"org": "example.org"' ${REPORTS_DIR}/dmarc/example.net/*.json 2>/dev/null | xargs -r rm -f`);
+        const sentBefore = files("direct").length;
+        // today's reports (the timer sends yesterday's), as the timer's service runs them
+        const exec = onServer("systemctl show -P ExecStart mailstack-dmarc-report.service");
+        const argv = /argv\[\]=(\S+ \d+ \S+)/.exec(exec)?.[1];
+        expect(argv).toBe(`${DMARC_REPORTER} ${port("dmarc-report")} postmaster@example.org`);
+        expect(onServer(`${argv} $(date +%Y%m%d)`)).toMatch(/[1-9]\d* report\(s\) handed to postfix; rspamadm exit 0/);
+        let head: string;
+        if (t.suite === "bookworm") {
+            const kept = await until(60, () => onServer(`grep -l '"org": "example.org"' ${REPORTS_DIR}/dmarc/example.net/*.json ` +
+                "2>/dev/null || true").trim() || undefined);
+            expect(kept).toBeDefined();
+            // as the postmaster got it (postmaster@example.net is alice, adminEmail)
+            head = onServer("f=$(grep -l -r 'Submitter: example.org' /home/alice/Maildir/new /home/alice/Maildir/cur | " +
+                "xargs ls -t | head -n 1); sed -n '1,/^$/p' \"$f\"");
+            expect(head).toMatch(/^To: postmaster@example\.net$/m);
+            const line = doctor().checks.find((c) => c.check === "dmarc-report:example.net");
+            expect(line?.detail).toMatch(/(^|\| )example\.org \d{4}-\d\d-\d\d: [1-9]\d* messages, all pass DMARC/);
+        } else {
+            const got = await until(60, () => files("direct").slice(sentBefore)
+                .find((m) => (m.to as string[]).includes("dmarc@client.example.net")));
+            expect(got).toMatchObject({ port: 25, from: "postmaster@example.org" });
+            const data = String(got?.data);
+            head = data.split(/\r?\n\r?\n/)[0];
+            expect(head).toMatch(/^To: dmarc@client\.example\.net\r?$/m);
+            // the attachment: rspamd's gzipped XML, from us, about client.example.net, naming the client's address
+            const b64 = /\r?\n\r?\n([A-Za-z0-9+/=\r\n]{100,})/.exec(data.split("Content-Type: application/gzip")[1] ?? "")?.[1];
+            const xml = gunzipSync(Buffer.from(b64 ?? "", "base64")).toString("utf8");
+            expect(xml).toMatch(/<org_name>example\.org<\/org_name>/);
+            expect(xml).toMatch(/<domain>client\.example\.net<\/domain>/);
+            expect(xml).toMatch(/<source_ip>192\.0\.2\.1<\/source_ip>/);
+        }
+        expect(head).toMatch(/^DKIM-Signature:[^]*?\bd=example\.org;/m);
+        expect(head).toMatch(/^From: "DMARC reports of mail\.example\.org" <postmaster@example\.org>\r?$/m);
     });
 });
 

@@ -279,6 +279,22 @@ def sendwith(host, port, sender, rcpt, subject, extra, pad="0", size="size"):
     out(**submit(host, port, sender, rcpt, subject, extra=extra, pad=pad, announce=size != "nosize"))
 
 
+def sendraw(host, port, sender, rcpt, path):
+    """The message in PATH as it is (a report with its attachment), over STARTTLS."""
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        with smtplib.SMTP(host, int(port), local_hostname="client.example", timeout=20,
+                          source_address=(SOURCE, 0) if SOURCE else None) as smtp:
+            smtp.ehlo()
+            smtp.starttls(context=loose())
+            smtp.ehlo()
+            smtp.sendmail(sender, [rcpt], data)
+        out(ok=True)
+    except (smtplib.SMTPException, OSError) as e:
+        out(ok=False, error=f"{type(e).__name__}: {e}")
+
+
 def sieve_command(f, line, literal=None):
     """One ManageSieve command (RFC 5804); the response lines up to OK/NO/BYE, and whether it was OK."""
     f.write(line.encode() + b"\r\n")
@@ -813,6 +829,6 @@ if __name__ == "__main__":
              "plainlogin": plainlogin, "plaintext": plaintext, "search": search, "flood": flood, "tls": tls,
              "tlscontrol": tlscontrol, "sendhelo": sendhelo, "headers": header_block, "cipher": cipher, "hold": hold, "burst": burst, "fetch": fetch,
              "message": message, "dkim": dkim_check, "port": port_open,
-             "sendwith": sendwith, "sievescript": sievescript,
+             "sendwith": sendwith, "sendraw": sendraw, "sievescript": sievescript,
              "flags": flags, "setflags": setflags, "expunge": expunge, "mailboxes": every_mailbox}
     verbs[sys.argv[1]](*sys.argv[2:])

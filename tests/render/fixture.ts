@@ -6,6 +6,7 @@ import { DovecotInput } from "../../components/render/dovecot";
 import { SenderInput } from "../../components/render/maps";
 import { PAM_SERVICE } from "../../components/render/access";
 import { CIPHERS, PostfixInput, SniCert } from "../../components/render/postfix";
+import { reportAddresses } from "../../components/render/reports";
 
 export function config(options: { smtps?: boolean; imaps?: boolean } = {}): MailConfig {
     return parseConfig({
@@ -29,7 +30,8 @@ export function config(options: { smtps?: boolean; imaps?: boolean } = {}): Mail
 
 /** As components/mailServer.ts builds it. */
 export function postfixInput(c: MailConfig, tls: { certFile: string; keyFile: string; sni?: SniCert[] }): PostfixInput {
-    return { hostname: c.hostname, baseDomain: c.baseDomain, virtualDomains: c.virtualDomains, smtps: c.smtps, sni: [], ...tls };
+    return { hostname: c.hostname, baseDomain: c.baseDomain, virtualDomains: c.virtualDomains, smtps: c.smtps, sni: [],
+        reportAddresses: reportAddresses(c), ...tls };
 }
 
 /** As components/mailServer.ts builds it, for the version read from the server. */

@@ -8,6 +8,7 @@ import { tlsListeners } from "../../components/listeners";
 import { doctorConf, doctorService, doctorTimer, logrotate } from "../../components/render/ops";
 import { managedUnits } from "../../components/render/units";
 import { MTA_STS_UNIT, mtaStsDaemonConf, mtaStsPolicyMap } from "../../components/render/mtasts";
+import { REPORTS_TRANSPORT, reportsRecipient } from "../../components/render/reports";
 import { problems, ROOTFS_TIMEOUT_MS, Sandbox, selfSignedCert, SUITE } from "./debian";
 import { config, postfixInput } from "./fixture";
 
@@ -17,12 +18,12 @@ function params(text: string): Map<string, string> {
 
 describe.each([["starttls", 587], ["implicit", 465]] as const)(`smarthost on ${SUITE}, %s`, (tlsMode, port) => {
     const relay = { host: "smtp.relay.example", port, tls: tlsMode, username: "mailer@example.org" };
+    const c = config({});
     let sb: Sandbox;
     let dir: string;
 
     beforeAll(() => {
         sb = Sandbox.open();
-        const c = config({});
         const input = { ...postfixInput(c, selfSignedCert(sb, c.hostname)), relay };
         dir = sb.write("postfix/main.cf", mainCf(input)).replace(/\/main\.cf$/, "");
         sb.write("postfix/master.cf", masterCf(input));
@@ -44,9 +45,10 @@ describe.each([["starttls", 587], ["implicit", 465]] as const)(`smarthost on ${S
         expect(p.get("smtp_dns_support_level")).toBeUndefined();
         expect(p.get("smtp_tls_policy_maps")).toBeUndefined();
         expect(p.get("smtp_tls_loglevel")).toBe("1");
-        // no transport of ours sends around the relay (DKIM signing happens in cleanup, before any of them)
+        // no transport of ours sends around the relay (DKIM signing happens in cleanup, before any of them): the only
+        // entry routes the report reader's copies to its local pipe
         expect(p.get("default_transport")).toBeUndefined();
-        expect(p.get("transport_maps")).toBeUndefined();
+        expect(p.get("transport_maps")).toBe(`inline:{ ${reportsRecipient(c.hostname)}=${REPORTS_TRANSPORT}: }`);
     });
 
     test("postmap reads the SASL table; the entry's key is the relayhost value itself", () => {
@@ -135,7 +137,7 @@ describe(`logrotate and the inside checks on ${SUITE}`, () => {
         const units = managedUnits({ backup: true, storage: false });
         const conf = doctorConf({ doctor: { ...c.doctor, diskMaxPercent: 80 }, certs: c.certificate.lineages.slice(0, 3),
             ports: tlsListeners(c), backup: true, units });
-        const r = sb.run(["bash", "-c", `${conf}\necho "$DISK_MAX_PERCENT|$TLS_PORTS|$OUTBOUND|$CERTS|$BACKUP|$BACKUP_STAMP|$UNITS"`]);
+        const r = sb.run(["bash", "-c", `${conf}\necho "$DISK_MAX_PERCENT|$TLS_PORTS|$OUTBOUND|$CERTS|$BACKUP|$BACKUP_STAMP|$UNITS|$REPORTS"`]);
         // per lineage: the file, the name the mail ports are asked for (the hostname's own: none, "-"), nginx's name
         const certs = "mailstack:/etc/letsencrypt/live/mailstack/fullchain.pem:mail.example.org:mail.example.org " +
             "mailstack-example.org:/etc/letsencrypt/live/mailstack-example.org/fullchain.pem:-:autoconfig.example.org " +
@@ -143,7 +145,8 @@ describe(`logrotate and the inside checks on ${SUITE}`, () => {
         // every TLS port served, from the listener table (443: nginx, 4190: managesieve), with the daemon to reload
         expect(r.stdout.trim()).toBe("80|25:smtp:postfix 143:imap:dovecot 443:implicit:nginx 465:implicit:postfix " +
             "587:smtp:postfix 4190:sieve:dovecot|" +
-            `gmail-smtp-in.l.google.com:25:plain|${certs}|yes|/var/lib/mailstack/last-backup|${units.join(" ")}`);
+            `gmail-smtp-in.l.google.com:25:plain|${certs}|yes|/var/lib/mailstack/last-backup|${units.join(" ")}|` +
+            "/usr/local/lib/mailstack/mailstack-reports");
         const relayed = doctorConf({ doctor: c.doctor, certs: [], ports: [], backup: false, units: [],
             relay: { host: "smtp.relay.example", port: 465, tls: "implicit", username: "u" } });
         expect(sb.run(["bash", "-c", `${relayed}\necho "$OUTBOUND"`]).stdout.trim()).toBe("smtp.relay.example:465:implicit");

@@ -7,6 +7,7 @@ import { CONTROLLER_FILE, CONTROLLER_SALT_BYTES, CONTROLLER_SOCKET, controllerCo
     FROM_SYMBOL, keyPath, localSenderLua, mtaTagLua, ownershipLua, RAW_8BIT_SYMBOLS, rspamdFiles, RspamdInput, ruleName, SERVER_SENDER,
     SMTPUTF8_SYMBOL } from "../../components/render/rspamd";
 import { MAPS, ORIGINATING, SENDMAIL } from "../../components/render/postfix";
+import { port } from "../../components/listeners";
 import { senderLogins } from "../../components/render/maps";
 import { config, senderInput } from "./fixture";
 import { problems, ROOTFS_TIMEOUT_MS, Result, Sandbox, SUITE } from "./debian";
@@ -14,7 +15,7 @@ import { problems, ROOTFS_TIMEOUT_MS, Result, Sandbox, SUITE } from "./debian";
 function input(over: Partial<RspamdInput> = {}): RspamdInput {
     const c = config();
     return {
-        baseDomain: c.baseDomain, domains: [c.baseDomain, ...c.virtualDomains], selector: c.dkim.selector,
+        hostname: c.hostname, baseDomain: c.baseDomain, domains: [c.baseDomain, ...c.virtualDomains], selector: c.dkim.selector,
         addHeaderScore: c.spam.addHeaderScore, rejectScore: c.spam.rejectScore, greylisting: c.spam.greylisting, ...over,
     };
 }
@@ -274,6 +275,26 @@ print(tostring(mta_tagged(task, "${ORIGINATING}")) .. " " .. tostring(mta_tagged
         const lua = all()["rspamd.local.lua"];
         expect(lua.match(/get_request_header/g)).toHaveLength(1);
         expect(lua).toContain(`if mta_tagged(task, "${ORIGINATING}") or mta_tagged(task, "${SENDMAIL}") then return false end`);
+    });
+
+    test("DMARC reports: reporting on, sent from the base domain's postmaster to where mailstack-dmarc-report listens; " +
+        "DNS through the server's own resolver", () => {
+        const step = load(all(), `
+step configtest in_root rspamadm configtest
+step dump in_root rspamadm configdump dmarc options
+`);
+        expect(step("configtest").status).toBe(0);
+        const dump = step("dump").stdout;
+        const dmarc = section(dump, "dmarc");
+        expect(dmarc).toMatch(/enabled = true;/);
+        expect(dmarc).toMatch(/email = "postmaster@example\.org";/);
+        expect(dmarc).toMatch(/domain = "example\.org";/);
+        expect(dmarc).toMatch(/helo = "mail\.example\.org";/);
+        expect(dmarc).toMatch(/smtp = "127\.0\.0\.1";/);
+        expect(dmarc).toMatch(new RegExp(`smtp_port = ${port("dmarc-report")};`));
+        // what rspamadm dmarc_report itself reads of it: the same table, on this suite's rspamd
+        const options = section(dump, "options");
+        expect(options).toMatch(/nameserver = "127\.0\.0\.1";|nameserver \[\s*"127\.0\.0\.1",?\s*\]/);
     });
 
     test("the checks can fail: a Lua syntax error, a UCL syntax error", () => {

@@ -191,11 +191,12 @@ describe("doctor: certificates and inside checks", () => {
             .problems).toEqual(["does not cover mail.example.net", "expires in 4 days"]);
     });
 
-    test("the script's lines: checks, and the fingerprint of the certificate on disk", () => {
+    test("the script's lines: checks, the fingerprint of the certificate on disk, and the reports' summaries", () => {
         const r = parseInside("ok\tqueue\tempty\nfail\tdisk\tfull (limit 90%): /var/mail 95% space\ninfo\tcert-disk:mailstack\tAB:CD\n" +
-            "info\tcert-disk:mailstack-example.net\tEF:01\n");
+            "info\tcert-disk:mailstack-example.net\tEF:01\ninfo\tdmarc-report:example.net\tr.test 2026-12-05: 4 messages, all pass DMARC\n");
         expect(r.diskFingerprints).toEqual({ mailstack: "AB:CD", "mailstack-example.net": "EF:01" });
         expect(r.checks).toEqual([{ check: "queue", status: "ok", detail: "empty" },
-            { check: "disk", status: "fail", detail: "full (limit 90%): /var/mail 95% space" }]);
+            { check: "disk", status: "fail", detail: "full (limit 90%): /var/mail 95% space" },
+            { check: "dmarc-report:example.net", status: "info", detail: "r.test 2026-12-05: 4 messages, all pass DMARC" }]);
     });
 });

@@ -115,11 +115,14 @@ describe.each([[false, false], [true, false], [false, true], [true, true]])("ima
 });
 
 test("loopback: rspamd's, redis's and postsrsd's ports come from the table", () => {
-    const files = rspamdFiles({ baseDomain: "example.org", domains: ["example.org"], selector: "s", addHeaderScore: 6,
-        rejectScore: 15, greylisting: false });
+    const files = rspamdFiles({ hostname: "mail.example.org", baseDomain: "example.org", domains: ["example.org"], selector: "s",
+        addHeaderScore: 6, rejectScore: 15, greylisting: false });
     const bound = sorted([...Object.values(files), controllerConf(controllerHash("x".repeat(16), new Uint8Array(20)))].flatMap((t) => numbers(t, /127\.0\.0\.1:(\d+)/g)));
     expect(bound).toEqual(of(LISTENERS.filter((l) => l.daemon === "rspamd" || l.daemon === "redis")));
     expect(bound).toEqual(sorted(Object.values(PORTS)));
     expect(sorted(numbers(`${SRS_FORWARD_MAP} ${SRS_REVERSE_MAP}`, /127\.0\.0\.1:(\d+)/g)))
         .toEqual(of(LISTENERS.filter((l) => l.daemon === "postsrsd")));
+    // rspamadm sends its DMARC reports where mailstack-dmarc-report listens, which its unit names
+    const reporter = of(LISTENERS.filter((l) => l.daemon === "mailstack-dmarc-report"));
+    expect(numbers(files["local.d/dmarc.conf"], /smtp_port = (\d+)/g)).toEqual(reporter);
 });

@@ -24,7 +24,7 @@ test("managed units: one list, with the backup timer and the accounts path unit 
     expect(managedUnits({ backup: false, storage: false })).toEqual(["postfix.service", "dovecot.service", "rspamd.service",
         "redis-server.service", "nginx.service", "fail2ban.service", "postsrsd.service", "unbound.service",
         "postfix-mta-sts-resolver.service", "mailstack-learn.socket",
-        "mailstack-doctor.timer"]);
+        "mailstack-doctor.timer", "mailstack-dmarc-report.timer"]);
     expect(managedUnits({ backup: true, storage: true }).slice(-2)).toEqual(["mailstack-backup.timer", "mailstack-accounts.path"]);
 });
 
