@@ -3,18 +3,18 @@
 // rspamd's DMARC reports (its script, service and timer).
 
 import * as pulumi from "@pulumi/pulumi";
+import * as path from "path";
 import { port } from "./listeners";
 import {
     DMARC_REPORT_UNITS, DMARC_REPORTER, dmarcReportService, dmarcReportTimer, REPORTS_DIR, REPORTS_READER, REPORTS_USER,
 } from "./render/reports";
-import { CTL, Connection, putFile, quote, sha256, staticFile, step } from "./remote";
-import { ServerState } from "./serverState";
+import { CTL, Connection, quote, Repairs, sha256, staticFile, step, TextFile, writeFiles } from "./remote";
 
 export interface ReportsArgs {
     connection: pulumi.Input<Connection>;
     hostname: string;
     baseDomain: string;
-    state: ServerState;
+    state: Repairs;
 }
 
 export class Reports extends pulumi.ComponentResource {
@@ -23,24 +23,20 @@ export class Reports extends pulumi.ComponentResource {
         const user = step(`${name}-user`, {
             connection: args.connection, create: `${CTL} reports ${quote(REPORTS_USER)} ${quote(REPORTS_DIR)}`,
         }, { parent: this });
-        const repair = args.state.repairOf.bind(args.state);
-        putFile(`${name}-reader`, { path: REPORTS_READER, mode: "0755", owner: "root:root", content: staticFile("mailstack-reports") },
-            args.connection, { parent: this, dependsOn: [user] }, [repair(REPORTS_READER)]);
+        writeFiles(name, [{ path: REPORTS_READER, mode: "0755", content: staticFile("mailstack-reports"), id: "reader" }],
+            args.connection, args.state, { parent: this, dependsOn: [user] });
         const d = { hostname: args.hostname, baseDomain: args.baseDomain, port: port("dmarc-report") };
-        const files: [string, string, string][] = [
-            [DMARC_REPORTER, "0755", staticFile("mailstack-dmarc-report")],
-            [DMARC_REPORT_UNITS.service, "0644", dmarcReportService(d)],
-            [DMARC_REPORT_UNITS.timer, "0644", dmarcReportTimer()],
+        const files: TextFile[] = [
+            { path: DMARC_REPORTER, mode: "0755", content: staticFile("mailstack-dmarc-report") },
+            { path: DMARC_REPORT_UNITS.service, content: dmarcReportService(d) },
+            { path: DMARC_REPORT_UNITS.timer, content: dmarcReportTimer() },
         ];
-        const written = files.map(([path, mode, content]) => putFile(`${name}-${path.split("/").pop()}`, {
-            path, mode, owner: "root:root", content,
-        }, args.connection, { parent: this }, [repair(path)]));
-        const timer = DMARC_REPORT_UNITS.timer.split("/").pop() ?? "";
+        const written = writeFiles(name, files, args.connection, args.state, { parent: this });
         step(`${name}-timer`, {
             connection: args.connection,
-            create: `systemctl daemon-reload && systemctl enable --quiet ${timer} && systemctl restart ${timer}`,
-            delete: `systemctl disable --now --quiet ${timer} || true`,
-            triggers: [...files.map(([, , text]) => sha256(text)), repair(...files.map(([path]) => path))],
+            create: `${CTL} start ${path.posix.basename(DMARC_REPORT_UNITS.timer)}`,
+            delete: `systemctl disable --now --quiet ${path.posix.basename(DMARC_REPORT_UNITS.timer)} || true`,
+            triggers: [...files.map((f) => sha256(f.content)), args.state.repairOf(...files.map((f) => f.path))],
             // a changed file replaces this step: the old one's delete (disable) runs before the new create
         }, { parent: this, dependsOn: written, deleteBeforeReplace: true });
         this.registerOutputs({});

@@ -10,6 +10,7 @@
 // not a mailbox: smtpd refuses it from any client (no such local user), only cleanup's bcc reaches it.
 
 import { MailConfig, splitAddress } from "../config";
+import { unitFile } from "./systemd";
 
 /** The pipe runs as this system user (made by mailstack-ctl reports): not root or postfix (pipe(8) refuses both), and
  * no one who can read mailboxes: the reader parses attachments from anyone. */
@@ -70,8 +71,8 @@ export function reportsService(domains: string[]): string {
 
 export const DMARC_REPORTER = "/usr/local/lib/mailstack/mailstack-dmarc-report";
 export const DMARC_REPORT_UNITS = {
-    service: "/etc/systemd/system/mailstack-dmarc-report.service",
-    timer: "/etc/systemd/system/mailstack-dmarc-report.timer",
+    service: unitFile("mailstack-dmarc-report.service"),
+    timer: unitFile("mailstack-dmarc-report.timer"),
 } as const;
 
 /** The reports' sender: the base domain's postmaster, so that a reporter's bounce or question reaches the admin. */
