@@ -2,13 +2,10 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import { BanInput, FILTER_FILE, filter, JAIL_FILE, jail } from "./render/fail2ban";
-import { Connection, daemonConfig, Repairs } from "./remote";
+import { daemonConfig, FilesArgs } from "./remote";
 
-export interface Fail2banArgs {
-    connection: pulumi.Input<Connection>;
+export interface Fail2banArgs extends FilesArgs {
     input: BanInput;
-    /** Drift of the files: a changed one is written again and fail2ban reloaded. */
-    state: Repairs;
 }
 
 export class Fail2ban extends pulumi.ComponentResource {

@@ -3,16 +3,10 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import { MTA_STS_CONF, mtaStsDaemonConf } from "./render/mtasts";
-import { Connection, daemonConfig, Repairs } from "./remote";
-
-export interface MtaStsArgs {
-    connection: pulumi.Input<Connection>;
-    /** Drift of the file: a changed one is written again and the daemon restarted. */
-    state: Repairs;
-}
+import { daemonConfig, FilesArgs } from "./remote";
 
 export class MtaSts extends pulumi.ComponentResource {
-    constructor(name: string, args: MtaStsArgs, opts?: pulumi.ComponentResourceOptions) {
+    constructor(name: string, args: FilesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mailstack:index:MtaSts", name, {}, opts);
         daemonConfig(name, "mta-sts", [{ path: MTA_STS_CONF, content: mtaStsDaemonConf(), id: "conf" }],
             args.connection, args.state, { parent: this });

@@ -78,6 +78,13 @@ export interface Repairs {
     repairOf(...paths: string[]): pulumi.Output<number>;
 }
 
+/** What a component needs that only writes files and applies them: the server, and the drift check, by which a
+ * changed file is written again and its daemon restarted. */
+export interface FilesArgs {
+    connection: pulumi.Input<Connection>;
+    state: Repairs;
+}
+
 /** A file the stack writes, owned by root: 0644 unless MODE says otherwise. */
 export interface RootFile {
     path: string;

@@ -4,16 +4,10 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import { RESOLV_CONF, resolvConf, UNBOUND_CONF, unboundConf } from "./render/resolver";
-import { Connection, daemonConfig, Repairs } from "./remote";
-
-export interface ResolverArgs {
-    connection: pulumi.Input<Connection>;
-    /** Drift of the files: a changed one is written again and unbound restarted. */
-    state: Repairs;
-}
+import { daemonConfig, FilesArgs } from "./remote";
 
 export class Resolver extends pulumi.ComponentResource {
-    constructor(name: string, args: ResolverArgs, opts?: pulumi.ComponentResourceOptions) {
+    constructor(name: string, args: FilesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mailstack:index:Resolver", name, {}, opts);
         // resolv.conf is guarded with unbound's file (mailstack-ctl guarded_by): if unbound refuses the new config
         // or does not answer, both are taken back, and the system keeps a resolver that works.

@@ -242,16 +242,26 @@ def submit(host, port, sender, rcpt, subject, user=None, password=None, tls=True
         return dict(ok=False, stage=stage, code=None, error=f"{type(e).__name__}: {e}")
 
 
+def starttls(host, port):
+    """An SMTP session to HOST:PORT from this client, past STARTTLS (any certificate) and the EHLO after it."""
+    smtp = smtplib.SMTP(host, int(port), local_hostname="client.example", timeout=20,
+                        source_address=(SOURCE, 0) if SOURCE else None)
+    try:
+        smtp.ehlo()
+        smtp.starttls(context=loose())
+        smtp.ehlo()
+    except BaseException:
+        smtp.close()
+        raise
+    return smtp
+
+
 def burst(host, port, sender, rcpt, prefix, count, user, password):
     """Up to COUNT messages in one authenticated session, as fast as the server takes them, until one is refused:
     a rate limit is then reached by the count, not by how fast this machine happens to be."""
     results = []
     try:
-        with smtplib.SMTP(host, int(port), local_hostname="client.example", timeout=20,
-                          source_address=(SOURCE, 0) if SOURCE else None) as smtp:
-            smtp.ehlo()
-            smtp.starttls(context=loose())
-            smtp.ehlo()
+        with starttls(host, port) as smtp:
             smtp.user, smtp.password = user, password
             smtp.auth("PLAIN", smtp.auth_plain)
             for i in range(int(count)):
@@ -284,11 +294,7 @@ def sendraw(host, port, sender, rcpt, path):
     with open(path, "rb") as f:
         data = f.read()
     try:
-        with smtplib.SMTP(host, int(port), local_hostname="client.example", timeout=20,
-                          source_address=(SOURCE, 0) if SOURCE else None) as smtp:
-            smtp.ehlo()
-            smtp.starttls(context=loose())
-            smtp.ehlo()
+        with starttls(host, port) as smtp:
             smtp.sendmail(sender, [rcpt], data)
         out(ok=True)
     except (smtplib.SMTPException, OSError) as e:
