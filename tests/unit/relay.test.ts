@@ -49,9 +49,9 @@ test("without relayHost and webhook: no SASL table, no webhook file; the check t
     expect(creates).toEqual(expect.arrayContaining([
         expect.stringContaining("put /etc/logrotate.d/mailstack 0644"),
         expect.stringContaining("put /usr/local/sbin/mailstack-doctor 0755"),
-        expect.stringContaining("enable --quiet mailstack-doctor.timer"),
+        expect.stringContaining("mailstack-ctl start mailstack-doctor.timer"),
     ]));
     // a changed file replaces the timer step; the old step's disable must come first
-    expect(rec.byType(TYPES.remote).find((c) => String(reveal(c.inputs.create)).includes("enable --quiet mailstack-doctor.timer"))?.deleteBeforeReplace)
+    expect(rec.byType(TYPES.remote).find((c) => String(reveal(c.inputs.create)).includes("mailstack-ctl start mailstack-doctor.timer"))?.deleteBeforeReplace)
         .toBe(true);
 });
