@@ -221,6 +221,9 @@ const resolver = text([(r) => {
     return m !== null && isIP(m[1] ?? m[2]) !== 0 && (m[3] === undefined || (Number(m[3]) >= 1 && Number(m[3]) <= 65535));
 }, (r) => `"${r}" is not an address such as 192.0.2.53 or 192.0.2.53:5353`]);
 
+/** What a listing in one of spam.blocklists scores (components/render/rspamd.ts): rspamd's own for Spamhaus' XBL. */
+export const BLOCKLIST_SCORE = 4;
+
 const doctor = object({
     resolvers: describe(list(resolver).default([]), "`IP` or `IP:PORT`: what `npm run doctor` asks; the system's resolver when empty"),
     blocklists: describe(list(domain()).default(["zen.spamhaus.org", "bl.spamcop.net", "b.barracudacentral.org"]),
@@ -370,8 +373,11 @@ export const Schema = object({
         addHeaderScore: z.number({ error: (iss) => `expected a positive number, got ${show(iss.input)}` }).positive().default(6),
         rejectScore: z.number({ error: (iss) => `expected a positive number, got ${show(iss.input)}` }).positive().default(15),
         greylisting: flag().default(false),
+        blocklists: list(domain()).default([]),
     }).prefault({}), "rspamd's scores on port 25; from `addHeaderScore` a message gets `X-Spam: Yes` (and is filed " +
-        "into Junk), from `rejectScore` it is refused; `greylisting`: a 4xx on first contact (it delays mail from new senders)"),
+        "into Junk), from `rejectScore` it is refused; `greylisting`: a 4xx on first contact (it delays mail from new senders); " +
+        "`blocklists`: DNS blocklist zones to look the sending address up in, besides rspamd's own (Spamhaus and others): " +
+        `a listing scores ${BLOCKLIST_SCORE}, through the server's own resolver`),
 });
 
 type Output = z.output<typeof Schema>;

@@ -5,6 +5,7 @@
 import { blake2b } from "@noble/hashes/blake2b";
 import { port } from "../listeners";
 import { LOCAL_ANY_SENDER, MAPS, ORIGINATING, SENDMAIL } from "./postfix";
+import { BLOCKLIST_SCORE } from "../schema";
 import { dmarcConf } from "./reports";
 import { RESOLVER_ADDRESS } from "./resolver";
 
@@ -43,6 +44,30 @@ export interface RspamdInput {
     addHeaderScore: number;
     rejectScore: number;
     greylisting: boolean;
+    /** More DNS blocklist zones for the connecting address (spam.blocklists). */
+    blocklists: string[];
+}
+
+/** The symbol of a listing in ZONE: e.g. MAILSTACK_RBL_BL_EXAMPLE_NET for bl.example.net. */
+export const blocklistSymbol = (zone: string): string => `MAILSTACK_RBL_${zone.toUpperCase().replace(/[^A-Z0-9]/g, "_")}`;
+
+/** local.d/rbl.conf and rbl_group.conf (its scores) for the admin's blocklists; nothing without any. */
+function blocklists(zones: string[]): Record<string, string> {
+    if (zones.length === 0) return {};
+    const rule = (z: string): string => `  ${blocklistSymbol(z).toLowerCase()} {
+    rbl = ${q(z)};
+    checks = ["from"];
+    symbol = ${q(blocklistSymbol(z))};
+    ipv6 = true;
+  }`;
+    const score = (z: string): string => `  ${blocklistSymbol(z)} {
+    weight = ${BLOCKLIST_SCORE}.0;
+    description = ${q(`the sending address is listed in ${z}`)};
+  }`;
+    return {
+        "local.d/rbl.conf": HEADER + `rbls {\n${zones.map(rule).join("\n")}\n}\n`,
+        "local.d/rbl_group.conf": HEADER + `symbols {\n${zones.map(score).join("\n")}\n}\n`,
+    };
 }
 
 export function keyPath(k: DkimKeyRef): string {
@@ -100,6 +125,8 @@ export function rspamdFiles(r: RspamdInput): Record<string, string> {
             "rewrite_subject = null;",
         ].join("\n") + "\n",
         "local.d/greylist.conf": HEADER + `enabled = ${r.greylisting};\n`,
+        // the admin's blocklists, beside rspamd's own: looked up through unbound, like every query of rspamd's
+        ...blocklists(r.blocklists),
         // DMARC aggregate reports of the mail we receive (components/render/reports.ts)
         "local.d/dmarc.conf": dmarcConf({ hostname: r.hostname, baseDomain: r.baseDomain, port: port("dmarc-report") }),
         "local.d/dkim_signing.conf": dkimSigning(r),

@@ -13,7 +13,7 @@ import { DnsRecord } from "../../components/render/records";
 import { DMARC_REPORTER, REPORTS_DIR } from "../../components/render/reports";
 import { port } from "../../components/listeners";
 import { REPORT_LINES, reportMails } from "../fixtures/reports";
-import { CLIENT_NETNS, SERVER_NETNS, inGuest, logins, mail, onServer, onServerStatus, output, pulumi, ROOT, setOf, testbed, unpublished } from "./testbed";
+import { CLIENT_NETNS, SERVER_NETNS, inGuest, logins, mail, onServer, onServerStatus, output, pulumi, ROOT, setOf, setRecords, testbed, unpublished } from "./testbed";
 
 jest.setTimeout(600_000);
 
@@ -43,23 +43,6 @@ function doctorTable(name: string): string {
         "--stack", "local"], { cwd: ROOT, encoding: "utf8" });
     writeFileSync(path.join(DIR, `doctor-${name}.txt`), `exit ${r.status}\n${r.stdout}`);
     return r.stdout;
-}
-
-// ---------------------------------------------------------------- the test DNS server
-
-// The stack publishes its records in the test DNS (Knot in the client namespace, scripts/testbed) with RFC 2136;
-// a test changes one "by hand" the same way, with the testbed's TSIG key, and puts it back.
-const TSIG = readFileSync(path.join(ROOT, ".local", "dns", "tsig.key"), "utf8").trim().split(":")[2];
-
-function setRecords(zone: string, fqdn: string, type: string, values: string[]): void {
-    const r = spawnSync("ip", ["netns", "exec", CLIENT_NETNS, "sh", "files/dns-update", values.length > 0 ? "set" : "delete"], {
-        cwd: ROOT, input: `${TSIG}\n`, encoding: "utf8", env: {
-            ...process.env, DNS_SERVER: "192.0.2.1", DNS_PORT: "53", DNS_KEY_NAME: "mailstack-local",
-            DNS_KEY_ALGORITHM: "hmac-sha256", RRSET_ZONE: zone, RRSET_FQDN: fqdn, RRSET_TYPE: type, RRSET_TTL: "60",
-            RRSET_VALUES: values.join("\n"),
-        },
-    });
-    expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: "" });
 }
 
 // ---------------------------------------------------------------- outside.py, certificates, config variants

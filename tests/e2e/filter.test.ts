@@ -4,7 +4,8 @@
 // The keys survive a second `up`. rspamd, its controller and redis are not reachable from outside.
 
 import { DnsRecord } from "../../components/render/records";
-import { dkimTable, mail, onServer, onServerStatus, output, pulumi, testbed } from "./testbed";
+import { blocklistSymbol } from "../../components/render/rspamd";
+import { dkimTable, mail, onServer, onServerStatus, output, pulumi, setRecords, testbed } from "./testbed";
 
 jest.setTimeout(600_000);
 
@@ -134,6 +135,27 @@ describe("port 25: mail from outside is checked", () => {
             "someone@elsewhere.test", "Hello Bob, my domain's SPF does not list this address.");
         expect(sent).toMatchObject({ ok: true });
         expect(verdict((sent as { queued?: string }).queued)).toMatch(/\bR_SPF_FAIL\(/);
+    });
+
+    // spam.blocklists of the local stack: the test DNS's bl.mailstack.test, which lists the client's address for the
+    // length of this test. rspamd asks only unbound on 127.0.0.1, which asks the test DNS: a listing seen by rspamd
+    // went through it. unbound's cache is flushed for the zone before (earlier messages cached "not listed") and
+    // after (no later message is scored as listed).
+    test("an address listed in a blocklist of spam.blocklists: its symbol, through the server's own resolver", () => {
+        const zone = "bl.mailstack.test";
+        const listed = `${t.clientAddress.split(".").reverse().join(".")}.${zone}`;
+        const flush = (): string => onServer(`unbound-control flush_zone ${zone}`);
+        setRecords(zone, listed, "A", ["127.0.0.2"]);
+        try {
+            flush();
+            const sent = mail("message", host, "25", "someone@client.example.net", "bob@example.net", `listed ${run}`,
+                "Someone <someone@client.example.net>", "Hello Bob, my address is on a blocklist today.");
+            expect(sent).toMatchObject({ ok: true });
+            expect(verdict((sent as { queued?: string }).queued)).toMatch(new RegExp(`\\b${blocklistSymbol(zone)}\\(`));
+        } finally {
+            setRecords(zone, listed, "A", []);
+            flush();
+        }
     });
 
     describe("a moderate score gets X-Spam: Yes", () => {

@@ -26,6 +26,8 @@ export interface Testbed {
     serverId: string;
     serverAddress: string;
     clientNetns: string;
+    /** Where the tests' outside mail comes from (the client namespace). */
+    clientAddress: string;
     sshPrivateKeyFile: string;
     sshKnownHostsFile: string;
     systemUser: { name: string; password: string; address: string };
@@ -211,6 +213,24 @@ export function dkimTable(records = output<{ name: string; value: string; string
 
 /** The test DNS: Knot in the client namespace (scripts/testbed), where the local stack publishes its records. */
 export const TEST_DNS = "192.0.2.1";
+
+/**
+ * A record set of the test DNS changed "by hand", as an admin would in a DNS console (VALUES empty: deleted): sent
+ * as the stack sends its own (RFC 2136, files/dns-update) with the testbed's TSIG key, from the client namespace.
+ */
+export function setRecords(zone: string, fqdn: string, type: string, values: string[]): void {
+    const tsig = readFileSync(path.join(ROOT, ".local", "dns", "tsig.key"), "utf8").trim().split(":")[2];
+    const r = spawnSync("ip", ["netns", "exec", CLIENT_NETNS, "sh", "files/dns-update", values.length > 0 ? "set" : "delete"], {
+        cwd: ROOT, input: `${tsig}\n`, encoding: "utf8", env: {
+            ...process.env, DNS_SERVER: TEST_DNS, DNS_PORT: "53", DNS_KEY_NAME: "mailstack-local",
+            DNS_KEY_ALGORITHM: "hmac-sha256", RRSET_ZONE: zone, RRSET_FQDN: fqdn, RRSET_TYPE: type, RRSET_TTL: "60",
+            RRSET_VALUES: values.join("\n"),
+        },
+    });
+    if (r.status !== 0 || r.stderr !== "") {
+        throw new Error(`dns-update ${type} ${fqdn}: ${r.status} ${r.stderr}`);
+    }
+}
 
 /** A DNS answer as the tests read it: its status, whether it came validated (the AD flag), and the values of the
  * asked type, names without their final dot and a TXT record's strings joined (the record is one text). */

@@ -3,11 +3,12 @@
 
 import * as fs from "fs";
 import * as path from "path";
-import { CONTROLLER_FILE, CONTROLLER_SALT_BYTES, CONTROLLER_SOCKET, controllerConf, controllerHash, eaiComposite, FORGED_SYMBOL,
+import { blocklistSymbol, CONTROLLER_FILE, CONTROLLER_SALT_BYTES, CONTROLLER_SOCKET, controllerConf, controllerHash, eaiComposite, FORGED_SYMBOL,
     FROM_SYMBOL, keyPath, localSenderLua, mtaTagLua, ownershipLua, RAW_8BIT_SYMBOLS, rspamdFiles, RspamdInput, ruleName, SERVER_SENDER,
     SMTPUTF8_SYMBOL } from "../../components/render/rspamd";
 import { MAPS, ORIGINATING, SENDMAIL } from "../../components/render/postfix";
 import { port } from "../../components/listeners";
+import { BLOCKLIST_SCORE } from "../../components/schema";
 import { senderLogins } from "../../components/render/maps";
 import { config, senderInput } from "./fixture";
 import { problems, ROOTFS_TIMEOUT_MS, Result, Sandbox, SUITE } from "./debian";
@@ -16,7 +17,8 @@ function input(over: Partial<RspamdInput> = {}): RspamdInput {
     const c = config();
     return {
         hostname: c.hostname, baseDomain: c.baseDomain, domains: [c.baseDomain, ...c.virtualDomains], selector: c.dkim.selector,
-        addHeaderScore: c.spam.addHeaderScore, rejectScore: c.spam.rejectScore, greylisting: c.spam.greylisting, ...over,
+        addHeaderScore: c.spam.addHeaderScore, rejectScore: c.spam.rejectScore, greylisting: c.spam.greylisting,
+        blocklists: c.spam.blocklists, ...over,
     };
 }
 
@@ -295,6 +297,30 @@ step dump in_root rspamadm configdump dmarc options
         // what rspamadm dmarc_report itself reads of it: the same table, on this suite's rspamd
         const options = section(dump, "options");
         expect(options).toMatch(/nameserver = "127\.0\.0\.1";|nameserver \[\s*"127\.0\.0\.1",?\s*\]/);
+    });
+
+    test("spam.blocklists: each zone a rule of rspamd's rbl module for the connecting address, with its score; none without", () => {
+        expect(Object.keys(all()).filter((f) => f.includes("rbl"))).toEqual([]);
+        const zones = ["bl.mailstack.test", "dnsbl.example.net"];
+        const step = load(all({ blocklists: zones }), `
+step configtest in_root rspamadm configtest
+step dump in_root rspamadm configdump rbl
+step symbols in_root rspamadm configdump group
+`);
+        expect(step("configtest").status).toBe(0);
+        const rbl = section(step("dump").stdout, "rbl");
+        for (const z of zones) {
+            const rule = new RegExp(`${blocklistSymbol(z).toLowerCase()} \\{[^}]*\\}`).exec(rbl)?.[0] ?? "";
+            expect(rule).toContain(`rbl = "${z}";`);
+            expect(rule).toContain(`symbol = "${blocklistSymbol(z)}";`);
+            expect(rule).toMatch(/checks \[\s*"from",?\s*\]/);
+        }
+        // rspamd's own lists stay
+        expect(rbl).toContain("zen.spamhaus.org");
+        const group = section(step("symbols").stdout, "group");
+        for (const z of zones) {
+            expect(group).toMatch(new RegExp(`${blocklistSymbol(z)} \\{[^}]*weight = ${BLOCKLIST_SCORE}(\\.0)?;`));
+        }
     });
 
     test("the checks can fail: a Lua syntax error, a UCL syntax error", () => {

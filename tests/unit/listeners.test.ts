@@ -116,7 +116,7 @@ describe.each([[false, false], [true, false], [false, true], [true, true]])("ima
 
 test("loopback: rspamd's, redis's and postsrsd's ports come from the table", () => {
     const files = rspamdFiles({ hostname: "mail.example.org", baseDomain: "example.org", domains: ["example.org"], selector: "s",
-        addHeaderScore: 6, rejectScore: 15, greylisting: false });
+        addHeaderScore: 6, rejectScore: 15, greylisting: false, blocklists: [] });
     const bound = sorted([...Object.values(files), controllerConf(controllerHash("x".repeat(16), new Uint8Array(20)))].flatMap((t) => numbers(t, /127\.0\.0\.1:(\d+)/g)));
     expect(bound).toEqual(of(LISTENERS.filter((l) => l.daemon === "rspamd" || l.daemon === "redis")));
     expect(bound).toEqual(sorted(Object.values(PORTS)));
