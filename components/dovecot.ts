@@ -1,12 +1,11 @@
 // dovecot: one dovecot.conf in the syntax of the version the server runs, staged, checked by doveconf, applied.
 
 import * as pulumi from "@pulumi/pulumi";
-import * as path from "path";
 import {
     DovecotInput, dovecotConf, dovecotVersion, LEARN_PROGRAM, LEARN_UNITS, learnProgram, learnService, learnSocket, quotaFile,
     REPORT_HAM, REPORT_SPAM, reportSieve, SIEVE_BEFORE, spamSieve, VHOME,
 } from "./render/dovecot";
-import { CTL, Connection, putFile, quote, sha256, step, writeFiles } from "./remote";
+import { CTL, Connection, putFile, quote, sha256, startUnit, step, TextFile, writeFiles } from "./remote";
 import { ServerState } from "./serverState";
 
 export interface DovecotArgs {
@@ -22,10 +21,10 @@ export const QUOTA_FILE = "/etc/dovecot/quota";
 /** Moves virtual users' sieve scripts and duplicate database from the Maildir's top into its VHOME (idempotent). */
 export const VMAIL_HOMES = `${CTL} vmail-homes ${quote(VHOME)}`;
 /** Junk learns: the pipe program and its socket-activated service (written before dovecot.conf names them). */
-const LEARN_FILES: [string, string, string][] = [
-    [LEARN_PROGRAM, "0755", learnProgram()],
-    [LEARN_UNITS.socket, "0644", learnSocket()],
-    [LEARN_UNITS.service, "0644", learnService()],
+const LEARN_FILES: TextFile[] = [
+    { path: LEARN_PROGRAM, mode: "0755", content: learnProgram() },
+    { path: LEARN_UNITS.socket, content: learnSocket() },
+    { path: LEARN_UNITS.service, content: learnService() },
 ];
 const REPORTS: [string, string][] = [[REPORT_SPAM, reportSieve("spam")], [REPORT_HAM, reportSieve("ham")]];
 
@@ -47,15 +46,9 @@ export class Dovecot extends pulumi.ComponentResource {
             connection: args.connection, create: `${CTL} sieve ${quote(SIEVE_BEFORE)}`, stdin: spamSieve(),
             triggers: [args.state.repairOf(SIEVE_BEFORE)],
         }, { parent: this });
-        const learnFiles = writeFiles(name, LEARN_FILES.map(([path, mode, content]) => ({ path, mode, content })),
-            args.connection, args.state, { parent: this });
-        const learnSocket = step(`${name}-learn-socket`, {
-            connection: args.connection,
-            create: `${CTL} start ${path.posix.basename(LEARN_UNITS.socket)}`,
-            delete: "systemctl disable --now --quiet mailstack-learn.socket || true",
-            triggers: [...LEARN_FILES.map(([, , content]) => sha256(content)), args.state.repairOf(...LEARN_FILES.map(([p]) => p))],
-            // a changed unit replaces this step: the old one's delete (disable) must run before the new create
-        }, { parent: this, dependsOn: learnFiles, deleteBeforeReplace: true });
+        const learnFiles = writeFiles(name, LEARN_FILES, args.connection, args.state, { parent: this });
+        const learnSocket = startUnit(`${name}-learn-socket`, LEARN_UNITS.socket, LEARN_FILES, args.connection, args.state,
+            { parent: this, dependsOn: learnFiles });
         // Right after the new homes go live, what virtual users kept in the old ones moves there (ctl vmail-homes).
         const applied = step(`${name}-apply`, {
             connection: args.connection,

@@ -2,14 +2,13 @@
 // and their timer, which posts failures to a webhook rather than by mail through the server being checked.
 
 import * as pulumi from "@pulumi/pulumi";
-import * as path from "path";
 import { DoctorConfig, Lineage, RelayHostConfig } from "./config";
 import { Listener } from "./listeners";
 import {
     DOCTOR, DOCTOR_CONF, DOCTOR_TIMER, DOCTOR_UNIT, doctorConf, doctorService, doctorTimer, LOGROTATE_FILE, logrotate,
     WEBHOOK_CONF, webhookConf,
 } from "./render/ops";
-import { CTL, Connection, quote, sha256, staticFile, step, TextFile, writeFiles } from "./remote";
+import { CTL, Connection, quote, staticFile, startUnit, step, TextFile, writeFiles } from "./remote";
 import { ServerState } from "./serverState";
 
 export interface OpsArgs {
@@ -29,11 +28,6 @@ export interface OpsArgs {
     backup: boolean;
     /** The units the doctor checks by name. */
     units: string[];
-}
-
-/** The files Ops writes. */
-export function opsFiles(alertWebhook: boolean): string[] {
-    return [LOGROTATE_FILE, DOCTOR, DOCTOR_CONF, DOCTOR_UNIT, DOCTOR_TIMER, ...(alertWebhook ? [WEBHOOK_CONF] : [])];
 }
 
 export class Ops extends pulumi.ComponentResource {
@@ -63,13 +57,7 @@ export class Ops extends pulumi.ComponentResource {
                 triggers: [args.state.repairOf(WEBHOOK_CONF)],
             }, { parent: this, deleteBeforeReplace: true }));
         }
-        step(`${name}-timer`, {
-            connection: args.connection,
-            create: `${CTL} start ${path.posix.basename(DOCTOR_TIMER)}`,
-            delete: "systemctl disable --now --quiet mailstack-doctor.timer || true",
-            triggers: [...files.map((f) => sha256(f.content)), args.state.repairOf(...opsFiles(false))],
-            // A changed file replaces this step: the old one's delete (disable) must run before the new create.
-        }, { parent: this, dependsOn: written, deleteBeforeReplace: true });
+        startUnit(`${name}-timer`, DOCTOR_TIMER, files, args.connection, args.state, { parent: this, dependsOn: written });
         this.registerOutputs({});
     }
 }

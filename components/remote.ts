@@ -106,6 +106,22 @@ export function writeFiles(name: string, files: RootFile[], connection: pulumi.I
 }
 
 /**
+ * The unit at UNIT_FILE, one of the stack's own (its job's FILES written by writeFiles), enabled and started through
+ * `mailstack-ctl start`, which takes the job's files back if it does not come up; again when a text changes or a
+ * file drifted. A changed file replaces the step, and the old step's delete (disable) runs before the new create.
+ */
+export function startUnit(name: string, unitFile: string, files: TextFile[], connection: pulumi.Input<Connection>,
+    state: Repairs, opts: pulumi.CustomResourceOptions): command.remote.Command {
+    const unit = path.posix.basename(unitFile);
+    return step(name, {
+        connection,
+        create: `${CTL} start ${unit}`,
+        delete: `systemctl disable --now --quiet ${unit} || true`,
+        triggers: [...files.map((f) => sha256(f.content)), state.repairOf(...files.map((f) => f.path))],
+    }, { ...opts, deleteBeforeReplace: true });
+}
+
+/**
  * A daemon's config files, then `mailstack-ctl VERB`, which checks them with the daemon, (re)starts and probes it,
  * and takes every one of them back if it refuses them. The apply runs again when a text changes or a file drifted.
  */

@@ -3,12 +3,11 @@
 // rspamd's DMARC reports (its script, service and timer).
 
 import * as pulumi from "@pulumi/pulumi";
-import * as path from "path";
 import { port } from "./listeners";
 import {
     DMARC_REPORT_UNITS, DMARC_REPORTER, dmarcReportService, dmarcReportTimer, REPORTS_DIR, REPORTS_READER, REPORTS_USER,
 } from "./render/reports";
-import { CTL, Connection, quote, Repairs, sha256, staticFile, step, TextFile, writeFiles } from "./remote";
+import { CTL, Connection, quote, Repairs, staticFile, startUnit, step, TextFile, writeFiles } from "./remote";
 
 export interface ReportsArgs {
     connection: pulumi.Input<Connection>;
@@ -32,13 +31,7 @@ export class Reports extends pulumi.ComponentResource {
             { path: DMARC_REPORT_UNITS.timer, content: dmarcReportTimer() },
         ];
         const written = writeFiles(name, files, args.connection, args.state, { parent: this });
-        step(`${name}-timer`, {
-            connection: args.connection,
-            create: `${CTL} start ${path.posix.basename(DMARC_REPORT_UNITS.timer)}`,
-            delete: `systemctl disable --now --quiet ${path.posix.basename(DMARC_REPORT_UNITS.timer)} || true`,
-            triggers: [...files.map((f) => sha256(f.content)), args.state.repairOf(...files.map((f) => f.path))],
-            // a changed file replaces this step: the old one's delete (disable) runs before the new create
-        }, { parent: this, dependsOn: written, deleteBeforeReplace: true });
+        startUnit(`${name}-timer`, DMARC_REPORT_UNITS.timer, files, args.connection, args.state, { parent: this, dependsOn: written });
         this.registerOutputs({});
     }
 }
