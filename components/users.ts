@@ -35,7 +35,7 @@ function password(name: string, parent: pulumi.Resource, formerly?: string): ran
 export class Users extends pulumi.ComponentResource {
     readonly virtualUserPasswords: pulumi.Output<Record<string, string>>;
     readonly systemUserPasswords: pulumi.Output<Record<string, string>>;
-    /** /etc/pam.d/mailstack, which dovecot's pam passdb needs. */
+    /** /etc/pam.d/mailstack, which dovecot's pam passdb needs, checked. */
     readonly pam: pulumi.Resource;
     readonly nonMail: pulumi.Resource;
 
@@ -105,9 +105,16 @@ export class Users extends pulumi.ComponentResource {
         const scan = step(`${name}-accounts`, { connection: conn, create: `${CTL} accounts` }, { parent: this });
         const accounts = scan.stdout.apply(parseAccounts);
         const scope = { scope: c.loginScope, listed: c.systemUsers };
-        this.pam = putFile(`${name}-pam`, {
-            path: PAM_FILE, mode: "0644", owner: "root:root", content: accounts.apply((a) => pamService(a, scope)),
-        }, conn, { parent: this }, [args.state.repairOf(PAM_FILE)]);
+        const pam = accounts.apply((a) => pamService(a, scope));
+        const pamRepair = args.state.repairOf(PAM_FILE);
+        const pamPut = putFile(`${name}-pam`, { path: PAM_FILE, mode: "0644", owner: "root:root", content: pam },
+            conn, { parent: this }, [pamRepair]);
+        // dovecot's auth reads the file at every system user's login, and libpam fails every login on a line it
+        // cannot use: mailstack-ctl checks it as libpam reads it, and takes it back (the put kept the previous one)
+        // if it would. Again whenever the text changes or the file drifted, like a daemon's apply.
+        this.pam = step(`${name}-pam-check`, {
+            connection: conn, create: `${CTL} pam`, triggers: [pam.apply(sha256), pamRepair],
+        }, { parent: this, dependsOn: [pamPut] });
         const aliased = Object.keys(aliases).filter((a) => splitAddress(a).domain === c.baseDomain)
             .map((a) => splitAddress(a).local);
         this.nonMail = step(`${name}-nonmail_recipients`, {

@@ -4,7 +4,7 @@
 
 import { readFileSync } from "fs";
 import * as path from "path";
-import { LOCKED_USERS } from "./access";
+import { LOCKED_USERS, PAM_FILE } from "./access";
 import { BACKUP_ENV } from "./backup";
 import { FILTER_FILE } from "./fail2ban";
 import { VHOSTS } from "./dovecot";
@@ -23,6 +23,7 @@ export const CTL = "/usr/local/sbin/mailstack-ctl";
 /** The shell variables of the script's head: name -> path. */
 export const CTL_PATHS: Record<string, string> = {
     LOCKED: LOCKED_USERS,
+    PAM_FILE,
     NGINX_HTTP: NGINX_STAGED.http,
     NGINX_FULL: NGINX_STAGED.full,
     NGINX_CONF,

@@ -59,6 +59,7 @@ describe("drift", () => {
         const KEY = "/var/lib/rspamd/dkim/example.net.mailstack.key";
         const POLICY = "/var/lib/mailstack/www/mta-sts.txt";
         const JAIL = "/etc/fail2ban/jail.d/mailstack.local";
+        const PAM = "/etc/pam.d/mailstack";
         const special = [ACTIONS, KEY, POLICY, JAIL];
         const records = onServer("cd /etc/mailstack/managed && find . -type f ! -name '*.new.*' | cut -c2- | sort")
             .split("\n").filter((f) => f !== "");
@@ -67,7 +68,7 @@ describe("drift", () => {
         // every file the drift check watches (every file this config writes) has its record: the whole set is
         // tested. (Records of what earlier configs of the other tests wrote, another domain's, stay unwatched.)
         expect(recorded.filter((f) => !records.includes(f))).toEqual([]);
-        expect(recorded).toEqual(expect.arrayContaining(special));
+        expect(recorded).toEqual(expect.arrayContaining([...special, PAM]));
         expect(recorded.length).toBeGreaterThan(40);
         const others = recorded.filter((f) => !special.includes(f));
         const sums = (): string => onServer(`sha256sum ${recorded.join(" ")}`);
@@ -90,6 +91,9 @@ describe("drift", () => {
         expect(r.stderr).toBe("");
         expect(r.status).toBe(0);
         expect(sums()).toBe(before.sums);
+        // the PAM service, written again, is checked again before dovecot reads it
+        expect(r.stdout).toContain(`${PAM} was changed by hand since the last up: restored`);
+        expect(r.stdout).toContain(`pam: ${PAM} checked`);
         expect(onServer(`/usr/local/sbin/mailstack-ctl drifted ${recorded.join(" ")}`)).toBe("");
         expect(maxRetry()).toBe(before.maxRetry);
         expect(rspamdPid()).not.toBe(before.rspamd);

@@ -2,6 +2,7 @@
 // script): account steps run at once, as the engine runs them, a CA that forgot the stored ACME account (a
 // stand-in certbot) gets a new one, and virtual users' dovecot files move out of the Maildir's top into its home.
 
+import { PAM_FILE, pamService } from "../../components/render/access";
 import { VHOME } from "../../components/render/dovecot";
 import { Result, ROOTFS_TIMEOUT_MS, Sandbox, SUITE } from "./debian";
 import { ctlScript } from "../../components/render/ctl";
@@ -155,6 +156,105 @@ echo "Successfully received certificate."
         expect(sb.step("options").stdout).toBe("# as the daemon serves it\n");
         expect(sb.step("left").stdout).toBe("");
         expect(sb.step("drifted").stdout).toBe([options, added, jail].map((f) => `D ${f}\n`).join(""));
+    });
+
+    // dovecot's PAM service is written in place and read at every system user's login: `pam` checks it against the
+    // suite's real PAM modules and /etc/pam.d as libpam reads it, and takes a file it refuses back to the previous one.
+    describe("pam:", () => {
+        const rendered = pamService({ uidMin: 1000, uidMax: 60000 }, { scope: "all-humans", listed: [] });
+        /** Puts each text in turn, `pam` after each (steps put-N, pam-N); then the file, what is pending and left. */
+        const puts = (...texts: string[]): void => {
+            texts.forEach((t, i) => sb.write(`pam-${i}`, t));
+            const r = sb.isolated(`${PRIVATE}
+                mkdir -p "$ROOT/var/lib/mailstack" && hide var/lib/mailstack 0700
+                for i in ${texts.map((_, i) => i).join(" ")}; do
+                    step "put-$i" sh -c "chroot $ROOT sh $I/mailstack-ctl put ${PAM_FILE} 0644 root:root < $W/pam-$i"
+                    step "pam-$i" ctl pam
+                done
+                step file cat "$ROOT${PAM_FILE}"
+                step left sh -c "ls -A $ROOT/var/lib/mailstack/pending; ls -A $ROOT/etc/pam.d | grep -F .mailstack. || true"
+                step drifted ctl drifted ${PAM_FILE}
+            `);
+            expect(r.stderr).toBe("");
+            texts.forEach((_, i) => expect(sb.step(`put-${i}`)).toEqual({ status: 0, stdout: "", stderr: "" }));
+        };
+        const checked = { status: 0, stdout: `pam: ${PAM_FILE} checked\n`, stderr: "" };
+        const refused = `mailstack-ctl: ${PAM_FILE} refused, the previous file is back in place:\n`;
+        const modules = "(/usr)?/lib/x86_64-linux-gnu/security";
+
+        test("pam: the rendered service passes (both scopes), and nothing stays pending", () => {
+            const listed = pamService({ uidMin: 1000, uidMax: 60000 }, { scope: "listed", listed: ["frank", "gina"] });
+            puts(rendered, listed);
+            expect([sb.step("pam-0"), sb.step("pam-1")]).toEqual([checked, checked]);
+            expect(sb.step("file").stdout).toBe(listed);
+            expect(sb.step("left").stdout).toBe("");
+            expect(sb.step("drifted").stdout).toBe("");
+        });
+
+        test("pam: a module that is not installed is refused, and the previous file is back", () => {
+            puts(rendered, rendered.replace("pam_listfile.so", "pam_listfiles.so"));
+            expect(sb.step("pam-0")).toEqual(checked);
+            const run = sb.step("pam-1");
+            expect(run.status).toBe(1);
+            expect(run.stdout).toBe("");
+            expect(run.stderr).toMatch(new RegExp(`^${refused}${PAM_FILE}:4: module pam_listfiles\\.so is not in ${modules}\n$`));
+            expect(sb.step("file").stdout).toBe(rendered);
+            expect(sb.step("left").stdout).toBe("");
+            // the record keeps the refused text: the next preview names the file, the next up tries it again
+            expect(sb.step("drifted").stdout).toBe(`D ${PAM_FILE}\n`);
+        });
+
+        test("pam: every bad line is named with its line number in one message; good forms pass", () => {
+            puts(rendered, [
+                "# comments, blank lines, a continued line, brackets and a -type line are fine",
+                "",
+                "autth     required   pam_unix.so",
+                "account   sufficent  pam_unix.so",
+                "auth      [success=1 default=ignore] pam_unix.so \\",
+                "              nullok",
+                "session   required   pam_mailstack_nothere.so",
+                "@include  common-nothere",
+                "password  include    common-password",
+                "account   substack   nothere",
+                "auth      [sucess=ok] pam_unix.so",
+                "-session  optional   pam_mailstack_nothere.so",
+                "AUTH      Required   pam_permit.so  # words are case-insensitive",
+                "",
+            ].join("\n"));
+            const run = sb.step("pam-1");
+            expect(run.status).toBe(1);
+            const [head, ...lines] = run.stderr.trimEnd().split("\n");
+            expect(`${head}\n`).toBe(refused);
+            expect(lines.map((l) => l.replace(new RegExp(modules), "MODULES"))).toEqual([
+                `${PAM_FILE}:3: unknown type "autth"`,
+                `${PAM_FILE}:4: unknown control "sufficent"`,
+                `${PAM_FILE}:7: module pam_mailstack_nothere.so is not in MODULES`,
+                `${PAM_FILE}:8: @include common-nothere: no such file /etc/pam.d/common-nothere`,
+                `${PAM_FILE}:10: substack nothere: no such file /etc/pam.d/nothere`,
+                `${PAM_FILE}:11: unknown control item "sucess=ok"`,
+            ]);
+            expect(sb.step("file").stdout).toBe(rendered);
+            expect(sb.step("left").stdout).toBe("");
+        });
+
+        test("pam: an optional -session line whose module is not installed passes (libpam skips it)", () => {
+            const optional = `${rendered}-session  optional   pam_mailstack_nothere.so\n`;
+            puts(rendered, optional);
+            expect(sb.step("pam-1")).toEqual(checked);
+            expect(sb.step("file").stdout).toBe(optional);
+            expect(sb.step("left").stdout).toBe("");
+        });
+
+        // No file before: PAM would use its `other` service for dovecot, which lets any account in.
+        test("pam: a first file that is refused leaves a service that lets nobody in, not none", () => {
+            puts("auth required pam_mailstack_nothere.so\n");
+            const run = sb.step("pam-0");
+            expect(run.status).toBe(1);
+            expect(run.stderr).toMatch(new RegExp(`^${refused}${PAM_FILE}:1: module pam_mailstack_nothere\\.so is not in ${modules}\n$`));
+            expect(sb.step("file").stdout.split("\n").filter((l) => !l.startsWith("#"))).toEqual(
+                ["auth required pam_deny.so", "account required pam_deny.so", ""]);
+            expect(sb.step("left").stdout).toBe("");
+        });
     });
 
     // A step that re-runs when the script changes names the script's hash (users.ts): the script checks it.

@@ -434,6 +434,27 @@ function dependencyChain(get: () => Rendered): void {
         expect(reveal(named("-learn").inputs.create)).toBe("/usr/local/sbin/mailstack-ctl put /usr/local/lib/mailstack/sieve-pipe/learn 0755 root:root");
     });
 
+    test("the PAM service is checked after its put, again when its text changes or it drifted; dovecot waits for that", () => {
+        const { rec } = get();
+        const users = rec.customsOf(component(rec, "Users"));
+        const state = rec.resources.find((x) => x.type === TYPES.serverState);
+        const put = users.find((x) => x.name === "mail-users-pam");
+        const check = users.find((x) => x.name === "mail-users-pam-check");
+        if (put === undefined || check === undefined || state === undefined) {
+            throw new Error("no PAM put, PAM check or server state");
+        }
+        expect(reveal(put.inputs.create)).toBe("/usr/local/sbin/mailstack-ctl put /etc/pam.d/mailstack 0644 root:root");
+        expect(reveal(check.inputs.create)).toBe("/usr/local/sbin/mailstack-ctl pam");
+        expect(rec.waitsFor(check).has(put.urn)).toBe(true);
+        const text = reveal(put.inputs.stdin);
+        expect(text).toContain("@include common-auth");
+        expect((reveal(check.inputs.triggers) as unknown[]).slice(1, 2)).toEqual([sha256(String(text))]);
+        expect(check.propertyDependencies.triggers).toContain(state.urn);
+        for (const step of rec.customsOf(component(rec, "Dovecot"))) {
+            expect({ step: step.name, waitsForCheck: rec.waitsFor(step).has(check.urn) }).toEqual({ step: step.name, waitsForCheck: true });
+        }
+    });
+
     test("every managed file's step re-runs on a repair of that file, and only of that file", () => {
         const { rec } = get();
         const state = rec.resources.find((x) => x.type === TYPES.serverState);
