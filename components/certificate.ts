@@ -36,16 +36,19 @@ export interface CertificateArgs {
     config: CertificateConfig;
 }
 
-/** Prints the SHA-256 of the lineage key's SubjectPublicKeyInfo (DER), in hex: what a TLSA 3 1 1 record holds. */
-export function spkiCommand(l: Pick<Lineage, "keyFile">): string {
-    return `${CTL} spki ${quote(l.keyFile)}`;
+/** The hostname key's rollover on the server (files/mailstack-ctl host-key): makes `nextKey` once, renews once with
+ * `key`; prints the SHA-256 (hex) of the certificate's SubjectPublicKeyInfo, then the next key's: TLSA 3 1 1 data. */
+export function hostKeyCommand(c: Pick<CertificateConfig, "key" | "nextKey">): string {
+    return [`${CTL} host-key ${HOST_LINEAGE}`, ...(c.key === undefined ? [] : [`key=${quote(c.key)}`]),
+        ...(c.nextKey === undefined ? [] : [`next=${quote(c.nextKey)}`])].join(" ");
 }
 
 export class Certificate extends pulumi.ComponentResource {
     /** One certbot step per lineage, in the order of config.lineages. */
     readonly steps: command.remote.Command[];
-    /** The hostname certificate's key: its SPKI SHA-256 (hex), read from the server once it is issued (TLSA, DANE). */
-    readonly spkiSha256: pulumi.Output<string>;
+    /** The keys of the hostname's TLSA records (SHA-256 of the SubjectPublicKeyInfo, hex): the certificate's, then,
+     * during a rollover, the next key's; read from the server once the certificate is issued (DANE). */
+    readonly tlsaKeys: pulumi.Output<string[]>;
 
     constructor(name: string, args: CertificateArgs, opts?: pulumi.ComponentResourceOptions) {
         super("mailstack:index:Certificate", name, {}, opts);
@@ -56,18 +59,22 @@ export class Certificate extends pulumi.ComponentResource {
             { connection: args.connection, create: certbotCommand(args.config, l) }, { parent: this }));
         const host = args.config.lineages.findIndex((l) => l.name === HOST_LINEAGE);
         const hostCertbot = certbotCommand(args.config, args.config.lineages[host]);
-        // Read again whenever its certbot ran again; with --reuse-key the key, and so the hash, stays.
-        const spki = step(`${name}-spki`, {
-            connection: args.connection, create: spkiCommand(args.config.lineages[host]), triggers: [sha256(hostCertbot)],
+        // Read again whenever its certbot ran again (with --reuse-key the key, and so the hash, stays), and run again
+        // when key or nextKey change (an update: the command is its only input). The name is the one of the step
+        // that only read the hash before: existing stacks update it rather than replace it.
+        const hostKey = step(`${name}-spki`, {
+            connection: args.connection, create: hostKeyCommand(args.config), triggers: [sha256(hostCertbot)],
         }, { parent: this, dependsOn: [this.steps[host]] });
-        this.spkiSha256 = spki.stdout.apply((out) => {
-            const hash = out.trim();
-            if (!/^[0-9a-f]{64}$/.test(hash)) {
-                throw new Error(`the certificate key's SHA-256 is not a hash: ${JSON.stringify(hash)}`);
+        const lines = args.config.nextKey === undefined ? 1 : 2;
+        this.tlsaKeys = hostKey.stdout.apply((out) => {
+            const hashes = out.trim().split("\n").map((l) => l.trim());
+            if (hashes.length !== lines || !hashes.every((h) => /^[0-9a-f]{64}$/.test(h))) {
+                throw new Error(`mailstack-ctl host-key printed no ${lines} key hashes: ${JSON.stringify(out.trim())}`);
             }
-            return hash;
+            // the next key may be the certificate's already (nextKey set again after its switch): one record
+            return [...new Set(hashes)];
         });
-        this.registerOutputs({ lineages: args.config.lineages.map((l) => l.name), spkiSha256: this.spkiSha256 });
+        this.registerOutputs({ lineages: args.config.lineages.map((l) => l.name), tlsaKeys: this.tlsaKeys });
     }
 }
 

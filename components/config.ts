@@ -281,6 +281,9 @@ function rules(p: Parsed, each: Each, fail: Fail): MailConfig {
         ...(caa === undefined ? {} : { caa }),
     };
 
+    // As for DKIM: a next key that is the current one would publish nothing new, and the rollover would not happen.
+    fail(cert.nextKey !== undefined && cert.nextKey === cert.key, "certificate.nextKey",
+        `"${cert.nextKey}" is certificate.key already; drop nextKey`);
     fail(p.dkim.nextSelector !== undefined && p.dkim.nextSelector === p.dkim.selector, "dkim.nextSelector",
         `"${p.dkim.nextSelector}" is the selector that signs already; drop nextSelector`);
     fail(p.spam.rejectScore <= p.spam.addHeaderScore, "spam.rejectScore", `${p.spam.rejectScore} must be above ` +

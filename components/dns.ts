@@ -34,9 +34,10 @@ export interface DnsArgs {
     ipv6Address?: pulumi.Input<string>;
     /** The published DKIM keys: domain and selector known from the config, the key when it exists. */
     dkim: (Pick<DkimPublicKey, "domain" | "selector"> & { publicKey: pulumi.Input<string> })[];
-    /** The hostname certificate's key (SHA-256 of its SubjectPublicKeyInfo), for the TLSA set (`dns.dnssec`). It
-     * comes from the certificate, which waits for `published`: the TLSA set is not among them. */
-    spkiSha256?: pulumi.Input<string>;
+    /** The hostname certificate's key and, during a rollover, the next one (SHA-256 of the SubjectPublicKeyInfo), for
+     * the TLSA set (`dns.dnssec`). They come from the certificate, which waits for `published`: the TLSA set is not
+     * among them. */
+    tlsaKeys?: pulumi.Input<string[]>;
     publishers: Partial<Record<MailConfig["dns"]["provider"], Publisher>>;
     key?: pulumi.Input<string>;
 }
@@ -61,9 +62,9 @@ export class Dns extends pulumi.ComponentResource {
         const ttl = c.dns.provider === "none" ? 0 : c.dns.ttl;
         const ipv6 = args.ipv6Address !== undefined;
         const noKeys = args.dkim.map((k) => ({ ...k, publicKey: "" }));
-        const shapes = recordSets(dnsRecords(c, SHAPE_IP, ipv6 ? SHAPE_IP6 : undefined, noKeys, ""), zones, ttl);
-        const setsOf = (keys: DkimPublicKey[], spki?: string) => pulumi.all([args.address, args.ipv6Address])
-            .apply(([ip, ip6]) => recordSets(dnsRecords(c, ip, ip6, keys, spki), zones, ttl));
+        const shapes = recordSets(dnsRecords(c, SHAPE_IP, ipv6 ? SHAPE_IP6 : undefined, noKeys, [""]), zones, ttl);
+        const setsOf = (keys: DkimPublicKey[], tlsa?: string[]) => pulumi.all([args.address, args.ipv6Address])
+            .apply(([ip, ip6]) => recordSets(dnsRecords(c, ip, ip6, keys, tlsa), zones, ttl));
         const withoutKeys = setsOf(noKeys);
         const keyed = new Map(args.dkim.map((k) => [`${dkimRecord({ ...k, publicKey: "" }).name.toLowerCase()} TXT`, k]));
         const tlsaKey = setKey({ fqdn: tlsaRecord(c.hostname, "").name.toLowerCase(), type: "TLSA" });
@@ -71,10 +72,10 @@ export class Dns extends pulumi.ComponentResource {
         const source = (shape: RecordSet): pulumi.Output<RecordSet[]> => {
             const k = keyed.get(setKey(shape));
             if (setKey(shape) === tlsaKey) {
-                if (args.spkiSha256 === undefined) {
+                if (args.tlsaKeys === undefined) {
                     throw new Error("dns.dnssec: the TLSA set needs the certificate's key");
                 }
-                return pulumi.output(args.spkiSha256).apply((spki) => setsOf([], spki));
+                return pulumi.output(args.tlsaKeys).apply((tlsa) => setsOf([], tlsa));
             }
             return k === undefined ? withoutKeys : pulumi.output(k.publicKey).apply((publicKey) => setsOf([{ ...k, publicKey }]));
         };

@@ -126,14 +126,14 @@ export class MailServer extends pulumi.ComponentResource {
             parent: this,
             dependsOn: pulumi.output(validated).apply((sets) => [packages, web.acmeReady, ...storage, ...sets]),
         });
-        const spki = dane(c) ? cert.spkiSha256 : undefined;
+        const tlsa = dane(c) ? cert.tlsaKeys : undefined;
         const dns = new Dns(`${name}-dns`, {
             config: c, address: host.address, ipv6Address: host.ipv6, publishers: PUBLISHERS, key: args.dnsKey ?? dnsKey, dkim,
-            spkiSha256: spki,
+            tlsaKeys: tlsa,
         }, { parent: this });
         certbotWaitsFor(dns.published);
-        this.dnsRecords = pulumi.all([host.address, host.ipv6 ?? pulumi.output(undefined), published, spki])
-            .apply(([ip, ip6, keys, hash]) => dnsRecords(c, ip, ip6, keys, hash));
+        this.dnsRecords = pulumi.all([host.address, host.ipv6 ?? pulumi.output(undefined), published, tlsa ?? []])
+            .apply(([ip, ip6, keys, hashes]) => dnsRecords(c, ip, ip6, keys, hashes));
         const webTls = web.serve(`${name}-web-tls`, cert.steps, c.certificate.lineages.map((l) => certbotCommand(c.certificate, l)));
         // The system's resolver before the daemons that read resolv.conf when they start (rspamd, postfix).
         const resolver = new Resolver(`${name}-resolver`, { connection: conn, state }, { parent: this, dependsOn: [packages] });

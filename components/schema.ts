@@ -105,9 +105,14 @@ const size = (): z.ZodType<string, unknown> => z.string({ error: (iss) => sizeMe
 const sizeMessage = (v: unknown): string =>
     `expected a size such as "500M" or "2G" (a whole number and k, M, G or T), got ${show(v)}`;
 
-/** A DNS label: the selector becomes SELECTOR._domainkey.DOMAIN and part of a key file name. */
-const selector = (): z.ZodType<string, unknown> => text([(v) => /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(v),
-    (v) => `"${v}" is not a DKIM selector (one DNS label: lower case letters, digits, -)`]);
+/** A name that becomes one DNS label and part of a file name (a DKIM selector, a certificate key's name): `what`
+ * words the refusal. */
+const label = (what: string): z.ZodType<string, unknown> => text([(v) => /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(v),
+    (v) => `"${v}" is not ${what} (one DNS label: lower case letters, digits, -)`]);
+/** The selector becomes SELECTOR._domainkey.DOMAIN and part of a key file name. */
+const selector = (): z.ZodType<string, unknown> => label("a DKIM selector");
+/** A key of the hostname certificate: /etc/letsencrypt/mailstack-keys/NAME.pem on the server. */
+const keyName = (): z.ZodType<string, unknown> => label("a key name");
 
 /** SPF mechanisms that name senders (RFC 7208 5): include:, a, mx, ip4:, ip6:; never all, redirect= or exp=,
  * which would change what the rest of our record means. Returned normalized (lower case, single spaces). */
@@ -188,6 +193,11 @@ const certificate = object({
     directory: text([(v) => /^https:\/\/\S+$/.test(v), (v) => `"${v}" is not an https:// ACME directory URL`]).optional(),
     caBundle: text([(v) => v.startsWith("/"), (v) => `"${v}" must be an absolute path on the server`]).optional(),
     caa: lower(text([(v) => isDomain(v.toLowerCase()), (v) => `"${v.toLowerCase()}" is not a CA's issuer domain such as letsencrypt.org`])).optional(),
+    key: describe(keyName().optional(), "the hostname certificate's key, by name (made once in " +
+        "`/etc/letsencrypt/mailstack-keys` on the server): the certificate is renewed once with it, and its TLSA record " +
+        "alone is published. Unset: the key certbot made. Keep it once set"),
+    nextKey: describe(keyName().optional(), "the hostname certificate's next key: made once, unused, its TLSA record " +
+        "published beside the current key's (a rollover: `nextKey`, `up`, twice the TTL, then `key`, `up`; DNS, below)"),
 });
 
 const bruteForce = object({
@@ -314,7 +324,8 @@ export const Schema = object({
         "(key reused across renewals), `mailstack-DOMAIN` for each domain's `mail.`, `autoconfig.`, `autodiscover.`, " +
         "`mta-sts.` names (served by SNI); `email` is the ACME account's " +
         "contact, `acme` one of `letsencrypt`, `staging`, `custom`; `directory`/`caBundle` for custom CAs such as Pebble " +
-        "(`caBundle`: a path on the server); `caa`: the custom CA's CAA issuer domain, without it no CAA record is suggested"),
+        "(`caBundle`: a path on the server); `caa`: the custom CA's CAA issuer domain, without it no CAA record is suggested; " +
+        "`nextKey`/`key`: the hostname key's rollover (DANE, below)"),
     mtaSts: describe(oneOf(["enforce", "testing"], "MTA-STS mode").default("enforce"), "MTA-STS policy mode"),
     imaps: describe(flag().default(false), "also serve IMAP over implicit TLS on 993"),
     smtps: describe(flag().default(false), "also serve submission over implicit TLS on 465"),

@@ -49,18 +49,20 @@ export function dane(c: Pick<MailConfig, "dns">): boolean {
 }
 
 /** TLSA 3 1 1 (DANE-EE, the public key, SHA-256) for SMTP (port 25) on the hostname: senders that check DANE verify
- * the key the hostname's certificate holds, whatever CA signed it. certbot keeps that key across renewals. */
+ * the key the hostname's certificate holds, whatever CA signed it. certbot keeps that key across renewals; a rollover
+ * (certificate.nextKey) publishes the next key's beside it first. */
 export function tlsaRecord(hostname: string, spkiSha256: string): DnsRecord {
     return { name: `_${port("smtp")}._tcp.${hostname}`, type: "TLSA", value: `3 1 1 ${spkiSha256.toLowerCase()}`,
         comment: "DANE: the SHA-256 of the hostname certificate's public key (kept across renewals); only in a signed zone" };
 }
 
 /** ip6: the address mail leaves from over IPv6, if the host has one (postfix sends over IPv4 only otherwise).
- * dkim: every published key (the signing selector's and, during a rotation, the next one's). spkiSha256: the hostname
- * certificate's key, once it exists (its TLSA record, with `dns.dnssec`). */
+ * dkim: every published key (the signing selector's and, during a rotation, the next one's). tlsaKeys: the hostname
+ * certificate's key and, during a rollover, the next one (SPKI SHA-256 each), once the certificate exists: one TLSA
+ * set, with `dns.dnssec`. */
 export function dnsRecords(c: Pick<MailConfig, "hostname" | "baseDomain" | "virtualDomains" | "certificate" | "imaps" |
     "smtps" | "adminEmail" | "mtaSts" | "relayHost" | "dns">, ip: string, ip6?: string, dkim: DkimPublicKey[] = [],
-    spkiSha256?: string): DnsRecord[] {
+    tlsaKeys: string[] = []): DnsRecord[] {
     const records: DnsRecord[] = [
         { name: c.hostname, type: "A", value: ip },
         { name: ip, type: "PTR", value: c.hostname },
@@ -118,8 +120,8 @@ export function dnsRecords(c: Pick<MailConfig, "hostname" | "baseDomain" | "virt
             records.push({ name, type: "CAA", value: `0 issue "${c.certificate.caa}"` });
         }
     }
-    if (dane(c) && spkiSha256 !== undefined) {
-        records.push(tlsaRecord(c.hostname, spkiSha256));
+    if (dane(c)) {
+        records.push(...tlsaKeys.map((k) => tlsaRecord(c.hostname, k)));
     }
     return records;
 }

@@ -13,7 +13,8 @@ import { DnsRecord } from "../../components/render/records";
 import { DMARC_REPORTER, REPORTS_DIR } from "../../components/render/reports";
 import { port } from "../../components/listeners";
 import { REPORT_LINES, reportMails } from "../fixtures/reports";
-import { CLIENT_NETNS, SERVER_NETNS, inGuest, logins, mail, onServer, onServerStatus, output, pulumi, ROOT, setOf, setRecords, testbed, unpublished } from "./testbed";
+import { ask, CLIENT_NETNS, configVariant, SERVER_NETNS, inGuest, logins, mail, onServer, onServerStatus, output, pulumi, ROOT, setOf,
+    setRecords, testbed, unpublished } from "./testbed";
 
 jest.setTimeout(600_000);
 
@@ -562,5 +563,83 @@ describe("with relayHost", () => {
         expect(d.failed.map((c) => c.check)).toEqual(["outbound"]);
         expect(d.failed[0].detail).toMatch(/smarthost smarthost\.test:587 is deferred: SASL authentication failed/);
         onServer("postsuper -d ALL deferred >/dev/null 2>&1");
+    });
+});
+
+// ---------------------------------------------------------------- DANE: the hostname key's rollover
+
+describe("a rollover of the hostname key", () => {
+    const tlsaName = `_25._tcp.${t.hostname}`;
+    // a new key name per run: a kept volume holds the keys of earlier runs, and their switch is done
+    const next = `k${run}`;
+    const ctlSpki = (file: string): string => onServer(`/usr/local/sbin/mailstack-ctl spki ${file}`).trim();
+    /** The served certificate's key, hashed by openssl on the server (not by mailstack-ctl). */
+    const certKey = (): string => onServer("openssl x509 -in /etc/letsencrypt/live/mailstack/cert.pem -noout -pubkey | " +
+        "openssl pkey -pubin -outform DER | sha256sum").split(" ")[0];
+    /** postfix's own DANE check of port 25, on the server, through its validating unbound. */
+    const finger = (): string => onServer(`posttls-finger -t30 -c -l dane -L summary -P /etc/ssl/certs "[${t.hostname}]:25" 2>&1 || true`);
+    const verified = new RegExp(`^posttls-finger: Verified TLS connection established to ${t.hostname.replace(/\./g, "\\.")}\\[`, "m");
+    /** The TLSA set as the server's unbound answers it once its cache of the name is gone. */
+    const fresh = (): ReturnType<typeof ask> => {
+        onServer(`unbound-control flush_zone ${t.hostname} >/dev/null && unbound-control flush_bogus >/dev/null && ` +
+            "unbound-control flush_negative >/dev/null");
+        return ask("TLSA", tlsaName, "127.0.0.1", SERVER_NETNS);
+    };
+    const tlsaOutput = (): string[] => output<DnsRecord[]>("dnsRecords").filter((r) => r.type === "TLSA" && r.name === tlsaName)
+        .map((r) => r.value);
+    const timed = (config: string): number => {
+        const started = Date.now();
+        const r = up("--config-file", config);
+        expect({ status: r.status, failure: r.status === 0 ? "" : (r.stdout + r.stderr).slice(-3000) }).toEqual({ status: 0, failure: "" });
+        return (Date.now() - started) / 1000;
+    };
+
+    afterAll(() => {
+        // back to the committed config (no key named): the certificate keeps the new key, and its record stays
+        const r = up();
+        expect(r.status).toBe(0);
+        expect(tlsaOutput()).toEqual([`3 1 1 ${certKey()}`]);
+    });
+
+    test("nextKey publishes the next key's TLSA beside the current one, key switches to it: DANE verifies throughout", () => {
+        const before = certKey();
+        expect(finger()).toMatch(verified);
+
+        const withNext = configVariant("rollover-next", [["mailstack:certificate.nextKey", next]]);
+        const upNext = timed(withNext);
+        const nextKey = ctlSpki(`/etc/letsencrypt/mailstack-keys/${next}.pem`);
+        expect(nextKey).not.toBe(before);
+        expect(onServer(`stat -c '%a' /etc/letsencrypt/mailstack-keys /etc/letsencrypt/mailstack-keys/${next}.pem`)).toBe("700\n600\n");
+        // not switched yet: the certificate keeps its key, the set holds both, current first
+        expect(certKey()).toBe(before);
+        const both = [`3 1 1 ${before}`, `3 1 1 ${nextKey}`];
+        expect(tlsaOutput()).toEqual(both);
+        expect(ask("TLSA", tlsaName)).toMatchObject({ status: "NOERROR", values: [...both].sort() });
+        expect(fresh()).toEqual({ status: "NOERROR", ad: true, values: [...both].sort() });
+        expect(finger()).toMatch(verified);
+
+        const withKey = configVariant("rollover-key", [["mailstack:certificate.key", next]]);
+        const upKey = timed(withKey);
+        expect(certKey()).toBe(nextKey);
+        expect(ctlSpki("/etc/letsencrypt/live/mailstack/privkey.pem")).toBe(nextKey);
+        expect(tlsaOutput()).toEqual([`3 1 1 ${nextKey}`]);
+        // what a sender whose resolver still holds the set of both keys sees, then one that asks anew
+        expect(finger()).toMatch(verified);
+        expect(fresh()).toEqual({ status: "NOERROR", ad: true, values: [`3 1 1 ${nextKey}`] });
+        expect(finger()).toMatch(verified);
+
+        const d = doctor();
+        doctorTable("rollover");
+        for (const check of ["tls:25", "served:25", `dns:TLSA ${tlsaName}`]) {
+            expect([check, d.checks.find((c) => c.check === check)?.status]).toEqual([check, "ok"]);
+        }
+        expect(d.failed).toEqual([]);
+        // a second up would change nothing: the switch is done, and preview says so
+        const preview = pulumi("preview", "--expect-no-changes", "--config-file", withKey);
+        expect({ status: preview.status, failure: preview.status === 0 ? "" : (preview.stdout + preview.stderr).slice(-3000) })
+            .toEqual({ status: 0, failure: "" });
+
+        console.log(`TLSA rollover: key before ${before}, next key ${next} ${nextKey}; ` +
+            `up with nextKey ${upNext.toFixed(1)} s, up with key ${upKey.toFixed(1)} s`);
     });
 });

@@ -2,6 +2,7 @@
 // script): account steps run at once, as the engine runs them, a CA that forgot the stored ACME account (a
 // stand-in certbot) gets a new one, and virtual users' dovecot files move out of the Maildir's top into its home.
 
+import { execFileSync } from "child_process";
 import { PAM_FILE, pamService } from "../../components/render/access";
 import { VHOME } from "../../components/render/dovecot";
 import { Result, ROOTFS_TIMEOUT_MS, Sandbox, SUITE } from "./debian";
@@ -255,6 +256,115 @@ echo "Successfully received certificate."
                 ["auth required pam_deny.so", "account required pam_deny.so", ""]);
             expect(sb.step("left").stdout).toBe("");
         });
+    });
+
+    // A stand-in certbot for the hostname's lineage: `certonly` issues version 1 with a new ECDSA P-256 key, `renew`
+    // the next version with the lineage's current key (--reuse-key: its private key copied to the new version), as
+    // certbot's archive/ and live/ do; with /etc/certbot-fail every run fails, naming its reason, and changes nothing.
+    const LINEAGE_CERTBOT = `#!/bin/sh
+set -e
+echo "$*" >> /etc/certbot-calls
+if [ -f /etc/certbot-fail ]; then
+    echo "Failed to renew certificate mailstack with error: too many certificates already issued"; echo "1 renew failure(s), 0 parse failure(s)" >&2
+    exit 1
+fi
+a=/etc/letsencrypt/archive/mailstack live=/etc/letsencrypt/live/mailstack
+mkdir -p $a $live
+if [ "$1" = renew ]; then
+    n=$(($(readlink $live/cert.pem | sed 's/.*cert\\([0-9]*\\)[.]pem$/\\1/') + 1))
+    cp "$(readlink -f $live/privkey.pem)" $a/privkey$n.pem
+else
+    n=1
+    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out $a/privkey1.pem
+fi
+chmod 0600 $a/privkey$n.pem
+openssl req -new -x509 -key $a/privkey$n.pem -subj /CN=mail.example.org -days 90 -out $a/cert$n.pem 2>/dev/null
+cp $a/cert$n.pem $a/fullchain$n.pem
+for k in cert privkey fullchain; do ln -sfn ../../archive/mailstack/$k$n.pem $live/$k.pem; done
+echo "Congratulations, all renewals succeeded"
+`;
+
+    /** SHA-256 of a PEM's public key (a certificate's or a private key's) as DER SubjectPublicKeyInfo, by the host's
+     * openssl: what a TLSA 3 1 1 record of it holds. */
+    const opensslSpki = (pem: string): string => execFileSync("sh", ["-c", pem.includes("CERTIFICATE")
+        ? "openssl x509 -noout -pubkey | openssl pkey -pubin -outform DER | sha256sum"
+        : "openssl pkey -pubout -outform DER | sha256sum"], { input: pem, encoding: "utf8" }).split(" ")[0];
+
+    test("host-key: the next key is made once; the switch renews once with it; a failed renewal keeps the old key; a killed one is finished", () => {
+        sb.write("certbot", LINEAGE_CERTBOT, 0o755);
+        const live = "$ROOT/etc/letsencrypt/live/mailstack";
+        const keys = "$ROOT/etc/letsencrypt/mailstack-keys";
+        const r = sb.isolated(`${PRIVATE}
+            mount --bind "$W/certbot" "$ROOT/usr/bin/certbot"
+            in_root certbot certonly >/dev/null 2>&1
+            : > "$ROOT/etc/certbot-calls"
+            renewals() { grep -c '^renew --cert-name mailstack --force-renewal --reuse-key' "$ROOT/etc/certbot-calls" || true; }
+            state() { cat ${live}/cert.pem ${live}/privkey.pem; renewals; }
+            step cert0 state
+            step next1 ctl host-key mailstack next=k2
+            step modes stat -c '%a %u' ${keys} ${keys}/k2.pem
+            step k2 cat ${keys}/k2.pem
+            step next2 ctl host-key mailstack next=k2
+            step k2again cat ${keys}/k2.pem
+            touch "$ROOT/etc/certbot-fail"
+            step failed ctl host-key mailstack key=k2
+            step cert1 state
+            rm "$ROOT/etc/certbot-fail"
+            step switch ctl host-key mailstack key=k2
+            step cert2 state
+            step again ctl host-key mailstack key=k2 next=k3
+            step cert3 state
+            # killed half-way: the key file is k3's already, the certificate still k2's (as switch_key leaves it
+            # just before certbot ran)
+            priv=$(readlink -f ${live}/privkey.pem)
+            cp "$priv" ${keys}/.mailstack.before-switch.pem && cp ${keys}/k3.pem "$priv"
+            touch "$ROOT/etc/certbot-fail"
+            step killed-failed ctl host-key mailstack key=k3
+            step cert4 state
+            rm "$ROOT/etc/certbot-fail"
+            step killed ctl host-key mailstack key=k3
+            step cert5 state
+            step leftovers sh -c "ls -A ${keys} ${live} $ROOT/etc/letsencrypt/archive/mailstack | grep -F .new. || true"
+        `, 120_000);
+        expect(r.stderr).toBe("");
+        const state = (name: string): { cert: string; key: string; renewals: number } => {
+            const out = sb.step(name).stdout;
+            const at = out.indexOf("-----END CERTIFICATE-----\n") + "-----END CERTIFICATE-----\n".length;
+            const key = out.slice(at, out.lastIndexOf("-----\n") + 6);
+            return { cert: opensslSpki(out.slice(0, at)), key: opensslSpki(key), renewals: Number(out.slice(out.lastIndexOf("-----\n") + 6)) };
+        };
+        const k2 = opensslSpki(sb.step("k2").stdout);
+        const before = state("cert0");
+        expect(before.key).toBe(before.cert);
+        expect(new Set([before.cert, k2]).size).toBe(2);
+        // next=: made once (0600 in a 0700 directory), its hash second; the certificate untouched
+        expect(sb.step("next1")).toEqual({ status: 0, stdout: `${before.cert}\n${k2}\n`, stderr: "mailstack-ctl: key k2 made\n" });
+        expect(sb.step("modes").stdout).toBe("700 0\n600 0\n");
+        expect(sb.step("next2")).toEqual({ status: 0, stdout: `${before.cert}\n${k2}\n`, stderr: "" });
+        expect(sb.step("k2again").stdout).toBe(sb.step("k2").stdout);
+        // a failed renewal: certbot's reason, and the lineage as it was (its own key back)
+        const failed = sb.step("failed");
+        expect(failed.status).toBe(1);
+        expect(failed.stdout).toBe("");
+        expect(failed.stderr).toBe("mailstack-ctl: the renewal of mailstack with key k2 failed, its old key is back: certbot failed: " +
+            "Failed to renew certificate mailstack with error: too many certificates already issued 1 renew failure(s), 0 parse failure(s)\n");
+        expect(state("cert1")).toEqual({ ...before, renewals: 1 });
+        // the switch: one renewal, the certificate holds k2, whose hash comes first
+        expect(sb.step("switch")).toEqual({ status: 0, stdout: `${k2}\n`, stderr: "mailstack-ctl: certificate mailstack renewed with key k2\n" });
+        expect(state("cert2")).toEqual({ cert: k2, key: k2, renewals: 2 });
+        // a second run renews nothing
+        const again = sb.step("again");
+        expect(again).toMatchObject({ status: 0, stderr: "mailstack-ctl: key k3 made\n" });
+        const [first, k3] = again.stdout.split("\n");
+        expect(first).toBe(k2);
+        expect(k3).toMatch(/^[0-9a-f]{64}$/);
+        expect(state("cert3")).toEqual({ cert: k2, key: k2, renewals: 2 });
+        // killed between the key and certbot: a failure puts the certificate's key back, the next run finishes it
+        expect(sb.step("killed-failed")).toMatchObject({ status: 1, stderr: expect.stringMatching(/its old key is back: certbot failed: Failed to renew/) });
+        expect(state("cert4")).toEqual({ cert: k2, key: k2, renewals: 3 });
+        expect(sb.step("killed")).toEqual({ status: 0, stdout: `${k3}\n`, stderr: "mailstack-ctl: certificate mailstack renewed with key k3\n" });
+        expect(state("cert5")).toEqual({ cert: k3, key: k3, renewals: 4 });
+        expect(sb.step("leftovers").stdout).toBe("");
     });
 
     // A step that re-runs when the script changes names the script's hash (users.ts): the script checks it.

@@ -175,6 +175,8 @@ const cases: [string, Partial<RawConfig>, string, string][] = [
         "certificate.caa", "example.org"],
     ["caa not a domain", cert({ acme: "custom", directory: "https://ca.example.org/dir", caa: "my ca" }),
         "certificate.caa", "my ca"],
+    ["certificate.key not a DNS label", cert({ key: "k2027.1" }), "certificate.key", "\"k2027.1\""],
+    ["certificate.nextKey equal to key", cert({ key: "k2", nextKey: "k2" }), "certificate.nextKey", "\"k2\""],
 
     // listeners
     ["non-boolean imaps", { imaps: "yes" }, "imaps", "\"yes\""],

@@ -4,7 +4,7 @@ import { parseConfig, RawConfig, secretRules } from "../../components/config";
 import { mailZones, recordSets, txtPresentation, zoneOf } from "../../components/render/dns";
 import { DkimPublicKey, dnsRecords, txtStrings } from "../../components/render/records";
 import { VALID } from "../fixtures/config";
-import { installMocks, isSecretValue, MOCK_SPKI_SHA256, renderServer, reveal, TYPES, valueOf } from "./harness";
+import { installMocks, isSecretValue, MOCK_SPKI_SHA256, mockKeySha256, renderServer, reveal, TYPES, valueOf } from "./harness";
 
 const c = parseConfig(VALID);
 const zones = mailZones(c.hostname, [c.baseDomain, ...c.virtualDomains]);
@@ -25,7 +25,7 @@ describe("record sets: what the stack publishes", () => {
 
     test("TLSA 3 1 1 of the hostname certificate's key only in signed zones, never on Hetzner", () => {
         const hash = "AB".repeat(32);
-        const tlsaOf = (raw: RawConfig) => dnsRecords(parseConfig(raw), "192.0.2.10", undefined, [], hash)
+        const tlsaOf = (raw: RawConfig) => dnsRecords(parseConfig(raw), "192.0.2.10", undefined, [], [hash])
             .filter((r) => r.type === "TLSA");
         expect(tlsaOf(VALID)).toEqual([]);
         expect(tlsaOf({ ...VALID, dns: { provider: "none", dnssec: true } })).toEqual([expect.objectContaining(
@@ -152,11 +152,60 @@ describe("dns provider rfc2136: a local command per record set", () => {
         expect((await valueOf(server.dnsRecords)).filter((r) => r.type === "TLSA").map((r) => r.value))
             .toEqual([`3 1 1 ${MOCK_SPKI_SHA256}`]);
         const spki = rec.named("mail-certificate-spki");
-        expect(spki.inputs.create).toBe("/usr/local/sbin/mailstack-ctl spki /etc/letsencrypt/live/mailstack/privkey.pem");
+        expect(spki.inputs.create).toBe("/usr/local/sbin/mailstack-ctl host-key mailstack");
         expect(tlsa.dependencies).toContain(spki.urn);
         const cert = rec.resources.find((r) => r.name === "mail-certificate" && !r.custom);
         expect(cert?.dependencies).toContain(rec.named("mail-dns-mail.example.org-A").urn);
         expect(cert?.dependencies).not.toContain(tlsa.urn);
+    });
+
+    test("rollover: nextKey adds its TLSA record to the set, key switches to it and leaves its record alone", async () => {
+        const signed = { ...VALID, dns: { ...RFC.dns, dnssec: true } };
+        const rollover = async (certificate: Record<string, string>): Promise<{ create: unknown; set: string; out: string[] }> => {
+            const { rec, server } = await renderServer({ ...signed, certificate: { ...(VALID.certificate as object), ...certificate } },
+                { dnsKey: "c2VjcmV0LWtleQ==", sshPrivateKey: "k" });
+            return {
+                create: rec.named("mail-certificate-spki").inputs.create,
+                set: (reveal(rec.named("mail-dns-_25._tcp.mail.example.org-TLSA").inputs.environment) as Record<string, string>).RRSET_VALUES,
+                out: (await valueOf(server.dnsRecords)).filter((r) => r.type === "TLSA").map((r) => r.value),
+            };
+        };
+        // before: the key certbot made; then the next key beside it (one set, two records: current first)
+        const next = await rollover({ nextKey: "k2027" });
+        expect(next.create).toBe("/usr/local/sbin/mailstack-ctl host-key mailstack next=k2027");
+        expect(next.out).toEqual([`3 1 1 ${MOCK_SPKI_SHA256}`, `3 1 1 ${mockKeySha256("k2027")}`]);
+        expect(next.set.split("\n")).toEqual(next.out);
+        // the switch: the certificate holds the next key, whose record is then the only one
+        const switched = await rollover({ key: "k2027" });
+        expect(switched.create).toBe("/usr/local/sbin/mailstack-ctl host-key mailstack key=k2027");
+        expect(switched.out).toEqual([`3 1 1 ${mockKeySha256("k2027")}`]);
+        expect(switched.set).toBe(`3 1 1 ${mockKeySha256("k2027")}`);
+        // the next rollover starts from there
+        const again = await rollover({ key: "k2027", nextKey: "k2028" });
+        expect(again.create).toBe("/usr/local/sbin/mailstack-ctl host-key mailstack key=k2027 next=k2028");
+        expect(again.out).toEqual([`3 1 1 ${mockKeySha256("k2027")}`, `3 1 1 ${mockKeySha256("k2028")}`]);
+        // the records themselves: one set of two, deduplicated by the certificate component, not here
+        expect(recordSets(dnsRecords(parseConfig(signed), "192.0.2.10", undefined, [], ["aa".repeat(32), "bb".repeat(32)]), zones, 300)
+            .filter((x) => x.type === "TLSA").map((x) => x.values)).toEqual([[`3 1 1 ${"aa".repeat(32)}`, `3 1 1 ${"bb".repeat(32)}`]]);
+    });
+
+    test("rollover: a next key that is the current one, and names that are no DNS label, are refused, each on its line", () => {
+        const refused = (certificate: Record<string, string>): string => {
+            try {
+                parseConfig({ ...VALID, certificate: { ...(VALID.certificate as object), ...certificate } });
+            } catch (e) {
+                return e instanceof Error ? e.message : String(e);
+            }
+            return "accepted";
+        };
+        expect(refused({ key: "k2", nextKey: "k2" }))
+            .toBe('mailstack:certificate.nextKey: "k2" is certificate.key already; drop nextKey');
+        // every bad value at once, each naming key and value
+        expect(refused({ key: "K_2", nextKey: "-k3" }).split("\n").sort()).toEqual([
+            'mailstack:certificate.key: "K_2" is not a key name (one DNS label: lower case letters, digits, -)',
+            'mailstack:certificate.nextKey: "-k3" is not a key name (one DNS label: lower case letters, digits, -)',
+        ]);
+        expect(refused({ key: "k2", nextKey: "k3" })).toBe("accepted");
     });
 
     test("on the test server, the key is the test DNS's own (scripts/testbed dns-key), unless dnsKey is set", async () => {

@@ -15,7 +15,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
 import { ConfigError, parseConfig, RawConfig } from "../../components/config";
-import { spkiCommand } from "../../components/certificate";
 import { MailServer, MailServerArgs } from "../../components/mailServer";
 
 export const TYPES = {
@@ -42,8 +41,24 @@ export const PRIMARY_IP6_NET = "2001:db8:10:20::";
 export const SERVER_IP6 = "2001:db8:10:20::1";
 export const TESTBED_ID = "6f1d3c2a-0b8e-4c57-9a41-2d5e7f9b8c10";
 export const DOVECOT_VERSION = "2.3.19.1 (9b53102964)";
-/** What `mailstack-ctl spki` prints on the mocked server: the certificate key's hash (TLSA). */
+/** What `mailstack-ctl host-key` prints first on the mocked server: the hash (TLSA) of the key certbot made. */
 export const MOCK_SPKI_SHA256 = createHash("sha256").update("mock certificate key").digest("hex");
+/** The hash of the mocked server's key NAME (certificate.key, certificate.nextKey). */
+export const mockKeySha256 = (name: string): string => createHash("sha256").update(`mock key ${name}`).digest("hex");
+
+/** What the mocked server's `mailstack-ctl host-key mailstack [key=NAME] [next=NAME]` prints: the certificate's
+ * key (NAME's once switched to it), then the next key's. Undefined for any other command. */
+function hostKeyOutput(create: unknown): string | undefined {
+    const m = /^\/usr\/local\/sbin\/mailstack-ctl host-key mailstack((?: (?:key|next)=[a-z0-9-]+)*)$/.exec(String(create));
+    if (m === null) {
+        return undefined;
+    }
+    const args = new Map(m[1].trim().split(" ").filter((a) => a).map((a): [string, string] => [a.split("=")[0], a.split("=")[1]]));
+    const key = args.get("key");
+    const next = args.get("next");
+    return [key === undefined ? MOCK_SPKI_SHA256 : mockKeySha256(key), ...(next === undefined ? [] : [mockKeySha256(next)])]
+        .map((h) => `${h}\n`).join("");
+}
 
 export interface Registered {
     type: string;
@@ -205,8 +220,8 @@ function newResource(args: pulumi.runtime.MockResourceArgs): pulumi.runtime.Mock
             state.bcryptHash = mockBcrypt(args.name);
             break;
         case TYPES.remote:
-            // the certificate's key, as `mailstack-ctl spki` prints it; every other step prints nothing here
-            state.stdout = state.create === spkiCommand({ keyFile: "/etc/letsencrypt/live/mailstack/privkey.pem" }) ? `${MOCK_SPKI_SHA256}\n` : "";
+            // the certificate's keys, as `mailstack-ctl host-key` prints them; every other step prints nothing here
+            state.stdout = hostKeyOutput(state.create) ?? "";
             state.stderr = "";
             break;
         case TYPES.serverState:
