@@ -111,7 +111,10 @@ const label = (what: string): z.ZodType<string, unknown> => text([(v) => /^[a-z0
     (v) => `"${v}" is not ${what} (one DNS label: lower case letters, digits, -)`]);
 /** The selector becomes SELECTOR._domainkey.DOMAIN and part of a key file name. */
 const selector = (): z.ZodType<string, unknown> => label("a DKIM selector");
-/** A key of the hostname certificate: /etc/letsencrypt/mailstack-keys/NAME.pem on the server. */
+/** Where the hostname certificate's named keys live on the server, NAME.pem each (beside the certificates, so on
+ * the mail-state volume); files/mailstack-ctl gets it through CTL_PATHS. */
+export const HOST_KEYS = "/etc/letsencrypt/mailstack-keys";
+/** A key of the hostname certificate: HOST_KEYS/NAME.pem on the server. */
 const keyName = (): z.ZodType<string, unknown> => label("a key name");
 
 /** SPF mechanisms that name senders (RFC 7208 5): include:, a, mx, ip4:, ip6:; never all, redirect= or exp=,
@@ -194,7 +197,7 @@ const certificate = object({
     caBundle: text([(v) => v.startsWith("/"), (v) => `"${v}" must be an absolute path on the server`]).optional(),
     caa: lower(text([(v) => isDomain(v.toLowerCase()), (v) => `"${v.toLowerCase()}" is not a CA's issuer domain such as letsencrypt.org`])).optional(),
     key: describe(keyName().optional(), "the hostname certificate's key, by name (made once in " +
-        "`/etc/letsencrypt/mailstack-keys` on the server): the certificate is renewed once with it, and its TLSA record " +
+        `\`${HOST_KEYS}\` on the server): the certificate is renewed once with it, and its TLSA record ` +
         "alone is published. Unset: the key certbot made. Keep it once set"),
     nextKey: describe(keyName().optional(), "the hostname certificate's next key: made once, unused, its TLSA record " +
         "published beside the current key's (a rollover: `nextKey`, `up`, twice the TTL, then `key`, `up`; DNS, below)"),

@@ -12,6 +12,7 @@ import { MTA_STS_CONF } from "./mtasts";
 import { RESOLV_CONF, UNBOUND_CONF } from "./resolver";
 import { DKIM_DIR, RSPAMD_DIR } from "./rspamd";
 import { port } from "../listeners";
+import { HOST_KEYS } from "../schema";
 import { ACCOUNTS_UNIT, STORAGE_MOUNT } from "./storage";
 import { UNIT_DIR } from "./systemd";
 import { ACME_ROOT, NGINX_CONF, NGINX_STAGED } from "./web";
@@ -24,6 +25,7 @@ export const CTL = "/usr/local/sbin/mailstack-ctl";
 export const CTL_PATHS: Record<string, string> = {
     LOCKED: LOCKED_USERS,
     PAM_FILE,
+    HOST_KEYS,
     NGINX_HTTP: NGINX_STAGED.http,
     NGINX_FULL: NGINX_STAGED.full,
     NGINX_CONF,

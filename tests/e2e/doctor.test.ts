@@ -12,6 +12,7 @@ import { mailZones, recordSets } from "../../components/render/dns";
 import { DnsRecord } from "../../components/render/records";
 import { DMARC_REPORTER, REPORTS_DIR } from "../../components/render/reports";
 import { port } from "../../components/listeners";
+import { HOST_KEYS } from "../../components/schema";
 import { REPORT_LINES, reportMails } from "../fixtures/reports";
 import { ask, CLIENT_NETNS, configVariant, SERVER_NETNS, inGuest, logins, mail, onServer, onServerStatus, output, pulumi, ROOT, setOf,
     setRecords, testbed, unpublished } from "./testbed";
@@ -607,9 +608,9 @@ describe("a rollover of the hostname key", () => {
 
         const withNext = configVariant("rollover-next", [["mailstack:certificate.nextKey", next]]);
         const upNext = timed(withNext);
-        const nextKey = ctlSpki(`/etc/letsencrypt/mailstack-keys/${next}.pem`);
+        const nextKey = ctlSpki(`${HOST_KEYS}/${next}.pem`);
         expect(nextKey).not.toBe(before);
-        expect(onServer(`stat -c '%a' /etc/letsencrypt/mailstack-keys /etc/letsencrypt/mailstack-keys/${next}.pem`)).toBe("700\n600\n");
+        expect(onServer(`stat -c '%a' ${HOST_KEYS} ${HOST_KEYS}/${next}.pem`)).toBe("700\n600\n");
         // not switched yet: the certificate keeps its key, the set holds both, current first
         expect(certKey()).toBe(before);
         const both = [`3 1 1 ${before}`, `3 1 1 ${nextKey}`];

@@ -8,6 +8,7 @@ import { VHOME } from "../../components/render/dovecot";
 import { Result, ROOTFS_TIMEOUT_MS, Sandbox, SUITE } from "./debian";
 import { ctlScript } from "../../components/render/ctl";
 import { sha256 } from "../../components/remote";
+import { HOST_KEYS } from "../../components/schema";
 
 /** The chroot's /etc as an overlay (writes go to a tmpfs), and empty /home, /run and /var/log. */
 const PRIVATE = `
@@ -293,7 +294,7 @@ echo "Congratulations, all renewals succeeded"
     test("host-key: the next key is made once; the switch renews once with it; a failed renewal keeps the old key; a killed one is finished", () => {
         sb.write("certbot", LINEAGE_CERTBOT, 0o755);
         const live = "$ROOT/etc/letsencrypt/live/mailstack";
-        const keys = "$ROOT/etc/letsencrypt/mailstack-keys";
+        const keys = `$ROOT${HOST_KEYS}`;
         const r = sb.isolated(`${PRIVATE}
             mount --bind "$W/certbot" "$ROOT/usr/bin/certbot"
             in_root certbot certonly >/dev/null 2>&1
@@ -324,7 +325,7 @@ echo "Congratulations, all renewals succeeded"
             rm "$ROOT/etc/certbot-fail"
             step killed ctl host-key mailstack key=k3
             step cert5 state
-            step leftovers sh -c "ls -A ${keys} ${live} $ROOT/etc/letsencrypt/archive/mailstack | grep -F .new. || true"
+            step leftovers sh -c "ls -A ${keys} ${live} $ROOT/etc/letsencrypt/archive/mailstack | grep -E '[.](new|mailstack)[.][0-9]+$' || true"
         `, 120_000);
         expect(r.stderr).toBe("");
         const state = (name: string): { cert: string; key: string; renewals: number } => {
