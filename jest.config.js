@@ -1,7 +1,8 @@
 /** @type {import('jest').Config} */
 module.exports = {
     preset: "ts-jest",
-    testEnvironment: "node",
+    // node's, with the worker's require for tests/lazy (why: tests/lazy/load.ts).
+    testEnvironment: "<rootDir>/tests/environment.ts",
     roots: ["<rootDir>/tests"],
     testMatch: ["**/*.test.ts"],
     // End-to-end suites drive real servers one after another; unit suites are quick either way.

@@ -30,9 +30,17 @@ if ($mode eq "auth") {
         # One client address per request: dovecot delays a client address' next request after a failure.
         print $s join("\t", "AUTH", $id, "PLAIN", "service=smtp", "nologin", "lip=192.0.2.10", "rip=198.51.100.$id",
             @flags, "resp=$resp"), "\n";
-        my $l = <$s> // die "no answer to AUTH $id\n";
-        print "S: $l";
     }
+    # All requests at once, as the protocol's ids allow: each failure's auth_failure_delay (2 s) runs side by side
+    # with the others, not one after another. The answers come as they are ready, and are printed in request order.
+    my %answer;
+    while (keys %answer < $id) {
+        my $l = <$s> // die "no answer to AUTH " . join(" ", grep { !exists $answer{$_} } 1 .. $id) . "\n";
+        my (undef, $n) = split /\t/, $l;
+        die "answer to no request: $l" unless defined $n && $n =~ /^\d+$/ && $n >= 1 && $n <= $id && !exists $answer{$n};
+        $answer{$n} = $l;
+    }
+    print "S: $answer{$_}" for 1 .. $id;
 } elsif ($mode eq "lmtp") {
     my ($path, $from, @rcpts) = @ARGV;
     my $s = IO::Socket::UNIX->new(Type => SOCK_STREAM, Peer => $path) or die "connect $path: $!\n";
