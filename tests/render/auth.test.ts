@@ -227,6 +227,8 @@ describe(`dovecot on ${SUITE} authenticates and delivers (imaps on)`, () => {
                 `timeout 20 openssl s_client -connect ${SERVER}:143 -starttls imap -quiet 2>&1`)} &
             step imap-app in_root sh -c ${s(`printf 'a LOGIN bob@example.net ${APPS.phone["bob@example.net"]}\\r\\nb LOGOUT\\r\\n' | ` +
                 `timeout 20 openssl s_client -connect ${SERVER}:143 -starttls imap -quiet 2>&1`)} &
+            step sieve-app in_root sh -c ${s(`printf 'AUTHENTICATE "PLAIN" "${plain("bob@example.net", APPS.laptop["bob@example.net"])}"\\r\\nLOGOUT\\r\\n' | ` +
+                `timeout 20 openssl s_client -connect ${SERVER}:4190 -starttls sieve -quiet 2>&1`)} &
             step imaps in_root sh -c ${s(`printf 'a LOGIN bob@example.net ${PASSWORDS["bob@example.net"]}\\r\\nb LOGOUT\\r\\n' | ` +
                 `timeout 20 openssl s_client -connect ${SERVER}:993 -quiet 2>&1`)} &
             step lmtp ${asPostfix} lmtp /var/spool/postfix/private/dovecot-lmtp alice@example.org \\
@@ -356,9 +358,11 @@ describe(`dovecot on ${SUITE} authenticates and delivers (imaps on)`, () => {
         expect(tls).toMatch(/^a OK .*Logged in/m);
     });
 
-    test("an app password logs in over IMAP, and the log names its device: the login line, and auth's for SMTP AUTH", () => {
+    test("an app password logs in over IMAP and ManageSieve, and the log names its device: the login line, and auth's for SMTP AUTH", () => {
         expect(step("imap-app").stdout).toMatch(/^a OK .*Logged in/m);
+        expect(step("sieve-app").stdout).toMatch(/^OK "Logged in\."/m);
         const log = sb.read("log/dovecot.log").split("\n");
+        expect(log.filter((l) => /managesieve-login: Info: (Login|Logged in): user=<bob@example\.net>.* device=laptop$/.test(l))).toHaveLength(1);
         // 2.3 says "Login:", 2.4 "Logged in:"
         expect(log.filter((l) => /imap-login: Info: (Login|Logged in): user=<bob@example\.net>.* device=phone$/.test(l))).toHaveLength(1);
         // a login with the account's own password names no device (2.3 leaves the element empty, 2.4 drops it)
