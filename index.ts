@@ -13,4 +13,5 @@ export const clientSettings = server.clientSettings;
 export const dnsRecords = server.dnsRecords;
 export const virtualUserPasswords = server.virtualUserPasswords;
 export const systemUserPasswords = server.systemUserPasswords;
+export const appPasswords = server.appPasswords;
 export const doctor = server.doctor;

@@ -289,6 +289,7 @@ function rules(p: Parsed, each: Each, fail: Fail): MailConfig {
     fail(p.spam.rejectScore <= p.spam.addHeaderScore, "spam.rejectScore", `${p.spam.rejectScore} must be above ` +
         `spam.addHeaderScore (${p.spam.addHeaderScore}), or nothing is ever filed as spam`);
     const quotaUsers = parseQuotaUsers(p.quota.users, known, Object.keys(served), renames, each);
+    const appPasswords = parseAppPasswords(p.appPasswords, known, Object.keys(served), renames, each);
     const b = p.backup;
     if (b !== undefined) {
         fail(b.keep.daily + b.keep.weekly + b.keep.monthly === 0, "backup.keep",
@@ -307,6 +308,7 @@ function rules(p: Parsed, each: Each, fail: Fail): MailConfig {
     }
     return {
         ...p, virtualDomains, virtualUsers, aliases, renames, certificate, quota: { ...p.quota, users: quotaUsers },
+        appPasswords,
     };
 }
 
@@ -363,6 +365,49 @@ function str(key: string, value: unknown): string {
     return value.trim();
 }
 
+/** Why KEY (a quota.users or appPasswords key, lower-cased as ADDRESS) is no mail account, or undefined if it is one:
+ * a virtual user, or NAME@BASE of a system user (listed or not: accounts already on the server count too). */
+function notAnAccount(source: string, address: string, known: Known, aliases: string[]): string | undefined {
+    const { local, domain: d } = splitAddress(address);
+    if (!address.includes("@") || !known.domains.includes(d)) {
+        return `"${source}" is not an address in the base domain or a virtual domain`;
+    }
+    if (aliases.includes(address) || (d === known.baseDomain
+        ? !SYSTEM_NAME.test(local) || RESERVED_USERS.has(local) : !known.virtualUsers.includes(address))) {
+        return `"${source}" is not a mail account (a virtual user, or NAME@${known.baseDomain} ` +
+            "of a system user); aliases have no mailbox of their own";
+    }
+    return undefined;
+}
+
+/**
+ * The devices of each user's app passwords, by the address as quota.users writes it. A renamed user's devices are
+ * listed under the new address (the passwords stay: users.ts aliases them), never the old one, which is no account.
+ */
+function parseAppPasswords(raw: Record<string, string[]>, known: Known, aliases: string[], renames: Rename[],
+    each: Each): Record<string, string[]> {
+    const users: Record<string, string[]> = {};
+    each(() => noDuplicates("appPasswords", Object.keys(raw)));
+    const renamed = new Map(renames.map((r) => [r.from, r.to]));
+    for (const [source, devices] of Object.entries(raw)) {
+        const key = `appPasswords["${source}"]`;
+        const address = source.toLowerCase();
+        each(() => {
+            const to = renamed.get(address);
+            if (to !== undefined) {
+                throw new ConfigError(key, `"${source}" is renamed to "${to}" (renames): list its devices under "${to}"`);
+            }
+            const why = notAnAccount(source, address, known, aliases);
+            if (why !== undefined) {
+                throw new ConfigError(key, why);
+            }
+            noDuplicates(key, devices);
+            users[address] = devices;
+        });
+    }
+    return users;
+}
+
 /** A renamed user keeps the quota of the old address (as the mailbox and the password), unless the new one has its own. */
 function parseQuotaUsers(raw: Record<string, string>, known: Known, aliases: string[], renames: Rename[],
     each: Each): Record<string, string> {
@@ -379,14 +424,9 @@ function parseQuotaUsers(raw: Record<string, string>, known: Known, aliases: str
             continue;
         }
         each(() => {
-            const { local, domain: d } = splitAddress(address);
-            if (!address.includes("@") || !known.domains.includes(d)) {
-                throw new ConfigError(key, `"${source}" is not an address in the base domain or a virtual domain`);
-            }
-            if (aliases.includes(address) || (d === known.baseDomain
-                ? !SYSTEM_NAME.test(local) || RESERVED_USERS.has(local) : !known.virtualUsers.includes(address))) {
-                throw new ConfigError(key, `"${source}" is not a mail account (a virtual user, or NAME@${known.baseDomain} ` +
-                    "of a system user); aliases have no mailbox of their own");
+            const why = notAnAccount(source, address, known, aliases);
+            if (why !== undefined) {
+                throw new ConfigError(key, why);
             }
             users[address] = v;
         });

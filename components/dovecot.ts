@@ -55,6 +55,11 @@ export class Dovecot extends pulumi.ComponentResource {
             create: `${CTL} apply dovecot && ${VMAIL_HOMES}`,
             triggers: [text.apply(sha256), repair],
         }, { parent: this, dependsOn: [staged, quotas, sieve, learnSocket] });
+        // The files of devices that left the config go once the live dovecot.conf names them no more: no revoked
+        // password's hash stays on the server. Again whenever the set of devices changes (the command names it).
+        step(`${name}-app-passwords-prune`, {
+            connection: args.connection, create: [CTL, "app-passwords-prune", ...(args.input.apps?.devices ?? [])].join(" "),
+        }, { parent: this, dependsOn: [applied] });
         // Compiled by sievec against the live dovecot.conf, which must already load sieve_extprograms: after apply.
         REPORTS.forEach(([path, script]) => step(`${name}-${path.split("/").pop()}`, {
             connection: args.connection, create: `${CTL} sieve ${quote(path)}`, stdin: script,

@@ -18,7 +18,7 @@ import { Resolver } from "./resolver";
 import { Users, PASSWD_FILE } from "./users";
 import { Vmail } from "./vmail";
 import { Web } from "./web";
-import { PAM_SERVICE } from "./render/access";
+import { LOCKED_USERS, PAM_SERVICE } from "./render/access";
 import { CIPHERS } from "./render/postfix";
 import { ServerState } from "./serverState";
 import { dkimKeys, Rspamd, RspamdArgs } from "./rspamd";
@@ -65,6 +65,8 @@ export class MailServer extends pulumi.ComponentResource {
     readonly dnsRecords: pulumi.Output<DnsRecord[]>;
     readonly virtualUserPasswords: pulumi.Output<Record<string, string>>;
     readonly systemUserPasswords: pulumi.Output<Record<string, string>>;
+    /** user -> device -> password (mailstack:appPasswords). */
+    readonly appPasswords: pulumi.Output<Record<string, Record<string, string>>>;
     readonly doctor: pulumi.Output<DoctorTarget>;
 
     constructor(name: string, args: MailServerArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -169,6 +171,7 @@ export class MailServer extends pulumi.ComponentResource {
                 baseDomain: c.baseDomain, ...tls, sni, passwdFile: PASSWD_FILE,
                 postmaster: `postmaster@${c.baseDomain}`, imaps: c.imaps, pamService: PAM_SERVICE, ciphers: CIPHERS,
                 quota: c.quota.default, quotaFile: QUOTA_FILE,
+                ...(users.appDevices.length === 0 ? {} : { apps: { devices: users.appDevices, lockedUsers: LOCKED_USERS } }),
             },
             quotas: c.quota.users,
         }, {
@@ -227,6 +230,7 @@ export class MailServer extends pulumi.ComponentResource {
         this.clientSettings = clientSettings(c);
         this.virtualUserPasswords = users.virtualUserPasswords;
         this.systemUserPasswords = users.systemUserPasswords;
+        this.appPasswords = users.appPasswords;
         // every writer has taken its repair trigger, and with it its place on the drift check's watch list
         state.seal();
         this.registerOutputs({
@@ -235,6 +239,7 @@ export class MailServer extends pulumi.ComponentResource {
             dnsRecords: this.dnsRecords,
             virtualUserPasswords: this.virtualUserPasswords,
             systemUserPasswords: this.systemUserPasswords,
+            appPasswords: this.appPasswords,
             doctor: this.doctor,
         });
     }

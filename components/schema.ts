@@ -109,6 +109,9 @@ const sizeMessage = (v: unknown): string =>
  * words the refusal. */
 const label = (what: string): z.ZodType<string, unknown> => text([(v) => /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(v),
     (v) => `"${v}" is not ${what} (one DNS label: lower case letters, digits, -)`]);
+/** A device of an app password: the name of its dovecot passdb (`app-DEVICE`, which the login log names) and of its
+ * file. One label, as a selector: short, and safe in a file name and a dovecot section name. */
+const device = (): z.ZodType<string, unknown> => label("a device name");
 /** The selector becomes SELECTOR._domainkey.DOMAIN and part of a key file name. */
 const selector = (): z.ZodType<string, unknown> => label("a DKIM selector");
 /** Where the hostname certificate's named keys live on the server, NAME.pem each (beside the certificates, so on
@@ -358,6 +361,12 @@ export const Schema = object({
         "address. A message that would not fit is refused at RCPT with `452 4.2.2` (temporary: the sender retries) and " +
         "deferred, never bounced, when it only shows at delivery; `preview` warns when a quota is below a mailbox's " +
         "current size"),
+    appPasswords: describe(map(list(device())).default({}),
+        "map: user (as in `quota.users`: `bob@example.net`, or `NAME@baseDomain` for a system user) -> list of device " +
+        "names (`[phone, laptop]`); each device gets a password of its own (secret output `appPasswords`, user -> device " +
+        "-> password) that logs in on IMAP, SMTP AUTH and ManageSieve only (dovecot's, never SSH or the system " +
+        "login), beside the user's own password. Dovecot's log names the device of each such login " +
+        "(`device=phone`, `app-phone`). Removing a device revokes its password at the next `up`"),
     loginScope: describe(oneOf(["all-humans", "listed"], "login scope").default("all-humans"),
         "`all-humans`: every account with a uid in the server's `UID_MIN`..`UID_MAX` (`/etc/login.defs`) may log in on " +
         "IMAP and SMTP AUTH and receive mail, never root, system accounts or vmail; `listed`: only the `systemUsers` " +

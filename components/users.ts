@@ -5,8 +5,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { effectiveAliases, MailConfig, splitAddress } from "./config";
-import { nonMailRecipients, PAM_FILE, pamService, parseAccounts } from "./render/access";
-import { baseSenderLogins, localSenders, passwdFile, senderLogins, virtualAliases, vmailbox } from "./render/maps";
+import { appPasswordsAllowed, nonMailRecipients, PAM_FILE, pamService, parseAccounts } from "./render/access";
+import { appPasswordPath, quotaLogin } from "./render/dovecot";
+import { appPasswordFile, baseSenderLogins, localSenders, passwdFile, senderLogins, virtualAliases, vmailbox } from "./render/maps";
 import { MAPS } from "./render/postfix";
 import { CTL, Connection, putFile, quote, sha256, step } from "./remote";
 import { ServerState } from "./serverState";
@@ -35,6 +36,10 @@ function password(name: string, parent: pulumi.Resource, formerly?: string): ran
 export class Users extends pulumi.ComponentResource {
     readonly virtualUserPasswords: pulumi.Output<Record<string, string>>;
     readonly systemUserPasswords: pulumi.Output<Record<string, string>>;
+    /** user -> device -> password (mailstack:appPasswords). */
+    readonly appPasswords: pulumi.Output<Record<string, Record<string, string>>>;
+    /** The devices that have a file: dovecot gets one passdb each. */
+    readonly appDevices: string[];
     /** /etc/pam.d/mailstack, which dovecot's pam passdb needs, checked. */
     readonly pam: pulumi.Resource;
     readonly nonMail: pulumi.Resource;
@@ -124,6 +129,34 @@ export class Users extends pulumi.ComponentResource {
             })),
             triggers: [args.state.repairOf(MAPS.nonMail)],
         }, { parent: this });
+
+        // App passwords: one resource per (user, device), named by both, so that adding or removing one device
+        // leaves every other password as it is; a renamed user's are the old address's (as its own password).
+        const apps = Object.entries(c.appPasswords).flatMap(([address, devices]) => devices.map((device) => {
+            const old = formerly.get(address);
+            return {
+                address, device, login: quotaLogin(address, c.baseDomain),
+                pw: password(`${name}-app-${address}-${device}`, this, old === undefined ? undefined : `${name}-app-${old}-${device}`),
+            };
+        }));
+        this.appPasswords = pulumi.secret(pulumi.all(apps.map((a) => a.pw.result)).apply((results) => {
+            const out: Record<string, Record<string, string>> = {};
+            apps.forEach((a, i) => {
+                (out[a.address] ??= {})[a.device] = results[i];
+            });
+            return out;
+        }));
+        this.appDevices = [...new Set(apps.map((a) => a.device))].sort();
+        for (const device of this.appDevices) {
+            const mine = apps.filter((a) => a.device === device);
+            // (pulumi.all would turn the accounts' Map into a plain object: an apply inside an apply keeps it)
+            const text = pulumi.all(mine.map((a) => a.pw.bcryptHash)).apply((hashes) => accounts.apply((a) =>
+                appPasswordFile(device, mine.flatMap((m, i) => m.login.includes("@") || appPasswordsAllowed(m.login, a, scope)
+                    ? [{ login: m.login, hash: hashes[i] }] : []))));
+            const path = appPasswordPath(device);
+            putFile(`${name}-app-${device}`, { path, mode: "0640", owner: "root:dovecot", content: pulumi.secret(text) },
+                conn, { parent: this }, [args.state.repairOf(path)]);
+        }
 
         this.systemUserPasswords = pulumi.secret(pulumi.all([pulumi.all(system.map((s) => s.pw.result)), pulumi.all(statuses)])
             .apply(([results, status]) => Object.fromEntries(system.map((s, i) => [`${s.user}@${c.baseDomain}`,

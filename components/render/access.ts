@@ -72,6 +72,27 @@ ${gate}
 `;
 }
 
+/** Whether the PAM account NAME (uid UID) is a mail account: what the PAM service's gate lets log in. */
+function mailAccount(name: string, uid: number, a: Pick<Accounts, "uidMin" | "uidMax">, s: ScopeInput): boolean {
+    return s.scope === "listed"
+        ? s.listed.includes(name) && uid >= a.uidMin && uid <= a.uidMax
+        : uid >= a.uidMin && uid <= a.uidMax && !NEVER.includes(name) && !RESERVED_USERS.has(name);
+}
+
+/**
+ * Whether a system user's app passwords are written for dovecot. They skip PAM, and with it the PAM service's gate:
+ * so the gate's rule decides here, on the accounts the server had when the stack read them. An account not there
+ * yet (one the stack is creating, or one the admin makes later) gets them, as PAM would let it in by its uid: in
+ * `listed` scope only the listed. A locked account is refused by dovecot itself (render/dovecot.ts: apps).
+ */
+export function appPasswordsAllowed(name: string, a: Accounts, s: ScopeInput): boolean {
+    const uid = a.users.get(name);
+    if (uid === undefined) {
+        return s.scope === "all-humans" || s.listed.includes(name);
+    }
+    return mailAccount(name, uid, a, s);
+}
+
 export interface RecipientInput extends ScopeInput {
     hostname: string;
     baseDomain: string;
@@ -85,12 +106,9 @@ export interface RecipientInput extends ScopeInput {
  * a name that is an alias at the base domain (root@) is accepted as the alias.
  */
 export function nonMailRecipients(a: Accounts, r: RecipientInput): string {
-    const mailAccount = (name: string, uid: number): boolean => r.scope === "listed"
-        ? r.listed.includes(name) && uid >= a.uidMin && uid <= a.uidMax
-        : uid >= a.uidMin && uid <= a.uidMax && !NEVER.includes(name) && !RESERVED_USERS.has(name);
     const names = new Set<string>([...NEVER, ...RESERVED_USERS]);
     for (const [name, uid] of a.users) {
-        if (!mailAccount(name, uid)) {
+        if (!mailAccount(name, uid, a, r)) {
             names.add(name);
         }
     }

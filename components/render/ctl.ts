@@ -7,7 +7,7 @@ import * as path from "path";
 import { LOCKED_USERS, PAM_FILE } from "./access";
 import { BACKUP_ENV } from "./backup";
 import { FILTER_FILE } from "./fail2ban";
-import { VHOSTS } from "./dovecot";
+import { APP_PASSWORDS, VHOSTS } from "./dovecot";
 import { MTA_STS_CONF } from "./mtasts";
 import { RESOLV_CONF, UNBOUND_CONF } from "./resolver";
 import { DKIM_DIR, RSPAMD_DIR } from "./rspamd";
@@ -36,6 +36,7 @@ export const CTL_PATHS: Record<string, string> = {
     DKIM_DIR,
     FAIL2BAN_DIR: path.posix.dirname(path.posix.dirname(FILTER_FILE)),
     VHOSTS,
+    APP_PASSWORDS,
     UNBOUND_CONF,
     RESOLV_CONF,
     SNI_MAP: MAPS.sni,

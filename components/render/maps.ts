@@ -2,6 +2,7 @@
 // so that the same config always renders the same bytes (and so triggers nothing on a no-op `up`).
 
 import { splitAddress } from "../config";
+import { DEVICE_FIELD } from "./dovecot";
 
 export interface VirtualLogin {
     address: string;
@@ -18,6 +19,23 @@ export function passwdFile(logins: VirtualLogin[]): string {
             throw new Error(`hash for ${l.address} contains a ':' or newline`);
         }
         return `${l.address}:{BLF-CRYPT}${l.hash}::::::`;
+    }));
+}
+
+export interface AppLogin {
+    /** dovecot's login name: the address of a virtual user, the bare name of a system user (quotaLogin). */
+    login: string;
+    hash: string;
+}
+
+/** One device's app passwords (render/dovecot.ts: appPasswordPath): a line per user, the device as an extra field
+ * that the login processes' log line shows. */
+export function appPasswordFile(device: string, logins: AppLogin[]): string {
+    return sorted(logins.map((l) => {
+        if (/[:\s]/.test(l.hash) || /[:\s]/.test(l.login)) {
+            throw new Error(`app password of ${l.login} (${device}): a ':' or white space in its login or hash`);
+        }
+        return `${l.login}:{BLF-CRYPT}${l.hash}::::::${DEVICE_FIELD}=${device}`;
     }));
 }
 

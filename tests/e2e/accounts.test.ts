@@ -2,10 +2,12 @@
 // mail to him) with his Maildir kept, and comes back when listed again; a removed virtual user the same way; an
 // account that existed before is adopted without touching its password, and released as it was.
 
-import { copyFileSync } from "fs";
+import { spawnSync } from "child_process";
+import { chmodSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from "fs";
+import { tmpdir } from "os";
 import * as path from "path";
 import { ADOPTED } from "../../components/users";
-import { mail, onServer, output, pulumi, ROOT, testbed } from "./testbed";
+import { CLIENT_NETNS, mail, onServer, output, pulumi, ROOT, testbed } from "./testbed";
 
 jest.setTimeout(300_000);
 
@@ -38,6 +40,37 @@ function access(login: string, address: string, password: string): { imap: boole
     };
 }
 
+// Pulumi.local.yaml: bob@example.net has app passwords for phone and laptop, alice (a system user the stack did not
+// make) for phone.
+type Apps = Record<string, Record<string, string>>;
+
+/** After an up without bob's phone: its password is refused, his laptop's and alice's still log in, and alice's
+ * phone keeps its file. */
+function phoneRemoved(before: Apps): void {
+    const started = Date.now();
+    expect(output<Apps>("appPasswords")["bob@example.net"]).toEqual({ laptop: before["bob@example.net"].laptop });
+    expect(access("bob@example.net", "bob@example.net", before["bob@example.net"].phone)).toMatchObject({ imap: false, submission: false });
+    expect(mail("login", host, "bob@example.net", before["bob@example.net"].laptop).ok).toBe(true);
+    expect(mail("login", host, alice.name, before["alice@example.org"].phone).ok).toBe(true);
+    expect(onServer("ls /etc/dovecot/app-passwords")).toBe("laptop\nphone\n");
+    appSeconds += (Date.now() - started) / 1000;
+}
+
+/** After the up that lists it again: the phone has a new password, the old one stays refused, the laptop's stays. */
+function phoneBack(before: Apps): void {
+    const started = Date.now();
+    const again = output<Apps>("appPasswords")["bob@example.net"];
+    expect(again.laptop).toBe(before["bob@example.net"].laptop);
+    expect(again.phone).not.toBe(before["bob@example.net"].phone);
+    expect(mail("login", host, "bob@example.net", again.phone).ok).toBe(true);
+    expect(mail("login", host, "bob@example.net", before["bob@example.net"].phone).ok).toBe(false);
+    appSeconds += (Date.now() - started) / 1000;
+}
+
+/** What the app-password checks add to this file's run (they share the other tests' ups). */
+let appSeconds = 0;
+afterAll(() => process.stderr.write(`app passwords e2e: ${appSeconds.toFixed(1)} s\n`));
+
 describe("a created system user", () => {
     test("removed from systemUsers: locked for mail, Maildir kept; listed again: back, with his mail", () => {
         const frank = output<Record<string, string>>("systemUserPasswords")["frank@example.org"];
@@ -46,8 +79,12 @@ describe("a created system user", () => {
         expect(mail("wait", host, "frank", frank, subject)).toMatchObject({ ok: true });
         expect(access("frank", "frank@example.org", frank)).toEqual({ imap: true, submission: true, inbound: true });
 
-        const gone = variant("nofrank", ["mailstack:systemUsers"], ['mailstack:aliases["office@example.org"]']);
+        const apps = output<Apps>("appPasswords");
+        // bob's phone leaves the config in the same up (an up is what costs: one pair serves both removals)
+        const gone = variant("nofrank", ["mailstack:systemUsers"], ['mailstack:aliases["office@example.org"]'],
+            ['mailstack:appPasswords["bob@example.net"][0]']);
         expect(up("--config-file", gone).status).toBe(0);
+        phoneRemoved(apps);
         expect(access("frank", "frank@example.org", frank)).toEqual({ imap: false, submission: false, inbound: false });
         expect(mail("login", host, "frank@example.org", frank)).toMatchObject({ ok: false });
         const refused = mail("send", host, "25", "someone@client.example", "frank@example.org", `after ${run}`);
@@ -56,6 +93,7 @@ describe("a created system user", () => {
         expect(onServer("id -u frank")).toMatch(/^\d+\n$/);
 
         expect(up().status).toBe(0);
+        phoneBack(apps);
         const again = output<Record<string, string>>("systemUserPasswords")["frank@example.org"];
         expect(access("frank", "frank@example.org", again)).toEqual({ imap: true, submission: true, inbound: true });
         expect(mail("login", host, "frank", again).subjects).toContain(subject);
@@ -95,5 +133,63 @@ describe("an account that existed before", () => {
         expect(onServer("getent shadow alice | cut -d: -f2")).toBe(shadow);
         expect(access(alice.name, alice.address, alice.password)).toEqual({ imap: true, submission: true, inbound: true });
         expect(mail("login", host, alice.name, alice.password).subjects).toContain("old mail that must survive");
+    });
+});
+
+/** Whether `ssh LOGIN@server` with PASSWORD (and nothing else: no key, one try) gets a shell, from the client namespace. */
+function sshWithPassword(login: string, password: string): boolean {
+    const dir = mkdtempSync(path.join(tmpdir(), "mailstack-askpass-"));
+    try {
+        // ssh asks this program for the password (SSH_ASKPASS_REQUIRE=force: no terminal needed); the password goes
+        // through the environment, never a command line
+        const askpass = path.join(dir, "askpass");
+        writeFileSync(askpass, "#!/bin/sh\nprintf '%s\\n' \"$MAILSTACK_SSH_PASSWORD\"\n");
+        chmodSync(askpass, 0o700);
+        const r = spawnSync("ip", ["netns", "exec", CLIENT_NETNS, "ssh", "-o", `UserKnownHostsFile=${t.sshKnownHostsFile}`,
+            "-o", "PubkeyAuthentication=no", "-o", "PreferredAuthentications=password,keyboard-interactive",
+            "-o", "NumberOfPasswordPrompts=1", "-o", "ConnectTimeout=10", `${login}@${host}`, "true"], {
+            encoding: "utf8", timeout: 60_000, stdio: ["ignore", "pipe", "pipe"],
+            env: { ...process.env, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: "force", MAILSTACK_SSH_PASSWORD: password },
+        });
+        return r.status === 0;
+    } finally {
+        rmSync(dir, { recursive: true, force: true });
+    }
+}
+
+describe("app passwords", () => {
+    const logSize = (): number => Number(onServer("stat -c %s /var/log/dovecot.log"));
+    const logSince = (size: number): string => onServer(`tail -c +${size + 1} /var/log/dovecot.log`);
+    /** The login line of imap-login with the device (2.3 says "Login:", 2.4 "Logged in:"), and auth's line of the
+     * device's passdb for a login of USER (SMTP AUTH's too: 2.3 "app-D(USER,IP..." , 2.4 "auth(USER,IP,...): Debug: app-D:"). */
+    const named = (text: string, user: string, device: string): { imap: boolean; auth: boolean } => {
+        const u = user.replace(/[.]/g, "[.]");
+        return {
+            imap: new RegExp(`imap-login: Info: (Login|Logged in): user=<${u}>.* device=${device}$`, "m").test(text),
+            auth: new RegExp(`(app-${device}\\(${u},|auth\\(${u},.*Debug: app-${device}: )`, "m").test(text),
+        };
+    };
+
+    // Removing a device and listing it again: in "a created system user" above, whose pair of ups it shares.
+    test("a device's password logs in on IMAP and 587, named in the log, beside the own one; never on ssh", () => {
+        const started = Date.now();
+        const apps = output<Apps>("appPasswords");
+        expect(Object.keys(apps).sort()).toEqual(["alice@example.org", "bob@example.net"]);
+        expect(Object.keys(apps["bob@example.net"]).sort()).toEqual(["laptop", "phone"]);
+        const before = logSize();
+        expect(access("bob@example.net", "bob@example.net", apps["bob@example.net"].phone))
+            .toEqual({ imap: true, submission: true, inbound: true });
+        expect(access(alice.name, alice.address, apps["alice@example.org"].phone)).toEqual({ imap: true, submission: true, inbound: true });
+        expect(mail("login", host, alice.name, alice.password).ok).toBe(true);
+        const lines = logSince(before);
+        expect(named(lines, "bob@example.net", "phone")).toEqual({ imap: true, auth: true });
+        expect(named(lines, "alice", "phone")).toEqual({ imap: true, auth: true });
+        // ssh takes alice's own password (so the refusal below is the app password's), never an app password
+        expect(sshWithPassword(alice.name, alice.password)).toBe(true);
+        expect(sshWithPassword(alice.name, apps["alice@example.org"].phone)).toBe(false);
+        // only dovecot reads them: root:dovecot 0640, a file per device
+        expect(onServer("stat -c '%n %U:%G %a' /etc/dovecot/app-passwords/*")).toBe(
+            "/etc/dovecot/app-passwords/laptop root:dovecot 640\n/etc/dovecot/app-passwords/phone root:dovecot 640\n");
+        appSeconds += (Date.now() - started) / 1000;
     });
 });

@@ -10,7 +10,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { DovecotVersion, dovecotConf, dovecotVersion, quotaFile, VHOME } from "../../components/render/dovecot";
 import { PAM_SERVICE, pamService } from "../../components/render/access";
-import { passwdFile } from "../../components/render/maps";
+import { appPasswordFile, passwdFile } from "../../components/render/maps";
 import { groupId, ids, problems, Result, ROOTFS_TIMEOUT_MS, Sandbox, selfSignedCert, shq, SUITE } from "./debian";
 import { config, dovecotInput } from "./fixture";
 
@@ -20,6 +20,14 @@ const PASSWORDS: Record<string, string> = {
     "dave@example.com": "dave-Secret-3",
     alice: "alice-Secret-4",
 };
+/** App passwords (mailstack:appPasswords) as users.ts writes them: a file per device, by login name. locky's account is
+ * locked (mailstack-ctl lock-user): its app password must fail although it is right. */
+const APPS: Record<string, Record<string, string>> = {
+    phone: { "bob@example.net": "bob-App-phone", alice: "alice-App-phone", locky: "locky-App-phone" },
+    laptop: { "bob@example.net": "bob-App-laptop" },
+};
+/** An app password that was removed from the config: no file has it any more. */
+const REMOVED = "bob-App-tablet";
 const ALICE = { uid: 1001, gid: 1001 };
 const VMAIL = { uid: 5000, gid: 5000 };
 const SVC = { uid: 901, gid: 901 };
@@ -84,8 +92,17 @@ function server(sb: Sandbox, imaps: boolean): { version: DovecotVersion; conf: s
     accounts(sb, alice.stdout.trim());
     // Per-user quotas, one of each kind of user (as components/dovecot.ts writes them).
     const quota = sb.write("dovecot/quota", quotaFile(version, { "carol@example.net": "1M", "alice@example.org": "5M" }, c.baseDomain));
-    const conf = sb.write("dovecot/dovecot.conf",
-        dovecotConf(dovecotInput(c, version, { ...tls, passwdFile: passwd, quotaFile: quota })));
+    // The app-password files at their real paths (the script mounts app-passwords/ there), root:dovecot 0640.
+    for (const [device, logins] of Object.entries(APPS)) {
+        sb.write(`app-passwords/${device}`, appPasswordFile(device, Object.entries(logins)
+            .map(([login, password]) => ({ login, hash: bcrypt.hashSync(password, salt) }))), 0o640);
+        fs.chownSync(path.join(sb.host, `app-passwords/${device}`), 0, ids(sb.root, "dovecot").gid);
+    }
+    const lockedUsers = sb.write("mailstack/locked-users", "locky\n");
+    const conf = sb.write("dovecot/dovecot.conf", dovecotConf({
+        ...dovecotInput(c, version, { ...tls, passwdFile: passwd, quotaFile: quota }),
+        apps: { devices: Object.keys(APPS), lockedUsers },
+    }));
     sb.write("client.pl", fs.readFileSync(path.join(__dirname, "client.pl"), "utf8"), 0o755);
     const postfix = ids(sb.root, "postfix");
     const script = (body: string): string => `
@@ -95,6 +112,8 @@ function server(sb: Sandbox, imaps: boolean): { version: DovecotVersion; conf: s
         hide var/spool/postfix
         hide var/mail
         hide home
+        hide etc/dovecot
+        mkdir "$ROOT/etc/dovecot/app-passwords" && cp -a "$W/app-passwords/." "$ROOT/etc/dovecot/app-passwords/"
         mkdir -p "$W/log" && mount --bind "$W/log" "$ROOT/var/log"
         for f in passwd group shadow; do mount --bind "$W/etc/$f" "$ROOT/etc/$f"; done
         mkdir "$W/pam.d" && cp -a "$ROOT/etc/pam.d/." "$W/pam.d/" && cp "$W/etc/pam-mailstack" "$W/pam.d/${PAM_SERVICE}"
@@ -165,6 +184,16 @@ describe(`dovecot on ${SUITE} authenticates and delivers (imaps on)`, () => {
         ["root-base", "root@example.org", PASSWORDS.alice],
         ["svc", "svc", PASSWORDS.alice],
         ["vmail", "vmail", PASSWORDS.alice],
+        // App passwords: each device's, for both kinds of user (a system user by either name); never another's,
+        // a removed one, or a locked account's
+        ["bob-app-phone", "bob@example.net", APPS.phone["bob@example.net"]],
+        ["bob-app-laptop", "bob@example.net", APPS.laptop["bob@example.net"]],
+        ["alice-app-phone", "alice", APPS.phone.alice],
+        ["alice-base-app-phone", "alice@example.org", APPS.phone.alice],
+        ["bob-app-removed", "bob@example.net", REMOVED],
+        ["bob-app-of-alice", "bob@example.net", APPS.phone.alice],
+        ["carol-app-of-bob", "carol@example.net", APPS.phone["bob@example.net"]],
+        ["locky-app-phone", "locky", APPS.phone.locky],
     ];
     const users = ["bob@example.net", "carol@example.net", "dave@example.com", "alice", "alice@example.org", "nobody@example.net"];
 
@@ -189,10 +218,17 @@ describe(`dovecot on ${SUITE} authenticates and delivers (imaps on)`, () => {
                 ${sasl("bob@example.net", PASSWORDS.alice, true)} \\
                 ${sasl("bob@example.net", PASSWORDS["bob@example.net"], false)} \\
                 ${sasl("root", PASSWORDS.alice, true)} \\
-                ${sasl("svc", PASSWORDS.alice, true)} &
+                ${sasl("svc", PASSWORDS.alice, true)} \\
+                ${sasl("bob@example.net", APPS.laptop["bob@example.net"], true)} \\
+                ${sasl("alice@example.org", APPS.phone.alice, true)} \\
+                ${sasl("bob@example.net", REMOVED, true)} &
             step imap-cleartext in_root perl ${client} imap ${SERVER} 143 ${CLIENT} alice ${s(PASSWORDS.alice)} &
             step imap-starttls in_root sh -c ${s(`printf 'a LOGIN alice ${PASSWORDS.alice}\\r\\nb LOGOUT\\r\\n' | ` +
                 `timeout 20 openssl s_client -connect ${SERVER}:143 -starttls imap -quiet 2>&1`)} &
+            step imap-app in_root sh -c ${s(`printf 'a LOGIN bob@example.net ${APPS.phone["bob@example.net"]}\\r\\nb LOGOUT\\r\\n' | ` +
+                `timeout 20 openssl s_client -connect ${SERVER}:143 -starttls imap -quiet 2>&1`)} &
+            step sieve-app in_root sh -c ${s(`printf 'AUTHENTICATE "PLAIN" "${plain("bob@example.net", APPS.laptop["bob@example.net"])}"\\r\\nLOGOUT\\r\\n' | ` +
+                `timeout 20 openssl s_client -connect ${SERVER}:4190 -starttls sieve -quiet 2>&1`)} &
             step imaps in_root sh -c ${s(`printf 'a LOGIN bob@example.net ${PASSWORDS["bob@example.net"]}\\r\\nb LOGOUT\\r\\n' | ` +
                 `timeout 20 openssl s_client -connect ${SERVER}:993 -quiet 2>&1`)} &
             step lmtp ${asPostfix} lmtp /var/spool/postfix/private/dovecot-lmtp alice@example.org \\
@@ -226,6 +262,14 @@ describe(`dovecot on ${SUITE} authenticates and delivers (imaps on)`, () => {
         ["root-base", null],
         ["svc", null],
         ["vmail", null],
+        ["bob-app-phone", "bob@example.net"],
+        ["bob-app-laptop", "bob@example.net"],
+        ["alice-app-phone", "alice"],
+        ["alice-base-app-phone", "alice"],
+        ["bob-app-removed", null],
+        ["bob-app-of-alice", null],
+        ["carol-app-of-bob", null],
+        ["locky-app-phone", null],
     ])("doveadm auth test %s -> %s", (name, user) => {
         const r = step(`auth-${name}`);
         if (user === null) {
@@ -283,7 +327,12 @@ describe(`dovecot on ${SUITE} authenticates and delivers (imaps on)`, () => {
             // root and a system account with a right password: refused on postfix's SASL path too
             "6 FAIL root",
             "7 FAIL svc",
+            // app passwords on postfix's path (SMTP AUTH) too: the device goes along as a passdb field
+            "8 OK bob@example.net",
+            "9 OK alice",
+            "10 FAIL bob@example.net",
         ]);
+        expect(r.stdout).toMatch(/^S: OK\t8\t.*\tdevice=laptop(\t|$)/m);
         expect(r.stdout).toMatch(/^S: MECH\tPLAIN\t/m);
     });
 
@@ -307,6 +356,25 @@ describe(`dovecot on ${SUITE} authenticates and delivers (imaps on)`, () => {
         expect(clear).not.toMatch(/^S: b OK/m);
         const tls = step("imap-starttls").stdout;
         expect(tls).toMatch(/^a OK .*Logged in/m);
+    });
+
+    test("an app password logs in over IMAP and ManageSieve, and the log names its device: the login line, and auth's for SMTP AUTH", () => {
+        expect(step("imap-app").stdout).toMatch(/^a OK .*Logged in/m);
+        expect(step("sieve-app").stdout).toMatch(/^OK "Logged in\."/m);
+        const log = sb.read("log/dovecot.log").split("\n");
+        expect(log.filter((l) => /managesieve-login: Info: (Login|Logged in): user=<bob@example\.net>.* device=laptop$/.test(l))).toHaveLength(1);
+        // 2.3 says "Login:", 2.4 "Logged in:"
+        expect(log.filter((l) => /imap-login: Info: (Login|Logged in): user=<bob@example\.net>.* device=phone$/.test(l))).toHaveLength(1);
+        // a login with the account's own password names no device (2.3 leaves the element empty, 2.4 drops it)
+        expect(log.filter((l) => /imap-login: Info: (Login|Logged in): user=<alice>/.test(l) && /device=[a-z]/.test(l))).toEqual([]);
+        // auth's line of each successful app-password lookup (SMTP AUTH has no dovecot login line): the device's passdb
+        const authLine = version === "2.3"
+            ? (user: string, device: string) => new RegExp(`auth: Debug: app-${device}\\(${user},198\\.51\\.100\\.\\d+\\): Finished passdb lookup$`)
+            : (user: string, device: string) => new RegExp(`auth\\(${user},198\\.51\\.100\\.\\d+,sasl:plain\\): Debug: app-${device}: Finished passdb lookup$`);
+        expect(log.filter((l) => authLine("bob@example\\.net", "laptop").test(l))).toHaveLength(1);
+        expect(log.filter((l) => authLine("alice", "phone").test(l))).toHaveLength(1);
+        // and none for a failed one, nor for any other passdb
+        expect(log.filter((l) => / Debug: /.test(l) && !/Debug: app-|: Debug: app-/.test(l))).toEqual([]);
     });
 
     test("imaps (993) listens and logs in", () => {

@@ -369,6 +369,27 @@ echo "Congratulations, all renewals succeeded"
     });
 
     // A step that re-runs when the script changes names the script's hash (users.ts): the script checks it.
+    test("app-passwords-prune: the files of unlisted devices go with their drift records; listed ones and put's temporary files stay", () => {
+        const r = sb.isolated(`${PRIVATE}
+            for d in phone laptop tablet; do echo "x:{BLF-CRYPT}y::::::device=$d" | ctl put /etc/dovecot/app-passwords/$d 0640 root:dovecot; done
+            : > "$ROOT/etc/dovecot/app-passwords/phone.mailstack.123"
+            step prune ctl app-passwords-prune phone
+            step left ls "$ROOT/etc/dovecot/app-passwords"
+            step records ls "$ROOT/etc/mailstack/managed/etc/dovecot/app-passwords"
+            step again ctl app-passwords-prune phone
+            step none ctl app-passwords-prune
+            step empty ls "$ROOT/etc/dovecot/app-passwords"
+        `, 60_000);
+        expect(r.stderr).toBe("");
+        expect(sb.step("prune")).toEqual({ status: 0, stderr: "", stdout: ["laptop", "tablet"].map((d) =>
+            `mailstack-ctl: /etc/dovecot/app-passwords/${d} removed: its device is no longer configured\n`).join("") });
+        expect(sb.step("left").stdout).toBe("phone\nphone.mailstack.123\n");
+        expect(sb.step("records").stdout).toBe("phone\n");
+        expect(sb.step("again")).toEqual({ status: 0, stderr: "", stdout: "" });
+        expect(sb.step("none").status).toBe(0);
+        expect(sb.step("empty").stdout).toBe("phone.mailstack.123\n");
+    });
+
     test("--sha256: the script runs a verb under its own hash only", () => {
         const own = sha256(ctlScript()).slice(0, 16);
         const ctl = (prefix: string): Result => sb.run(["sh", sb.path("mailstack-ctl"), "--sha256", prefix, "accounts"]);

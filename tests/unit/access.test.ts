@@ -1,7 +1,7 @@
 // Which PAM accounts are mail accounts: the PAM gate and the recipient table, from a server's account list.
 
 import { effectiveAliases, parseConfig } from "../../components/config";
-import { nonMailRecipients, pamService, parseAccounts } from "../../components/render/access";
+import { appPasswordsAllowed, nonMailRecipients, pamService, parseAccounts } from "../../components/render/access";
 
 const valid = {
     hostname: "mail.example.org",
@@ -89,5 +89,19 @@ describe("non-mail recipients", () => {
         const k = keys(nonMailRecipients(parseAccounts(SCAN), { ...input, scope: "listed" }));
         expect(k).toContain("alice@example.org");
         expect(k.filter((x) => x.startsWith("frank@"))).toEqual([]);
+    });
+});
+
+describe("app passwords of system users (they skip PAM, so its gate decides when the stack writes them)", () => {
+    const a = parseAccounts(SCAN);
+    const allowed = (scope: "all-humans" | "listed", listed: string[]): string[] =>
+        ["alice", "frank", "svc", "nobody", "vmail", "newbie"].filter((n) => appPasswordsAllowed(n, a, { scope, listed }));
+
+    test("all-humans: accounts in the UID range, and accounts not there yet; never system accounts or vmail", () => {
+        expect(allowed("all-humans", ["frank"])).toEqual(["alice", "frank", "newbie"]);
+    });
+
+    test("listed: the listed accounts only (still in the UID range)", () => {
+        expect(allowed("listed", ["frank", "svc", "newbie"])).toEqual(["frank", "newbie"]);
     });
 });

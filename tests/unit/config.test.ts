@@ -50,6 +50,28 @@ describe("parseConfig", () => {
         expect(c.quota).toEqual({ default: "500M", users: { "bob@example.net": "1G", "alice@example.org": "10G" } });
     });
 
+    test("app passwords: none by default; devices per virtual user and per system user by NAME@base", () => {
+        expect(parseConfig(valid).appPasswords).toEqual({});
+        const c = parseConfig({ ...valid, appPasswords: { "Bob@Example.net": ["phone", "laptop"], "alice@example.org": ["tablet-2"] } });
+        expect(c.appPasswords).toEqual({ "bob@example.net": ["phone", "laptop"], "alice@example.org": ["tablet-2"] });
+    });
+
+    test("bad app passwords are reported all at once, a line each naming key and value", () => {
+        let message = "";
+        try {
+            parseConfig({ ...valid, appPasswords: { "zoe@example.net": ["phone"], "bob@example.net": ["pad", "pad"], "info@example.net": ["x"] } });
+        } catch (e) {
+            message = (e as Error).message;
+        }
+        expect(message.split("\n")).toEqual([
+            'mailstack:appPasswords["zoe@example.net"]: "zoe@example.net" is not a mail account (a virtual user, or ' +
+                "NAME@example.org of a system user); aliases have no mailbox of their own",
+            'mailstack:appPasswords["bob@example.net"]: "pad" is listed twice',
+            'mailstack:appPasswords["info@example.net"]: "info@example.net" is not a mail account (a virtual user, or ' +
+                "NAME@example.org of a system user); aliases have no mailbox of their own",
+        ]);
+    });
+
     test("a renamed virtual user keeps the quota of the old address, unless the new one has its own", () => {
         const renamed = {
             ...valid, virtualUsers: ["bob@example.net", "caroline@example.net", "dave@example.com"],

@@ -771,3 +771,97 @@ describe("certificate", () => {
         expect(users.filter((s) => !waits.has(s.urn)).map((s) => s.name)).toEqual([]);
     });
 });
+
+describe("app passwords", () => {
+    const apps = (appPasswords: Record<string, string[]>): RawConfig => ({ ...existingRaw, appPasswords });
+    const both = { "bob@example.net": ["phone", "laptop"], "frank@example.org": ["phone"] };
+    let full: Rendered;
+    let fewer: Rendered;
+    beforeAll(async () => {
+        full = await render(apps(both));
+        fewer = await render(apps({ ...both, "bob@example.net": ["phone"] }));
+    });
+    const appPws = (rec: Recorder): Registered[] => rec.byType(TYPES.password).filter((p) => p.name.includes("-app-"));
+    const fileSteps = (rec: Recorder): Registered[] => rec.byType(TYPES.remote)
+        .filter((c) => String(reveal(c.inputs.create)).includes(" put /etc/dovecot/app-passwords/"));
+    const stagedConf = (rec: Recorder): string => String(reveal(rec.resources.find((x) => x.name.endsWith("-dovecot.conf"))?.inputs.stdin));
+
+    test("one secret RandomPassword per user and device, named by both", () => {
+        expect(appPws(full.rec).map((p) => p.name).sort()).toEqual([
+            "mail-users-app-bob@example.net-laptop", "mail-users-app-bob@example.net-phone", "mail-users-app-frank@example.org-phone",
+        ]);
+        for (const pw of appPws(full.rec)) {
+            expect(pw.additionalSecretOutputs).toEqual(expect.arrayContaining(["result", "bcryptHash"]));
+            expect(reveal(pw.inputs)).toMatchObject({ length: 24, special: false });
+        }
+    });
+
+    test("appPasswords is a secret output: user -> device -> the generated password", async () => {
+        expect(await pulumi.isSecret(full.server.appPasswords)).toBe(true);
+        const out = await valueOf(full.server.appPasswords);
+        const pw = (name: string): unknown => reveal(full.rec.named(name).state.result);
+        expect(out).toEqual({
+            "bob@example.net": { phone: pw("mail-users-app-bob@example.net-phone"), laptop: pw("mail-users-app-bob@example.net-laptop") },
+            "frank@example.org": { phone: pw("mail-users-app-frank@example.org-phone") },
+        });
+        // none of them is an account's own password
+        const own = [...Object.values(await valueOf(full.server.virtualUserPasswords)),
+            ...Object.values(await valueOf(full.server.systemUserPasswords))];
+        expect(Object.values(out).flatMap((d) => Object.values(d)).filter((p) => own.includes(p))).toEqual([]);
+        expect(await valueOf((await render(existingRaw)).server.appPasswords)).toEqual({});
+    });
+
+    test("a file per device, root:dovecot 0640, with each user's bcrypt hash by login name (system users bare)", () => {
+        const steps = fileSteps(full.rec);
+        expect(steps.map((c) => reveal(c.inputs.create)).sort()).toEqual(["laptop", "phone"].map((d) =>
+            `/usr/local/sbin/mailstack-ctl put /etc/dovecot/app-passwords/${d} 0640 root:dovecot`));
+        const hash = (name: string): string => String(reveal(full.rec.named(name).state.bcryptHash));
+        const text = (device: string): unknown => reveal(full.rec.named(`mail-users-app-${device}`).inputs.stdin);
+        expect(text("phone")).toBe(`bob@example.net:{BLF-CRYPT}${hash("mail-users-app-bob@example.net-phone")}::::::device=phone\n` +
+            `frank:{BLF-CRYPT}${hash("mail-users-app-frank@example.org-phone")}::::::device=phone\n`);
+        expect(text("laptop")).toBe(`bob@example.net:{BLF-CRYPT}${hash("mail-users-app-bob@example.net-laptop")}::::::device=laptop\n`);
+        for (const c of steps) {
+            expect(isSecretValue(c.inputs.stdin)).toBe(true);
+        }
+    });
+
+    test("no app password appears in any input but as its hash: never in a command line, a trigger or a stdin", () => {
+        const secrets = appPws(full.rec).map((p) => String(reveal(p.state.result)));
+        for (const x of full.rec.resources.filter((y) => y.type !== TYPES.password)) {
+            const text = JSON.stringify(reveal(x.inputs));
+            expect({ name: x.name, leaks: secrets.filter((pw) => text.includes(pw)) }).toEqual({ name: x.name, leaks: [] });
+        }
+    });
+
+    test("dovecot gets a passdb per device, and the files of other devices are pruned after its apply", () => {
+        const conf = stagedConf(full.rec);
+        expect(conf.match(/name = app-[a-z]+/g)).toEqual(["name = app-laptop", "name = app-phone"]);
+        expect(conf).toContain("args = username_format=%u /etc/mailstack/locked-users");
+        const prune = full.rec.named("mail-dovecot-app-passwords-prune");
+        expect(reveal(prune.inputs.create)).toBe("/usr/local/sbin/mailstack-ctl app-passwords-prune laptop phone");
+        expect(full.rec.transitivelyWaitsFor(prune)).toContain(full.rec.named("mail-dovecot-apply").urn);
+        // without app passwords: no passdb of theirs, and the prune step leaves none
+        expect(stagedConf(fewer.rec)).not.toContain("app-laptop");
+    });
+
+    test("removing a device removes its password and nothing else; the others keep theirs", () => {
+        const names = (r: Rendered): string[] => appPws(r.rec).map((p) => p.name).sort();
+        expect(names(full).filter((n) => !names(fewer).includes(n))).toEqual(["mail-users-app-bob@example.net-laptop"]);
+        expect(names(fewer).filter((n) => !names(full).includes(n))).toEqual([]);
+        for (const n of names(fewer)) {
+            expect(reveal(fewer.rec.named(n).inputs)).toEqual(reveal(full.rec.named(n).inputs));
+        }
+        expect(fileSteps(fewer.rec).map((c) => c.name)).toEqual(["mail-users-app-phone"]);
+        expect(reveal(fewer.rec.named("mail-users-app-phone").inputs.stdin)).toBe(reveal(full.rec.named("mail-users-app-phone").inputs.stdin));
+        expect(reveal(fewer.rec.named("mail-dovecot-app-passwords-prune").inputs.create))
+            .toBe("/usr/local/sbin/mailstack-ctl app-passwords-prune phone");
+        // every other resource (the account passwords above all) is untouched; the drift check no longer watches the
+        // laptop's file
+        const others = (r: Rendered): Record<string, unknown> => Object.fromEntries(r.rec.resources
+            .filter((x) => !/app-(passwords-prune|laptop)|-app-|dovecot\.conf|-apply$/.test(x.name)).map((x) => [x.urn,
+                x.type === TYPES.serverState ? { ...x.inputs, files: "(below)" } : reveal(x.inputs)]));
+        expect(others(fewer)).toEqual(others(full));
+        const watched = (r: Rendered): string[] => reveal(r.rec.one(TYPES.serverState).inputs.files) as string[];
+        expect(watched(full).filter((f) => !watched(fewer).includes(f))).toEqual(["/etc/dovecot/app-passwords/laptop"]);
+    });
+});
