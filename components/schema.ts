@@ -105,9 +105,11 @@ const size = (): z.ZodType<string, unknown> => z.string({ error: (iss) => sizeMe
 const sizeMessage = (v: unknown): string =>
     `expected a size such as "500M" or "2G" (a whole number and k, M, G or T), got ${show(v)}`;
 
+/** One DNS label: a DKIM selector, a key name, an app-password device (render/dovecot.ts checks it again). */
+export const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 /** A name that becomes one DNS label and part of a file name (a DKIM selector, a certificate key's name): `what`
  * words the refusal. */
-const label = (what: string): z.ZodType<string, unknown> => text([(v) => /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(v),
+const label = (what: string): z.ZodType<string, unknown> => text([(v) => DNS_LABEL.test(v),
     (v) => `"${v}" is not ${what} (one DNS label: lower case letters, digits, -)`]);
 /** A device of an app password: the name of its dovecot passdb (`app-DEVICE`, which the login log names) and of its
  * file. One label, as a selector: short, and safe in a file name and a dovecot section name. */

@@ -3,6 +3,7 @@
 // and alice@BASE must reach PAM as alice.
 
 import { enabled, port } from "../listeners";
+import { DNS_LABEL } from "../schema";
 import { CONTROLLER_SOCKET, RSPAMD_GROUP } from "./rspamd";
 import type { SniCert } from "./postfix";
 import { unitFile } from "./systemd";
@@ -231,7 +232,7 @@ function appPassdbs(d: DovecotInput): { passdbs: string; logging: string } {
     }
     const devices = [...d.apps.devices].sort();
     for (const device of devices) {
-        if (!/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(device)) {
+        if (!DNS_LABEL.test(device)) {
             throw new Error(`device ${JSON.stringify(device)} cannot name a dovecot passdb`);
         }
     }
