@@ -2,11 +2,12 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import { MailServer } from "./components/mailServer";
+import { readServer } from "./components/serverState";
 import { readStackConfig } from "./components/stackConfig";
 
 const { config, ...secrets } = readStackConfig(new pulumi.Config("mailstack"));
 
-const server = new MailServer("mail", { config, ...secrets });
+const server = new MailServer("mail", { config, ...secrets, readServer });
 
 export const serverIp = server.serverIp;
 export const clientSettings = server.clientSettings;

@@ -289,7 +289,10 @@ function rules(p: Parsed, each: Each, fail: Fail): MailConfig {
     fail(p.spam.rejectScore <= p.spam.addHeaderScore, "spam.rejectScore", `${p.spam.rejectScore} must be above ` +
         `spam.addHeaderScore (${p.spam.addHeaderScore}), or nothing is ever filed as spam`);
     const quotaUsers = parseQuotaUsers(p.quota.users, known, Object.keys(served), renames, each);
-    const appPasswords = parseAppPasswords(p.appPasswords, known, Object.keys(served), renames, each);
+    const appPasswords = byAccount("appPasswords", p.appPasswords, known, Object.keys(served), renames, each,
+        (key, devices) => { noDuplicates(key, devices); return devices; });
+    const passwordResets = byAccount("passwordResets", p.passwordResets, known, Object.keys(served), renames, each,
+        (_key, word) => word);
     const b = p.backup;
     if (b !== undefined) {
         fail(b.keep.daily + b.keep.weekly + b.keep.monthly === 0, "backup.keep",
@@ -308,7 +311,7 @@ function rules(p: Parsed, each: Each, fail: Fail): MailConfig {
     }
     return {
         ...p, virtualDomains, virtualUsers, aliases, renames, certificate, quota: { ...p.quota, users: quotaUsers },
-        appPasswords,
+        appPasswords, passwordResets,
     };
 }
 
@@ -381,28 +384,28 @@ function notAnAccount(source: string, address: string, known: Known, aliases: st
 }
 
 /**
- * The devices of each user's app passwords, by the address as quota.users writes it. A renamed user's devices are
- * listed under the new address (the passwords stay: users.ts aliases them), never the old one, which is no account.
+ * A map keyed by user (appPasswords, passwordResets), by the address as quota.users writes it, each value checked by
+ * `value`. A renamed user is listed under the new address (its passwords stay: users.ts aliases them), never the old
+ * one, which is no account.
  */
-function parseAppPasswords(raw: Record<string, string[]>, known: Known, aliases: string[], renames: Rename[],
-    each: Each): Record<string, string[]> {
-    const users: Record<string, string[]> = {};
-    each(() => noDuplicates("appPasswords", Object.keys(raw)));
+function byAccount<T, U>(name: string, raw: Record<string, T>, known: Known, aliases: string[], renames: Rename[],
+    each: Each, value: (key: string, v: T) => U): Record<string, U> {
+    const users: Record<string, U> = {};
+    each(() => noDuplicates(name, Object.keys(raw)));
     const renamed = new Map(renames.map((r) => [r.from, r.to]));
-    for (const [source, devices] of Object.entries(raw)) {
-        const key = `appPasswords["${source}"]`;
+    for (const [source, v] of Object.entries(raw)) {
+        const key = `${name}["${source}"]`;
         const address = source.toLowerCase();
         each(() => {
             const to = renamed.get(address);
             if (to !== undefined) {
-                throw new ConfigError(key, `"${source}" is renamed to "${to}" (renames): list its devices under "${to}"`);
+                throw new ConfigError(key, `"${source}" is renamed to "${to}" (renames): list it under "${to}"`);
             }
             const why = notAnAccount(source, address, known, aliases);
             if (why !== undefined) {
                 throw new ConfigError(key, why);
             }
-            noDuplicates(key, devices);
-            users[address] = devices;
+            users[address] = value(key, v);
         });
     }
     return users;

@@ -20,7 +20,7 @@ import { Vmail } from "./vmail";
 import { Web } from "./web";
 import { LOCKED_USERS, PAM_SERVICE } from "./render/access";
 import { CIPHERS } from "./render/postfix";
-import { ServerState } from "./serverState";
+import { OWN_LOGINS_SCRIPT, ServerState, SshTarget } from "./serverState";
 import { dkimKeys, Rspamd, RspamdArgs } from "./rspamd";
 import { Storage } from "./storage";
 import { Srs } from "./srs";
@@ -55,7 +55,10 @@ export interface DoctorTarget {
 const PUBLISHERS: Partial<Record<MailConfig["dns"]["provider"], Publisher>> = { hetzner, rfc2136 };
 
 /** The config, and the secret keys of the schema (components/schema.ts says what each is for). */
-export type MailServerArgs = { config: MailConfig } & { [K in SecretKey]?: pulumi.Input<string> };
+export type MailServerArgs = { config: MailConfig } & { [K in SecretKey]?: pulumi.Input<string> } & {
+    /** How the program reads the live server (serverState.readServer); the unit tests' mocks have no server. */
+    readServer?: (target: SshTarget, script: string) => Promise<string>;
+};
 
 export class MailServer extends pulumi.ComponentResource {
     /** Where it runs: its connection, address and storage. */
@@ -151,7 +154,13 @@ export class MailServer extends pulumi.ComponentResource {
             { parent: this, dependsOn: [packages, ...storage] });
         // Before postfix asks it for the TLS policy of every destination; it resolves through unbound.
         const mtaSts = new MtaSts(`${name}-mta-sts`, { connection: conn, state }, { parent: this, dependsOn: [packages, resolver] });
-        const users = new Users(`${name}-users`, { connection: conn, config: c, state }, { parent: this, dependsOn: [vmail] });
+        const read = args.readServer;
+        const ownLogins = read === undefined ? undefined : (after: pulumi.Input<unknown>): pulumi.Output<string[]> =>
+            pulumi.all([conn, after]).apply(async ([k]) => (await read(
+                { host: k.host, port: k.port, user: k.user, privateKey: k.privateKey }, OWN_LOGINS_SCRIPT))
+                .split("\n").filter((l) => l !== ""));
+        const users = new Users(`${name}-users`, { connection: conn, config: c, state, ownLogins },
+            { parent: this, dependsOn: [vmail] });
         // Not after the certificate: postfix starts without it (smtpd reads it per connection) and certbot's deploy
         // hook reloads postfix once it is there, so the two run side by side on a fresh server.
         const postfix = new Postfix(`${name}-postfix`, {

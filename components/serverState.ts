@@ -9,6 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Client, ConnectConfig } from "ssh2";
 import type { UnitState } from "./render/units";
 import { CTL } from "./render/ctl";
+import { OWN_PASSWORDS } from "./render/maps";
 
 /** The server-side helper (files/mailstack-ctl). Declared here, not in remote.ts: the provider's code is
  * serialized with what it captures, and this module must not capture the command package. */
@@ -197,15 +198,15 @@ export function stateChanged(olds: Pick<State, "facts">, seen: Seen): boolean {
     return seen.drifted.length > 0 || seen.units.length > 0 || !sameFacts(olds.facts, seen.facts);
 }
 
-async function look(inputs: Inputs): Promise<Seen> {
-    const target = inputs.target;
+/** SCRIPT run by `sh -s` on the server, in one SSH session of its own: its standard output; rejects on a failure. */
+export async function readServer(target: SshTarget, script: string): Promise<string> {
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded in the dynamic provider's process
     const { Client: SshClient } = require("ssh2") as { Client: new () => Client };
     const config: ConnectConfig = {
         host: target.host, port: target.port ?? 22, username: target.user ?? "root", privateKey: target.privateKey,
         readyTimeout: 30_000,
     };
-    const out = await new Promise<string>((resolve, reject) => {
+    return new Promise<string>((resolve, reject) => {
         const conn = new SshClient();
         conn.on("ready", () => {
             conn.exec("sh -s", (err, stream) => {
@@ -226,14 +227,20 @@ async function look(inputs: Inputs): Promise<Seen> {
                         reject(new Error(`reading the server's state failed (${code}): ${stderr.trim()}`));
                     }
                 });
-                stream.end(readScript(inputs.files, inputs.users, inputs.passwdFile, inputs.units ?? []));
+                stream.end(script);
             });
         });
         conn.on("error", reject);
         conn.connect(config);
     });
-    return parseSeen(out);
 }
+
+async function look(inputs: Inputs): Promise<Seen> {
+    return parseSeen(await readServer(inputs.target, readScript(inputs.files, inputs.users, inputs.passwdFile, inputs.units ?? [])));
+}
+
+/** The read of the logins that chose their own password (mailstack-ctl password): one per line. */
+export const OWN_LOGINS_SCRIPT = `[ ! -f ${OWN_PASSWORDS} ] || cut -d: -f1 ${OWN_PASSWORDS}\n`;
 
 export const serverStateProvider: pulumi.dynamic.ResourceProvider<Inputs, State> = {
     async create(inputs) {

@@ -7,22 +7,31 @@ import * as random from "@pulumi/random";
 import { effectiveAliases, MailConfig, splitAddress } from "./config";
 import { appPasswordsAllowed, nonMailRecipients, PAM_FILE, pamService, parseAccounts } from "./render/access";
 import { appPasswordPath, quotaLogin } from "./render/dovecot";
-import { appPasswordFile, baseSenderLogins, localSenders, passwdFile, senderLogins, virtualAliases, vmailbox } from "./render/maps";
+import { appPasswordFile, baseSenderLogins, localSenders, PASSWD_FILE, passwdFile, senderLogins, virtualAliases, vmailbox }
+    from "./render/maps";
 import { MAPS } from "./render/postfix";
 import { CTL, Connection, putFile, quote, sha256, step } from "./remote";
 import { ServerState } from "./serverState";
 import { ctlScript } from "./render/ctl";
 
-export const PASSWD_FILE = "/etc/dovecot/users";
+export { PASSWD_FILE };
 
 /** In systemUserPasswords, for an account that existed before it was listed: the stack never changed its password. */
 export const ADOPTED = "(adopted: the account keeps the password it already had)";
+/** In virtualUserPasswords and systemUserPasswords, for a user who chose a password (mailstack-ctl password). */
+export const OWN = "(changed by its user: the generated password no longer works; mailstack:passwordResets restores it)";
+
+/** The logins (dovecot's: a virtual user's address, a system user's bare name) that chose their password, read
+ * from the server once `after` is known. */
+export type OwnLogins = (after: pulumi.Input<unknown>) => pulumi.Output<string[]>;
 
 export interface UsersArgs {
     connection: pulumi.Input<Connection>;
     config: MailConfig;
     /** Drift of the tables on the server: a repaired table is written again. */
     state: ServerState;
+    /** Without it (the unit tests' mocks have no server), the outputs name no user's own password. */
+    ownLogins?: OwnLogins;
 }
 
 
@@ -58,13 +67,32 @@ export class Users extends pulumi.ComponentResource {
         const moves = c.renames.map((r) => step(`${name}-rename-${r.from}`, {
             connection: conn, create: `${CTL} rename-mailbox ${quote(r.from)} ${quote(r.to)}`,
         }, { parent: this }));
-        this.virtualUserPasswords = pulumi.secret(pulumi.all(virtual.map((v) => v.pw.result))
-            .apply((results) => Object.fromEntries(virtual.map((v, i) => [v.address, results[i]]))));
+        const system = c.systemUsers.map((user) => ({ user, pw: password(`${name}-${user}`, this) }));
         // bcryptHash is stored in state with the password, so the hash (and the file) stays the same across ups.
         const table = pulumi.all(virtual.map((v) => v.pw.bcryptHash))
             .apply((hashes) => passwdFile(virtual.map((v, i) => ({ address: v.address, hash: hashes[i] }))));
-        putFile(`${name}-passwd`, { path: PASSWD_FILE, mode: "0640", owner: "root:dovecot", content: pulumi.secret(table) },
-            conn, { parent: this, dependsOn: moves }, [args.state.repairOf(PASSWD_FILE)]);
+        const passwd = putFile(`${name}-passwd`, {
+            path: PASSWD_FILE, mode: "0640", owner: "root:dovecot", content: pulumi.secret(table),
+        }, conn, { parent: this, dependsOn: moves }, [args.state.repairOf(PASSWD_FILE)]);
+        // An admin's reset of a user's own password (mailstack:passwordResets), again whenever its word changes: the
+        // generated password comes back (a system user's as the password, a virtual user's as the passwd-file's hash).
+        const resets = Object.entries(c.passwordResets).map(([address, word]) => {
+            const login = quotaLogin(address, c.baseDomain);
+            const v = virtual.find((u) => u.address === address);
+            const generated = v !== undefined ? pulumi.interpolate`{BLF-CRYPT}${v.pw.bcryptHash}`
+                : system.find((s) => s.user === login)?.pw.result ?? "";
+            return step(`${name}-reset-${address}`, {
+                connection: conn, create: `${CTL} password-reset ${quote(login)}`, stdin: pulumi.secret(generated),
+                triggers: [word],
+            }, { parent: this, dependsOn: [passwd] });
+        });
+        // Read once the passwd-file is written (a new server has its users' passwords back from the volume by then)
+        // and the resets are done.
+        const own = args.ownLogins === undefined ? pulumi.output<string[]>([])
+            : args.ownLogins(pulumi.all([passwd.stdout, ...resets.map((r) => r.stdout)]));
+        this.virtualUserPasswords = pulumi.secret(pulumi.all([pulumi.all(virtual.map((v) => v.pw.result)), own])
+            .apply(([results, chose]) => Object.fromEntries(virtual.map((v, i) =>
+                [v.address, chose.includes(v.address) ? OWN : results[i]]))));
 
         const aliases = effectiveAliases(c);
         const maps: [string, string][] = [
@@ -85,7 +113,6 @@ export class Users extends pulumi.ComponentResource {
             path: MAPS.localSenders, mode: "0644", owner: "root:root", content: localSenders(c.baseDomain),
         }, conn, { parent: this }, [args.state.repairOf(MAPS.localSenders)]);
 
-        const system = c.systemUsers.map((user) => ({ user, pw: password(`${name}-${user}`, this) }));
         // A new mailstack-ctl re-runs these steps once, so that what it now does for an account (such as repairing
         // the root-owned Maildir that earlier versions made) reaches the accounts created before it. An argument the
         // script checks (it refuses to run as another version), not a trigger: a trigger would replace the step, and
@@ -158,9 +185,9 @@ export class Users extends pulumi.ComponentResource {
                 conn, { parent: this }, [args.state.repairOf(path)]);
         }
 
-        this.systemUserPasswords = pulumi.secret(pulumi.all([pulumi.all(system.map((s) => s.pw.result)), pulumi.all(statuses)])
-            .apply(([results, status]) => Object.fromEntries(system.map((s, i) => [`${s.user}@${c.baseDomain}`,
-                status[i] === "adopted" ? ADOPTED : results[i]]))));
+        this.systemUserPasswords = pulumi.secret(pulumi.all([pulumi.all(system.map((s) => s.pw.result)), pulumi.all(statuses), own])
+            .apply(([results, status, chose]) => Object.fromEntries(system.map((s, i) => [`${s.user}@${c.baseDomain}`,
+                status[i] === "adopted" ? ADOPTED : chose.includes(s.user) ? OWN : results[i]]))));
         this.registerOutputs({});
     }
 }

@@ -2,6 +2,7 @@
 // never reach a command line or a log), and the systemd timer, service and failure report.
 
 import { BackupConfig } from "../config";
+import { PASSWD_FILE } from "./maps";
 import { STORAGE_BINDS } from "./storage";
 import { unitFile } from "./systemd";
 
@@ -21,7 +22,7 @@ export const BACKUP_TIMEOUT = "6h";
  * passwd-file and mailstack's records. The same paths with or without a volume (the volume is bound over them),
  * so a snapshot restores onto either.
  */
-export const BACKUP_PATHS = [...STORAGE_BINDS.map((b) => b.target), "/etc/dovecot/users", "/etc/mailstack"];
+export const BACKUP_PATHS = [...STORAGE_BINDS.map((b) => b.target), PASSWD_FILE, "/etc/mailstack"];
 
 /** An sftp repository's endpoint, for the ssh client config. */
 export interface SftpTarget {

@@ -17,6 +17,7 @@ import { ACCOUNTS_UNIT, STORAGE_MOUNT } from "./storage";
 import { UNIT_DIR } from "./systemd";
 import { ACME_ROOT, NGINX_CONF, NGINX_STAGED } from "./web";
 import { MAPS } from "./postfix";
+import { OWN_PASSWORDS, PASSWD_FILE } from "./maps";
 
 /** Where the script is installed. */
 export const CTL = "/usr/local/sbin/mailstack-ctl";
@@ -37,6 +38,8 @@ export const CTL_PATHS: Record<string, string> = {
     FAIL2BAN_DIR: path.posix.dirname(path.posix.dirname(FILTER_FILE)),
     VHOSTS,
     APP_PASSWORDS,
+    PASSWD_FILE,
+    OWN_PASSWORDS,
     UNBOUND_CONF,
     RESOLV_CONF,
     SNI_MAP: MAPS.sni,

@@ -10,6 +10,12 @@ export interface VirtualLogin {
     hash: string;
 }
 
+/** dovecot's passwd-file of the virtual users. */
+export const PASSWD_FILE = "/etc/dovecot/users";
+/** The passwords users chose (mailstack-ctl password): LOGIN:HASH, a system user's without a hash (its own is in
+ * /etc/shadow). mailstack-ctl puts them in place of the generated ones; kept on the volume with the accounts. */
+export const OWN_PASSWORDS = "/etc/mailstack/own-passwords";
+
 const sorted = (rows: string[]): string => (rows.length === 0 ? "" : [...rows].sort().join("\n") + "\n");
 
 /** dovecot passwd-file: user:password:uid:gid:gecos:home:shell:extra. uid/gid/home come from default_fields. */

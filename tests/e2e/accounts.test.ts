@@ -6,7 +6,8 @@ import { spawnSync } from "child_process";
 import { chmodSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
-import { ADOPTED } from "../../components/users";
+import { ADOPTED, OWN } from "../../components/users";
+import { changePassword } from "./replacement";
 import { CLIENT_NETNS, mail, onServer, output, pulumi, ROOT, testbed } from "./testbed";
 
 jest.setTimeout(300_000);
@@ -125,8 +126,8 @@ describe("an account that existed before", () => {
         const shadow = onServer("getent shadow alice | cut -d: -f2");
         const adopt = variant("adoptalice", ["mailstack:systemUsers[1]", "alice"]);
         expect(up("--config-file", adopt).status).toBe(0);
-        expect(onServer("getent shadow alice | cut -d: -f2")).toBe(shadow);
         expect(output<Record<string, string>>("systemUserPasswords")["alice@example.org"]).toBe(ADOPTED);
+        expect(onServer("getent shadow alice | cut -d: -f2")).toBe(shadow);
         expect(access(alice.name, alice.address, alice.password)).toEqual({ imap: true, submission: true, inbound: true });
 
         expect(up().status).toBe(0);
@@ -191,5 +192,79 @@ describe("app passwords", () => {
         expect(onServer("stat -c '%n %U:%G %a' /etc/dovecot/app-passwords/*")).toBe(
             "/etc/dovecot/app-passwords/laptop root:dovecot 640\n/etc/dovecot/app-passwords/phone root:dovecot 640\n");
         appSeconds += (Date.now() - started) / 1000;
+    });
+});
+
+/** Where a password logs in: IMAP (143), SMTP AUTH after STARTTLS (587, a message to the user itself), ManageSieve (4190). */
+function everywhere(login: string, password: string): { imap: boolean; submission: boolean; sieve: boolean } {
+    const address = login.includes("@") ? login : `${login}@${alice.address.split("@")[1]}`;
+    return {
+        imap: mail("login", host, login, password).ok,
+        submission: mail("send", host, "587", address, address, `own password ${login} ${Date.now()}`, login, password).ok,
+        sieve: mail("sievelogin", host, login, password).ok,
+    };
+}
+
+describe("passwords the users choose", () => {
+    const yes = { imap: true, submission: true, sieve: true };
+    const no = { imap: false, submission: false, sieve: false };
+    const mine = { bob: `Chosen-By-Him-${run}`, frank: `Own-Secret-${run}`, alice: `Her-Own-Choice-${run}` };
+    let generated: Record<string, string>;
+    // alice's is testbed.json's again whatever happened here: the other files log in with it
+    afterAll(() => onServer(`printf 'alice:%s\\n' '${alice.password}' | chpasswd`));
+
+    test("bob (virtual), frank (made by the stack) and alice (adopted) change theirs: refused when weak, wrong or an app " +
+        "password; then the old one is refused on IMAP, 587 and 4190 and the new one works; up and preview keep them", () => {
+        generated = { ...output<Record<string, string>>("virtualUserPasswords"), ...output<Record<string, string>>("systemUserPasswords") };
+        const bob = generated["bob@example.net"];
+        const phone = output<Apps>("appPasswords")["bob@example.net"].phone;
+        // one line each, naming the reason; nothing changes
+        expect(changePassword("bob@example.net", bob, "short1")).toEqual(
+            { rc: 1, out: "mailstack-ctl: password: the new password must have at least 12 characters\n" });
+        expect(changePassword("bob@example.net", "not-his-password", mine.bob).out).toMatch(/current password of bob@example\.net is wrong\n$/);
+        expect(changePassword("bob@example.net", phone, mine.bob).out).toMatch(/an app password cannot change it/);
+        expect(changePassword("bob@example.net", bob, `xx-bob-${run}`).out).toMatch(/may not contain the user name/);
+        expect(changePassword("root", alice.password, mine.alice).rc).toBe(1);
+
+        expect(changePassword("bob@example.net", bob, mine.bob)).toEqual({ rc: 0, out: "mailstack-ctl: the password of bob@example.net is changed\n" });
+        expect(changePassword("frank@example.org", generated["frank@example.org"], mine.frank).rc).toBe(0);
+        expect(changePassword("alice", alice.password, mine.alice).rc).toBe(0);
+        for (const [login, old, now] of [["bob@example.net", bob, mine.bob], ["frank", generated["frank@example.org"], mine.frank],
+            ["alice", alice.password, mine.alice]]) {
+            expect({ login, old: everywhere(login, old), now: everywhere(login, now) }).toEqual({ login, old: no, now: yes });
+        }
+        // the log names who, never a password
+        const log = onServer("journalctl -t mailstack-password --no-pager -o cat | tail -n 8");
+        expect(log).toMatch(/^password changed for bob@example\.net$/m);
+        expect(log).toMatch(/^password change refused for bob@example\.net: the new password must have at least 12 characters$/m);
+        expect(log).not.toContain(mine.bob);
+
+        // the next up keeps them, and names who chose one; the generated passwords are not shown for them
+        expect(up("--expect-no-changes").status).toBe(0);
+        expect(output<Record<string, string>>("virtualUserPasswords")["bob@example.net"]).toBe(OWN);
+        expect(output<Record<string, string>>("virtualUserPasswords")["carol@example.net"]).toBe(generated["carol@example.net"]);
+        expect(output<Record<string, string>>("systemUserPasswords")["frank@example.org"]).toBe(OWN);
+        expect(pulumi("preview", "--expect-no-changes").status).toBe(0);
+        expect(mail("login", host, "bob@example.net", mine.bob).ok).toBe(true);
+        // kept on the volume with the accounts, for a new server
+        expect(onServer("cut -d: -f1 /srv/mailstack/accounts/own-passwords | sort")).toBe("alice\nbob@example.net\nfrank\n");
+    });
+
+    test("passwordResets gives bob and frank the generated password back; alice's is her own and left alone", () => {
+        const reset = variant("resets", ['mailstack:passwordResets["bob@example.net"]', "forgot"],
+            ['mailstack:passwordResets["frank@example.org"]', "forgot"]);
+        const r = up("--config-file", reset);
+        expect(r.status).toBe(0);
+        for (const [login, old, now] of [["bob@example.net", mine.bob, generated["bob@example.net"]],
+            ["frank", mine.frank, generated["frank@example.org"]]]) {
+            expect({ login, old: mail("login", host, login, old).ok, now: everywhere(login, now) }).toEqual({ login, old: false, now: yes });
+        }
+        expect(output<Record<string, string>>("virtualUserPasswords")["bob@example.net"]).toBe(generated["bob@example.net"]);
+        expect(output<Record<string, string>>("systemUserPasswords")["frank@example.org"]).toBe(generated["frank@example.org"]);
+        // the stack's config again: the resets are done, nothing else changes
+        expect(up().status).toBe(0);
+        // alice changes hers back
+        expect(changePassword("alice", mine.alice, alice.password).rc).toBe(0);
+        expect(mail("login", host, alice.name, alice.password).ok).toBe(true);
     });
 });

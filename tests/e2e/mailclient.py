@@ -327,30 +327,60 @@ def sieve_response(f):
             return word == "OK", lines
 
 
+def sieve_open(host, steps, tls="starttls"):
+    """A ManageSieve connection to 4190, after STARTTLS unless TLS is "none"; None (and why, in steps) if refused."""
+    sock = socket.create_connection((host, 4190), timeout=20)
+    f = sock.makefile("rwb")
+    ok, lines = sieve_response(f)
+    steps.append(("greeting", ok, lines))
+    if not ok or not any(l.upper().startswith('"STARTTLS"') for l in lines):
+        steps.append(("starttls", False, ["no STARTTLS offered"]))
+        return None
+    if tls == "starttls":
+        ok, lines = sieve_command(f, "STARTTLS")
+        steps.append(("starttls", ok, lines))
+        if not ok:
+            return None
+        sock = loose().wrap_socket(sock, server_hostname=host)
+        f = sock.makefile("rwb")
+        ok, lines = sieve_response(f)  # the capabilities again, now over TLS
+        steps.append(("capabilities", ok, lines))
+    return f
+
+
+def sieve_auth(user, password):
+    plain = base64.b64encode(f"\0{user}\0{password}".encode()).decode()
+    return ("authenticate", f'AUTHENTICATE "PLAIN" "{plain}"', None), plain
+
+
+def sievelogin(host, user, password):
+    """ManageSieve on 4190: STARTTLS and AUTHENTICATE PLAIN, nothing else (the user's scripts stay as they are)."""
+    steps = []
+    try:
+        f = sieve_open(host, steps)
+        if f is None:
+            return out(ok=False, steps=steps)
+        (what, line, _), _plain = sieve_auth(user, password)
+        ok, _lines = sieve_command(f, line)
+        if ok:
+            sieve_command(f, "LOGOUT")
+        out(ok=ok)
+    except OSError as e:
+        out(ok=False, steps=steps, error=f"{type(e).__name__}: {e}")
+
+
 def sievescript(host, user, password, name, script, tls="starttls"):
     """ManageSieve on 4190: STARTTLS, AUTHENTICATE PLAIN, PUTSCRIPT NAME, SETACTIVE NAME (no Python client needed).
     TLS "none": the same without STARTTLS (the server must refuse the login)."""
     steps = []
     try:
-        sock = socket.create_connection((host, 4190), timeout=20)
-        f = sock.makefile("rwb")
-        ok, lines = sieve_response(f)
-        steps.append(("greeting", ok, lines))
-        if not ok or not any(l.upper().startswith('"STARTTLS"') for l in lines):
-            return out(ok=False, steps=steps, error="no STARTTLS offered")
-        if tls == "starttls":
-            ok, lines = sieve_command(f, "STARTTLS")
-            steps.append(("starttls", ok, lines))
-            if not ok:
-                return out(ok=False, steps=steps)
-            sock = loose().wrap_socket(sock, server_hostname=host)
-            f = sock.makefile("rwb")
-            ok, lines = sieve_response(f)  # the capabilities again, now over TLS
-            steps.append(("capabilities", ok, lines))
-        plain = base64.b64encode(f"\0{user}\0{password}".encode()).decode()
+        f = sieve_open(host, steps, tls)
+        if f is None:
+            return out(ok=False, steps=steps, error=steps[-1][2][0] if steps[-1][2] else "refused")
+        auth, plain = sieve_auth(user, password)
         data = script.encode()
         for what, line, literal in (
-                ("authenticate", f'AUTHENTICATE "PLAIN" "{plain}"', None),
+                auth,
                 ("putscript", f'PUTSCRIPT "{name}" {{{len(data)}+}}', data + b"\r\n"),
                 ("setactive", f'SETACTIVE "{name}"', None),
                 ("listscripts", "LISTSCRIPTS", None)):
@@ -835,6 +865,6 @@ if __name__ == "__main__":
              "plainlogin": plainlogin, "plaintext": plaintext, "search": search, "flood": flood, "tls": tls,
              "tlscontrol": tlscontrol, "sendhelo": sendhelo, "headers": header_block, "cipher": cipher, "hold": hold, "burst": burst, "fetch": fetch,
              "message": message, "dkim": dkim_check, "port": port_open,
-             "sendwith": sendwith, "sendraw": sendraw, "sievescript": sievescript,
+             "sendwith": sendwith, "sendraw": sendraw, "sievescript": sievescript, "sievelogin": sievelogin,
              "flags": flags, "setflags": setflags, "expunge": expunge, "mailboxes": every_mailbox}
     verbs[sys.argv[1]](*sys.argv[2:])
