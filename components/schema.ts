@@ -370,10 +370,10 @@ export const Schema = object({
         "login), beside the user's own password. Dovecot's log names the device of each such login " +
         "(`device=phone`, `app-phone`). Removing a device revokes its password at the next `up`"),
     passwordResets: describe(map(text()).default({}),
-        "map: user (as in `quota.users`) -> any word (a date, say): the user's own password (set in webmail or with " +
-        "`mailstack-ctl password`) is replaced by the generated one again (`virtualUserPasswords`, " +
-        "`systemUserPasswords`) at the next `up`; a new word resets again. Without it, `up` keeps the passwords users " +
-        "chose, and those outputs name the users who did, never their passwords"),
+        "map: user (as in `quota.users`) -> any word (a date, say): the password the user chose (`mailstack-ctl " +
+        "password`) is replaced by the generated one again " +
+        "(`virtualUserPasswords`, `systemUserPasswords`) at the next `up`, once per word; a new word resets again. " +
+        "Without it, `up` keeps the passwords users chose, and those outputs name the users who did, never the passwords"),
     loginScope: describe(oneOf(["all-humans", "listed"], "login scope").default("all-humans"),
         "`all-humans`: every account with a uid in the server's `UID_MIN`..`UID_MAX` (`/etc/login.defs`) may log in on " +
         "IMAP and SMTP AUTH and receive mail, never root, system accounts or vmail; `listed`: only the `systemUsers` " +

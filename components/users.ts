@@ -82,7 +82,8 @@ export class Users extends pulumi.ComponentResource {
             const generated = v !== undefined ? pulumi.interpolate`{BLF-CRYPT}${v.pw.bcryptHash}`
                 : system.find((s) => s.user === login)?.pw.result ?? "";
             return step(`${name}-reset-${address}`, {
-                connection: conn, create: `${CTL} password-reset ${quote(login)}`, stdin: pulumi.secret(generated),
+                // the word goes to the server too, which applies each one once: a new server runs this step again
+                connection: conn, create: `${CTL} password-reset ${quote(login)} ${quote(word)}`, stdin: pulumi.secret(generated),
                 triggers: [word],
             }, { parent: this, dependsOn: [passwd] });
         });

@@ -5,7 +5,7 @@
 import { execFileSync } from "child_process";
 import { PAM_FILE, pamService } from "../../components/render/access";
 import { VHOME } from "../../components/render/dovecot";
-import { Result, ROOTFS_TIMEOUT_MS, Sandbox, SUITE } from "./debian";
+import { Result, ROOTFS_TIMEOUT_MS, Sandbox, shq, SUITE } from "./debian";
 import { ctlScript } from "../../components/render/ctl";
 import { sha256 } from "../../components/remote";
 import { HOST_KEYS } from "../../components/schema";
@@ -388,6 +388,41 @@ echo "Congratulations, all renewals succeeded"
         expect(sb.step("again")).toEqual({ status: 0, stderr: "", stdout: "" });
         expect(sb.step("none").status).toBe(0);
         expect(sb.step("empty").stdout).toBe("phone.mailstack.123\n");
+    });
+
+    test("own passwords: a put of the passwd-file takes the users' hashes, drops a gone user's; a reset, once per word, and a rename", () => {
+        const table = "bob@example.net:{BLF-CRYPT}$2a$10$generated-bob::::::\ncarol@example.net:{BLF-CRYPT}$2a$10$generated-carol::::::\n";
+        const r = sb.isolated(`${PRIVATE}
+            mkdir -p "$ROOT/etc/mailstack"
+            printf '%s\\n' 'bob@example.net:{BLF-CRYPT}$2y$10$bobs-own' 'gone@example.net:{BLF-CRYPT}$2y$10$gone' 'frank:' \\
+                > "$ROOT/etc/mailstack/own-passwords"
+            feed() { data=$1; shift; printf '%s' "$data" | ctl "$@"; }
+            step put feed ${shq(table)} put /etc/dovecot/users 0640 root:root
+            step users cat "$ROOT/etc/dovecot/users"
+            step own cat "$ROOT/etc/mailstack/own-passwords"
+            step drifted ctl drifted /etc/dovecot/users
+            step reset feed '{BLF-CRYPT}$2a$10$generated-bob' password-reset bob@example.net forgot
+            step after-reset cat "$ROOT/etc/dovecot/users" "$ROOT/etc/mailstack/own-passwords"
+            printf '%s\\n' 'bob@example.net:{BLF-CRYPT}$2y$10$chosen-later' 'frank:' > "$ROOT/etc/mailstack/own-passwords"
+            step again feed '{BLF-CRYPT}$2a$10$generated-bob' password-reset bob@example.net forgot
+            step rename ctl rename-mailbox bob@example.net robert@example.net
+            step renamed cat "$ROOT/etc/mailstack/own-passwords"
+            step drifted-after ctl drifted /etc/dovecot/users
+        `, 60_000);
+        expect(r.stderr).toBe("");
+        expect(sb.step("put")).toEqual({ status: 0, stderr: "", stdout: "" });
+        // bob's own hash in place of the generated one; carol keeps hers; gone's own entry goes, frank's (a system user) stays
+        expect(sb.step("users").stdout).toBe("bob@example.net:{BLF-CRYPT}$2y$10$bobs-own::::::\ncarol@example.net:{BLF-CRYPT}$2a$10$generated-carol::::::\n");
+        expect(sb.step("own").stdout).toBe("bob@example.net:{BLF-CRYPT}$2y$10$bobs-own\nfrank:\n");
+        // recorded as written: no drift
+        expect(sb.step("drifted")).toEqual({ status: 0, stderr: "", stdout: "" });
+        expect(sb.step("reset")).toEqual({ status: 0, stderr: "", stdout: "mailstack-ctl: the password of bob@example.net is the generated one again\n" });
+        expect(sb.step("after-reset").stdout).toBe(table + "frank:\n");
+        // a word already applied (a new server runs the step again) leaves the password he chose since
+        expect(sb.step("again").stdout).toBe("mailstack-ctl: the reset of bob@example.net (forgot) was done before: the password stays as it is\n");
+        expect(sb.step("rename").status).toBe(0);
+        expect(sb.step("renamed").stdout).toBe("robert@example.net:{BLF-CRYPT}$2y$10$chosen-later\nfrank:\n");
+        expect(sb.step("drifted-after")).toEqual({ status: 0, stderr: "", stdout: "" });
     });
 
     test("--sha256: the script runs a verb under its own hash only", () => {

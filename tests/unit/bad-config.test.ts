@@ -148,6 +148,11 @@ const cases: [string, Partial<RawConfig>, string, string][] = [
         virtualUsers: ["bob@example.net", "caroline@example.net", "dave@example.com", "erin@example.com"],
         renames: { "carol@example.net": "caroline@example.net" }, appPasswords: { "carol@example.net": ["phone"] },
     }, "appPasswords[\"carol@example.net\"]", "renamed to \"caroline@example.net\""],
+    // password resets: keys as quota.users, a word each
+    ["passwordResets for an alias", { passwordResets: { "info@example.net": "x" } }, "passwordResets[\"info@example.net\"]",
+        "info@example.net"],
+    ["passwordResets for a bare name", { passwordResets: { frank: "x" } }, "passwordResets[\"frank\"]", "frank"],
+    ["passwordResets without a word", { passwordResets: { "bob@example.net": "" } }, "passwordResets[\"bob@example.net\"]", "\"\""],
     ["alias target with a comma (two targets in the postfix table)", aliases({ "info@example.net": "x,y@example.edu" }),
         "aliases[\"info@example.net\"]", "x,y@example.edu"],
     ["alias with the extension delimiter +", aliases({ "info+eu@example.net": "bob@example.net" }),
@@ -274,6 +279,9 @@ describe("index.ts", () => {
             const pulumi = require("@pulumi/pulumi") as typeof import("@pulumi/pulumi");
             const harness = require("./harness") as typeof import("./harness");
             await harness.installMocks(preview);
+            // no server behind the mocks: the program's own read of it (which users chose a password) finds nobody
+            const serverState = require("../../components/serverState") as typeof import("../../components/serverState");
+            jest.spyOn(serverState, "readServer").mockResolvedValue("");
             pulumi.runtime.setAllConfig(config, ["mailstack:sshPrivateKey"]);
             const { rec, result, error } = await harness.record(() => require("../../index") as Record<string, unknown>);
             run = { error, newResourceCalls: rec.newResourceCalls, types: rec.resources.map((r) => r.type), exports: result,

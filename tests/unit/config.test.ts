@@ -56,6 +56,12 @@ describe("parseConfig", () => {
         expect(c.appPasswords).toEqual({ "bob@example.net": ["phone", "laptop"], "alice@example.org": ["tablet-2"] });
     });
 
+    test("password resets: none by default; a word per virtual user and per system user by NAME@base", () => {
+        expect(parseConfig(valid).passwordResets).toEqual({});
+        expect(parseConfig({ ...valid, passwordResets: { "Bob@Example.net": "forgot", "alice@example.org": " 2026-12-07 " } })
+            .passwordResets).toEqual({ "bob@example.net": "forgot", "alice@example.org": "2026-12-07" });
+    });
+
     test("bad app passwords are reported all at once, a line each naming key and value", () => {
         let message = "";
         try {

@@ -8,7 +8,9 @@ import { NGINX_CONF } from "../../components/render/web";
 import { certbotCommand } from "../../components/certificate";
 import { tcpRules } from "../../components/firewall";
 import { HetznerServer } from "../../components/host";
-import { MailServer } from "../../components/mailServer";
+import { MailServer, MailServerArgs } from "../../components/mailServer";
+import { OWN_LOGINS_SCRIPT } from "../../components/serverState";
+import { OWN } from "../../components/users";
 import { sha256 } from "../../components/remote";
 import {
     installMocks, isSecretValue, mockBcrypt, mockPassword, PRIMARY_IP, PRIMARY_IP6_NET, record, SERVER_IP6, Recorder, Registered,
@@ -48,10 +50,10 @@ interface Rendered {
     config: MailConfig;
 }
 
-async function render(raw: RawConfig, engineSecrets = true): Promise<Rendered> {
+async function render(raw: RawConfig, engineSecrets = true, readServer?: MailServerArgs["readServer"]): Promise<Rendered> {
     const config = parseConfig(raw);
     const { rec, result, error } = await record(
-        () => new MailServer("mail", { config, sshPrivateKey: pulumi.secret(SSH_PRIVATE_KEY) }), engineSecrets);
+        () => new MailServer("mail", { config, sshPrivateKey: pulumi.secret(SSH_PRIVATE_KEY), readServer }), engineSecrets);
     if (error !== undefined || result === undefined) {
         throw error;
     }
@@ -863,5 +865,62 @@ describe("app passwords", () => {
         expect(others(fewer)).toEqual(others(full));
         const watched = (r: Rendered): string[] => reveal(r.rec.one(TYPES.serverState).inputs.files) as string[];
         expect(watched(full).filter((f) => !watched(fewer).includes(f))).toEqual(["/etc/dovecot/app-passwords/laptop"]);
+    });
+});
+
+describe("passwords the users choose", () => {
+    const resets = { "bob@example.net": "forgot", "frank@example.org": "2026-12-07" };
+    let chosen: Rendered;
+    const reads: { host: string; script: string }[] = [];
+    beforeAll(async () => {
+        // the server says bob and frank chose theirs (mailstack-ctl password)
+        chosen = await render({ ...existingRaw, passwordResets: resets }, true, async (target, script) => {
+            reads.push({ host: target.host, script });
+            return "bob@example.net\nfrank\n";
+        });
+    });
+    const pw = (r: Rendered, name: string): unknown =>
+        reveal(r.rec.byType(TYPES.password).find((p) => p.name === name)?.state.result);
+
+    test("the outputs name the users who chose their own password, never a password; the others show the generated one", async () => {
+        expect(reads).toEqual([{ host: "192.0.2.25", script: OWN_LOGINS_SCRIPT }]);
+        expect(await pulumi.isSecret(chosen.server.virtualUserPasswords)).toBe(true);
+        expect(await valueOf(chosen.server.virtualUserPasswords)).toEqual({
+            "bob@example.net": OWN, "carol@example.net": pw(chosen, "mail-users-carol@example.net"),
+            "dave@example.com": pw(chosen, "mail-users-dave@example.com"),
+        });
+        expect(await valueOf(chosen.server.systemUserPasswords)).toEqual({
+            "frank@example.org": OWN, "grace@example.org": pw(chosen, "mail-users-grace"),
+        });
+        // read once the passwd-file is written and the resets are done (a new server has the users' own hashes back)
+        const after = ["mail-users-passwd", "mail-users-reset-bob@example.net", "mail-users-reset-frank@example.org"];
+        expect(after.map((n) => chosen.rec.named(n).state.stdout !== undefined)).toEqual([true, true, true]);
+    });
+
+    test("passwordResets: a step per user, again when its word changes, the generated password (or hash) on stdin only", () => {
+        const bob = chosen.rec.named("mail-users-reset-bob@example.net");
+        // the word on the command line too: the server applies each word once, also when a new server runs the step again
+        expect(reveal(bob.inputs.create)).toBe("/usr/local/sbin/mailstack-ctl password-reset bob@example.net forgot");
+        expect(reveal(bob.inputs.triggers)).toEqual(["existing-192.0.2.25", "forgot"]);
+        expect(isSecretValue(bob.inputs.stdin)).toBe(true);
+        expect(reveal(bob.inputs.stdin)).toBe(`{BLF-CRYPT}${reveal(chosen.rec.named("mail-users-bob@example.net").state.bcryptHash)}`);
+        const frank = chosen.rec.named("mail-users-reset-frank@example.org");
+        expect(reveal(frank.inputs.create)).toBe("/usr/local/sbin/mailstack-ctl password-reset frank 2026-12-07");
+        expect(reveal(frank.inputs.triggers)).toEqual(["existing-192.0.2.25", "2026-12-07"]);
+        expect(reveal(frank.inputs.stdin)).toBe(pw(chosen, "mail-users-frank"));
+        // after the passwd-file's write, which would otherwise put the user's own hash back
+        expect(chosen.rec.transitivelyWaitsFor(bob).has(chosen.rec.named("mail-users-passwd").urn)).toBe(true);
+        expect(chosen.rec.byType(TYPES.password).find((p) => p.name === "mail-users-bob@example.net")).toBeDefined();
+    });
+
+    test("without passwordResets no reset step, and the passwd-file's step is as before", async () => {
+        const plain = await render(existingRaw);
+        expect(plain.rec.resources.filter((r) => r.name.includes("-reset-"))).toEqual([]);
+        const passwd = (r: Rendered): unknown => reveal(r.rec.named("mail-users-passwd").inputs.triggers);
+        expect(passwd(chosen)).toEqual(passwd(plain));
+        expect(await valueOf(plain.server.virtualUserPasswords)).toEqual({
+            "bob@example.net": pw(plain, "mail-users-bob@example.net"), "carol@example.net": pw(plain, "mail-users-carol@example.net"),
+            "dave@example.com": pw(plain, "mail-users-dave@example.com"),
+        });
     });
 });
