@@ -874,9 +874,9 @@ describe("passwords the users choose", () => {
     const reads: { host: string; script: string }[] = [];
     beforeAll(async () => {
         // the server says bob and frank chose theirs (mailstack-ctl password)
-        chosen = await render({ ...existingRaw, passwordResets: resets }, true, async (target, script) => {
+        chosen = await render({ ...existingRaw, passwordResets: resets }, true, (target, script) => {
             reads.push({ host: target.host, script });
-            return "bob@example.net\nfrank\n";
+            return Promise.resolve("bob@example.net\nfrank\n");
         });
     });
     const pw = (r: Rendered, name: string): unknown =>
@@ -903,7 +903,7 @@ describe("passwords the users choose", () => {
         expect(reveal(bob.inputs.create)).toBe("/usr/local/sbin/mailstack-ctl password-reset bob@example.net forgot");
         expect(reveal(bob.inputs.triggers)).toEqual(["existing-192.0.2.25", "forgot"]);
         expect(isSecretValue(bob.inputs.stdin)).toBe(true);
-        expect(reveal(bob.inputs.stdin)).toBe(`{BLF-CRYPT}${reveal(chosen.rec.named("mail-users-bob@example.net").state.bcryptHash)}`);
+        expect(reveal(bob.inputs.stdin)).toBe(`{BLF-CRYPT}${String(reveal(chosen.rec.named("mail-users-bob@example.net").state.bcryptHash))}`);
         const frank = chosen.rec.named("mail-users-reset-frank@example.org");
         expect(reveal(frank.inputs.create)).toBe("/usr/local/sbin/mailstack-ctl password-reset frank 2026-12-07");
         expect(reveal(frank.inputs.triggers)).toEqual(["existing-192.0.2.25", "2026-12-07"]);
