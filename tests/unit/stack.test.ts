@@ -649,7 +649,7 @@ function secrets(get: () => Rendered): void {
         const { rec, server, config } = get();
         const virtual = await valueOf(server.virtualUserPasswords);
         const hashOf = new Map(passwords(rec).map((p) => [reveal(p.state.result), reveal(p.state.bcryptHash)]));
-        const passwd = rec.byType(TYPES.remote).filter((c) => String(reveal(c.inputs.stdin)).includes("{BLF-CRYPT}"));
+        const passwd = rec.byType(TYPES.remote).filter((c) => String(reveal(c.inputs.create)).includes(" put /etc/dovecot/users "));
         expect(passwd).toHaveLength(1);
         expect(isSecretValue(passwd[0].inputs.stdin)).toBe(true);
         const lines = (reveal(passwd[0].inputs.stdin) as string).split("\n").filter((l) => l !== "");
@@ -674,7 +674,7 @@ describe("secrets without the engine's help", () => {
         expect(isSecretValue(r.rec.byType(TYPES.password)[0].state.result)).toBe(false); // the premise of this test
         expect(await pulumi.isSecret(r.server.virtualUserPasswords)).toBe(true);
         expect(await pulumi.isSecret(r.server.systemUserPasswords)).toBe(true);
-        const passwd = r.rec.byType(TYPES.remote).filter((c) => String(reveal(c.inputs.stdin)).includes("{BLF-CRYPT}"));
+        const passwd = r.rec.byType(TYPES.remote).filter((c) => String(reveal(c.inputs.create)).includes(" put /etc/dovecot/users "));
         expect(passwd).toHaveLength(1);
         expect(isSecretValue(passwd[0].inputs.stdin)).toBe(true);
     });
