@@ -135,6 +135,10 @@ export function inGuest(...cmd: string[]): string {
     return r.stdout;
 }
 
+/** The read-only SSH sessions of every up and preview: the state check (components/serverState.ts), and the
+ * program's read of the users who chose their own password (OWN_LOGINS_SCRIPT, for the password outputs). */
+export const READS = 2;
+
 /** ssh sessions the test server has accepted so far (sshd's journal): every remote command of the stack opens one. */
 export function sshSessions(): number {
     // OpenSSH 10 (Debian 13) logs sessions as sshd-session
