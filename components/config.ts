@@ -43,7 +43,7 @@ export interface Lineage {
 }
 
 /** Every lineage: the hostname's first, then one per domain (base domain first). Declared here only. */
-export function lineages(hostname: string, domains: string[]): Lineage[] {
+export function lineages(hostname: string, domains: string[], webmail = false): Lineage[] {
     const files = (name: string): Pick<Lineage, "certFile" | "keyFile"> =>
         ({ certFile: `${CERT_LIVE}/${name}/fullchain.pem`, keyFile: `${CERT_LIVE}/${name}/privkey.pem` });
     return [
@@ -53,7 +53,7 @@ export function lineages(hostname: string, domains: string[]): Lineage[] {
             const sni = mail === hostname ? undefined : mail;
             const name = `${DOMAIN_LINEAGE_PREFIX}${d}`;
             return {
-                name, domain: d, names: [...(sni === undefined ? [] : [sni]), ...webNames({ baseDomain: d, virtualDomains: [] })],
+                name, domain: d, names: [...(sni === undefined ? [] : [sni]), ...webNames({ baseDomain: d, virtualDomains: [], webmail })],
                 ...(sni === undefined ? {} : { sni }), web: `autoconfig.${d}`, ...files(name),
             };
         }),
@@ -272,7 +272,7 @@ function rules(p: Parsed, each: Each, fail: Fail): MailConfig {
         `(acme is ${JSON.stringify(cert.acme)}, whose CAA issuer is letsencrypt.org)`);
     const { directory: _d, caa: _c, ...certRest } = cert;
     const caa = custom ? cert.caa : "letsencrypt.org";
-    const certLineages = lineages(hostname, known.domains);
+    const certLineages = lineages(hostname, known.domains, p.webmail);
     const certificate: CertificateConfig = {
         ...certRest,
         directory: cert.acme === "letsencrypt" ? LETSENCRYPT : cert.acme === "staging" ? LETSENCRYPT_STAGING : cert.directory ?? "",

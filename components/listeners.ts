@@ -49,7 +49,8 @@ export const LISTENERS: readonly Listener[] = [
     { service: "imap", port: 143, protocol: "imap", tls: "starttls", daemon: "dovecot", access: ANY,
         description: "IMAP with STARTTLS", banned: true, client: "imap" },
     { service: "https", port: 443, protocol: "http", tls: "implicit", daemon: "nginx", access: ANY,
-        description: "HTTPS: autoconfig, autodiscover, MTA-STS", banned: false },
+        // (webmail too, with mailstack:webmail: the description stays, as a new one would update every firewall)
+        description: "HTTPS: autoconfig, autodiscover, MTA-STS", banned: true },
     { service: "submissions", port: 465, protocol: "smtp", tls: "implicit", daemon: "postfix", access: ANY,
         description: "Submission over TLS", banned: true, client: "smtp", flag: "smtps" },
     { service: "submission", port: 587, protocol: "smtp", tls: "starttls", daemon: "postfix", access: ANY,

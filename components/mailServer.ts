@@ -18,6 +18,7 @@ import { Resolver } from "./resolver";
 import { Users, PASSWD_FILE } from "./users";
 import { Vmail } from "./vmail";
 import { Web } from "./web";
+import { Webmail } from "./webmail";
 import { LOCKED_USERS, PAM_SERVICE } from "./render/access";
 import { CIPHERS } from "./render/postfix";
 import { OWN_LOGINS_SCRIPT, ServerState, SshTarget } from "./serverState";
@@ -84,14 +85,15 @@ export class MailServer extends pulumi.ComponentResource {
                 hostname: c.hostname, serverId: host.serverId, adminCidrs: c.host.adminCidrs, imaps: c.imaps, smtps: c.smtps,
             }, { parent: this });
         }
-        const packages = new Packages(`${name}-packages`, { connection: conn }, { parent: this, dependsOn: host.ready });
+        const packages = new Packages(`${name}-packages`, { connection: conn, webmail: c.webmail },
+            { parent: this, dependsOn: host.ready });
         const [hostCert, ...domainCerts] = c.certificate.lineages;
         const tls = { certFile: hostCert.certFile, keyFile: hostCert.keyFile };
         // mail.DOMAIN by SNI on the mail ports (not the hostname's own domain: that name is the hostname)
         const sni = domainCerts.flatMap((l) => l.sni === undefined ? [] : [{ name: l.sni, certFile: l.certFile, keyFile: l.keyFile }]);
         const webInput: WebInput = {
             hostname: c.hostname, baseDomain: c.baseDomain, virtualDomains: c.virtualDomains, imaps: c.imaps,
-            smtps: c.smtps, mtaSts: c.mtaSts, ...tls,
+            smtps: c.smtps, mtaSts: c.mtaSts, webmail: c.webmail, ...tls,
             domainCerts: Object.fromEntries(domainCerts.map((l): [string, { certFile: string; keyFile: string }] =>
                 [l.domain ?? "", { certFile: l.certFile, keyFile: l.keyFile }])),
         };
@@ -196,6 +198,11 @@ export class MailServer extends pulumi.ComponentResource {
             create: pruneCommand(c.certificate),
         }, { parent: this, dependsOn: [postfix, dovecot, webTls] });
 
+        // Beside the mail setup: it only needs its packages and the volume; nginx serves it once both exist.
+        const webmail = !c.webmail ? [] : [new Webmail(`${name}-webmail`, {
+            connection: conn, state, input: { hostname: c.hostname, baseDomain: c.baseDomain },
+        }, { parent: this, dependsOn: [packages, ...storage] })];
+
         const backup: pulumi.Resource[] = [];
         if (c.backup !== undefined) {
             if (args.backupPassword === undefined) {
@@ -212,8 +219,8 @@ export class MailServer extends pulumi.ComponentResource {
         // Last, with ops: beside the mail setup they would compete with it for the server's systemd and CPU (measured:
         // storage took twice as long), for nothing a fresh server needs sooner.
         const fail2ban = new Fail2ban(`${name}-fail2ban`, {
-            connection: conn, input: { ...c.bruteForce, imaps: c.imaps, smtps: c.smtps }, state,
-        }, { parent: this, dependsOn: [postfix, dovecot] });
+            connection: conn, input: { ...c.bruteForce, imaps: c.imaps, smtps: c.smtps, webmail: c.webmail }, state,
+        }, { parent: this, dependsOn: [postfix, dovecot, ...webmail] });
 
         const ports = tlsListeners(c);
         const ops = new Ops(`${name}-ops`, {

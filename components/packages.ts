@@ -7,6 +7,8 @@ import { ctlScript } from "./render/ctl";
 
 export interface PackagesArgs {
     connection: pulumi.Input<Connection>;
+    /** Roundcube and php-fpm too (files/install-packages.sh). */
+    webmail: boolean;
 }
 
 export class Packages extends pulumi.ComponentResource {
@@ -14,7 +16,7 @@ export class Packages extends pulumi.ComponentResource {
         super("mailstack:index:Packages", name, {}, opts);
         const apt = step(`${name}-apt`, {
             connection: args.connection,
-            create: "sh -s",
+            create: args.webmail ? "sh -s webmail" : "sh -s",
             stdin: staticFile("install-packages.sh"),
         }, { parent: this });
         step(`${name}-ctl`, {

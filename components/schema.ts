@@ -337,6 +337,10 @@ export const Schema = object({
     mtaSts: describe(oneOf(["enforce", "testing"], "MTA-STS mode").default("enforce"), "MTA-STS policy mode"),
     imaps: describe(flag().default(false), "also serve IMAP over implicit TLS on 993"),
     smtps: describe(flag().default(false), "also serve submission over implicit TLS on 465"),
+    webmail: describe(flag().default(false), "Roundcube at `https://HOSTNAME/mail/` and `https://webmail.DOMAIN/` of " +
+        "each domain (the certificates and `dnsRecords` cover those names): the same logins as mail clients; users " +
+        "change their password and edit their sieve filters there; its database is on the volume and in backups; " +
+        "failed logins count for fail2ban's ban"),
     adminEmail: describe(lower(required("is required: postmaster@ and abuse@ of every domain and root's mail go there " +
         "(got undefined)", [(v) => v.includes("@"), (v) => `"${v.toLowerCase()}" is not an email address`])),
         "where `postmaster@` and `abuse@` of every domain (unless `aliases` routes them) and root's mail go; an " +

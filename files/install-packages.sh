@@ -5,6 +5,11 @@ set -eu
 # anchor it starts with (a recommendation of unbound's, which --no-install-recommends would leave out).
 # scripts/rootfs reads this line too, to fill the local test server's apt repository: keep it on one line.
 PACKAGES="postfix dovecot-core dovecot-imapd dovecot-lmtpd certbot ca-certificates openssl fail2ban nftables python3-systemd nginx libsasl2-modules logrotate curl rspamd redis-server dovecot-sieve dovecot-managesieved restic e2fsprogs openssh-client postsrsd unbound dns-root-data postfix-mta-sts-resolver"
+# With the argument `webmail` (mailstack:webmail): Roundcube with SQLite, its plugins, php-fpm for nginx, sudo for the
+# password plugin's helper. php-fpm first: apt would otherwise satisfy PHP's "libapache2-mod-php | php-fpm" with
+# Apache. scripts/rootfs reads this line too: keep it on one line.
+WEBMAIL_PACKAGES="php-fpm roundcube-core roundcube-sqlite3 roundcube-plugins sqlite3 sudo"
+if [ "${1:-}" = webmail ]; then PACKAGES="$PACKAGES $WEBMAIL_PACKAGES"; fi
 export DEBIAN_FRONTEND=noninteractive
 # A freshly booted cloud image may still be running cloud-init or unattended-upgrades: wait, do not fail.
 if command -v cloud-init >/dev/null 2>&1; then cloud-init status --wait >/dev/null 2>&1 || true; fi
@@ -26,6 +31,8 @@ i=0
 while busy && [ $((i += 1)) -lt 600 ]; do sleep 1; done
 # mailstack writes main.cf itself; the packaged questionnaire would only be overwritten.
 echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+# Roundcube's database is mailstack's (mailstack-ctl webmail), not dbconfig-common's.
+echo "roundcube-core roundcube/dbconfig-install boolean false" | debconf-set-selections
 # What the cut session left undone, dpkg "interrupted": apt-get refuses everything until `dpkg --configure -a`
 # finishes the job. Anything else still holding dpkg's lock: wait for it, as apt-get does below.
 i=0

@@ -18,9 +18,10 @@ import { UNIT_DIR } from "./systemd";
 import { ACME_ROOT, NGINX_CONF, NGINX_STAGED } from "./web";
 import { MAPS } from "./postfix";
 import { OWN_PASSWORDS, PASSWD_FILE } from "./maps";
+import { PASSWORD_DRIVER, ROUNDCUBE_CONF, WEBMAIL_DATA, WEBMAIL_LOGINS_LOG, WEBMAIL_POOL, WEBMAIL_SECRET, WEBMAIL_SOCKET,
+    WEBMAIL_SUDOERS } from "./webmail";
 
-/** Where the script is installed. */
-export const CTL = "/usr/local/sbin/mailstack-ctl";
+export { CTL } from "./ctlPath";
 
 /** The shell variables of the script's head: name -> path. */
 export const CTL_PATHS: Record<string, string> = {
@@ -46,6 +47,14 @@ export const CTL_PATHS: Record<string, string> = {
     MTA_STS_CONF,
     UNIT_DIR,
     ACCOUNTS_UNIT,
+    ROUNDCUBE_DIR: path.posix.dirname(ROUNDCUBE_CONF),
+    PASSWORD_DRIVER,
+    WEBMAIL_SUDOERS,
+    WEBMAIL_POOL,
+    WEBMAIL_SOCKET,
+    WEBMAIL_DATA,
+    WEBMAIL_SECRET,
+    WEBMAIL_LOGINS_LOG,
 };
 
 /** The ports the script checks, from the listener table: nginx's, and rspamd's milter port, also as

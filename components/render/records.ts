@@ -3,7 +3,7 @@
 import { MailConfig } from "../config";
 import { clientListeners, enabled, port } from "../listeners";
 import { dmarcRua, tlsRptAddress } from "./reports";
-import { mtaStsId, WEB_PREFIXES } from "./web";
+import { mtaStsId, webPrefixes } from "./web";
 
 export interface DnsRecord {
     name: string;
@@ -61,7 +61,7 @@ export function tlsaRecord(hostname: string, spkiSha256: string): DnsRecord {
  * certificate's key and, during a rollover, the next one (SPKI SHA-256 each), once the certificate exists: one TLSA
  * set, with `dns.dnssec`. */
 export function dnsRecords(c: Pick<MailConfig, "hostname" | "baseDomain" | "virtualDomains" | "certificate" | "imaps" |
-    "smtps" | "adminEmail" | "mtaSts" | "relayHost" | "dns">, ip: string, ip6?: string, dkim: DkimPublicKey[] = [],
+    "smtps" | "webmail" | "adminEmail" | "mtaSts" | "relayHost" | "dns">, ip: string, ip6?: string, dkim: DkimPublicKey[] = [],
     tlsaKeys: string[] = []): DnsRecord[] {
     const records: DnsRecord[] = [
         { name: c.hostname, type: "A", value: ip },
@@ -97,7 +97,7 @@ export function dnsRecords(c: Pick<MailConfig, "hostname" | "baseDomain" | "virt
             ...dkim.filter((k) => k.domain === domain).map(dkimRecord),
         );
         // nginx listens on both families; the AAAA only where the host has an IPv6 address (Hetzner)
-        for (const p of WEB_PREFIXES) {
+        for (const p of webPrefixes(c.webmail)) {
             records.push({ name: `${p}.${domain}`, type: "A", value: ip });
             if (ip6 !== undefined) {
                 records.push({ name: `${p}.${domain}`, type: "AAAA", value: ip6 });

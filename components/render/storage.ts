@@ -3,6 +3,7 @@
 // already use, and keep those services from starting without it.
 
 import { UNIT_DIR } from "./systemd";
+import { WEBMAIL_DATA } from "./webmail";
 
 /** Where the volume is mounted. */
 export const STORAGE_MOUNT = "/srv/mailstack";
@@ -23,6 +24,8 @@ export const STORAGE_BINDS: readonly { dir: string; target: string }[] = [
     { dir: "letsencrypt", target: "/etc/letsencrypt" },
     // DKIM private keys (also in Pulumi state), where rspamd looks for them
     { dir: "dkim", target: "/var/lib/rspamd/dkim" },
+    // webmail's database: users' settings, contacts and identities
+    { dir: "webmail", target: WEBMAIL_DATA },
 ];
 
 /** Services that read or write the mail state: they start only with every bind in place. */

@@ -6,6 +6,7 @@
 import { createHash } from "crypto";
 import { clientServers, Listener, port } from "../listeners";
 import { CIPHERS } from "./postfix";
+import { webmailLocations } from "./webmail";
 
 export type MtaStsMode = "enforce" | "testing";
 
@@ -16,6 +17,8 @@ export interface WebInput {
     imaps: boolean;
     smtps: boolean;
     mtaSts: MtaStsMode;
+    /** Roundcube under /mail/ of the hostname and at webmail.DOMAIN (render/webmail.ts). */
+    webmail: boolean;
     /** The hostname's certificate: the default server's. */
     certFile: string;
     keyFile: string;
@@ -36,14 +39,21 @@ export const PLACEHOLDER = { address: "@MAILSTACK_ADDRESS@", login: "@MAILSTACK_
 export const PROFILE_PATH = "/mail/mailstack.mobileconfig";
 
 export const WEB_PREFIXES = ["autoconfig", "autodiscover", "mta-sts"] as const;
+/** Each domain's webmail name, with mailstack:webmail. */
+export const WEBMAIL_PREFIX = "webmail";
 
 export function domains(w: Pick<WebInput, "baseDomain" | "virtualDomains">): string[] {
     return [w.baseDomain, ...w.virtualDomains];
 }
 
+/** The name prefixes nginx serves in every domain (each gets an address record and a name on the certificate). */
+export function webPrefixes(webmail: boolean): string[] {
+    return [...WEB_PREFIXES, ...(webmail ? [WEBMAIL_PREFIX] : [])];
+}
+
 /** The names the certificate must cover for the web endpoints, per domain. */
-export function webNames(w: Pick<WebInput, "baseDomain" | "virtualDomains">): string[] {
-    return domains(w).flatMap((d) => WEB_PREFIXES.map((p) => `${p}.${d}`));
+export function webNames(w: Pick<WebInput, "baseDomain" | "virtualDomains" | "webmail">): string[] {
+    return domains(w).flatMap((d) => webPrefixes(w.webmail).map((p) => `${p}.${d}`));
 }
 
 // ------------------------------------------------------------------ what a client is told
@@ -280,6 +290,23 @@ ${proxy("mailstack.mobileconfig", "$arg_emailaddress")}        }
         }
     }
 `;
+    // Webmail: under /mail/ of the hostname (whose certificate is the default), and at webmail.DOMAIN.
+    const webmail = !w.webmail ? "" : `    server {
+        listen ${port("https")} ssl;
+        listen [::]:${port("https")} ssl;
+        server_name ${w.hostname};
+${webmailLocations("/mail")}        location / {
+            return 404;
+        }
+    }
+${ds.map((d) => `    server {
+        listen ${port("https")} ssl;
+        listen [::]:${port("https")} ssl;
+        server_name ${WEBMAIL_PREFIX}.${d};
+        ssl_certificate ${(w.domainCerts[d] ?? w).certFile};
+        ssl_certificate_key ${(w.domainCerts[d] ?? w).keyFile};
+${webmailLocations("")}    }
+`).join("")}`;
     // the hostname's certificate by default; each domain's server block names its own
     const https = `    ssl_certificate ${w.certFile};
     ssl_certificate_key ${w.keyFile};
@@ -308,7 +335,7 @@ ${addressMap}    }
         server_name _;
         return 444;
     }
-${ds.map(site).join("")}
+${ds.map(site).join("")}${webmail}
     server {
         listen unix:${paths.socket};
         root ${paths.webRoot};

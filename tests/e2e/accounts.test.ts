@@ -7,7 +7,9 @@ import { chmodSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from "fs"
 import { tmpdir } from "os";
 import * as path from "path";
 import { ADOPTED, OWN } from "../../components/users";
+import { launchBrowser, newPage } from "./browser";
 import { changePassword } from "./replacement";
+import { atDomain, atHostname, changePassword as webmailPassword, logIn } from "./roundcube";
 import { CLIENT_NETNS, mail, onServer, output, pulumi, ROOT, testbed } from "./testbed";
 
 jest.setTimeout(300_000);
@@ -213,8 +215,9 @@ describe("passwords the users choose", () => {
     // alice's is testbed.json's again whatever happened here: the other files log in with it
     afterAll(() => onServer(`printf 'alice:%s\\n' '${alice.password}' | chpasswd`));
 
-    test("bob (virtual), frank (made by the stack) and alice (adopted) change theirs: refused when weak, wrong or an app " +
-        "password; then the old one is refused on IMAP, 587 and 4190 and the new one works; up and preview keep them", () => {
+    test("bob (virtual) and alice (adopted) change theirs in webmail, frank (made by the stack) on the server: refused " +
+        "when weak, wrong or an app password; then the old one is refused on IMAP, 587 and 4190 and the new one works; up " +
+        "and preview keep them", async () => {
         generated = { ...output<Record<string, string>>("virtualUserPasswords"), ...output<Record<string, string>>("systemUserPasswords") };
         const bob = generated["bob@example.net"];
         const phone = output<Apps>("appPasswords")["bob@example.net"].phone;
@@ -226,9 +229,19 @@ describe("passwords the users choose", () => {
         expect(changePassword("bob@example.net", bob, `xx-bob-${run}`).out).toMatch(/may not contain the user name/);
         expect(changePassword("root", alice.password, mine.alice).rc).toBe(1);
 
-        expect(changePassword("bob@example.net", bob, mine.bob)).toEqual({ rc: 0, out: "mailstack-ctl: the password of bob@example.net is changed\n" });
+        // bob and alice in webmail (its password plugin runs mailstack-ctl password through sudo), frank on the server
+        const browser = await launchBrowser();
+        try {
+            for (const [base, login, old, now] of [[atDomain("example.net"), "bob@example.net", bob, mine.bob],
+                [atHostname(), alice.name, alice.password, mine.alice]]) {
+                const page = await newPage(browser);
+                await logIn(page, base, login, old);
+                expect(await webmailPassword(page, base, old, now)).toMatch(/successfully saved/i);
+            }
+        } finally {
+            await browser.close();
+        }
         expect(changePassword("frank@example.org", generated["frank@example.org"], mine.frank).rc).toBe(0);
-        expect(changePassword("alice", alice.password, mine.alice).rc).toBe(0);
         for (const [login, old, now] of [["bob@example.net", bob, mine.bob], ["frank", generated["frank@example.org"], mine.frank],
             ["alice", alice.password, mine.alice]]) {
             expect({ login, old: everywhere(login, old), now: everywhere(login, now) }).toEqual({ login, old: no, now: yes });

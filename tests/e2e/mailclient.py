@@ -491,6 +491,8 @@ def folder(host, user, password, op, name, arg=None, arg2=None):
             return out(ok=True, subjects=subjects(imap, name))
         if op == "create":
             typ, data = imap.create(quoted(name))
+            if typ == "OK":
+                typ, data = imap.subscribe(quoted(name))
         elif op == "delete":
             typ, data = imap.delete(quoted(name))
         elif op == "rename":
@@ -582,7 +584,7 @@ def dkim_check(host, user, password, subject, records):
 
 def port_open(host, port):
     try:
-        socket.create_connection((host, int(port)), 3).close()
+        socket.create_connection((host, int(port)), 3, source_address=(SOURCE, 0) if SOURCE else None).close()
         out(ok=True)
     except OSError as e:
         out(ok=False, error=f"{type(e).__name__}: {e}")
@@ -628,6 +630,37 @@ def fetch(method, url, cafile, body=""):
     r = conn.getresponse()
     out(ok=True, code=r.status, type=r.getheader("Content-Type"), location=r.getheader("Location"),
         body=r.read().decode("utf-8", "replace"))
+
+
+def weblogin(address, url, user, password, cafile):
+    """Roundcube's login form as a browser posts it (its session cookie and request token), from SOURCE when set,
+    to ADDRESS with the URL's name for SNI, the certificate check and Host. ok: logged in (a redirect to the mail)."""
+    u = urllib.parse.urlsplit(url)
+    ctx = ssl.create_default_context(cafile=cafile)
+
+    def request(method, body=None, cookie=""):
+        raw = socket.create_connection((address, 443), 20, source_address=(SOURCE, 0) if SOURCE else None)
+        conn = http.client.HTTPSConnection(u.hostname, 443, timeout=20)
+        conn.sock = ctx.wrap_socket(raw, server_hostname=u.hostname)
+        hdrs = {"Host": u.hostname, "Cookie": cookie}
+        if body is not None:
+            hdrs["Content-Type"] = "application/x-www-form-urlencoded"
+        conn.request(method, u.path, body=body, headers=hdrs)
+        r = conn.getresponse()
+        return r, r.read().decode("utf-8", "replace")
+
+    try:
+        r, page = request("GET")
+        cookie = "; ".join(c.split(";")[0] for c in r.headers.get_all("Set-Cookie") or [])
+        token = re.search(r'name="_token" value="([^"]+)"', page)
+        if token is None:
+            return out(ok=False, code=r.status, error="no _token in the login page")
+        form = urllib.parse.urlencode({"_token": token.group(1), "_task": "login", "_action": "login", "_timezone": "UTC",
+                                       "_url": "", "_user": user, "_pass": password})
+        r, _ = request("POST", form, cookie)
+        out(ok=r.status in (301, 302) and "_task=mail" in (r.getheader("Location") or ""), code=r.status)
+    except OSError as e:
+        out(ok=False, error=f"{type(e).__name__}: {e}")
 
 
 def plainlogin(host, proto, user, password):
@@ -863,7 +896,7 @@ if __name__ == "__main__":
     verbs = {"login": login, "wait": wait, "send": send, "sendplain": sendplain, "sendutf8": sendutf8,
              "folders": folders, "folder": folder, "cert": cert,
              "plainlogin": plainlogin, "plaintext": plaintext, "search": search, "flood": flood, "tls": tls,
-             "tlscontrol": tlscontrol, "sendhelo": sendhelo, "headers": header_block, "cipher": cipher, "hold": hold, "burst": burst, "fetch": fetch,
+             "tlscontrol": tlscontrol, "sendhelo": sendhelo, "headers": header_block, "cipher": cipher, "hold": hold, "burst": burst, "fetch": fetch, "weblogin": weblogin,
              "message": message, "dkim": dkim_check, "port": port_open,
              "sendwith": sendwith, "sendraw": sendraw, "sievescript": sievescript, "sievelogin": sievelogin,
              "flags": flags, "setflags": setflags, "expunge": expunge, "mailboxes": every_mailbox}

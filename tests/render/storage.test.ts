@@ -109,7 +109,7 @@ describe("storage renderers", () => {
             "/etc/systemd/system/mailstack-backup.service.d/mailstack-storage.conf",
         ]);
         const needs = serviceDropIn().match(/^RequiresMountsFor=(.*)$/m)?.[1].split(" ");
-        expect(needs).toEqual(["/home", "/var/mail/vhosts", "/etc/letsencrypt", "/var/lib/rspamd/dkim"]);
+        expect(needs).toEqual(["/home", "/var/mail/vhosts", "/etc/letsencrypt", "/var/lib/rspamd/dkim", "/var/lib/mailstack/webmail"]);
     });
 
     test("a missing volume does not stop the boot (no emergency mode without ssh)", () => {

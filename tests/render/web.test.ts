@@ -8,11 +8,11 @@ import { ROOTFS_TIMEOUT_MS, Sandbox, selfSignedCert, shq, SUITE } from "./debian
 
 type Tls = { certFile: string; keyFile: string; domainCerts: WebInput["domainCerts"] };
 
-function input(tls: Tls, imaps = false, smtps = false): WebInput {
+function input(tls: Tls, imaps = false, smtps = false, webmail = false): WebInput {
     const c = config({ imaps, smtps });
     return {
         hostname: c.hostname, baseDomain: c.baseDomain, virtualDomains: c.virtualDomains, imaps, smtps,
-        mtaSts: c.mtaSts, ...tls,
+        mtaSts: c.mtaSts, webmail, ...tls,
     };
 }
 

@@ -39,7 +39,7 @@ describe.each([[false, false], [true, false], [false, true], [true, true]])("ima
     const on = listeners(c);
     const where = (f: (l: Listener) => boolean): number[] => of(on.filter(f));
     const web: WebInput = { hostname: c.hostname, baseDomain: c.baseDomain, virtualDomains: c.virtualDomains, imaps, smtps,
-        mtaSts: c.mtaSts, ...TLS, domainCerts: {} };
+        mtaSts: c.mtaSts, webmail: false, ...TLS, domainCerts: {} };
 
     test("firewall: every listener not on loopback; SSH from the admins only", () => {
         const rules = tcpRules({ adminCidrs: ["198.51.100.0/24"], imaps, smtps });
@@ -48,7 +48,7 @@ describe.each([[false, false], [true, false], [false, true], [true, true]])("ima
     });
 
     test("fail2ban: a ban closes every port users log in on", () => {
-        const text = jail({ maxRetry: 5, findTime: 600, banTime: 3600, ignore: [], imaps, smtps });
+        const text = jail({ maxRetry: 5, findTime: 600, banTime: 3600, ignore: [], imaps, smtps, webmail: false });
         const ports = (/port="([\d,]+)"/.exec(text) as RegExpExecArray)[1].split(",").map(Number);
         expect(ports).toEqual(where((l) => l.banned));
     });
@@ -98,7 +98,7 @@ describe.each([[false, false], [true, false], [false, true], [true, true]])("ima
     test("smtps and imaps add their port to every consumer, and off remove it from all", () => {
         const has = (port: number): Record<string, boolean> => ({
             firewall: tcpRules({ adminCidrs: [], imaps, smtps }).some((r) => r.port === String(port)),
-            jail: new RegExp(`port="[\\d,]*\\b${port}\\b`).test(jail({ maxRetry: 5, findTime: 600, banTime: 3600, ignore: [], imaps, smtps })),
+            jail: new RegExp(`port="[\\d,]*\\b${port}\\b`).test(jail({ maxRetry: 5, findTime: 600, banTime: 3600, ignore: [], imaps, smtps, webmail: false })),
             listener: port === 465 ? /^submissions\s+inet/m.test(masterCf(postfixInput(c, TLS)))
                 : dovecotConf(dovecotInput(c, "2.4", { ...TLS, passwdFile: "/p" })).includes(`port = ${port}\n`),
             srv: dnsRecords(c, "192.0.2.1").some((r) => r.type === "SRV" && r.value.includes(` ${port} `)),

@@ -924,3 +924,47 @@ describe("passwords the users choose", () => {
         });
     });
 });
+
+describe("webmail", () => {
+    let on: Rendered;
+    let off: Rendered;
+    beforeAll(async () => {
+        [on, off] = [await render({ ...hetznerRaw, webmail: true }), await render(hetznerRaw)];
+    });
+    const command = (x: Registered): string => String(reveal(x.inputs.create));
+
+    test("off by default: no Roundcube, no php-fpm, no webmail names", async () => {
+        expect(off.rec.resources.filter((x) => x.type === "mailstack:index:Webmail")).toEqual([]);
+        expect(off.rec.customsOf(component(off.rec, "Packages")).map(command)).toContain("sh -s");
+        expect(off.config.certificate.names.filter((n) => n.startsWith("webmail."))).toEqual([]);
+        expect((await valueOf(off.server.dnsRecords)).filter((d) => d.name.startsWith("webmail."))).toEqual([]);
+    });
+
+    test("on: Roundcube's packages, its files through put, then one apply that checks the PHP files", () => {
+        expect(on.rec.customsOf(component(on.rec, "Packages")).map(command)).toContain("sh -s webmail");
+        const steps = on.rec.customsOf(component(on.rec, "Webmail"));
+        const puts = steps.filter((x) => command(x).includes(" put ")).map((x) => command(x).split(" ")[2]).sort();
+        expect(puts).toEqual(["/etc/mailstack/webmail/php-fpm.conf", "/etc/roundcube/config.inc.php",
+            "/etc/roundcube/plugins/managesieve/config.inc.php", "/etc/roundcube/plugins/password/config.inc.php",
+            "/etc/sudoers.d/mailstack-webmail", "/usr/share/roundcube/plugins/password/drivers/mailstack.php"]);
+        const apply = steps.filter((x) => / webmail /.test(command(x)));
+        expect(apply.map(command)).toEqual(["/usr/local/sbin/mailstack-ctl webmail /etc/roundcube/config.inc.php " +
+            "/etc/roundcube/plugins/password/config.inc.php /etc/roundcube/plugins/managesieve/config.inc.php " +
+            "/usr/share/roundcube/plugins/password/drivers/mailstack.php"]);
+        // the sudoers rule: the password verb only, nothing on the command line
+        const sudoers = steps.find((x) => command(x).includes("sudoers"));
+        expect(reveal(sudoers?.inputs.stdin)).toMatch(/^www-data ALL=\(root\) NOPASSWD: \/usr\/local\/sbin\/mailstack-ctl password$/m);
+    });
+
+    test("on: webmail.DOMAIN on each domain's certificate and in dnsRecords; fail2ban reads Roundcube's logins", async () => {
+        for (const d of ["example.org", "example.net", "example.com"]) {
+            expect(on.config.certificate.lineages.find((l) => l.domain === d)?.names).toContain(`webmail.${d}`);
+        }
+        const records = await valueOf(on.server.dnsRecords);
+        expect(records.filter((x) => x.name.startsWith("webmail.")).map((x) => `${x.name} ${x.type}`).sort())
+            .toEqual(["A", "AAAA", "CAA"].flatMap((type) => ["example.com", "example.net", "example.org"]
+                .map((d) => `webmail.${d} ${type}`)).sort());
+        const jail = on.rec.customsOf(component(on.rec, "Fail2ban")).map((x) => String(reveal(x.inputs.stdin))).join("\n");
+        expect(jail).toContain("/var/log/roundcube/userlogins.log");
+    });
+});
