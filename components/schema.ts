@@ -345,8 +345,8 @@ export const Schema = object({
         "(got undefined)", [(v) => v.includes("@"), (v) => `"${v.toLowerCase()}" is not an email address`])),
         "where `postmaster@` and `abuse@` of every domain (unless `aliases` routes them) and root's mail go; an " +
         "outside address, a virtual user or alias, or a base-domain account (not root)"),
-    bruteForce: describe(bruteForce.prefault({}), "fail2ban bans an address on 143/587/4190 (and 993/465 when on) for " +
-        "`banTime` seconds after `maxRetry` failed logins within `findTime` seconds; `ignore` lists CIDRs never banned"),
+    bruteForce: describe(bruteForce.prefault({}), "fail2ban bans an address on 143/443/587/4190 (and 993/465 when on) for " +
+        "`banTime` seconds after `maxRetry` failed logins within `findTime` seconds (on the mail ports, and webmail's form); `ignore` lists CIDRs never banned"),
     relayHost: describe(relayHost.optional(), "(`tls: implicit` for port 465): all outbound mail goes through this " +
         "smarthost, with SASL AUTH and its certificate verified against the system's CAs (`smtp_tls_security_level = " +
         "secure`); its password is `relayPassword`. `spfInclude`: the SPF mechanisms the relay documents for its " +
