@@ -22,7 +22,8 @@ export async function logIn(page: Page, base: string, login: string, password: s
     if (outcome !== "in") {
         throw new Error(`${login} at ${base}: ${outcome}`);
     }
-    await page.locator("#messagelist").waitFor();
+    // attached, not visible: the skin hides the list of an empty mailbox
+    await page.locator("#messagelist").waitFor({ state: "attached" });
 }
 
 /** Opens the message with SUBJECT in the list (it may take a refresh to arrive); the frame it is shown in. */
@@ -31,7 +32,7 @@ export async function openMessage(page: Page, subject: string): Promise<Frame> {
     for (let i = 0; i < 30 && await row.count() === 0; i++) {
         await page.waitForTimeout(1000);
         await page.reload();
-        await page.locator("#messagelist").waitFor();
+        await page.locator("#messagelist").waitFor({ state: "attached" });
     }
     await row.first().click();
     const frame = page.frameLocator("#messagecontframe");
