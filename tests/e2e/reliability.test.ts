@@ -200,12 +200,12 @@ describe("no accepted message is lost while `pulumi up` reloads postfix and dove
             // (and finds the certificate there: 4 s, so only while they are on)
             const derived = (probe: boolean): string => onServer(`grep -o 'port="[0-9,]*"' ${JAIL_FILE};
                 sed -n 's/^TLS_PORTS=//p' ${DOCTOR_CONF}${probe ? `; ${DOCTOR} | grep -E '\\sserved:(465|993)\\s' || true` : ""}`);
-            expect(derived(true)).toMatch(new RegExp(`^port="143,465,587,993,4190"\n'.* 465:implicit:postfix .* ` +
+            expect(derived(true)).toMatch(new RegExp(`^port="143,443,465,587,993,4190"\n'.* 465:implicit:postfix .* ` +
                 "993:implicit:dovecot .*'\nok\tserved:465\t.*\nok\tserved:993\t"));
             const restored = pulumi("up", "--yes", "--skip-preview");
             expect(restored.status).toBe(0);
             expect(onServer("ss -Hltn 'sport = :465' 'or' 'sport = :993' | wc -l").trim()).toBe("0");
-            expect(derived(false)).toBe(`port="143,587,4190"\n` +
+            expect(derived(false)).toBe(`port="143,443,587,4190"\n` +
                 "'25:smtp:postfix 143:imap:dovecot 443:implicit:nginx 587:smtp:postfix 4190:sieve:dovecot'\n");
             const upEnd = Date.now() / 1000;
             await until("accepted messages after the ups", 30, () =>
