@@ -6,7 +6,7 @@ import { execFileSync } from "child_process";
 import * as path from "path";
 import { lineages } from "../../components/config";
 import { POX } from "../render/fixture";
-import { mail, output, pebbleRoot, ROOT, testbed } from "./testbed";
+import { mail, output, pebbleRoot, ROOT, testbed, WEBMAIL } from "./testbed";
 
 const t = testbed();
 const base = t.baseDomain;
@@ -141,7 +141,7 @@ describe("MTA-STS", () => {
 describe("the web server", () => {
     test("each domain's web names get that domain's certificate on 443 (autoconfig, autodiscover, mta-sts)", () => {
         for (const d of [base, vdomain]) {
-            const names = [...lineages(t.hostname, [d])[1].names].sort();
+            const names = [...lineages(t.hostname, [d], WEBMAIL)[1].names].sort();
             for (const p of ["autoconfig", "autodiscover", "mta-sts"]) {
                 const c = mail("cert", `${p}.${d}`, "443", "https", root); // verified against Pebble's root
                 expect(c.issuer).toMatch(/^Pebble Intermediate CA/);

@@ -5,7 +5,7 @@
 import { copyFileSync, readFileSync } from "fs";
 import * as path from "path";
 import { lineages } from "../../components/config";
-import { logins, mail, onServer, output, pebbleRoot, pulumi, ROOT, READS, sshSessions, testbed } from "./testbed";
+import { logins, mail, onServer, output, pebbleRoot, pulumi, ROOT, READS, sshSessions, testbed, WEBMAIL } from "./testbed";
 
 jest.setTimeout(300_000);
 
@@ -14,7 +14,7 @@ const host = t.serverAddress;
 const { alice, virtual, pw } = logins(t);
 const run = `${Date.now()}`; // subjects unique to this run, so an old message never passes a test
 /** The names of DOMAIN's certificate (lineage), as components/config.ts declares them. */
-const domainNames = (d: string): string[] => [...lineages(t.hostname, [d])[1].names].sort();
+const domainNames = (d: string): string[] => [...lineages(t.hostname, [d], WEBMAIL)[1].names].sort();
 
 describe("the test server runs Debian's own systemd, as a VPS does", () => {
     test("PID 1 is systemd, and it reports the system running (nothing failed)", () => {

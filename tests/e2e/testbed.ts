@@ -18,6 +18,9 @@ function testbedName(): string {
     }
 }
 export const TESTBED_NAME = testbedName();
+/** Whether the committed local stack serves webmail (Pulumi.local.yaml's mailstack:webmail): its names are on the
+ * certificates and in the DNS records. */
+export const WEBMAIL = /^\s*mailstack:webmail: true$/m.test(readFileSync(path.join(ROOT, "Pulumi.local.yaml"), "utf8"));
 export const CLIENT_NETNS = `${testbedName()}-client`;
 export const SERVER_NETNS = `${testbedName()}-server`;
 
