@@ -4,19 +4,23 @@
 // server costs minutes of both cores, and the switch is a replacement with every one of these checks.
 //
 // Before it: mail with flags for each kind of account, alice's password changed by hand on the server (passwd, not
-// the stack), bob's changed by himself (mailstack-ctl password, as webmail does). After it: every remote step was
+// the stack), bob's changed by himself in webmail (its password form). After it: every remote step was
 // created anew (the new server's id in its triggers) on a machine that is really new; every message with its UID
 // and flags, every password (the users' own ones too) and the DKIM keys are as before; each login works on IMAP and
-// 587, and what it submits is DKIM-signed with the same keys; mail from outside arrives; a second up changes nothing.
+// 587, and what it submits is DKIM-signed with the same keys; mail from outside arrives; bob logs in to webmail, whose
+// users are those of before (its database is on the volume); a second up changes nothing.
 
 import { createHash } from "crypto";
 import { readFileSync } from "fs";
 import { CTL } from "../../components/render/ctl";
 import { OWN } from "../../components/users";
+import { WEBMAIL_DATA } from "../../components/render/webmail";
 import {
     addressOf, deliver, dkimTable, logins, Logins, mail, mailboxes, Mailbox, onServer, onServerStatus, output, pulumi,
     resources, Resource, testbed,
 } from "./testbed";
+import { withPage } from "./browser";
+import { atDomain, changePassword as webmailPassword, logIn } from "./roundcube";
 
 type Testbed = ReturnType<typeof testbed>;
 
@@ -72,10 +76,16 @@ export function replacementTests(r: Replacement): void {
         let steps: Resource[];
         let mailBefore: Record<string, Record<string, Mailbox>>;
         let dkimBefore: Record<string, string>;
+        const webmailUsers = (): string => onServer(`sqlite3 ${WEBMAIL_DATA}/roundcube.db 'SELECT username FROM users ORDER BY username'`);
+        let webmailBefore: string;
 
-        beforeAll(() => {
+        beforeAll(async () => {
             setAlicePassword(alice.now);
-            expect(changePassword(BOB, bob.old, bob.now)).toMatchObject({ rc: 0 });
+            await withPage(async (page) => {
+                await logIn(page, atDomain("example.net"), BOB, bob.old);
+                expect(await webmailPassword(page, atDomain("example.net"), bob.old, bob.now)).toMatch(/successfully saved/i);
+            });
+            webmailBefore = webmailUsers();
             deliver(before.serverAddress, who, `before the replacement ${run}`, ...USERS);
             // flags and keywords a client set, one message each
             for (const l of USERS) {
@@ -157,6 +167,12 @@ export function replacementTests(r: Replacement): void {
                 { signatures: { d: string; verified: boolean }[] };
             expect(got.signatures).toEqual([expect.objectContaining({ d: addressOf(login).split("@")[1], verified: true })]);
             expect(() => deliver(host, who, `from outside after the replacement ${run}`, login)).not.toThrow();
+        });
+
+        test("webmail: bob logs in with the password he chose there; Roundcube's users are those of before", async () => {
+            await withPage(async (page) => logIn(page, atDomain("example.net"), BOB, bob.now));
+            expect(webmailBefore).toContain(BOB);
+            expect(webmailUsers()).toBe(webmailBefore);
         });
 
         test("a second up changes nothing (with alice's and bob's passwords set back: it names bob's no longer)", () => {
