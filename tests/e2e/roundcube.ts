@@ -29,10 +29,12 @@ export async function logIn(page: Page, base: string, login: string, password: s
 /** Opens the message with SUBJECT in the list (it may take a refresh to arrive); the frame it is shown in. */
 export async function openMessage(page: Page, subject: string): Promise<Frame> {
     const row = page.locator("#messagelist tr", { hasText: subject });
-    for (let i = 0; i < 30 && await row.count() === 0; i++) {
-        await page.waitForTimeout(1000);
+    // the list arrives after the page (an XHR): a few seconds for it each time, then a reload for newer mail
+    for (let i = 0; i < 10; i++) {
+        if (await row.first().waitFor({ timeout: 3_000 }).then(() => true, () => false)) {
+            break;
+        }
         await page.reload();
-        await page.locator("#messagelist").waitFor({ state: "attached" });
     }
     await row.first().click();
     const frame = page.frameLocator("#messagecontframe");
