@@ -6,7 +6,7 @@ import { readFileSync } from "fs";
 import * as path from "path";
 import { LOCKED_USERS, PAM_FILE } from "./access";
 import { BACKUP_ENV } from "./backup";
-import { FILTER_FILE } from "./fail2ban";
+import { FILTER_FILE, JAIL_FILE } from "./fail2ban";
 import { APP_PASSWORDS, VHOSTS } from "./dovecot";
 import { MTA_STS_CONF } from "./mtasts";
 import { RESOLV_CONF, UNBOUND_CONF } from "./resolver";
@@ -18,8 +18,8 @@ import { UNIT_DIR } from "./systemd";
 import { ACME_ROOT, NGINX_CONF, NGINX_STAGED } from "./web";
 import { MAPS } from "./postfix";
 import { OWN_PASSWORDS, PASSWD_FILE } from "./maps";
-import { PASSWORD_DRIVER, ROUNDCUBE_CONF, WEBMAIL_DATA, WEBMAIL_LOGINS_LOG, WEBMAIL_POOL, WEBMAIL_SECRET, WEBMAIL_SOCKET,
-    WEBMAIL_SUDOERS } from "./webmail";
+import { PASSWORD_DRIVER, ROUNDCUBE_CONF, ROUNDCUBE_HOME, ROUNDCUBE_SHARE, WEBMAIL_DATA, WEBMAIL_DB, WEBMAIL_LOGINS_LOG,
+    WEBMAIL_POOL, WEBMAIL_SECRET, WEBMAIL_SOCKET, WEBMAIL_SUDOERS } from "./webmail";
 
 export { CTL } from "./ctlPath";
 
@@ -37,6 +37,7 @@ export const CTL_PATHS: Record<string, string> = {
     RSPAMD_DIR,
     DKIM_DIR,
     FAIL2BAN_DIR: path.posix.dirname(path.posix.dirname(FILTER_FILE)),
+    FAIL2BAN_JAIL: JAIL_FILE,
     VHOSTS,
     APP_PASSWORDS,
     PASSWD_FILE,
@@ -53,6 +54,9 @@ export const CTL_PATHS: Record<string, string> = {
     WEBMAIL_POOL,
     WEBMAIL_SOCKET,
     WEBMAIL_DATA,
+    WEBMAIL_DB,
+    ROUNDCUBE_SHARE,
+    ROUNDCUBE_HOME,
     WEBMAIL_SECRET,
     WEBMAIL_LOGINS_LOG,
 };

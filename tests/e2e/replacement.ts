@@ -14,7 +14,7 @@ import { createHash } from "crypto";
 import { readFileSync } from "fs";
 import { CTL } from "../../components/render/ctl";
 import { OWN } from "../../components/users";
-import { WEBMAIL_DATA } from "../../components/render/webmail";
+import { WEBMAIL_DB } from "../../components/render/webmail";
 import {
     addressOf, deliver, dkimTable, logins, Logins, mail, mailboxes, Mailbox, onServer, onServerStatus, output, pulumi,
     resources, Resource, testbed,
@@ -76,7 +76,7 @@ export function replacementTests(r: Replacement): void {
         let steps: Resource[];
         let mailBefore: Record<string, Record<string, Mailbox>>;
         let dkimBefore: Record<string, string>;
-        const webmailUsers = (): string => onServer(`sqlite3 ${WEBMAIL_DATA}/roundcube.db 'SELECT username FROM users ORDER BY username'`);
+        const webmailUsers = (): string => onServer(`sqlite3 ${WEBMAIL_DB} 'SELECT username FROM users ORDER BY username'`);
         let webmailBefore: string;
 
         beforeAll(async () => {

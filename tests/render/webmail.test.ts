@@ -3,8 +3,8 @@
 // webmail.DOMAIN, its static files, the security headers, and nothing of its configuration or sources.
 
 import { nginxConf, WebInput } from "../../components/render/web";
-import { PASSWORD_DRIVER, WEBMAIL_HEADERS, WEBMAIL_POOL, WEBMAIL_SECRET, WEBMAIL_SOCKET, webmailFiles }
-    from "../../components/render/webmail";
+import { PASSWORD_DRIVER, ROUNDCUBE_SHARE, WEBMAIL_DB, WEBMAIL_HEADERS, WEBMAIL_POOL, WEBMAIL_SECRET, WEBMAIL_SOCKET,
+    WEBMAIL_SUDOERS, webmailFiles } from "../../components/render/webmail";
 import { config } from "./fixture";
 import { ROOTFS_TIMEOUT_MS, Sandbox, selfSignedCert, shq, SUITE } from "./debian";
 
@@ -77,8 +77,8 @@ describe(`webmail on ${SUITE}`, () => {
             for f in ${files.filter((f) => f.path.endsWith(".php")).map((f) => f.path).join(" ")}; do
                 step "php-l$(echo "$f" | tr / _)" in_root php -l "$f"
             done
-            step visudo in_root visudo -c -f "$I/${at("/etc/sudoers.d/mailstack-webmail")}"
-            step db in_root runuser -u www-data -- sh -c 'sqlite3 /var/lib/mailstack/webmail/roundcube.db < /usr/share/roundcube/SQL/sqlite.initial.sql'
+            step visudo in_root visudo -c -f "$I/${at(WEBMAIL_SUDOERS)}"
+            step db in_root runuser -u www-data -- sh -c 'sqlite3 ${WEBMAIL_DB} < ${ROUNDCUBE_SHARE}/SQL/sqlite.initial.sql'
             fpm=$(cd "$ROOT/usr/sbin" && ls php-fpm* | head -n 1)
             step fpm-t in_root "$fpm" -t -y "$I/fpm.conf"
             step fpm in_root "$fpm" -y "$I/fpm.conf"
