@@ -1,3 +1,11 @@
+// The workers' young generation: 64 MB semi-spaces instead of node's 16. A mocked render of the stack makes
+// millions of short-lived objects (the SDK's promises and Outputs); with the default, V8 scavenged so often that
+// it cost a tenth of the unit tests' CPU. The workers inherit this environment (as do the processes the tests
+// start, for which it changes nothing but the same heap setting).
+if (!/--max-semi-space-size/.test(process.env.NODE_OPTIONS ?? "")) {
+    process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ""} --max-semi-space-size=64`.trim();
+}
+
 /** @type {import('jest').Config} */
 module.exports = {
     preset: "ts-jest",
