@@ -3,7 +3,7 @@
 // pipe service as postconf parses master.cf, and the reader on report mail as Google and Microsoft send it, on mail
 // that is no report, and on the doctor's side.
 
-import { readFileSync } from "fs";
+import { chmodSync, mkdirSync, readFileSync } from "fs";
 import * as path from "path";
 import { parseConfig } from "../../components/config";
 import { mainCf, masterCf } from "../../components/render/postfix";
@@ -163,7 +163,7 @@ describe(`sending DMARC reports on ${SUITE}`, () => {
         sb.write("reporter", REPORTER, 0o755);
         // rspamadm dmarc_report as lua_smtp talks (HELO, MAIL FROM: <...>), run as _rspamd; smtplib dot-stuffs the body
         sb.write("rspamadm", `#!/usr/bin/python3
-import smtplib, sys, time
+import os, smtplib, sys, time
 with smtplib.SMTP("127.0.0.1", ${PORT}) as s:
     s.helo("mail.example.org")
     print(s.docmd("MAIL FROM: <someone@example.org>")[0])
@@ -172,17 +172,27 @@ with smtplib.SMTP("127.0.0.1", ${PORT}) as s:
     print(s.docmd("RCPT TO: <dmarc@client.example.net>")[0])
     print(s.data(b"Subject: Report Domain: client.example.net\\r\\n\\r\\n.a line with a dot\\r\\nend\\r\\n")[0])
 print(sys.argv[1:])
-time.sleep(2)
+# the listener stays up until the other client below has been refused (the script touches the file then)
+open("${sb.path("flags/talked")}", "w").close()
+for _ in range(400):
+    if os.path.exists("${sb.path("flags/refused")}"):
+        break
+    time.sleep(0.05)
 `, 0o755);
         sb.write("sendmail", `#!/bin/sh\n{ echo "$@"; cat; } > ${sb.path("sent")}\n`, 0o755);
+        // where the stand-in rspamadm (rspamd's user) and the script below tell each other how far they are
+        mkdirSync(path.join(sb.host, "flags"));
+        chmodSync(path.join(sb.host, "flags"), 0o1777);
         const r = sb.isolated(`
 mount -t proc proc "$ROOT/proc"
 mount --bind "$W/rspamadm" "$ROOT/usr/bin/rspamadm"
 mount --bind "$W/sendmail" "$ROOT/usr/sbin/sendmail"
 step run in_root python3 "$I/reporter" ${PORT} postmaster@example.org 20261205 &
-sleep 1
+# while the reporter listens: its rspamadm has sent its message and waits for this client
+wait_for ${sb.path("flags/talked").slice(1)} 20
 # root is not rspamd's user
 step other in_root python3 -c 'import smtplib; s = smtplib.SMTP(); print(s.connect("127.0.0.1", ${PORT})[0])'
+touch "$W/flags/refused"
 wait
 `);
         expect(r.stderr).toBe("");
