@@ -432,6 +432,23 @@ export async function renderServer(raw: RawConfig, secrets: Omit<MailServerArgs,
     return { rec, server: result };
 }
 
+/**
+ * renderServer, made once per distinct config and secrets (plain values, compared as JSON) for the tests of one file
+ * that only read what it registered: a render of the whole stack is the costly part of those tests.
+ */
+export function renderServerOnce(): typeof renderServer {
+    const made = new Map<string, ReturnType<typeof renderServer>>();
+    return (raw, secrets = {}) => {
+        const key = JSON.stringify([raw, secrets]);
+        let render = made.get(key);
+        if (render === undefined) {
+            render = renderServer(raw, secrets);
+            made.set(key, render);
+        }
+        return render;
+    };
+}
+
 /** parseConfig refuses `raw` with one line that names mailstack:KEY and matches `message`. */
 export function expectRejected(raw: RawConfig, key: string, message: RegExp): void {
     let error: unknown;
