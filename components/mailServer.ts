@@ -98,7 +98,7 @@ export class MailServer extends pulumi.ComponentResource {
                 [l.domain ?? "", { certFile: l.certFile, keyFile: l.keyFile }])),
         };
         const domains = [c.baseDomain, ...c.virtualDomains];
-        const units = managedUnits({ backup: c.backup !== undefined, storage: volume !== undefined });
+        const units = managedUnits({ backup: c.backup !== undefined, storage: volume !== undefined, webmail: c.webmail });
         const rspamdArgs: RspamdArgs = { connection: conn, hostname: c.hostname, baseDomain: c.baseDomain, domains, dkim: c.dkim, spam: c.spam };
         // After the packages, so that the first read already sees the installed versions.
         const state = new ServerState(`${name}-state`, {
@@ -202,6 +202,11 @@ export class MailServer extends pulumi.ComponentResource {
         const webmail = !c.webmail ? [] : [new Webmail(`${name}-webmail`, {
             connection: conn, state, input: { hostname: c.hostname, baseDomain: c.baseDomain },
         }, { parent: this, dependsOn: [packages, ...storage] })];
+        if (!c.webmail) {
+            // Off means off on a server that had it: php-fpm's pool and the password plugin's sudoers rule go (a
+            // no-op on a server that never had webmail). Roundcube's database stays on the volume.
+            step(`${name}-webmail-off`, { connection: conn, create: `${CTL} webmail-off` }, { parent: this, dependsOn: [packages] });
+        }
 
         const backup: pulumi.Resource[] = [];
         if (c.backup !== undefined) {

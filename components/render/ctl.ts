@@ -19,7 +19,7 @@ import { ACME_ROOT, NGINX_CONF, NGINX_STAGED } from "./web";
 import { MAPS } from "./postfix";
 import { OWN_PASSWORDS, PASSWD_FILE } from "./maps";
 import { PASSWORD_DRIVER, ROUNDCUBE_CONF, ROUNDCUBE_HOME, ROUNDCUBE_SHARE, WEBMAIL_DATA, WEBMAIL_DB, WEBMAIL_LOGINS_LOG,
-    WEBMAIL_POOL, WEBMAIL_SECRET, WEBMAIL_SOCKET, WEBMAIL_SUDOERS } from "./webmail";
+    WEBMAIL_POOL, WEBMAIL_SECRET, WEBMAIL_SOCKET, WEBMAIL_SUDOERS, WEBMAIL_UNIT } from "./webmail";
 
 export { CTL } from "./ctlPath";
 
@@ -59,6 +59,7 @@ export const CTL_PATHS: Record<string, string> = {
     ROUNDCUBE_HOME,
     WEBMAIL_SECRET,
     WEBMAIL_LOGINS_LOG,
+    WEBMAIL_UNIT,
 };
 
 /** The ports the script checks, from the listener table: nginx's, and rspamd's milter port, also as

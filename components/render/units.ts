@@ -8,6 +8,7 @@ import { DOCTOR_TIMER } from "./ops";
 import { LEARN_UNITS } from "./dovecot";
 import { MTA_STS_UNIT } from "./mtasts";
 import { DMARC_REPORT_UNITS } from "./reports";
+import { WEBMAIL_UNIT } from "./webmail";
 
 const base = (path: string): string => path.split("/").pop() ?? path;
 
@@ -16,6 +17,8 @@ export interface UnitsInput {
     backup: boolean;
     /** The mail state is on a volume: the path unit that saves the accounts there runs. */
     storage: boolean;
+    /** mailstack:webmail is on: php-fpm serves Roundcube. */
+    webmail?: boolean;
 }
 
 /** Every long-running service and every timer or path unit of the stack (oneshot services are not "active"). */
@@ -26,6 +29,7 @@ export function managedUnits(u: UnitsInput): string[] {
         base(DMARC_REPORT_UNITS.timer),
         ...(u.backup ? [base(BACKUP_UNIT_FILES.timer)] : []),
         ...(u.storage ? [`${ACCOUNTS_UNIT}.path`] : []),
+        ...(u.webmail === true ? [WEBMAIL_UNIT] : []),
     ];
 }
 

@@ -29,6 +29,10 @@ export const WEBMAIL_SUDOERS = "/etc/sudoers.d/mailstack-webmail";
 /** The pool, linked by mailstack-ctl into the installed PHP's pool.d (its path names the PHP version). */
 export const WEBMAIL_POOL = "/etc/mailstack/webmail/php-fpm.conf";
 export const WEBMAIL_SOCKET = "/run/mailstack-webmail.sock";
+/** php-fpm under a name of the stack's own: an alias (a symlink in /etc/systemd/system, made by mailstack-ctl) of
+ * the installed PHP's unit, whose name has PHP's version in it (php8.2-fpm on Debian 12, php8.4-fpm on 13). The
+ * managed units, their repair and the doctor name it without knowing that version. */
+export const WEBMAIL_UNIT = "mailstack-php-fpm.service";
 /** Roundcube's database (SQLite): settings, contacts, identities; on the mail-state volume (storage.ts). */
 export const WEBMAIL_DATA = "/var/lib/mailstack/webmail";
 export const WEBMAIL_DB = `${WEBMAIL_DATA}/roundcube.db`;

@@ -2,6 +2,8 @@
 // hostname with her bare name, and bob, a virtual user, at webmail.example.net with his address. Each reads a message
 // that came in on port 25, bob sends one that arrives DKIM-signed, makes a filter that then files mail, and is told
 // why a weak password is refused. Wrong passwords on the login form ban the address from 443 and the mail ports.
+// A stopped php-fpm is named and started again like any daemon of the stack; webmail turned off is gone from the
+// server (its database kept), and back when turned on.
 // Screenshots of the login page and the inbox go to .local/screenshots/. (Changing a password in webmail, and what
 // follows from it everywhere: tests/e2e/accounts.test.ts.)
 
@@ -9,7 +11,9 @@ import { execFileSync } from "child_process";
 import * as path from "path";
 import { type Browser, launchBrowser, newPage, screenshot } from "./browser";
 import { atDomain, atHostname, changePassword, fileInto, logIn, openMessage, send } from "./roundcube";
-import { CLIENT_NETNS, deliver, dkimTable, logins, mail, onServer, pebbleRoot, ROOT, testbed } from "./testbed";
+import { WEBMAIL_DB, WEBMAIL_SUDOERS, WEBMAIL_UNIT } from "../../components/render/webmail";
+import { DOCTOR } from "../../components/render/ops";
+import { CLIENT_NETNS, configVariant, deliver, dkimTable, logins, mail, onServer, pebbleRoot, pulumi, ROOT, testbed } from "./testbed";
 
 jest.setTimeout(300_000);
 
@@ -101,4 +105,40 @@ test("wrong passwords on the login form ban the address from 443 and the mail po
         onServer(`fail2ban-client set mailstack unbanip ${attacker} >/dev/null 2>&1 || true`);
         execFileSync("ip", ["-n", CLIENT_NETNS, "addr", "del", `${attacker}/32`, "dev", dev]);
     }
+});
+
+test("a stopped php-fpm is named by the doctor and preview, and up starts it; off removes webmail but its database, on brings it back", () => {
+    const up = (...args: string[]): void => {
+        const r = pulumi("up", "--yes", "--skip-preview", ...args);
+        expect({ status: r.status, err: r.status === 0 ? "" : r.stdout.slice(-3000) + r.stderr }).toEqual({ status: 0, err: "" });
+    };
+    const serves = (): boolean => mail("weblogin", host, atHostname(), bob.login, bob.password,
+        pebbleRoot(path.join(ROOT, ".local", "pebble-root.pem"))).ok;
+    // stopped under its own, versioned name (php8.2-fpm on Debian 12): the stack's alias names the same unit
+    const fpm = onServer(`systemctl show -P Id ${WEBMAIL_UNIT}`).trim();
+    expect(fpm).toMatch(/^php[0-9.]+-fpm\.service$/);
+    onServer(`systemctl stop ${fpm}`);
+    expect(serves()).toBe(false);
+    expect(onServer(`${DOCTOR} | grep '^fail' || true`)).toMatch(new RegExp(`units\tnot running: .*${WEBMAIL_UNIT} \\(inactive\\)`));
+    const preview = pulumi("preview");
+    expect(preview.status).toBe(0);
+    expect(preview.stdout).toContain(`${WEBMAIL_UNIT} is not running on the server (inactive): this up starts it again`);
+    up();
+    expect(onServer(`systemctl is-active ${fpm}`)).toBe("active\n");
+    expect(serves()).toBe(true);
+
+    // off: nginx no longer routes to it, and php-fpm's pool, the sudoers rule and the alias are gone; the data stays
+    const off = configVariant("webmail-off", [["mailstack:webmail", "false"]]);
+    try {
+        up("--config-file", off);
+        expect(serves()).toBe(false);
+        expect(onServer(`ls /etc/php/*/fpm/pool.d/; ls ${WEBMAIL_SUDOERS} /etc/systemd/system/${WEBMAIL_UNIT} 2>&1 || true`))
+            .not.toMatch(/mailstack-webmail\.conf|^\/etc\/(sudoers\.d|systemd)/m);
+        expect(onServer(`test -s ${WEBMAIL_DB} && echo kept`)).toBe("kept\n");
+        expect(onServer(`systemctl is-active ${fpm}`)).toBe("active\n"); // php-fpm itself runs on, without our pool
+    } finally {
+        up();
+    }
+    expect(serves()).toBe(true);
+    expect(onServer(`systemctl show -P Id ${WEBMAIL_UNIT}`).trim()).toBe(fpm);
 });

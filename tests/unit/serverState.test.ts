@@ -20,12 +20,14 @@ test("the read script is valid sh and quotes every path and user", () => {
     expect(withUnits).toContain("'mailstack-backup.timer' 'mailstack-accounts.path'");
 });
 
-test("managed units: one list, with the backup timer and the accounts path unit when they exist", () => {
+test("managed units: one list, with the backup timer, the accounts path unit and php-fpm when they exist", () => {
     expect(managedUnits({ backup: false, storage: false })).toEqual(["postfix.service", "dovecot.service", "rspamd.service",
         "redis-server.service", "nginx.service", "fail2ban.service", "postsrsd.service", "unbound.service",
         "postfix-mta-sts-resolver.service", "mailstack-learn.socket",
         "mailstack-doctor.timer", "mailstack-dmarc-report.timer"]);
     expect(managedUnits({ backup: true, storage: true }).slice(-2)).toEqual(["mailstack-backup.timer", "mailstack-accounts.path"]);
+    // php-fpm by the stack's alias: its own unit's name has PHP's version in it
+    expect(managedUnits({ backup: false, storage: false, webmail: true }).slice(-1)).toEqual(["mailstack-php-fpm.service"]);
 });
 
 test("a unit not running as loaded is read as such; one not installed yet, or running, is not", () => {

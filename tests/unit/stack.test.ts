@@ -940,6 +940,23 @@ describe("webmail", () => {
         expect((await valueOf(off.server.dnsRecords)).filter((d) => d.name.startsWith("webmail."))).toEqual([]);
     });
 
+    const stateUnits = (r: Rendered): unknown => r.rec.resources.find((x) => x.type === TYPES.serverState)?.inputs.units;
+    const offSteps = (r: Rendered): string[] => r.rec.resources.filter((x) => x.type === TYPES.remote)
+        .map(command).filter((c) => c.includes("webmail-off"));
+
+    test("off: one step takes a webmail down that the server had; php-fpm is no managed unit", () => {
+        expect(offSteps(off)).toEqual(["/usr/local/sbin/mailstack-ctl webmail-off"]);
+        expect(stateUnits(off)).not.toContain("mailstack-php-fpm.service");
+    });
+
+    test("on: php-fpm is a managed unit under the stack's own name (the state read repairs it, the doctor names it)", () => {
+        expect(offSteps(on)).toEqual([]);
+        expect(stateUnits(on)).toContain("mailstack-php-fpm.service");
+        const doctorConf = on.rec.resources.filter((x) => x.type === TYPES.remote).map((x) => String(reveal(x.inputs.stdin)))
+            .find((s) => /^UNITS=/m.test(s));
+        expect(doctorConf).toMatch(/^UNITS='[^']*mailstack-php-fpm\.service'?/m);
+    });
+
     test("on: Roundcube's packages, its files through put, then one apply that checks the PHP files", () => {
         expect(on.rec.customsOf(component(on.rec, "Packages")).map(command)).toContain("sh -s webmail");
         const steps = on.rec.customsOf(component(on.rec, "Webmail"));
