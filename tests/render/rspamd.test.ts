@@ -30,7 +30,7 @@ describe(`rspamd on ${SUITE}`, () => {
     afterAll(() => sb?.close());
 
     /** Debian's /etc/rspamd with FILES over it, bound over the root's own for the time of the script. */
-    function load(files: Record<string, string>, commands: string, ran?: (r: Result) => void): (name: string) => Result {
+    function load(files: Record<string, string>, commands: string): (name: string) => Result {
         fs.rmSync(path.join(sb.host, "etc-rspamd"), { recursive: true, force: true });
         fs.cpSync(path.join(sb.root, "etc/rspamd"), path.join(sb.host, "etc-rspamd"), { recursive: true });
         for (const [rel, text] of Object.entries(files)) {
@@ -44,7 +44,6 @@ hide run
 LUA_CHECK="local f, e = loadfile('/etc/rspamd/rspamd.local.lua'); if not f then print(e); os.exit(3) end; print('ok')"
 ${commands}
 `);
-        ran?.(r);
         expect(r.stderr).toBe("");
         return (name) => sb.step(name);
     }
@@ -57,25 +56,20 @@ ${commands}
     /**
      * The default files (all()) as rspamd loads them: configtest, one dump of every section the tests of them read,
      * and the Lua check. Loaded once, by the first of those tests, and kept here (the next script replaces the
-     * steps): each rspamadm run loads all of rspamd's configuration and Lua, about half a second of CPU.
+     * steps): each rspamadm run loads all of rspamd's configuration and Lua, about half a second of CPU. Kept only
+     * once load() has found the script's stderr empty: a test after a failed load loads them again.
      */
-    let defaults: { stderr: string; steps: Map<string, Result> } | undefined;
+    let defaults: Map<string, Result> | undefined;
     const loadDefaults = (): ((name: string) => Result) => {
         if (defaults === undefined) {
-            const names = ["configtest", "dump", "lua"];
-            let stderr = "";
             const step = load(all(), `
 step configtest in_root rspamadm configtest
 step dump in_root rspamadm configdump actions dkim_signing worker greylist composites dmarc options
 step lua in_root rspamadm lua -e "$LUA_CHECK"
-`, (r) => {
-                stderr = r.stderr;
-            });
-            defaults = { stderr, steps: new Map(names.map((n) => [n, step(n)])) };
-        } else {
-            expect(defaults.stderr).toBe(""); // as load() asserts of the script that made them
+`);
+            defaults = new Map(["configtest", "dump", "lua"].map((n) => [n, step(n)]));
         }
-        const { steps } = defaults;
+        const steps = defaults;
         return (name) => {
             const r = steps.get(name);
             if (r === undefined) {
