@@ -28,6 +28,8 @@ export const PASSWORD_DRIVER = `${ROUNDCUBE_SHARE}/plugins/password/drivers/mail
 export const WEBMAIL_SUDOERS = "/etc/sudoers.d/mailstack-webmail";
 /** The pool, linked by mailstack-ctl into the installed PHP's pool.d (its path names the PHP version). */
 export const WEBMAIL_POOL = "/etc/mailstack/webmail/php-fpm.conf";
+/** The pool's link in that pool.d. */
+export const WEBMAIL_POOL_LINK = "mailstack-webmail.conf";
 export const WEBMAIL_SOCKET = "/run/mailstack-webmail.sock";
 /** php-fpm under a name of the stack's own: an alias (a symlink in /etc/systemd/system, made by mailstack-ctl) of
  * the installed PHP's unit, whose name has PHP's version in it (php8.2-fpm on Debian 12, php8.4-fpm on 13). The
